@@ -1,0 +1,110 @@
+//! The parsed shape of a question bank, exactly as `quizroom check --json`,
+//! `GET /api/banks/{id}` and the catalog expose it (see docs/protocol.md).
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of answer a question expects; decides which room modes fit it
+/// and whether it can be scored automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Discussion or oral question without an answer key (most seeds).
+    #[default]
+    Open,
+    /// Multiple choice with exactly one correct option.
+    Choice,
+    /// Multiple choice with several correct options.
+    Multi,
+    /// True/false statement.
+    Truefalse,
+    /// Short typed answer with a list of accepted answers.
+    Short,
+}
+
+/// One answer option; `correct` is host-only information and is never sent
+/// to players before reveal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerOption {
+    /// Plain text shown on the option button.
+    pub text: String,
+    /// Whether picking this option scores.
+    pub correct: bool,
+    /// GIFT partial credit in percent (100 for a fully correct option);
+    /// absent when the format has no weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+}
+
+/// One question as the host picks it and the room asks it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    /// Stable id: the same file gives the same ids across restarts.
+    pub id: String,
+    /// Plain text: no markdown markers, escapes, numbering or list marks.
+    pub prompt: String,
+    /// What answer the question expects.
+    pub kind: Kind,
+    /// Options with their correctness (empty for open questions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<AnswerOption>,
+    /// The reference answer the host may read out (host-only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub answer: String,
+    /// Related questions the host can ask next (host-only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followups: Vec<String>,
+    /// Talking points, continuation lines and code kept verbatim (host-only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// 1-based line in the source file where the question starts.
+    pub line: usize,
+}
+
+/// A topic of one bank: its heading path and the questions directly under it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Topic {
+    /// Stable id derived from the bank id and the path.
+    pub id: String,
+    /// Heading titles from the outermost to this topic.
+    pub path: Vec<String>,
+    /// Questions in file order.
+    pub questions: Vec<Question>,
+}
+
+/// One parsed bank file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bank {
+    /// Stable id derived from the file name and content.
+    pub id: String,
+    /// Human title (first heading, or the file name).
+    pub title: String,
+    /// Path of the source file as given.
+    pub file: String,
+    /// Intro text of the bank, when the file has one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Which importer read the file (`headings`, `plain`, `gift`, ...).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub format: String,
+    /// Topics in file order; topics without questions are left out.
+    pub topics: Vec<Topic>,
+    /// Non-fatal findings with line numbers, for `quizroom check`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
+}
+
+/// A non-fatal finding about a bank file (skipped line, odd structure).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is odd, in words a bank author understands.
+    pub message: String,
+}
+
+/// The `check --json` envelope: `{"banks":[...]}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BankList {
+    /// Parsed banks in argument order.
+    pub banks: Vec<Bank>,
+}

@@ -1,0 +1,104 @@
+//! Server configuration: every setting is a flag and an environment variable,
+//! so the same binary runs on a laptop, behind a proxy, or in a container.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Everything the server needs to run. Tests build it with [`Config::default`]
+/// and override fields.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "QUIZROOM_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Folder of question-bank files loaded at start.
+    #[arg(long, env = "QUIZROOM_SEEDS", default_value = "seeds")]
+    pub seeds: PathBuf,
+
+    /// Folder for the results database.
+    #[arg(long, env = "QUIZROOM_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Extra allowed WebSocket origins (comma separated); same origin is always allowed.
+    #[arg(long, env = "QUIZROOM_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Public base URL used in join links (e.g. https://quiz.example.org).
+    #[arg(long, env = "QUIZROOM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Most players per room.
+    #[arg(long, env = "QUIZROOM_ROOM_CAPACITY", default_value_t = 2000)]
+    pub room_capacity: usize,
+
+    /// Most live rooms per server.
+    #[arg(long, env = "QUIZROOM_MAX_ROOMS", default_value_t = 2000)]
+    pub max_rooms: usize,
+
+    /// Seconds a dropped player's seat is kept for resume.
+    #[arg(long, env = "QUIZROOM_RESUME_WINDOW_SECS", default_value_t = 300)]
+    pub resume_window_secs: u64,
+
+    /// Seconds a room with no host connected is kept before cleanup.
+    #[arg(long, env = "QUIZROOM_HOST_GRACE_SECS", default_value_t = 1800)]
+    pub host_grace_secs: u64,
+
+    /// Milliseconds a new socket has to identify itself.
+    #[arg(long, env = "QUIZROOM_IDENTIFY_TIMEOUT_MS", default_value_t = 5000)]
+    pub identify_timeout_ms: u64,
+
+    /// Seconds between keepalive pings; a peer silent for three intervals is dead.
+    #[arg(long, env = "QUIZROOM_PING_SECS", default_value_t = 10)]
+    pub ping_secs: u64,
+
+    /// Outbound messages queued per socket before it is dropped as slow.
+    #[arg(long, env = "QUIZROOM_OUTBOUND_QUEUE", default_value_t = 256)]
+    pub outbound_queue: usize,
+
+    /// Hours results of ended rooms are kept.
+    #[arg(long, env = "QUIZROOM_RETENTION_HOURS", default_value_t = 24)]
+    pub retention_hours: u64,
+
+    /// Token required to upload banks (none: anyone may upload).
+    #[arg(long, env = "QUIZROOM_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+
+    /// Log format.
+    #[arg(long, env = "QUIZROOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: "127.0.0.1:8080".parse().expect("literal address"),
+            seeds: PathBuf::from("seeds"),
+            data_dir: PathBuf::from("data"),
+            allowed_origins: Vec::new(),
+            public_url: None,
+            room_capacity: 2000,
+            max_rooms: 2000,
+            resume_window_secs: 300,
+            host_grace_secs: 1800,
+            identify_timeout_ms: 5000,
+            ping_secs: 10,
+            outbound_queue: 256,
+            retention_hours: 24,
+            admin_token: None,
+            log_format: LogFormat::Text,
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! HTTP routes: the JSON API, health, and the embedded web app.
+
+pub mod banks;
+pub mod error;
+
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::state::AppState;
+
+/// Builds the whole HTTP router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(banks::routes())
+        .with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}

@@ -1,0 +1,18 @@
+//! quizroom: a live quiz server. A host opens a room, picks questions from
+//! the merged bank catalog and broadcasts them; players buzz in or vote from
+//! a browser; results are aggregated live and exported.
+//!
+//! The binary is a thin wrapper around [`run`], which tests call on port 0.
+
+pub mod assets;
+pub mod bank;
+pub mod catalog;
+pub mod config;
+pub mod http;
+pub mod protocol;
+pub mod room;
+pub mod server;
+pub mod state;
+
+pub use config::Config;
+pub use server::run;

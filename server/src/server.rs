@@ -1,0 +1,30 @@
+//! Starting and stopping the server: load banks, build state, serve until
+//! the shutdown future resolves.
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::state::AppState;
+
+/// Runs the server on `listener` until `shutdown` resolves, then drains.
+/// Tests call this with a listener on port 0.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let catalog = Catalog::from_banks(Vec::new());
+    let state = AppState::new(config, catalog);
+    let app = crate::http::router(state);
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}
