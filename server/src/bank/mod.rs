@@ -3,7 +3,21 @@
 //! Each layout has its own module; [`parse`] picks one by content, never by
 //! file name.
 
+pub mod doc;
 pub mod model;
+pub mod text;
+
+// One module per layout, chosen per file by content.
+pub mod aiken; // 10. Aiken: question, A./A) options, ANSWER: X
+pub mod checklist; // 4. `- [ ] item` checklists under headings
+pub mod details; // 7. <details><summary>Q</summary>answer</details>
+pub mod gift; // 9. GIFT (Moodle)
+pub mod headings; // 1. nested headings, one question per paragraph
+pub mod md_choice; // 8. question + `- [x]` / `- [ ]` options
+pub mod numbered; // 3. `1. **Question**` with related-question sub-bullets
+pub mod outline; // 5. `## Topic` outlines with talking-point bullets
+pub mod plain; // 2. plain text: section title lines, one question per line
+pub mod qa_heading; // 6. one question per heading, answer below
 
 pub use model::{AnswerOption, Bank, BankList, Kind, Question, Topic, Warning};
 
