@@ -9,6 +9,8 @@ pub mod bank;
 pub mod catalog;
 pub mod config;
 pub mod http;
+pub mod metrics;
+pub mod persist;
 pub mod protocol;
 pub mod room;
 pub mod server;
