@@ -73,8 +73,15 @@ pub enum ClientMsg {
     // --- first message: identification -----------------------------------
     /// Identify as the host of `room`.
     Host { room: String, token: String },
-    /// Join `room` as a new player called `name`.
-    Join { room: String, name: String },
+    /// Join `room` as a new player called `name`. A browser that once held a
+    /// seat sends its old resume token too, so a kicked seat cannot come back
+    /// under another name (extension).
+    Join {
+        room: String,
+        name: String,
+        #[serde(default)]
+        resume_token: Option<String>,
+    },
     /// Take back a seat after a drop.
     Resume { room: String, resume_token: String },
     /// Watch `room` as a read-only big screen.
@@ -93,6 +100,9 @@ pub enum ClientMsg {
         /// Only draw questions of these kinds (extension).
         #[serde(default)]
         kinds: Option<Vec<Kind>>,
+        /// Buzz mode: points taken from a player ruled wrong (extension).
+        #[serde(default)]
+        penalty: Option<i64>,
     },
     /// Buzz mode: rule on the player holding the floor.
     Judge { player_id: PlayerId, correct: bool },
@@ -270,6 +280,10 @@ pub struct QuestionMsg {
     /// Whether answers are still accepted (extension).
     #[serde(default)]
     pub open: bool,
+    /// Text mode: `answer` while typing, `peer_vote` once the typed answers
+    /// became the options (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
     /// Host only: the bank question id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub question_id: Option<String>,
@@ -285,6 +299,31 @@ pub struct QuestionMsg {
     /// Host only: talking points.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<Vec<String>>,
+}
+
+/// One player's own standing after a reveal or a scores broadcast (and in
+/// the welcome state): the only per-player data a player gets in private mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct YouMsg {
+    pub player_id: PlayerId,
+    pub name: String,
+    /// The question this is about, when it follows a reveal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qid: Option<Qid>,
+    /// Points won (or lost) on that question.
+    #[serde(default)]
+    pub points: i64,
+    /// Whether the player's answer was right, where the mode has a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct: Option<bool>,
+    pub score: i64,
+    /// 1-based place; equal scores share a place.
+    pub place: u32,
+    /// Players ranked.
+    pub of: u32,
+    /// Correct keyed answers in a row.
+    #[serde(default)]
+    pub streak: u32,
 }
 
 /// Every message the server sends.
@@ -326,6 +365,9 @@ pub enum ServerMsg {
         correct: Vec<usize>,
         counts: Vec<u32>,
         points: BTreeMap<PlayerId, i64>,
+        /// The reference answer, once revealed (extension).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answer: Option<String>,
     },
     /// The leaderboard.
     Scores { leaderboard: Vec<ScoreRow> },
@@ -337,6 +379,27 @@ pub enum ServerMsg {
     },
     /// The game is over.
     Ended,
+    /// How many players are seated; sent instead of the full roster where a
+    /// roster would be too big or private (extension).
+    PlayerCount { count: u32, connected: u32 },
+    /// The current question stopped accepting answers (extension).
+    Closed { qid: Qid },
+    /// The timer was paused or resumed; `deadline_ms` is the time left (extension).
+    Timer {
+        qid: Qid,
+        paused: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline_ms: Option<u64>,
+    },
+    /// Host only, text mode: one typed answer as it arrives (extension).
+    TextAnswer {
+        qid: Qid,
+        player_id: PlayerId,
+        name: String,
+        text: String,
+    },
+    /// One player's own standing, sent to that player only (extension).
+    You(YouMsg),
     /// Reply to `ping` (extension).
     Pong {
         #[serde(default, skip_serializing_if = "Option::is_none")]
