@@ -1,12 +1,31 @@
 //! The topic catalog: every loaded bank merged into one tree of topics, with
 //! duplicate questions folded together, and reproducible random draws.
+//!
+//! Banks written by different people name the same topic differently
+//! ("Python / Basics", "python: basics"), and the same question often
+//! appears in several files. A host picks topics, not files, so the catalog
+//! merges topics by normalized title path and questions by normalized prompt,
+//! keeping every place a question was found in its `sources`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
 use serde::Serialize;
 
-use crate::bank::{Bank, Kind, Question};
+use crate::bank::{Bank, BankError, Kind, Question, MAX_BANK_BYTES};
+
+/// Token-set (Jaccard) similarity from which two different prompts are
+/// reported as near-duplicates: high enough that "list vs tuple" and
+/// "list vs set" questions are not flagged.
+pub const NEAR_DUPLICATE_THRESHOLD: f64 = 0.8;
+
+/// Prompts with fewer distinct words than this are too short to call
+/// near-duplicates with any confidence.
+const NEAR_DUPLICATE_MIN_TOKENS: usize = 3;
 
 /// Where one catalog question came from (a question may have several).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -14,18 +33,51 @@ pub struct Source {
     pub bank_id: String,
     pub file: String,
     pub line: usize,
+    /// The id the bank itself gave the question; [`Catalog::question`]
+    /// accepts it too, so ids shown by `check` keep working.
+    pub question_id: String,
 }
 
 /// A question as the catalog holds it: the question, the merged topic it
 /// sits in, and every source it was found in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CatalogQuestion {
+    /// The question; its `id` is the catalog id (stable: derived from the
+    /// normalized prompt and kind, so it survives reloads and reordering).
     pub question: Question,
     /// Titles of the merged topic path, outermost first.
     pub topic_path: Vec<String>,
     /// Id of the merged topic the question sits in.
     pub topic_id: String,
+    /// Every merged topic the question was found in (first is `topic_id`);
+    /// selecting any of them can draw it.
+    pub topic_ids: Vec<String>,
     pub sources: Vec<Source>,
+}
+
+/// One merged topic and its subtopics, as `GET /api/banks` lists them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopicNode {
+    /// Stable id derived from the normalized title path.
+    pub id: String,
+    /// Title of this level, as first seen.
+    pub title: String,
+    /// Titles from the outermost topic to this one, as first seen.
+    pub path: Vec<String>,
+    /// Distinct questions in this topic and all its descendants, i.e. what
+    /// selecting it can draw.
+    pub questions: usize,
+    pub children: Vec<TopicNode>,
+}
+
+/// Two different catalog questions whose prompts share most of their words;
+/// `check` reports them so a bank author can merge or reword them.
+#[derive(Debug, Clone)]
+pub struct NearDuplicate {
+    pub a: Arc<CatalogQuestion>,
+    pub b: Arc<CatalogQuestion>,
+    /// Jaccard similarity of the prompts' word sets, in `0.0..=1.0`.
+    pub similarity: f64,
 }
 
 /// All banks merged. Immutable: an upload builds a new catalog and swaps it in.
@@ -33,15 +85,279 @@ pub struct CatalogQuestion {
 pub struct Catalog {
     banks: Vec<Bank>,
     questions: Vec<Arc<CatalogQuestion>>,
+    /// Catalog ids and every source question id → index in `questions`.
+    ids: HashMap<String, usize>,
+    /// Root topics, children nested.
+    topics: Vec<TopicNode>,
+    /// Topic id → question indices of that topic and its descendants, sorted.
+    members: HashMap<String, Vec<usize>>,
+}
+
+/// Loads every bank file of `dir` (sorted by name, hidden files skipped)
+/// into one catalog. A bad file is logged and returned as an error; the
+/// other files still load, so one broken bank never keeps the server down.
+pub fn load_dir(dir: &Path) -> (Catalog, Vec<BankError>) {
+    let mut errors = Vec::new();
+    let mut paths: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| !n.starts_with('.'))
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot read the bank folder; starting with no banks");
+            return (Catalog::default(), errors);
+        }
+    };
+    paths.sort();
+    let mut banks = Vec::new();
+    for path in paths {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match read_bank(&path, &name) {
+            Ok(bank) => {
+                tracing::info!(file = %name, bank = %bank.id, format = %bank.format,
+                    questions = bank.topics.iter().map(|t| t.questions.len()).sum::<usize>(),
+                    "bank loaded");
+                banks.push(bank);
+            }
+            Err(e) => {
+                tracing::warn!(file = %name, code = e.code(), error = %e, "bank skipped");
+                errors.push(e);
+            }
+        }
+    }
+    (Catalog::from_banks(banks), errors)
+}
+
+/// Reads and parses one bank file, refusing oversize files before reading
+/// them into memory.
+pub fn read_bank(path: &Path, name: &str) -> Result<Bank, BankError> {
+    let io_error = |e: std::io::Error| BankError::Encoding {
+        file: name.to_string(),
+        line: 0,
+        message: format!("cannot read the file: {e}"),
+    };
+    let size = std::fs::metadata(path).map_err(io_error)?.len();
+    if size > MAX_BANK_BYTES as u64 {
+        return Err(BankError::TooLarge {
+            file: name.to_string(),
+            size: usize::try_from(size).unwrap_or(usize::MAX),
+            limit: MAX_BANK_BYTES,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(io_error)?;
+    crate::bank::parse(name, &bytes)
+}
+
+/// Lower-case words only: case, punctuation and spacing never make two
+/// titles or prompts different.
+pub fn normalize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut gap = false;
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            out.extend(c.to_lowercase());
+        } else {
+            gap = true;
+        }
+    }
+    if out.is_empty() {
+        // A title made only of punctuation still needs a distinct key.
+        return s.trim().to_lowercase();
+    }
+    out
+}
+
+fn hash_id(prefix: &str, key: &str) -> String {
+    format!(
+        "{prefix}{:016x}",
+        xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+    )
+}
+
+/// Mutable topic tree used while merging banks.
+#[derive(Default)]
+struct TreeBuilder {
+    nodes: Vec<NodeData>,
+    by_key: HashMap<String, usize>,
+    roots: Vec<usize>,
+}
+
+struct NodeData {
+    id: String,
+    title: String,
+    path: Vec<String>,
+    children: Vec<usize>,
+    direct: Vec<usize>,
+}
+
+impl TreeBuilder {
+    /// The node for `path`, creating it and its missing ancestors.
+    fn ensure(&mut self, path: &[String]) -> usize {
+        let mut parent: Option<usize> = None;
+        let mut key = String::new();
+        for (depth, title) in path.iter().enumerate() {
+            if depth > 0 {
+                key.push('/');
+            }
+            key.push_str(&normalize(title));
+            let idx = match self.by_key.get(&key) {
+                Some(&idx) => idx,
+                None => {
+                    let idx = self.nodes.len();
+                    self.nodes.push(NodeData {
+                        id: hash_id("t", &key),
+                        title: title.clone(),
+                        path: path[..=depth].to_vec(),
+                        children: Vec::new(),
+                        direct: Vec::new(),
+                    });
+                    self.by_key.insert(key.clone(), idx);
+                    match parent.and_then(|p| self.nodes.get_mut(p)) {
+                        Some(p) => p.children.push(idx),
+                        None => self.roots.push(idx),
+                    }
+                    idx
+                }
+            };
+            parent = Some(idx);
+        }
+        parent.unwrap_or_default()
+    }
+
+    /// Builds the public tree below `idx` and records each topic's members.
+    fn finish(&self, idx: usize, members: &mut HashMap<String, Vec<usize>>) -> Option<TopicNode> {
+        let node = self.nodes.get(idx)?;
+        let children: Vec<TopicNode> = node
+            .children
+            .iter()
+            .filter_map(|&c| self.finish(c, members))
+            .collect();
+        let mut all: Vec<usize> = node.direct.clone();
+        for child in &children {
+            if let Some(m) = members.get(&child.id) {
+                all.extend_from_slice(m);
+            }
+        }
+        all.sort_unstable();
+        all.dedup();
+        let count = all.len();
+        members.insert(node.id.clone(), all);
+        Some(TopicNode {
+            id: node.id.clone(),
+            title: node.title.clone(),
+            path: node.path.clone(),
+            questions: count,
+            children,
+        })
+    }
 }
 
 impl Catalog {
     /// Merges `banks` into one catalog.
     pub fn from_banks(banks: Vec<Bank>) -> Catalog {
+        let mut tree = TreeBuilder::default();
+        let mut questions: Vec<CatalogQuestion> = Vec::new();
+        let mut by_key: HashMap<String, usize> = HashMap::new();
+        for bank in &banks {
+            for topic in &bank.topics {
+                let path = if topic.path.is_empty() {
+                    vec![bank.title.clone()]
+                } else {
+                    topic.path.clone()
+                };
+                let node = tree.ensure(&path);
+                let (topic_id, topic_path) = match tree.nodes.get(node) {
+                    Some(n) => (n.id.clone(), n.path.clone()),
+                    None => continue,
+                };
+                for q in &topic.questions {
+                    let source = Source {
+                        bank_id: bank.id.clone(),
+                        file: bank.file.clone(),
+                        line: q.line,
+                        question_id: q.id.clone(),
+                    };
+                    let key = format!("{:?}|{}", q.kind, normalize(&q.prompt));
+                    let idx = match by_key.get(&key) {
+                        Some(&idx) => {
+                            if let Some(existing) = questions.get_mut(idx) {
+                                existing.sources.push(source);
+                                if !existing.topic_ids.contains(&topic_id) {
+                                    existing.topic_ids.push(topic_id.clone());
+                                }
+                                absorb(&mut existing.question, q);
+                            }
+                            idx
+                        }
+                        None => {
+                            let idx = questions.len();
+                            let mut question = q.clone();
+                            question.id = hash_id("q", &key);
+                            questions.push(CatalogQuestion {
+                                question,
+                                topic_path: topic_path.clone(),
+                                topic_id: topic_id.clone(),
+                                topic_ids: vec![topic_id.clone()],
+                                sources: vec![source],
+                            });
+                            by_key.insert(key, idx);
+                            idx
+                        }
+                    };
+                    if let Some(n) = tree.nodes.get_mut(node) {
+                        if !n.direct.contains(&idx) {
+                            n.direct.push(idx);
+                        }
+                    }
+                }
+            }
+        }
+        let mut members = HashMap::new();
+        let topics = tree
+            .roots
+            .iter()
+            .filter_map(|&r| tree.finish(r, &mut members))
+            .collect();
+        let mut ids = HashMap::new();
+        for (idx, q) in questions.iter().enumerate() {
+            ids.insert(q.question.id.clone(), idx);
+            for s in &q.sources {
+                ids.entry(s.question_id.clone()).or_insert(idx);
+            }
+        }
         Catalog {
             banks,
-            questions: Vec::new(),
+            questions: questions.into_iter().map(Arc::new).collect(),
+            ids,
+            topics,
+            members,
         }
+    }
+
+    /// A new catalog with `bank` added; a bank with the same file name is
+    /// replaced, so re-uploading a corrected file does not duplicate it.
+    pub fn with_bank(&self, bank: Bank) -> Catalog {
+        let mut banks: Vec<Bank> = self
+            .banks
+            .iter()
+            .filter(|b| b.file != bank.file && b.id != bank.id)
+            .cloned()
+            .collect();
+        banks.push(bank);
+        Catalog::from_banks(banks)
     }
 
     /// The banks the catalog was built from, in load order.
@@ -49,15 +365,34 @@ impl Catalog {
         &self.banks
     }
 
-    /// Looks a question up by its stable id.
+    /// One bank by its id.
+    pub fn bank(&self, id: &str) -> Option<&Bank> {
+        self.banks.iter().find(|b| b.id == id)
+    }
+
+    /// The merged topic tree (roots; children nested).
+    pub fn topics(&self) -> &[TopicNode] {
+        &self.topics
+    }
+
+    /// Every distinct question, in load order.
+    pub fn questions(&self) -> &[Arc<CatalogQuestion>] {
+        &self.questions
+    }
+
+    /// Looks a question up by its catalog id or by any id a bank gave it.
     pub fn question(&self, id: &str) -> Option<Arc<CatalogQuestion>> {
-        self.questions.iter().find(|q| q.question.id == id).cloned()
+        self.ids
+            .get(id)
+            .and_then(|&idx| self.questions.get(idx))
+            .cloned()
     }
 
     /// Draws up to `n` distinct questions from `topics` (a parent topic
-    /// selects its children; empty means every topic), skipping `exclude`
-    /// and, when given, questions not of one of `kinds`. The same seed and
-    /// catalog always give the same draw.
+    /// selects its children; empty means every topic; unknown ids select
+    /// nothing), skipping `exclude` (catalog or source ids) and, when given,
+    /// questions not of one of `kinds`. The same seed and catalog always give
+    /// the same draw.
     pub fn draw(
         &self,
         topics: &[String],
@@ -66,7 +401,420 @@ impl Catalog {
         kinds: Option<&[Kind]>,
         seed: u64,
     ) -> Vec<Arc<CatalogQuestion>> {
-        let _ = (topics, n, exclude, kinds, seed);
-        Vec::new()
+        let mut pool: Vec<usize> = if topics.is_empty() {
+            (0..self.questions.len()).collect()
+        } else {
+            let mut v: Vec<usize> = topics
+                .iter()
+                .filter_map(|t| self.members.get(t))
+                .flatten()
+                .copied()
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        pool.retain(|&idx| {
+            self.questions.get(idx).is_some_and(|q| {
+                kinds.is_none_or(|k| k.contains(&q.question.kind))
+                    && !exclude.contains(&q.question.id)
+                    && !q.sources.iter().any(|s| exclude.contains(&s.question_id))
+            })
+        });
+        let mut rng = StdRng::seed_from_u64(seed);
+        let take = n.min(pool.len());
+        let (chosen, _) = pool.partial_shuffle(&mut rng, take);
+        chosen
+            .iter()
+            .filter_map(|&idx| self.questions.get(idx).cloned())
+            .collect()
+    }
+
+    /// Pairs of different questions whose prompts share most words (token
+    /// sets with Jaccard similarity at least [`NEAR_DUPLICATE_THRESHOLD`]).
+    /// Uses prefix filtering, so large banks are not compared pair by pair.
+    pub fn near_duplicates(&self) -> Vec<NearDuplicate> {
+        let sets: Vec<Vec<String>> = self
+            .questions
+            .iter()
+            .map(|q| {
+                let mut t: Vec<String> = normalize(&q.question.prompt)
+                    .split(' ')
+                    .map(str::to_string)
+                    .collect();
+                t.sort();
+                t.dedup();
+                t
+            })
+            .collect();
+        let mut df: HashMap<&str, usize> = HashMap::new();
+        for set in &sets {
+            for t in set {
+                *df.entry(t.as_str()).or_default() += 1;
+            }
+        }
+        let mut postings: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut found = Vec::new();
+        for (i, set) in sets.iter().enumerate() {
+            if set.len() < NEAR_DUPLICATE_MIN_TOKENS {
+                continue;
+            }
+            // Rarest tokens first: two sets this similar must share one of
+            // their first `prefix` rare tokens.
+            let mut by_rarity: Vec<&str> = set.iter().map(String::as_str).collect();
+            by_rarity.sort_by_key(|t| (df.get(t).copied().unwrap_or(0), *t));
+            let need = (NEAR_DUPLICATE_THRESHOLD * set.len() as f64).ceil() as usize;
+            let prefix = set.len().saturating_sub(need) + 1;
+            let mut candidates: Vec<usize> = by_rarity
+                .iter()
+                .take(prefix)
+                .filter_map(|t| postings.get(t))
+                .flatten()
+                .copied()
+                .collect();
+            candidates.sort_unstable();
+            candidates.dedup();
+            for j in candidates {
+                let Some(other) = sets.get(j) else { continue };
+                let inter = set
+                    .iter()
+                    .filter(|t| other.binary_search(t).is_ok())
+                    .count();
+                let union = set.len() + other.len() - inter;
+                let sim = inter as f64 / union.max(1) as f64;
+                if sim >= NEAR_DUPLICATE_THRESHOLD {
+                    if let (Some(a), Some(b)) = (self.questions.get(j), self.questions.get(i)) {
+                        found.push(NearDuplicate {
+                            a: a.clone(),
+                            b: b.clone(),
+                            similarity: sim,
+                        });
+                    }
+                }
+            }
+            for t in by_rarity.iter().take(prefix) {
+                postings.entry(t).or_default().push(i);
+            }
+        }
+        found
+    }
+}
+
+/// Folds what a duplicate adds (an answer, follow-ups, notes) into the
+/// question already in the catalog, so merging loses nothing.
+fn absorb(into: &mut Question, dup: &Question) {
+    if into.answer.is_empty() && !dup.answer.is_empty() {
+        into.answer = dup.answer.clone();
+    }
+    if into.options.is_empty() && !dup.options.is_empty() {
+        into.options = dup.options.clone();
+    }
+    for f in &dup.followups {
+        if !into.followups.contains(f) {
+            into.followups.push(f.clone());
+        }
+    }
+    for n in &dup.notes {
+        if !into.notes.contains(n) {
+            into.notes.push(n.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bank::{AnswerOption, Topic};
+
+    fn q(id: &str, prompt: &str, kind: Kind) -> Question {
+        Question {
+            id: id.to_string(),
+            prompt: prompt.to_string(),
+            kind,
+            options: Vec::new(),
+            answer: String::new(),
+            followups: Vec::new(),
+            notes: Vec::new(),
+            line: 1,
+        }
+    }
+
+    fn bank(id: &str, topics: Vec<(Vec<&str>, Vec<Question>)>) -> Bank {
+        Bank {
+            id: id.to_string(),
+            title: format!("Bank {id}"),
+            file: format!("{id}.md"),
+            description: String::new(),
+            format: "test".to_string(),
+            topics: topics
+                .into_iter()
+                .enumerate()
+                .map(|(i, (path, questions))| Topic {
+                    id: format!("{id}-t{i}"),
+                    path: path.into_iter().map(str::to_string).collect(),
+                    questions,
+                })
+                .collect(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn find<'a>(nodes: &'a [TopicNode], path: &[&str]) -> Option<&'a TopicNode> {
+        for n in nodes {
+            let p: Vec<String> = n.path.iter().map(|s| normalize(s)).collect();
+            let want: Vec<String> = path.iter().map(|s| normalize(s)).collect();
+            if p == want {
+                return Some(n);
+            }
+            if let Some(found) = find(&n.children, path) {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    fn sample() -> Catalog {
+        Catalog::from_banks(vec![
+            bank(
+                "a",
+                vec![
+                    (
+                        vec!["Python", "Basics"],
+                        vec![
+                            q("a1", "What is a list?", Kind::Open),
+                            q("a2", "What is a tuple?", Kind::Open),
+                        ],
+                    ),
+                    (
+                        vec!["Python", "Async"],
+                        vec![q("a3", "What is an event loop?", Kind::Open)],
+                    ),
+                ],
+            ),
+            bank(
+                "b",
+                vec![
+                    (
+                        vec!["python ", "BASICS!"],
+                        vec![
+                            q("b1", "what is a LIST", Kind::Open),
+                            q("b2", "Is 2 prime?", Kind::Truefalse),
+                        ],
+                    ),
+                    (
+                        vec!["Databases"],
+                        vec![q("b3", "What is an index?", Kind::Open)],
+                    ),
+                ],
+            ),
+        ])
+    }
+
+    #[test]
+    fn topics_merge_across_banks_by_normalized_path() {
+        let c = sample();
+        let roots: Vec<&str> = c.topics().iter().map(|t| t.title.as_str()).collect();
+        assert_eq!(roots, vec!["Python", "Databases"]);
+        let basics = find(c.topics(), &["Python", "Basics"]).unwrap();
+        assert_eq!(basics.path, vec!["Python", "Basics"]);
+        // a1 and b1 are one question; a2 and b2 are distinct.
+        assert_eq!(basics.questions, 3);
+        let python = find(c.topics(), &["python"]).unwrap();
+        assert_eq!(python.questions, 4);
+        assert_eq!(python.children.len(), 2);
+    }
+
+    #[test]
+    fn same_question_in_two_banks_is_one_question_with_two_sources() {
+        let c = sample();
+        assert_eq!(c.questions().len(), 5);
+        let by_a = c.question("a1").unwrap();
+        let by_b = c.question("b1").unwrap();
+        assert_eq!(by_a.question.id, by_b.question.id);
+        assert_eq!(by_a.sources.len(), 2);
+        assert_eq!(
+            c.question(&by_a.question.id).unwrap().question.prompt,
+            "What is a list?"
+        );
+        assert!(c.question("nope").is_none());
+    }
+
+    #[test]
+    fn duplicate_within_one_bank_is_folded_and_keeps_notes() {
+        let mut second = q("x2", "What is a LIST?!", Kind::Open);
+        second.notes = vec!["mutable".to_string()];
+        let c = Catalog::from_banks(vec![bank(
+            "x",
+            vec![(
+                vec!["T"],
+                vec![q("x1", "What is a list?", Kind::Open), second],
+            )],
+        )]);
+        assert_eq!(c.questions().len(), 1);
+        let only = c.questions().first().unwrap();
+        assert_eq!(only.sources.len(), 2);
+        assert_eq!(only.question.notes, vec!["mutable"]);
+    }
+
+    #[test]
+    fn selecting_a_parent_topic_selects_its_children() {
+        let c = sample();
+        let python = find(c.topics(), &["Python"]).unwrap();
+        let drawn = c.draw(
+            std::slice::from_ref(&python.id),
+            100,
+            &HashSet::new(),
+            None,
+            7,
+        );
+        let mut prompts: Vec<String> = drawn.iter().map(|q| q.question.prompt.clone()).collect();
+        prompts.sort();
+        assert_eq!(
+            prompts,
+            vec![
+                "Is 2 prime?",
+                "What is a list?",
+                "What is a tuple?",
+                "What is an event loop?"
+            ]
+        );
+    }
+
+    #[test]
+    fn draw_is_reproducible_from_the_seed_and_never_repeats() {
+        let questions: Vec<Question> = (0..50)
+            .map(|i| {
+                q(
+                    &format!("q{i}"),
+                    &format!("Question number {i}?"),
+                    Kind::Open,
+                )
+            })
+            .collect();
+        let c = Catalog::from_banks(vec![bank("big", vec![(vec!["All"], questions)])]);
+        let first = c.draw(&[], 20, &HashSet::new(), None, 42);
+        let again = c.draw(&[], 20, &HashSet::new(), None, 42);
+        let other = c.draw(&[], 20, &HashSet::new(), None, 43);
+        let ids = |v: &[Arc<CatalogQuestion>]| -> Vec<String> {
+            v.iter().map(|q| q.question.id.clone()).collect()
+        };
+        assert_eq!(first.len(), 20);
+        assert_eq!(ids(&first), ids(&again));
+        assert_ne!(ids(&first), ids(&other));
+        let unique: HashSet<String> = ids(&first).into_iter().collect();
+        assert_eq!(unique.len(), 20);
+        // Asking for more than there is returns everything once.
+        assert_eq!(c.draw(&[], 500, &HashSet::new(), None, 1).len(), 50);
+    }
+
+    #[test]
+    fn draw_skips_excluded_ids_of_either_kind() {
+        let c = sample();
+        let list = c.question("a1").unwrap();
+        let exclude: HashSet<String> = ["b1".to_string(), "a2".to_string()].into();
+        let drawn = c.draw(&[], 100, &exclude, None, 3);
+        assert_eq!(drawn.len(), 3);
+        assert!(drawn.iter().all(|q| q.question.id != list.question.id));
+        assert!(drawn
+            .iter()
+            .all(|q| q.question.prompt != "What is a tuple?"));
+    }
+
+    #[test]
+    fn draw_filters_by_kind() {
+        let mut choice = q("c1", "Pick the prime", Kind::Choice);
+        choice.options = vec![AnswerOption {
+            text: "2".to_string(),
+            correct: true,
+            weight: None,
+        }];
+        let mut c_bank = bank("c", vec![(vec!["Math"], vec![choice])]);
+        c_bank.file = "c.gift".to_string();
+        let c = sample().with_bank(c_bank);
+        let drawn = c.draw(
+            &[],
+            100,
+            &HashSet::new(),
+            Some(&[Kind::Choice, Kind::Truefalse]),
+            9,
+        );
+        let mut kinds: Vec<Kind> = drawn.iter().map(|q| q.question.kind).collect();
+        kinds.sort_by_key(|k| format!("{k:?}"));
+        assert_eq!(kinds, vec![Kind::Choice, Kind::Truefalse]);
+    }
+
+    #[test]
+    fn unknown_topic_selects_nothing() {
+        let c = sample();
+        assert!(c
+            .draw(&["missing".to_string()], 5, &HashSet::new(), None, 1)
+            .is_empty());
+    }
+
+    #[test]
+    fn with_bank_replaces_a_bank_of_the_same_file() {
+        let c = sample();
+        let mut again = bank(
+            "a2",
+            vec![(vec!["New"], vec![q("n1", "Fresh?", Kind::Open)])],
+        );
+        again.file = "a.md".to_string();
+        let c = c.with_bank(again);
+        assert_eq!(c.banks().len(), 2);
+        assert!(c.question("a3").is_none());
+        assert!(c.question("n1").is_some());
+    }
+
+    #[test]
+    fn near_duplicates_are_found_and_distinct_questions_are_not() {
+        let c = Catalog::from_banks(vec![bank(
+            "n",
+            vec![(
+                vec!["T"],
+                vec![
+                    q(
+                        "1",
+                        "What is the difference between a list and a tuple in Python?",
+                        Kind::Open,
+                    ),
+                    q(
+                        "2",
+                        "What is the difference between a tuple and a list in Python language?",
+                        Kind::Open,
+                    ),
+                    q("3", "Что такое поверхностная копия?", Kind::Open),
+                    q("4", "Что такое глубокая копия?", Kind::Open),
+                ],
+            )],
+        )]);
+        let found = c.near_duplicates();
+        assert_eq!(found.len(), 1);
+        let pair = found.first().unwrap();
+        assert_eq!(pair.a.sources.first().unwrap().question_id, "1");
+        assert_eq!(pair.b.sources.first().unwrap().question_id, "2");
+        assert!(pair.similarity >= NEAR_DUPLICATE_THRESHOLD && pair.similarity < 1.0);
+    }
+
+    #[test]
+    fn empty_path_topics_sit_under_the_bank_title() {
+        let c = Catalog::from_banks(vec![bank(
+            "e",
+            vec![(vec![], vec![q("e1", "Why?", Kind::Open)])],
+        )]);
+        assert_eq!(c.topics().first().unwrap().title, "Bank e");
+    }
+
+    #[test]
+    fn load_dir_reports_bad_files_and_keeps_going() {
+        let dir = std::env::temp_dir().join(format!("quizroom-catalog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("bad.bin"), [0u8, 159, 146, 150, 0, 0, 1, 2]).unwrap();
+        std::fs::write(dir.join(".hidden"), "ignored").unwrap();
+        let (_, errors) = load_dir(&dir);
+        assert_eq!(errors.len(), 1);
+        let (c, errors) = load_dir(&dir.join("missing"));
+        assert!(errors.is_empty());
+        assert!(c.banks().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,7 +5,6 @@ use std::future::Future;
 
 use tokio::net::TcpListener;
 
-use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::state::AppState;
 
@@ -16,7 +15,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let catalog = Catalog::from_banks(Vec::new());
+    let (catalog, _bad_banks) = crate::catalog::load_dir(&config.seeds);
     let state = AppState::new(config, catalog);
     let app = crate::http::router(state);
     tracing::info!(addr = %listener.local_addr()?, "listening");
