@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod room;
 pub mod server;
 pub mod state;
+pub mod store;
 
 pub use config::Config;
 pub use server::run;

@@ -1,41 +1,288 @@
-//! Process-wide counters for `GET /metrics` (Prometheus text format).
+//! Process-wide counters for `GET /metrics` (Prometheus/OpenMetrics text).
 //! Call sites stay one-liners so instrumentation never clutters logic.
+//!
+//! Label values are drawn from fixed lists (roles, message types) so a
+//! client can never grow the number of series by sending made-up names.
+
+use std::sync::LazyLock;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::protocol::CLIENT_TYPES;
+
+/// Content type of [`render`]'s output, for the HTTP answer.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Server message `type`s, so outbound counts use a bounded label set.
+const SERVER_TYPES: &[&str] = &[
+    "welcome",
+    "error",
+    "roster",
+    "question",
+    "buzz_queue",
+    "tally",
+    "reveal",
+    "scores",
+    "ack",
+    "ended",
+    "pong",
+    "state",
+    "results",
+];
+
+const ROLES: &[&str] = &["host", "player", "screen"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RoleLabel {
+    role: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeLabel {
+    r#type: &'static str,
+}
+
+struct Metrics {
+    registry: Registry,
+    connections: Family<RoleLabel, Gauge>,
+    connections_opened: Family<RoleLabel, Counter>,
+    rooms: Gauge,
+    players: Gauge,
+    messages_in: Family<TypeLabel, Counter>,
+    messages_out: Family<TypeLabel, Counter>,
+    broadcast_latency: Histogram,
+    slow_evictions: Counter,
+    rate_limited: Counter,
+    bank_import_errors: Counter,
+    store_commits: Counter,
+    store_commit_seconds: Histogram,
+    store_errors: Counter,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("quizroom");
+        let m = Metrics {
+            connections: Family::default(),
+            connections_opened: Family::default(),
+            rooms: Gauge::default(),
+            players: Gauge::default(),
+            messages_in: Family::default(),
+            messages_out: Family::default(),
+            // 10 µs .. ~80 ms: fan-out is expected to be sub-millisecond.
+            broadcast_latency: Histogram::new(exponential_buckets(0.000_01, 2.0, 14)),
+            slow_evictions: Counter::default(),
+            rate_limited: Counter::default(),
+            bank_import_errors: Counter::default(),
+            store_commits: Counter::default(),
+            // 50 µs .. ~1.6 s.
+            store_commit_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
+            store_errors: Counter::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "connections",
+            "Identified WebSocket connections open now",
+            m.connections.clone(),
+        );
+        registry.register(
+            "connections_opened",
+            "Identified WebSocket connections since start",
+            m.connections_opened.clone(),
+        );
+        registry.register("rooms", "Live rooms", m.rooms.clone());
+        registry.register("players", "Players seated in live rooms", m.players.clone());
+        registry.register(
+            "messages_in",
+            "Client messages received, by type",
+            m.messages_in.clone(),
+        );
+        registry.register(
+            "messages_out",
+            "Server messages queued to sockets, by type (one per recipient)",
+            m.messages_out.clone(),
+        );
+        registry.register(
+            "broadcast_latency_seconds",
+            "Time from a room effect to the last recipient's queue",
+            m.broadcast_latency.clone(),
+        );
+        registry.register(
+            "slow_client_evictions",
+            "Sockets dropped because their outbound queue was full",
+            m.slow_evictions.clone(),
+        );
+        registry.register(
+            "rate_limited",
+            "Client messages refused by a rate limit",
+            m.rate_limited.clone(),
+        );
+        registry.register(
+            "bank_import_errors",
+            "Bank files that failed to import",
+            m.bank_import_errors.clone(),
+        );
+        registry.register(
+            "store_commits",
+            "Results-database transactions committed",
+            m.store_commits.clone(),
+        );
+        registry.register(
+            "store_commit_seconds",
+            "Time to write and commit one results-database batch",
+            m.store_commit_seconds.clone(),
+        );
+        registry.register(
+            "store_errors",
+            "Results-database operations that failed",
+            m.store_errors.clone(),
+        );
+        // Every role shows up from the start, at zero.
+        for role in ROLES {
+            let _ = m.connections.get_or_create(&RoleLabel { role });
+            let _ = m.connections_opened.get_or_create(&RoleLabel { role });
+        }
+        Metrics { registry, ..m }
+    }
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// Maps `value` onto its entry in `known`, or `"other"`, so label values
+/// always come from a fixed list.
+fn bounded(value: &str, known: &'static [&'static str]) -> &'static str {
+    known
+        .iter()
+        .copied()
+        .find(|k| *k == value)
+        .unwrap_or("other")
+}
 
 /// A socket identified itself with `role` ("host", "player", "screen").
 pub fn connection_opened(role: &str) {
-    let _ = role;
+    let role = bounded(role, ROLES);
+    METRICS
+        .connections
+        .get_or_create(&RoleLabel { role })
+        .inc();
+    METRICS
+        .connections_opened
+        .get_or_create(&RoleLabel { role })
+        .inc();
 }
 
 /// A socket of `role` closed.
 pub fn connection_closed(role: &str) {
-    let _ = role;
+    let role = bounded(role, ROLES);
+    METRICS
+        .connections
+        .get_or_create(&RoleLabel { role })
+        .dec();
 }
 
 /// A client message of type `kind` was received.
 pub fn message_in(kind: &str) {
-    let _ = kind;
+    let r#type = bounded(kind, CLIENT_TYPES);
+    METRICS
+        .messages_in
+        .get_or_create(&TypeLabel { r#type })
+        .inc();
 }
 
 /// A server message of type `kind` was queued for `recipients` sockets.
 pub fn message_out(kind: &str, recipients: usize) {
-    let _ = (kind, recipients);
+    let r#type = bounded(kind, SERVER_TYPES);
+    METRICS
+        .messages_out
+        .get_or_create(&TypeLabel { r#type })
+        .inc_by(recipients as u64);
 }
 
 /// Time from a room effect to the last recipient's queue, in seconds.
 pub fn broadcast_latency(seconds: f64) {
-    let _ = seconds;
+    METRICS.broadcast_latency.observe(seconds);
 }
 
 /// A socket was dropped because its outbound queue was full.
-pub fn slow_client_evicted() {}
+pub fn slow_client_evicted() {
+    METRICS.slow_evictions.inc();
+}
 
 /// A message was refused by a rate limit.
-pub fn rate_limited() {}
+pub fn rate_limited() {
+    METRICS.rate_limited.inc();
+}
 
 /// A bank file failed to import.
-pub fn bank_import_error() {}
+pub fn bank_import_error() {
+    METRICS.bank_import_errors.inc();
+}
 
 /// Number of live rooms and players right now.
 pub fn set_rooms_and_players(rooms: usize, players: usize) {
-    let _ = (rooms, players);
+    METRICS.rooms.set(i64::try_from(rooms).unwrap_or(i64::MAX));
+    METRICS.players.set(i64::try_from(players).unwrap_or(i64::MAX));
+}
+
+/// The results database committed one batch of `seconds` duration.
+pub fn store_commit(seconds: f64) {
+    METRICS.store_commits.inc();
+    METRICS.store_commit_seconds.observe(seconds);
+}
+
+/// A results-database operation failed (details are in the log).
+pub fn store_error() {
+    METRICS.store_errors.inc();
+}
+
+/// Every metric in OpenMetrics text format, which Prometheus scrapes.
+pub fn render() -> String {
+    let mut out = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &METRICS.registry) {
+        tracing::error!(error = %e, "metrics encoding failed");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_types_share_one_label() {
+        assert_eq!(bounded("vote", CLIENT_TYPES), "vote");
+        assert_eq!(bounded("made_up_by_a_client", CLIENT_TYPES), "other");
+        assert_eq!(bounded("tally", SERVER_TYPES), "tally");
+    }
+
+    #[test]
+    fn render_names_every_family() {
+        message_in("vote");
+        message_in("nonsense-type");
+        message_out("tally", 3);
+        broadcast_latency(0.0002);
+        let text = render();
+        for name in [
+            "quizroom_connections{role=\"player\"} ",
+            "quizroom_connections_opened_total{role=\"host\"} ",
+            "quizroom_rooms",
+            "quizroom_players",
+            "quizroom_messages_in_total{type=\"vote\"}",
+            "quizroom_messages_in_total{type=\"other\"}",
+            "quizroom_messages_out_total{type=\"tally\"}",
+            "quizroom_broadcast_latency_seconds_bucket",
+            "quizroom_slow_client_evictions_total",
+            "quizroom_rate_limited_total",
+            "quizroom_bank_import_errors_total",
+            "quizroom_store_commits_total",
+        ] {
+            assert!(text.contains(name), "missing {name} in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
+    }
 }

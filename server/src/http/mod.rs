@@ -2,6 +2,7 @@
 
 pub mod banks;
 pub mod error;
+pub mod metrics;
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -13,6 +14,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(banks::routes())
+        .merge(metrics::routes())
         .with_state(state)
 }
 

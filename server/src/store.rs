@@ -1,0 +1,934 @@
+//! The results database: one SQLite file under the data dir, so results
+//! survive a restart or a crash without any outside service.
+//!
+//! Writes go through one writer thread that owns the write connection and
+//! commits whatever is queued as one transaction; a room task never waits on
+//! the disk for an answer, only at a question boundary (a checkpoint), where
+//! it waits until everything it queued before is committed. The database is
+//! in WAL mode with `synchronous=NORMAL`: a commit survives the process being
+//! killed at any moment (the WAL is written before the commit returns).
+//!
+//! Answers are keyed by (room, qid, player, kind), so writing an answer again
+//! after a restart replaces it instead of counting it twice.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use crate::protocol::Millis;
+
+/// File name of the database inside the data dir.
+pub const DB_FILE: &str = "quizroom.sqlite3";
+
+/// Queued writes the writer thread may lag behind before senders wait; a
+/// bound so a stuck disk shows up as back-pressure, not as unbounded memory.
+const QUEUE: usize = 65_536;
+
+/// Most operations committed in one transaction.
+const BATCH: usize = 1024;
+
+/// How often the writer thread purges rooms past retention.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Schema version stored in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS rooms (
+    code         TEXT PRIMARY KEY,
+    host_token   TEXT NOT NULL,
+    title        TEXT NOT NULL DEFAULT '',
+    created_ms   INTEGER NOT NULL,
+    updated_ms   INTEGER NOT NULL,
+    ended_ms     INTEGER,
+    snapshot     TEXT,
+    boundary_qid INTEGER NOT NULL DEFAULT 0,
+    results_json TEXT,
+    results_csv  TEXT
+);
+CREATE INDEX IF NOT EXISTS rooms_by_host ON rooms(host_token, created_ms);
+CREATE TABLE IF NOT EXISTS answers (
+    room    TEXT NOT NULL,
+    qid     INTEGER NOT NULL,
+    player  INTEGER NOT NULL,
+    kind    TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    at_ms   INTEGER NOT NULL,
+    PRIMARY KEY (room, qid, player, kind)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS question_results (
+    room    TEXT NOT NULL,
+    qid     INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (room, qid)
+) WITHOUT ROWID;
+";
+
+/// Why the results database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused an operation.
+    #[error("results database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The data dir could not be created.
+    #[error("data dir {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Stored JSON could not be read back.
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A queued write failed; the writer thread logged the details.
+    #[error("results database write failed: {0}")]
+    Write(String),
+    /// The writer thread has stopped; nothing more can be written.
+    #[error("results database writer has stopped")]
+    Closed,
+    /// The database was written by a newer server.
+    #[error("results database schema {found} is newer than this server's {SCHEMA_VERSION}")]
+    NewerSchema { found: i64 },
+}
+
+/// A room as created: who owns it and what it is called.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomRow {
+    pub code: String,
+    pub host_token: String,
+    pub title: String,
+    pub created_ms: Millis,
+}
+
+/// One answer as it arrived. `kind` tells apart records a player can make
+/// for the same question (e.g. `vote` and `peer_vote`), `payload` is the
+/// answer itself as the room describes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnswerRow {
+    pub room: String,
+    pub qid: u32,
+    pub player: u32,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub at_ms: Millis,
+}
+
+/// A room at a question boundary: enough to bring it back and to answer
+/// results requests without it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointRow {
+    pub room: RoomRow,
+    /// The room's own snapshot, handed back to it on restore.
+    pub snapshot: serde_json::Value,
+    /// The last qid whose question is finished at this boundary; answers to
+    /// later qids belong to a question that a restore will not bring back.
+    pub boundary_qid: u32,
+    /// Results of every finished question so far, as the results endpoint shows them.
+    pub results_json: serde_json::Value,
+    /// The same as CSV.
+    pub results_csv: String,
+    /// Results of finished questions by qid (written once, replaced if sent again).
+    pub finished: Vec<(u32, serde_json::Value)>,
+}
+
+/// Results of a room read back from the database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResults {
+    pub json: serde_json::Value,
+    pub csv: String,
+    pub ended_ms: Option<Millis>,
+}
+
+/// One line of a host's room history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoomSummary {
+    pub code: String,
+    pub title: String,
+    pub created_ms: Millis,
+    pub ended_ms: Option<Millis>,
+    /// Finished questions stored for the room.
+    pub questions: u32,
+}
+
+/// A room that was running when the server stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunningRoom {
+    pub code: String,
+    pub host_token: String,
+    pub snapshot: serde_json::Value,
+    pub boundary_qid: u32,
+}
+
+type Done<T> = SyncSender<Result<T, String>>;
+
+enum Op {
+    Created(RoomRow),
+    Answer(AnswerRow),
+    Checkpoint(Box<CheckpointRow>),
+    Ended {
+        code: String,
+        ended_ms: Millis,
+        results: Option<(serde_json::Value, String)>,
+    },
+    DiscardAfter {
+        code: String,
+        qid: u32,
+    },
+    Flush(Done<()>),
+    Purge {
+        cutoff_ms: Millis,
+        done: Option<Done<usize>>,
+    },
+    Stop,
+}
+
+/// The open results database. Share it behind an `Arc`; every method is
+/// synchronous and short (reads use their own connection, writes are queued).
+pub struct Store {
+    tx: SyncSender<Op>,
+    reader: Mutex<Connection>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    path: PathBuf,
+}
+
+/// Milliseconds since the UNIX epoch now.
+pub fn now_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn to_sql(ms: Millis) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+fn from_sql(v: i64) -> Millis {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `dir`, purges rooms that
+    /// ended more than `retention` ago, and starts the writer thread.
+    pub fn open(dir: &Path, retention: Duration) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE);
+        let mut conn = open_connection(&path)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { found: version });
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+        let retention_ms = u64::try_from(retention.as_millis()).unwrap_or(u64::MAX);
+        let purged = purge(&mut conn, now_ms().saturating_sub(retention_ms))?;
+        if purged > 0 {
+            tracing::info!(purged, "purged rooms past retention");
+        }
+        let reader = open_connection(&path)?;
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("quizroom-store".into())
+            .spawn(move || write_loop(conn, rx, retention_ms))
+            .map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Store {
+            tx,
+            reader: Mutex::new(reader),
+            writer: Mutex::new(Some(writer)),
+            path,
+        })
+    }
+
+    /// Path of the database file (for logs and docs).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn send(&self, op: Op) -> Result<(), StoreError> {
+        self.tx.send(op).map_err(|_| StoreError::Closed)
+    }
+
+    fn wait<T>(rx: Receiver<Result<T, String>>) -> Result<T, StoreError> {
+        match rx.recv() {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(message)) => Err(StoreError::Write(message)),
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+
+    /// Records a new room so its host can find it later. Queued.
+    pub fn room_created(&self, room: RoomRow) -> Result<(), StoreError> {
+        self.send(Op::Created(room))
+    }
+
+    /// Records one answer as it arrives. Queued; committed within
+    /// milliseconds, and at the latest by the next [`Store::checkpoint`].
+    pub fn record_answer(&self, answer: AnswerRow) -> Result<(), StoreError> {
+        self.send(Op::Answer(answer))
+    }
+
+    /// Writes a question-boundary checkpoint and returns once it and every
+    /// write queued before it are committed.
+    pub fn checkpoint(&self, checkpoint: CheckpointRow) -> Result<(), StoreError> {
+        self.send(Op::Checkpoint(Box::new(checkpoint)))?;
+        self.flush()
+    }
+
+    /// Marks a room ended (with its final results, if given) and returns
+    /// once committed. An ended room is never restored.
+    pub fn end_room(
+        &self,
+        code: &str,
+        ended_ms: Millis,
+        results: Option<(serde_json::Value, String)>,
+    ) -> Result<(), StoreError> {
+        self.send(Op::Ended {
+            code: code.to_string(),
+            ended_ms,
+            results,
+        })?;
+        self.flush()
+    }
+
+    /// Drops answers to questions after `qid` in `code`: they belong to a
+    /// question that was open when the server stopped and is not restored.
+    pub fn discard_answers_after(&self, code: &str, qid: u32) -> Result<(), StoreError> {
+        self.send(Op::DiscardAfter {
+            code: code.to_string(),
+            qid,
+        })?;
+        self.flush()
+    }
+
+    /// Returns once everything queued so far is committed.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let (done, rx) = mpsc::sync_channel(1);
+        self.send(Op::Flush(done))?;
+        Store::wait(rx)
+    }
+
+    /// Deletes rooms (with their answers and results) that ended, or were
+    /// last written, before `cutoff_ms`. Returns how many rooms went.
+    pub fn purge_before(&self, cutoff_ms: Millis) -> Result<usize, StoreError> {
+        let (done, rx) = mpsc::sync_channel(1);
+        self.send(Op::Purge {
+            cutoff_ms,
+            done: Some(done),
+        })?;
+        Store::wait(rx)
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        f(&conn)
+    }
+
+    /// Results of room `code` if `host_token` owns it.
+    pub fn results(
+        &self,
+        code: &str,
+        host_token: &str,
+    ) -> Result<Option<StoredResults>, StoreError> {
+        self.read(|c| {
+            let row = c
+                .query_row(
+                    "SELECT results_json, results_csv, ended_ms FROM rooms
+                     WHERE code = ?1 AND host_token = ?2",
+                    params![code, host_token],
+                    |r| {
+                        Ok((
+                            r.get::<_, Option<String>>(0)?,
+                            r.get::<_, Option<String>>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((json, csv, ended)) = row else {
+                return Ok(None);
+            };
+            let json = match json {
+                Some(text) => serde_json::from_str(&text)?,
+                None => serde_json::Value::Null,
+            };
+            Ok(Some(StoredResults {
+                json,
+                csv: csv.unwrap_or_default(),
+                ended_ms: ended.map(from_sql),
+            }))
+        })
+    }
+
+    /// Whether room `code` is in the database, whoever owns it.
+    pub fn room_exists(&self, code: &str) -> Result<bool, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT 1 FROM rooms WHERE code = ?1", [code], |_| Ok(()))
+                .optional()?
+                .is_some())
+        })
+    }
+
+    /// Whether any room was created with `host_token`, so a host may reuse
+    /// it for a new room.
+    pub fn host_token_known(&self, host_token: &str) -> Result<bool, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT 1 FROM rooms WHERE host_token = ?1 LIMIT 1",
+                [host_token],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+        })
+    }
+
+    /// Rooms created with `host_token`, newest first.
+    pub fn rooms_of_host(&self, host_token: &str) -> Result<Vec<RoomSummary>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT r.code, r.title, r.created_ms, r.ended_ms,
+                        (SELECT COUNT(*) FROM question_results q WHERE q.room = r.code)
+                 FROM rooms r WHERE r.host_token = ?1
+                 ORDER BY r.created_ms DESC, r.code LIMIT 1000",
+            )?;
+            let rows = stmt.query_map([host_token], |r| {
+                Ok(RoomSummary {
+                    code: r.get(0)?,
+                    title: r.get(1)?,
+                    created_ms: from_sql(r.get(2)?),
+                    ended_ms: r.get::<_, Option<i64>>(3)?.map(from_sql),
+                    questions: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// Rooms that have a checkpoint and have not ended: the ones to restore.
+    pub fn running_rooms(&self) -> Result<Vec<RunningRoom>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT code, host_token, snapshot, boundary_qid FROM rooms
+                 WHERE ended_ms IS NULL AND snapshot IS NOT NULL ORDER BY created_ms",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (code, host_token, snapshot, qid) = row?;
+                match serde_json::from_str(&snapshot) {
+                    Ok(snapshot) => out.push(RunningRoom {
+                        code,
+                        host_token,
+                        snapshot,
+                        boundary_qid: u32::try_from(qid).unwrap_or(0),
+                    }),
+                    Err(e) => {
+                        crate::metrics::store_error();
+                        tracing::error!(room = %code, error = %e, "unreadable snapshot, not restored");
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every stored answer of `code`, in (qid, player, kind) order.
+    pub fn answers(&self, code: &str) -> Result<Vec<AnswerRow>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT qid, player, kind, payload, at_ms FROM answers
+                 WHERE room = ?1 ORDER BY qid, player, kind",
+            )?;
+            let rows = stmt.query_map([code], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (qid, player, kind, payload, at) = row?;
+                out.push(AnswerRow {
+                    room: code.to_string(),
+                    qid: u32::try_from(qid).unwrap_or(0),
+                    player: u32::try_from(player).unwrap_or(0),
+                    kind,
+                    payload: serde_json::from_str(&payload)?,
+                    at_ms: from_sql(at),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Results of finished questions of `code`, by qid.
+    pub fn question_results(&self, code: &str) -> Result<Vec<(u32, serde_json::Value)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT qid, payload FROM question_results WHERE room = ?1 ORDER BY qid",
+            )?;
+            let rows = stmt.query_map([code], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (qid, payload) = row?;
+                out.push((u32::try_from(qid).unwrap_or(0), serde_json::from_str(&payload)?));
+            }
+            Ok(out)
+        })
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Op::Stop);
+        let handle = self
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn upsert_room(tx: &Transaction<'_>, room: &RoomRow, now: Millis) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO rooms (code, host_token, title, created_ms, updated_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(code) DO UPDATE SET title = excluded.title, updated_ms = excluded.updated_ms",
+    )?
+    .execute(params![
+        room.code,
+        room.host_token,
+        room.title,
+        to_sql(room.created_ms),
+        to_sql(now)
+    ])?;
+    Ok(())
+}
+
+fn apply(tx: &Transaction<'_>, op: &Op, now: Millis) -> rusqlite::Result<()> {
+    match op {
+        Op::Created(room) => {
+            // A code reused after its old room ended: the old room's rows go,
+            // so a new owner never sees (or inherits) them.
+            for table in ["answers", "question_results"] {
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE room = ?1 AND EXISTS
+                         (SELECT 1 FROM rooms WHERE code = ?1 AND host_token != ?2)"
+                    ),
+                    params![room.code, room.host_token],
+                )?;
+            }
+            tx.execute(
+                "DELETE FROM rooms WHERE code = ?1 AND host_token != ?2",
+                params![room.code, room.host_token],
+            )?;
+            upsert_room(tx, room, now)
+        }
+        Op::Answer(a) => {
+            tx.prepare_cached(
+                "INSERT INTO answers (room, qid, player, kind, payload, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(room, qid, player, kind)
+                 DO UPDATE SET payload = excluded.payload, at_ms = excluded.at_ms",
+            )?
+            .execute(params![
+                a.room,
+                a.qid,
+                a.player,
+                a.kind,
+                a.payload.to_string(),
+                to_sql(a.at_ms)
+            ])?;
+            Ok(())
+        }
+        Op::Checkpoint(cp) => {
+            upsert_room(tx, &cp.room, now)?;
+            tx.prepare_cached(
+                "UPDATE rooms SET snapshot = ?2, boundary_qid = ?3, results_json = ?4,
+                 results_csv = ?5, updated_ms = ?6 WHERE code = ?1",
+            )?
+            .execute(params![
+                cp.room.code,
+                cp.snapshot.to_string(),
+                cp.boundary_qid,
+                cp.results_json.to_string(),
+                cp.results_csv,
+                to_sql(now)
+            ])?;
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO question_results (room, qid, payload) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(room, qid) DO UPDATE SET payload = excluded.payload",
+            )?;
+            for (qid, payload) in &cp.finished {
+                stmt.execute(params![cp.room.code, qid, payload.to_string()])?;
+            }
+            Ok(())
+        }
+        Op::Ended {
+            code,
+            ended_ms,
+            results,
+        } => {
+            match results {
+                Some((json, csv)) => tx
+                    .prepare_cached(
+                        "UPDATE rooms SET ended_ms = ?2, updated_ms = ?3, results_json = ?4,
+                         results_csv = ?5 WHERE code = ?1",
+                    )?
+                    .execute(params![
+                        code,
+                        to_sql(*ended_ms),
+                        to_sql(now),
+                        json.to_string(),
+                        csv
+                    ])?,
+                None => tx
+                    .prepare_cached(
+                        "UPDATE rooms SET ended_ms = ?2, updated_ms = ?3 WHERE code = ?1",
+                    )?
+                    .execute(params![code, to_sql(*ended_ms), to_sql(now)])?,
+            };
+            Ok(())
+        }
+        Op::DiscardAfter { code, qid } => {
+            tx.prepare_cached("DELETE FROM answers WHERE room = ?1 AND qid > ?2")?
+                .execute(params![code, qid])?;
+            Ok(())
+        }
+        Op::Flush(_) | Op::Purge { .. } | Op::Stop => Ok(()),
+    }
+}
+
+fn purge(conn: &mut Connection, cutoff_ms: Millis) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    let cutoff = to_sql(cutoff_ms);
+    tx.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS purge_codes (code TEXT PRIMARY KEY)",
+        [],
+    )?;
+    tx.execute("DELETE FROM purge_codes", [])?;
+    let n = tx.execute(
+        "INSERT INTO purge_codes SELECT code FROM rooms
+         WHERE COALESCE(ended_ms, updated_ms) < ?1",
+        [cutoff],
+    )?;
+    tx.execute(
+        "DELETE FROM answers WHERE room IN (SELECT code FROM purge_codes)",
+        [],
+    )?;
+    tx.execute(
+        "DELETE FROM question_results WHERE room IN (SELECT code FROM purge_codes)",
+        [],
+    )?;
+    tx.execute(
+        "DELETE FROM rooms WHERE code IN (SELECT code FROM purge_codes)",
+        [],
+    )?;
+    tx.commit()?;
+    Ok(n)
+}
+
+/// Owns the write connection: takes one op, then whatever else is queued
+/// (up to [`BATCH`]), commits them as one transaction, then answers waiters.
+fn write_loop(mut conn: Connection, rx: Receiver<Op>, retention_ms: u64) {
+    let mut last_purge = Instant::now();
+    loop {
+        let first = match rx.recv_timeout(PURGE_EVERY) {
+            Ok(op) => op,
+            Err(RecvTimeoutError::Timeout) => Op::Purge {
+                cutoff_ms: now_ms().saturating_sub(retention_ms),
+                done: None,
+            },
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let stop = batch.iter().any(|op| matches!(op, Op::Stop));
+        let started = Instant::now();
+        let result = write_batch(&mut conn, &batch);
+        match &result {
+            Ok(()) => crate::metrics::store_commit(started.elapsed().as_secs_f64()),
+            Err(e) => {
+                crate::metrics::store_error();
+                tracing::error!(error = %e, ops = batch.len(), "results database write failed");
+            }
+        }
+        for op in batch {
+            match op {
+                Op::Flush(done) => {
+                    let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                }
+                Op::Purge { cutoff_ms, done } => {
+                    let purged = purge(&mut conn, cutoff_ms).map_err(|e| e.to_string());
+                    if let Err(e) = &purged {
+                        crate::metrics::store_error();
+                        tracing::error!(error = %e, "purge failed");
+                    }
+                    last_purge = Instant::now();
+                    if let Some(done) = done {
+                        let _ = done.send(purged);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if last_purge.elapsed() >= PURGE_EVERY {
+            last_purge = Instant::now();
+            if let Err(e) = purge(&mut conn, now_ms().saturating_sub(retention_ms)) {
+                crate::metrics::store_error();
+                tracing::error!(error = %e, "purge failed");
+            }
+        }
+        if stop {
+            return;
+        }
+    }
+}
+
+fn write_batch(conn: &mut Connection, batch: &[Op]) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction()?;
+    let now = now_ms();
+    for op in batch {
+        // One bad row must not lose the rest of the batch.
+        if let Err(e) = apply(&tx, op, now) {
+            crate::metrics::store_error();
+            tracing::error!(error = %e, "results database row refused");
+        }
+    }
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn open(dir: &Path) -> Store {
+        Store::open(dir, Duration::from_secs(24 * 3600)).unwrap()
+    }
+
+    fn room(code: &str, token: &str, created_ms: Millis) -> RoomRow {
+        RoomRow {
+            code: code.into(),
+            host_token: token.into(),
+            title: format!("Room {code}"),
+            created_ms,
+        }
+    }
+
+    fn answer(code: &str, qid: u32, player: u32, choice: u32) -> AnswerRow {
+        AnswerRow {
+            room: code.into(),
+            qid,
+            player,
+            kind: "vote".into(),
+            payload: json!({ "choice": choice }),
+            at_ms: 1000 + u64::from(choice),
+        }
+    }
+
+    fn checkpoint(code: &str, token: &str, qid: u32) -> CheckpointRow {
+        CheckpointRow {
+            room: room(code, token, now_ms()),
+            snapshot: json!({ "code": code, "asked": qid }),
+            boundary_qid: qid,
+            results_json: json!({ "questions": qid }),
+            results_csv: format!("qid\n{qid}\n"),
+            finished: (1..=qid).map(|q| (q, json!({ "qid": q }))).collect(),
+        }
+    }
+
+    #[test]
+    fn answers_are_never_counted_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.room_created(room("ABCDEF", "tok", now_ms())).unwrap();
+        store.record_answer(answer("ABCDEF", 1, 7, 0)).unwrap();
+        // The same answer again (as after a restart) and a changed poll vote.
+        store.record_answer(answer("ABCDEF", 1, 7, 0)).unwrap();
+        store.record_answer(answer("ABCDEF", 1, 8, 1)).unwrap();
+        store.record_answer(answer("ABCDEF", 1, 8, 2)).unwrap();
+        store.flush().unwrap();
+        let rows = store.answers("ABCDEF").unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].player, 7);
+        assert_eq!(rows[1].payload, json!({ "choice": 2 }));
+    }
+
+    #[test]
+    fn checkpoint_survives_reopen_and_restores_running_rooms() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open(dir.path());
+            store.checkpoint(checkpoint("ROOM22", "tok", 1)).unwrap();
+            store.checkpoint(checkpoint("ROOM22", "tok", 2)).unwrap();
+            store.checkpoint(checkpoint("ENDED2", "tok", 1)).unwrap();
+            store
+                .end_room("ENDED2", now_ms(), Some((json!({"final": true}), "x\n".into())))
+                .unwrap();
+        }
+        let store = open(dir.path());
+        let running = store.running_rooms().unwrap();
+        assert_eq!(running.len(), 1);
+        assert_eq!(running[0].code, "ROOM22");
+        assert_eq!(running[0].boundary_qid, 2);
+        assert_eq!(running[0].snapshot, json!({ "code": "ROOM22", "asked": 2 }));
+        assert_eq!(store.question_results("ROOM22").unwrap().len(), 2);
+        let ended = store.results("ENDED2", "tok").unwrap().unwrap();
+        assert_eq!(ended.json, json!({"final": true}));
+        assert_eq!(ended.csv, "x\n");
+        assert!(ended.ended_ms.is_some());
+    }
+
+    #[test]
+    fn results_need_the_owning_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.checkpoint(checkpoint("ROOM33", "right", 1)).unwrap();
+        assert!(store.results("ROOM33", "wrong").unwrap().is_none());
+        assert!(store.results("NOROOM", "right").unwrap().is_none());
+        let r = store.results("ROOM33", "right").unwrap().unwrap();
+        assert_eq!(r.json, json!({ "questions": 1 }));
+        assert!(r.ended_ms.is_none());
+        assert!(store.host_token_known("right").unwrap());
+        assert!(!store.host_token_known("wrong").unwrap());
+    }
+
+    #[test]
+    fn a_host_lists_its_own_rooms_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.room_created(room("AAAAAA", "mine", 10)).unwrap();
+        store.room_created(room("BBBBBB", "mine", 20)).unwrap();
+        store.room_created(room("CCCCCC", "other", 30)).unwrap();
+        let mut cp = checkpoint("AAAAAA", "mine", 3);
+        cp.room.created_ms = 10;
+        store.checkpoint(cp).unwrap();
+        let rooms = store.rooms_of_host("mine").unwrap();
+        let codes: Vec<_> = rooms.iter().map(|r| r.code.as_str()).collect();
+        assert_eq!(codes, ["BBBBBB", "AAAAAA"]);
+        assert_eq!(rooms[1].questions, 3);
+        assert_eq!(rooms[0].questions, 0);
+    }
+
+    #[test]
+    fn a_reused_code_does_not_inherit_the_old_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.checkpoint(checkpoint("AAAAAA", "first", 2)).unwrap();
+        store.record_answer(answer("AAAAAA", 1, 1, 0)).unwrap();
+        store.end_room("AAAAAA", now_ms(), None).unwrap();
+        store.room_created(room("AAAAAA", "second", 20)).unwrap();
+        store.flush().unwrap();
+        assert!(store.results("AAAAAA", "first").unwrap().is_none());
+        let fresh = store.results("AAAAAA", "second").unwrap().unwrap();
+        assert!(fresh.ended_ms.is_none());
+        assert!(store.answers("AAAAAA").unwrap().is_empty());
+        assert!(store.question_results("AAAAAA").unwrap().is_empty());
+        // Creating it again with the same token keeps what it has.
+        store.checkpoint(checkpoint("AAAAAA", "second", 1)).unwrap();
+        store.room_created(room("AAAAAA", "second", 20)).unwrap();
+        store.flush().unwrap();
+        assert_eq!(store.question_results("AAAAAA").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn unfinished_answers_are_discarded_on_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.checkpoint(checkpoint("ROOM44", "tok", 1)).unwrap();
+        store.record_answer(answer("ROOM44", 1, 1, 0)).unwrap();
+        store.record_answer(answer("ROOM44", 2, 1, 0)).unwrap();
+        store.discard_answers_after("ROOM44", 1).unwrap();
+        let rows = store.answers("ROOM44").unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].qid, 1);
+    }
+
+    #[test]
+    fn purge_removes_only_rooms_past_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.checkpoint(checkpoint("OLD111", "tok", 1)).unwrap();
+        store.record_answer(answer("OLD111", 1, 1, 0)).unwrap();
+        store.end_room("OLD111", 1_000, None).unwrap();
+        store.checkpoint(checkpoint("NEW111", "tok", 1)).unwrap();
+        store.end_room("NEW111", now_ms(), None).unwrap();
+        store.checkpoint(checkpoint("LIVE11", "tok", 1)).unwrap();
+        let purged = store.purge_before(now_ms() - 60_000).unwrap();
+        assert_eq!(purged, 1);
+        assert!(!store.room_exists("OLD111").unwrap());
+        assert!(store.answers("OLD111").unwrap().is_empty());
+        assert!(store.question_results("OLD111").unwrap().is_empty());
+        assert!(store.room_exists("NEW111").unwrap());
+        assert!(store.room_exists("LIVE11").unwrap());
+    }
+
+    #[test]
+    fn reopening_purges_expired_rooms() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open(dir.path());
+            store.checkpoint(checkpoint("OLD222", "tok", 1)).unwrap();
+            store.end_room("OLD222", 5, None).unwrap();
+        }
+        let store = open(dir.path());
+        assert!(!store.room_exists("OLD222").unwrap());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let err = Store::open(dir.path(), Duration::from_secs(1)).err().unwrap();
+        assert!(matches!(err, StoreError::NewerSchema { found: 99 }));
+    }
+}
