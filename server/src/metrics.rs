@@ -31,8 +31,11 @@ const SERVER_TYPES: &[&str] = &[
     "ack",
     "ended",
     "pong",
-    "state",
-    "results",
+    "player_count",
+    "closed",
+    "timer",
+    "text_answer",
+    "you",
 ];
 
 const ROLES: &[&str] = &["host", "player", "screen"];
@@ -166,10 +169,7 @@ fn bounded(value: &str, known: &'static [&'static str]) -> &'static str {
 /// A socket identified itself with `role` ("host", "player", "screen").
 pub fn connection_opened(role: &str) {
     let role = bounded(role, ROLES);
-    METRICS
-        .connections
-        .get_or_create(&RoleLabel { role })
-        .inc();
+    METRICS.connections.get_or_create(&RoleLabel { role }).inc();
     METRICS
         .connections_opened
         .get_or_create(&RoleLabel { role })
@@ -179,10 +179,7 @@ pub fn connection_opened(role: &str) {
 /// A socket of `role` closed.
 pub fn connection_closed(role: &str) {
     let role = bounded(role, ROLES);
-    METRICS
-        .connections
-        .get_or_create(&RoleLabel { role })
-        .dec();
+    METRICS.connections.get_or_create(&RoleLabel { role }).dec();
 }
 
 /// A client message of type `kind` was received.
@@ -226,7 +223,9 @@ pub fn bank_import_error() {
 /// Number of live rooms and players right now.
 pub fn set_rooms_and_players(rooms: usize, players: usize) {
     METRICS.rooms.set(i64::try_from(rooms).unwrap_or(i64::MAX));
-    METRICS.players.set(i64::try_from(players).unwrap_or(i64::MAX));
+    METRICS
+        .players
+        .set(i64::try_from(players).unwrap_or(i64::MAX));
 }
 
 /// The results database committed one batch of `seconds` duration.

@@ -15,8 +15,12 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (catalog, _bad_banks) = crate::catalog::load_dir(&config.seeds);
-    let state = AppState::new(config, catalog);
+    let (catalog, bad_banks) = crate::catalog::load_dir(&config.seeds);
+    bad_banks
+        .iter()
+        .for_each(|_| crate::metrics::bank_import_error());
+    let store = crate::persist::open_store(&config)?;
+    let state = AppState::with_store(config, catalog, Some(store));
     let app = crate::http::router(state);
     tracing::info!(addr = %listener.local_addr()?, "listening");
     axum::serve(

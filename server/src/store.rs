@@ -386,9 +386,11 @@ impl Store {
     /// Whether room `code` is in the database, whoever owns it.
     pub fn room_exists(&self, code: &str) -> Result<bool, StoreError> {
         self.read(|c| {
-            Ok(c.query_row("SELECT 1 FROM rooms WHERE code = ?1", [code], |_| Ok(()))
-                .optional()?
-                .is_some())
+            Ok(
+                c.query_row("SELECT 1 FROM rooms WHERE code = ?1", [code], |_| Ok(()))
+                    .optional()?
+                    .is_some(),
+            )
         })
     }
 
@@ -496,7 +498,10 @@ impl Store {
     }
 
     /// Results of finished questions of `code`, by qid.
-    pub fn question_results(&self, code: &str) -> Result<Vec<(u32, serde_json::Value)>, StoreError> {
+    pub fn question_results(
+        &self,
+        code: &str,
+    ) -> Result<Vec<(u32, serde_json::Value)>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT qid, payload FROM question_results WHERE room = ?1 ORDER BY qid",
@@ -507,7 +512,10 @@ impl Store {
             let mut out = Vec::new();
             for row in rows {
                 let (qid, payload) = row?;
-                out.push((u32::try_from(qid).unwrap_or(0), serde_json::from_str(&payload)?));
+                out.push((
+                    u32::try_from(qid).unwrap_or(0),
+                    serde_json::from_str(&payload)?,
+                ));
             }
             Ok(out)
         })
@@ -517,11 +525,7 @@ impl Store {
 impl Drop for Store {
     fn drop(&mut self) {
         let _ = self.tx.send(Op::Stop);
-        let handle = self
-            .writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(handle) = handle {
             let _ = handle.join();
         }
@@ -809,7 +813,11 @@ mod tests {
             store.checkpoint(checkpoint("ROOM22", "tok", 2)).unwrap();
             store.checkpoint(checkpoint("ENDED2", "tok", 1)).unwrap();
             store
-                .end_room("ENDED2", now_ms(), Some((json!({"final": true}), "x\n".into())))
+                .end_room(
+                    "ENDED2",
+                    now_ms(),
+                    Some((json!({"final": true}), "x\n".into())),
+                )
                 .unwrap();
         }
         let store = open(dir.path());
@@ -928,7 +936,9 @@ mod tests {
             let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
             conn.pragma_update(None, "user_version", 99).unwrap();
         }
-        let err = Store::open(dir.path(), Duration::from_secs(1)).err().unwrap();
+        let err = Store::open(dir.path(), Duration::from_secs(1))
+            .err()
+            .unwrap();
         assert!(matches!(err, StoreError::NewerSchema { found: 99 }));
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod banks;
 pub mod error;
+pub mod history;
 pub mod metrics;
 
 use axum::routing::get;
@@ -15,6 +16,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(banks::routes())
         .merge(metrics::routes())
+        .merge(history::routes())
         .with_state(state)
 }
 
