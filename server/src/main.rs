@@ -24,6 +24,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the server at `--addr` for `/healthz`; exit 0 if healthy (for container health checks).
+    Healthcheck,
 }
 
 fn init_tracing(format: LogFormat) {
@@ -44,6 +46,10 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Cmd::Check { files, json }) => {
             let _ = (files, json);
+            Ok(())
+        }
+        Some(Cmd::Healthcheck) => {
+            quizroom::healthcheck::probe(cli.config.addr)?;
             Ok(())
         }
         None => serve(cli.config),
