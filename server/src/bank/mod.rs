@@ -3,6 +3,7 @@
 //! Each layout has its own module; [`parse`] picks one by content, never by
 //! file name.
 
+pub mod decode;
 pub mod doc;
 pub mod model;
 pub mod text;
@@ -18,6 +19,9 @@ pub mod numbered; // 3. `1. **Question**` with related-question sub-bullets
 pub mod outline; // 5. `## Topic` outlines with talking-point bullets
 pub mod plain; // 2. plain text: section title lines, one question per line
 pub mod qa_heading; // 6. one question per heading, answer below
+
+#[cfg(test)]
+mod seed_tests;
 
 pub use model::{AnswerOption, Bank, BankList, Kind, Question, Topic, Warning};
 
@@ -67,11 +71,334 @@ impl BankError {
     }
 }
 
+/// One importer: its name (the bank's `format`) and its two entry points.
+#[derive(Clone, Copy)]
+pub struct Layout {
+    /// Stable name shown as the bank's `format`.
+    pub name: &'static str,
+    /// How strongly a document looks like this layout (0 = not at all).
+    pub score: fn(&doc::Doc) -> u32,
+    /// Reads a document in this layout.
+    pub parse: fn(&doc::Doc) -> Result<doc::Parsed, BankError>,
+}
+
+impl std::fmt::Debug for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// Every layout, most specific first: on equal scores the earlier one wins,
+/// so a file with answer keys goes to the importer that reads them.
+pub const LAYOUTS: [Layout; 10] = [
+    Layout {
+        name: "gift",
+        score: gift::score,
+        parse: gift::parse,
+    },
+    Layout {
+        name: "aiken",
+        score: aiken::score,
+        parse: aiken::parse,
+    },
+    Layout {
+        name: "details",
+        score: details::score,
+        parse: details::parse,
+    },
+    Layout {
+        name: "md_choice",
+        score: md_choice::score,
+        parse: md_choice::parse,
+    },
+    Layout {
+        name: "qa_heading",
+        score: qa_heading::score,
+        parse: qa_heading::parse,
+    },
+    Layout {
+        name: "numbered",
+        score: numbered::score,
+        parse: numbered::parse,
+    },
+    Layout {
+        name: "checklist",
+        score: checklist::score,
+        parse: checklist::parse,
+    },
+    Layout {
+        name: "outline",
+        score: outline::score,
+        parse: outline::parse,
+    },
+    Layout {
+        name: "headings",
+        score: headings::score,
+        parse: headings::parse,
+    },
+    Layout {
+        name: "plain",
+        score: plain::score,
+        parse: plain::parse,
+    },
+];
+
+/// The layout that fits `doc` best (highest score; the earlier layout in
+/// [`LAYOUTS`] on a tie), or `None` when no layout recognizes anything.
+pub fn detect(doc: &doc::Doc) -> Option<&'static Layout> {
+    let mut best: Option<(&'static Layout, u32)> = None;
+    for layout in &LAYOUTS {
+        let score = (layout.score)(doc);
+        if score > 0 && best.is_none_or(|(_, s)| score > s) {
+            best = Some((layout, score));
+        }
+    }
+    best.map(|(l, _)| l)
+}
+
 /// Parses one bank file from raw bytes; `file` is the name used in ids,
-/// errors and the `file` field.
+/// errors and the `file` field. Never panics, whatever the bytes.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Bank, BankError> {
-    let _ = bytes;
-    Err(BankError::Empty {
+    if bytes.len() > MAX_BANK_BYTES {
+        return Err(BankError::TooLarge {
+            file: file.to_string(),
+            size: bytes.len(),
+            limit: MAX_BANK_BYTES,
+        });
+    }
+    let text = decode::decode(file, bytes)?;
+    parse_text(file, &text)
+}
+
+/// Parses already decoded text (LF line endings, no BOM).
+pub fn parse_text(file: &str, text: &str) -> Result<Bank, BankError> {
+    if text.trim().is_empty() {
+        return Err(BankError::Empty {
+            file: file.to_string(),
+        });
+    }
+    let doc = doc::Doc::new(file, text);
+    let Some(layout) = detect(&doc) else {
+        let line = doc
+            .lines
+            .iter()
+            .position(|l| !l.trim().is_empty())
+            .map_or(1, |i| i + 1);
+        return Err(BankError::Syntax {
+            file: file.to_string(),
+            line,
+            message: "no questions recognized: expected headings with question paragraphs, \
+                      one question per line, numbered or checklist items, topic outlines, \
+                      GIFT, Aiken or markdown multiple choice"
+                .to_string(),
+        });
+    };
+    let parsed = (layout.parse)(&doc)?;
+    build(file, layout.name, &doc, parsed)
+}
+
+/// 16 hex digits of xxh3 over the parts, separated so that `["ab","c"]`
+/// and `["a","bc"]` differ.
+fn hash_id(parts: &[&str]) -> String {
+    let mut buf = String::new();
+    for p in parts {
+        buf.push_str(p);
+        buf.push('\u{1f}');
+    }
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(buf.as_bytes()))
+}
+
+/// The file name without folders and extension: what a bank is called
+/// when it has no heading, and what its id is made from.
+fn file_stem(file: &str) -> &str {
+    let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    match name.rfind('.') {
+        Some(i) if i > 0 => &name[..i],
+        _ => name,
+    }
+}
+
+/// Turns an importer's drafts into a [`Bank`]: stable ids, topics with the
+/// same path merged, empty topics and questions dropped.
+fn build(file: &str, format: &str, doc: &doc::Doc, parsed: doc::Parsed) -> Result<Bank, BankError> {
+    let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    // Named after the file only, so editing a bank keeps its id.
+    let bank_id = hash_id(&["bank", name]);
+    let title = parsed
+        .title
+        .map(|t| text::plain(&t))
+        .filter(|t| !t.is_empty())
+        .or_else(|| first_heading(doc))
+        .unwrap_or_else(|| file_stem(file).to_string());
+    let mut topics: Vec<Topic> = Vec::new();
+    let mut seen: std::collections::HashMap<(String, String), usize> = Default::default();
+    for draft_topic in parsed.topics {
+        let path: Vec<String> = draft_topic
+            .path
+            .iter()
+            .map(|t| text::collapse_whitespace(t))
+            .filter(|t| !t.is_empty())
+            .collect();
+        // Questions above the first heading sit in a topic named after the bank.
+        let path = if path.is_empty() {
+            vec![title.clone()]
+        } else {
+            path
+        };
+        let norm_path: Vec<String> = path.iter().map(|t| text::normalize(t)).collect();
+        let path_key = norm_path.join("\u{1e}");
+        let questions: Vec<Question> = draft_topic
+            .questions
+            .into_iter()
+            .filter(|q| !q.prompt.trim().is_empty())
+            .map(|q| {
+                let norm = text::normalize(&q.prompt);
+                let n = seen.entry((path_key.clone(), norm.clone())).or_insert(0);
+                let occurrence = n.to_string();
+                *n += 1;
+                let id = hash_id(&["question", &bank_id, &path_key, &norm, &occurrence]);
+                q.into_question(id)
+            })
+            .collect();
+        if questions.is_empty() {
+            continue;
+        }
+        match topics.iter_mut().find(|t| t.path == path) {
+            Some(t) => t.questions.extend(questions),
+            None => topics.push(Topic {
+                id: hash_id(&["topic", &bank_id, &path_key]),
+                path,
+                questions,
+            }),
+        }
+    }
+    if topics.is_empty() {
+        return Err(BankError::Empty {
+            file: file.to_string(),
+        });
+    }
+    Ok(Bank {
+        id: bank_id,
+        title,
         file: file.to_string(),
+        description: text::collapse_whitespace(&parsed.description),
+        format: format.to_string(),
+        topics,
+        warnings: parsed.warnings,
     })
+}
+
+fn first_heading(doc: &doc::Doc) -> Option<String> {
+    doc.classify().into_iter().find_map(|l| match l {
+        doc::Line::Heading { title, .. } => Some(text::plain(title)).filter(|t| !t.is_empty()),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversize_is_refused_before_decoding() {
+        let bytes = vec![b'a'; MAX_BANK_BYTES + 1];
+        match parse("big.txt", &bytes) {
+            Err(BankError::TooLarge { file, size, limit }) => {
+                assert_eq!(file, "big.txt");
+                assert_eq!(size, MAX_BANK_BYTES + 1);
+                assert_eq!(limit, MAX_BANK_BYTES);
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_and_blank_files_are_empty() {
+        for bytes in [&b""[..], b"\n\n  \n", b"\xEF\xBB\xBF", b"\r\n"] {
+            match parse("e.txt", bytes) {
+                Err(BankError::Empty { file }) => assert_eq!(file, "e.txt"),
+                other => panic!("expected Empty, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn binary_is_an_encoding_error_with_file_and_line() {
+        let err = parse("bin.dat", b"# T\n\nQ?\n\x00\x01\x02").unwrap_err();
+        assert_eq!(err.code(), "bank_encoding");
+        assert_eq!(
+            err.to_string().split(':').take(2).collect::<Vec<_>>(),
+            ["bin.dat", "4"]
+        );
+    }
+
+    #[test]
+    fn bom_and_crlf_give_the_same_bank() {
+        let lf = "# Bank\n## Topic\nWhat is a?\n\nWhat is b?\n";
+        let mut crlf = vec![0xEF, 0xBB, 0xBF];
+        crlf.extend_from_slice(lf.replace('\n', "\r\n").as_bytes());
+        let a = parse("x.md", lf.as_bytes()).unwrap();
+        let b = parse("x.md", &crlf).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.topics[0].questions[1].prompt, "What is b?");
+    }
+
+    #[test]
+    fn windows_1251_bank_is_decoded() {
+        let text = "Вопросы для подготовки к собеседованию:\n\nОсновы\n\nЧто такое замыкание?\nЧто делает yield?\n";
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(text);
+        let bank = parse("ru.txt", &bytes).unwrap();
+        assert_eq!(bank.topics[0].path, ["Основы"]);
+        assert_eq!(bank.topics[0].questions[0].prompt, "Что такое замыкание?");
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        let src = b"# B\n## T\nSame?\n\nSame?\n\nOther?\n## U\nSame?\n";
+        let a = parse("dir/b.md", src).unwrap();
+        let b = parse("other/b.md", src).unwrap();
+        assert_eq!(a.id, b.id, "bank id depends on the file name only");
+        let ids: Vec<&str> = a
+            .topics
+            .iter()
+            .flat_map(|t| t.questions.iter().map(|q| q.id.as_str()))
+            .collect();
+        let mut uniq = ids.clone();
+        uniq.sort_unstable();
+        uniq.dedup();
+        assert_eq!(ids.len(), 4);
+        assert_eq!(uniq.len(), 4, "repeated prompts get distinct ids");
+        let c = parse("c.md", src).unwrap();
+        assert_ne!(a.id, c.id);
+        assert_ne!(a.topics[0].id, c.topics[0].id);
+    }
+
+    #[test]
+    fn unrecognized_text_is_a_syntax_error_with_a_line() {
+        let err = parse("x.txt", b"\n\n   \n---\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                BankError::Syntax { line: 4, .. } | BankError::Empty { .. }
+            ),
+            "{err:?}"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_on_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = parse("p.bin", &bytes);
+        }
+
+        #[test]
+        fn parse_never_panics_on_markdownish_text(s in r"([-*#>`~_\[\]()!:?=0-9 a-zа-я.\t]{0,30}\n){0,30}") {
+            if let Ok(bank) = parse("p.md", s.as_bytes()) {
+                proptest::prop_assert!(!bank.topics.is_empty());
+                for t in &bank.topics {
+                    proptest::prop_assert!(!t.questions.is_empty());
+                }
+            }
+        }
+    }
 }
