@@ -1,0 +1,244 @@
+//! The server under test: started by the generator or already running,
+//! plus the HTTP setup calls every scenario makes (bench bank, rooms).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use tokio::process::{Child, Command};
+
+use crate::http::request;
+use crate::sys::{mem_of, Mem};
+
+/// Questions in the generated bank: more than any room asks in a run, so
+/// "no repeats in a room" never runs dry.
+const BANK_QUESTIONS: usize = 400;
+const HTTP_LIMIT: Duration = Duration::from_secs(20);
+
+/// A server to drive.
+pub struct Target {
+    pub addr: SocketAddr,
+    /// Process whose memory is reported (the server, or whatever hosts it).
+    pub pid: Option<u32>,
+    child: Option<Child>,
+    scratch: Option<PathBuf>,
+}
+
+/// A room created for the run.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewRoom {
+    pub code: String,
+    pub host_token: String,
+}
+
+impl Target {
+    /// A server that is already running at `addr` (memory read from `pid`).
+    pub fn attach(addr: SocketAddr, pid: Option<u32>) -> Target {
+        Target {
+            addr,
+            pid,
+            child: None,
+            scratch: None,
+        }
+    }
+
+    /// Starts `bin` on a free loopback port with room limits high enough
+    /// for every scenario, an empty seeds folder (the run uploads its own
+    /// bank) and a scratch data folder; waits until `/healthz` answers.
+    pub async fn spawn(bin: &Path, extra: &[String]) -> anyhow::Result<Target> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let scratch = std::env::temp_dir().join(format!("quizroom-bench-{}", std::process::id()));
+        let seeds = scratch.join("seeds");
+        std::fs::create_dir_all(&seeds)?;
+        let log = std::fs::File::create(scratch.join("server.log"))?;
+        let child = Command::new(bin)
+            .arg("--addr")
+            .arg(addr.to_string())
+            .arg("--seeds")
+            .arg(&seeds)
+            .arg("--data-dir")
+            .arg(scratch.join("data"))
+            .arg("--room-capacity")
+            .arg("25000")
+            .arg("--max-rooms")
+            .arg("5000")
+            .args(extra)
+            .env("QUIZROOM_LOG", std::env::var("QUIZROOM_LOG").unwrap_or("warn".into()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("start {}", bin.display()))?;
+        let pid = child.id();
+        let mut target = Target {
+            addr,
+            pid,
+            child: Some(child),
+            scratch: Some(scratch),
+        };
+        target.wait_healthy(Duration::from_secs(20)).await?;
+        Ok(target)
+    }
+
+    /// Polls `/healthz` until it answers 200 (bounded).
+    async fn wait_healthy(&mut self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            if let Some(child) = &mut self.child {
+                if let Some(status) = child.try_wait()? {
+                    bail!("server exited at start: {status}; see {}", self.log_path());
+                }
+            }
+            if let Ok(r) = request(self.addr, "GET", "/healthz", b"", "text/plain", HTTP_LIMIT).await {
+                if r.status == 200 {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("server at {} not healthy within {limit:?}", self.addr)
+    }
+
+    /// Where a spawned server's log goes.
+    pub fn log_path(&self) -> String {
+        self.scratch
+            .as_ref()
+            .map(|s| s.join("server.log").display().to_string())
+            .unwrap_or_else(|| "(not spawned)".into())
+    }
+
+    /// The server's memory now, if its PID is known.
+    pub fn mem(&self) -> Option<Mem> {
+        self.pid.and_then(|p| mem_of(p).ok())
+    }
+
+    /// Uploads the generated multiple-choice bank and returns its topic ids.
+    pub async fn upload_bank(&self) -> anyhow::Result<Vec<String>> {
+        let text = bench_bank(BANK_QUESTIONS);
+        let r = request(
+            self.addr,
+            "POST",
+            "/api/banks?name=quizroom-bench.txt",
+            text.as_bytes(),
+            "text/plain; charset=utf-8",
+            HTTP_LIMIT,
+        )
+        .await?;
+        if r.status != 201 && r.status != 200 {
+            bail!("bank upload refused: {} {}", r.status, r.body);
+        }
+        let v: serde_json::Value = serde_json::from_str(&r.body).context("bank upload answer")?;
+        let topics = topic_ids(&v);
+        if topics.is_empty() {
+            bail!("uploaded bank has no topics: {}", r.body.chars().take(300).collect::<String>());
+        }
+        Ok(topics)
+    }
+
+    /// Creates `n` rooms.
+    pub async fn create_rooms(&self, n: usize) -> anyhow::Result<Vec<NewRoom>> {
+        let mut rooms = Vec::with_capacity(n);
+        for i in 0..n {
+            let body = serde_json::json!({ "title": format!("bench {i}") }).to_string();
+            let r = request(
+                self.addr,
+                "POST",
+                "/api/rooms",
+                body.as_bytes(),
+                "application/json",
+                HTTP_LIMIT,
+            )
+            .await?;
+            if r.status != 201 && r.status != 200 {
+                bail!("room {i} refused: {} {}", r.status, r.body);
+            }
+            rooms.push(serde_json::from_str(&r.body).context("room answer")?);
+        }
+        Ok(rooms)
+    }
+
+    /// Stops a spawned server (SIGKILL; its state is scratch).
+    pub async fn stop(mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.start_kill();
+            let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
+        }
+        if let Some(s) = self.scratch.take() {
+            let _ = std::fs::remove_dir_all(s);
+        }
+    }
+}
+
+/// A bank of `n` multiple-choice questions in the Aiken layout (question
+/// line, lettered options, `ANSWER:` line).
+pub fn bench_bank(n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        let a = i % 50;
+        let b = (i * 7) % 50;
+        let sum = a + b;
+        s.push_str(&format!(
+            "Question {i}: what is {a} + {b}?\nA. {}\nB. {}\nC. {}\nD. {}\nANSWER: {}\n\n",
+            sum,
+            sum + 1,
+            sum + 2,
+            sum + 3,
+            "A"
+        ));
+    }
+    s
+}
+
+/// Every `topics[].id` anywhere in a parsed-bank answer.
+fn topic_ids(v: &serde_json::Value) -> Vec<String> {
+    let mut ids = Vec::new();
+    fn walk(v: &serde_json::Value, ids: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::Array(topics)) = m.get("topics") {
+                    for t in topics {
+                        if let Some(id) = t.get("id").and_then(|i| i.as_str()) {
+                            if !ids.iter().any(|x| x == id) {
+                                ids.push(id.to_string());
+                            }
+                        }
+                    }
+                }
+                for (_, child) in m {
+                    walk(child, ids);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|c| walk(c, ids)),
+            _ => {}
+        }
+    }
+    walk(v, &mut ids);
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bank_is_aiken_with_the_asked_count() {
+        let b = bench_bank(3);
+        assert_eq!(b.matches("ANSWER: ").count(), 3);
+        assert!(b.starts_with("Question 0: what is 0 + 0?\nA. 0\nB. 1\n"));
+    }
+
+    #[test]
+    fn finds_nested_topic_ids_once() {
+        let v = serde_json::json!({"banks":[{"id":"b","topics":[
+            {"id":"t1","questions":[]},{"id":"t2","children":[],"topics":[{"id":"t3"}]},{"id":"t1"}]}]});
+        assert_eq!(topic_ids(&v), vec!["t1", "t2", "t3"]);
+        assert!(topic_ids(&serde_json::json!({"banks":[]})).is_empty());
+    }
+}
