@@ -71,8 +71,6 @@ pub struct Peek<'a> {
     pub reference: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub code: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub t: Option<u64>,
 }
 
 /// Reads the interesting fields of one server text frame.
@@ -122,11 +120,6 @@ pub mod msg {
         json!({"type": "judge", "player_id": player_id, "correct": correct}).to_string()
     }
 
-    /// Host: end the game.
-    pub fn end() -> String {
-        json!({"type": "end"}).to_string()
-    }
-
     /// Player: pick option `choice` of question `qid`.
     pub fn vote(qid: u32, choice: u64) -> String {
         json!({"type": "vote", "qid": qid, "choice": choice}).to_string()
@@ -159,7 +152,10 @@ mod tests {
     #[test]
     fn peeks_ack_tally_and_error() {
         let a = peek(r#"{"type":"ack","ref":"vote","qid":3}"#).unwrap();
-        assert_eq!((a.kind.as_ref(), a.reference.as_deref(), a.qid), ("ack", Some("vote"), Some(3)));
+        assert_eq!(
+            (a.kind.as_ref(), a.reference.as_deref(), a.qid),
+            ("ack", Some("vote"), Some(3))
+        );
         let t = peek(r#"{"type":"tally","qid":3,"counts":[1,2],"answered":3,"of":9}"#).unwrap();
         assert_eq!(t.answered, Some(3));
         let e = peek(r#"{"type":"error","code":"room_full","message":"x"}"#).unwrap();
@@ -176,7 +172,8 @@ mod tests {
 
     #[test]
     fn messages_are_what_the_protocol_names() {
-        let ask: serde_json::Value = serde_json::from_str(&msg::ask("vote", &["t1".into()], Some(5000))).unwrap();
+        let ask: serde_json::Value =
+            serde_json::from_str(&msg::ask("vote", &["t1".into()], Some(5000))).unwrap();
         assert_eq!(ask["type"], "ask");
         assert_eq!(ask["mode"], "vote");
         assert_eq!(ask["topics"][0], "t1");
@@ -192,7 +189,6 @@ mod tests {
             msg::close(),
             msg::reveal(),
             msg::judge(3, true),
-            msg::end(),
             msg::vote(1, 2),
             msg::buzz(1),
             msg::ping(9),

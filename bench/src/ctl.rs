@@ -166,7 +166,8 @@ pub struct Totals {
 
 /// One line of JSON (no trailing newline).
 pub fn line<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|e| format!("{{\"ev\":\"encode_error\",\"e\":\"{e}\"}}"))
+    serde_json::to_string(v)
+        .unwrap_or_else(|e| format!("{{\"ev\":\"encode_error\",\"e\":\"{e}\"}}"))
 }
 
 #[cfg(test)]

@@ -116,10 +116,8 @@ mod tests {
 
     #[test]
     fn parses_plain_response() {
-        let r = parse_response(
-            b"HTTP/1.1 201 Created\r\ncontent-length: 11\r\n\r\n{\"code\":1}\n",
-        )
-        .unwrap();
+        let r = parse_response(b"HTTP/1.1 201 Created\r\ncontent-length: 11\r\n\r\n{\"code\":1}\n")
+            .unwrap();
         assert_eq!(r.status, 201);
         assert_eq!(r.body, "{\"code\":1}\n");
     }
@@ -138,7 +136,9 @@ mod tests {
     fn refuses_garbage() {
         assert!(parse_response(b"nonsense").is_err());
         assert!(parse_response(b"HTTP/1.1 abc\r\n\r\n").is_err());
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err());
+        assert!(
+            parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err()
+        );
     }
 
     #[tokio::test]
@@ -169,7 +169,13 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(r, Response { status: 200, body: "ok".into() });
+        assert_eq!(
+            r,
+            Response {
+                status: 200,
+                body: "ok".into()
+            }
+        );
         let req = server.await.unwrap();
         assert!(req.starts_with("POST /x?y=1 HTTP/1.1\r\n"), "{req}");
         assert!(req.contains("Content-Length: 5"), "{req}");

@@ -1,1 +1,309 @@
-fn main() {}
+//! `quizroom-bench`: drives a real quizroom server over real WebSockets on
+//! loopback, the way browsers do, and reports latencies, throughput and the
+//! server's memory (see docs/benchmarks.md for the scenarios and numbers).
+
+mod broadcast;
+mod client;
+mod ctl;
+mod fleet;
+mod hist;
+mod http;
+mod report;
+mod scenario;
+mod sys;
+mod target;
+mod worker;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::ctl::Script;
+use crate::report::Outcome;
+use crate::scenario::Common;
+use crate::target::Target;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "quizroom-bench",
+    version,
+    about = "Load generator for quizroom"
+)]
+struct Cli {
+    /// Start this server binary on a free loopback port (killed at the end).
+    #[arg(long, conflicts_with = "addr")]
+    server_bin: Option<PathBuf>,
+    /// Extra argument for the started server (repeatable).
+    #[arg(long = "server-arg", allow_hyphen_values = true)]
+    server_args: Vec<String>,
+    /// Drive an already running server at this address instead.
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// PID of that server, for memory numbers.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Worker processes (default: enough for the sockets, at least 2).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Loopback source addresses (127.0.0.2, ...) to spread sockets over.
+    #[arg(long, default_value_t = 8)]
+    sources: usize,
+    /// Handshakes in flight at once per worker.
+    #[arg(long, default_value_t = 200)]
+    connect_parallel: usize,
+    /// Hard stop for every worker, in seconds.
+    #[arg(long, default_value_t = 600)]
+    max_secs: u64,
+    /// Seed for think times and choices.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// 1. N idle players: server memory per connection, connections held.
+    Idle {
+        #[arg(long, default_value_t = 19_000)]
+        players: u32,
+        /// Players per room.
+        #[arg(long, default_value_t = 40)]
+        room_size: u32,
+        /// Seconds to hold the connections before measuring.
+        #[arg(long, default_value_t = 10)]
+        hold_secs: u64,
+    },
+    /// 2. One room of N players: host asks, time until every player has it.
+    Fanout {
+        #[arg(long, default_value_t = 10_000)]
+        players: u32,
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+    },
+    /// 3. N players vote within one second: accepted votes/s, vote → tally.
+    Votes {
+        #[arg(long, default_value_t = 10_000)]
+        players: u32,
+        /// Spread the votes evenly over this many ms (0: all at once).
+        #[arg(long, default_value_t = 0)]
+        spread_ms: u64,
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+    },
+    /// 4. Many classrooms playing at once, some clients not reading.
+    Classroom {
+        #[arg(long, default_value_t = 475)]
+        rooms: u32,
+        #[arg(long, default_value_t = 40)]
+        room_size: u32,
+        #[arg(long, default_value_t = 60)]
+        secs: u64,
+        /// Percent of players that stop reading after joining.
+        #[arg(long, default_value_t = 1.0)]
+        stall_pct: f64,
+        /// Longest think time before a player answers, ms.
+        #[arg(long, default_value_t = 1500)]
+        think_ms: u64,
+        /// How long each question stays open, ms.
+        #[arg(long, default_value_t = 2500)]
+        question_ms: u64,
+        /// Pause between reveal and the next question, ms.
+        #[arg(long, default_value_t = 500)]
+        pause_ms: u64,
+    },
+    /// Cost of one broadcast: serialize once, share the bytes.
+    Broadcast {
+        /// Audience sizes to measure.
+        #[arg(long, value_delimiter = ',', default_value = "40,1000,10000")]
+        recipients: Vec<usize>,
+    },
+    /// A few seconds of every scenario with small N (used by the tests).
+    Smoke,
+    /// Internal: a client worker process (started by the coordinator).
+    #[command(hide = true)]
+    Worker,
+}
+
+fn main() -> anyhow::Result<()> {
+    sys::raise_nofile();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    if let Cmd::Worker = cli.cmd {
+        return runtime.block_on(worker::run());
+    }
+    if let Cmd::Broadcast { recipients } = &cli.cmd {
+        let rows: Vec<_> = recipients
+            .iter()
+            .map(|&n| broadcast::measure(n, Duration::from_secs(2), 100_000))
+            .collect();
+        print!("{}", broadcast::table(&rows));
+        return write_json(&cli.json, &rows);
+    }
+    runtime.block_on(coordinate(cli))
+}
+
+async fn coordinate(cli: Cli) -> anyhow::Result<()> {
+    let target = match (&cli.server_bin, cli.addr) {
+        (Some(bin), _) => Target::spawn(bin, &cli.server_args).await?,
+        (None, Some(addr)) => Target::attach(addr, cli.server_pid),
+        (None, None) => anyhow::bail!("give --server-bin PATH or --addr HOST:PORT"),
+    };
+    let common = Common {
+        workers: cli.workers,
+        sources: cli.sources,
+        connect_parallel: cli.connect_parallel,
+        max_secs: cli.max_secs,
+        seed: cli.seed,
+    };
+    let result = run_scenario(&cli.cmd, &target, &common).await;
+    let log = target.log_path();
+    target.stop().await;
+    let outcomes = result.with_context(|| format!("server log: {log}"))?;
+    for o in &outcomes {
+        println!("{}", o.table());
+    }
+    println!("{}", serde_json::to_string_pretty(&outcomes)?);
+    write_json(&cli.json, &outcomes)
+}
+
+async fn run_scenario(cmd: &Cmd, target: &Target, common: &Common) -> anyhow::Result<Vec<Outcome>> {
+    Ok(match *cmd {
+        Cmd::Idle {
+            players,
+            room_size,
+            hold_secs,
+        } => vec![
+            scenario::idle(
+                target,
+                common,
+                players,
+                room_size,
+                Duration::from_secs(hold_secs),
+            )
+            .await?,
+        ],
+        Cmd::Fanout { players, rounds } => {
+            vec![scenario::fanout(target, common, players, rounds).await?]
+        }
+        Cmd::Votes {
+            players,
+            spread_ms,
+            rounds,
+        } => vec![scenario::votes(target, common, players, spread_ms, rounds).await?],
+        Cmd::Classroom {
+            rooms,
+            room_size,
+            secs,
+            stall_pct,
+            think_ms,
+            question_ms,
+            pause_ms,
+        } => {
+            let script = Script {
+                question_ms,
+                pause_ms,
+            };
+            vec![
+                scenario::classroom(
+                    target, common, rooms, room_size, secs, stall_pct, think_ms, script,
+                )
+                .await?,
+            ]
+        }
+        Cmd::Smoke => {
+            let script = Script {
+                question_ms: 600,
+                pause_ms: 200,
+            };
+            vec![
+                scenario::idle(target, common, 30, 10, Duration::from_secs(1)).await?,
+                scenario::fanout(target, common, 40, 2).await?,
+                scenario::votes(target, common, 40, 0, 1).await?,
+                scenario::classroom(target, common, 3, 10, 3, 10.0, 300, script).await?,
+            ]
+        }
+        Cmd::Broadcast { .. } | Cmd::Worker => Vec::new(),
+    })
+}
+
+fn write_json<T: serde::Serialize>(path: &Option<PathBuf>, v: &T) -> anyhow::Result<()> {
+    if let Some(p) = path {
+        std::fs::write(p, serde_json::to_string_pretty(v)?)
+            .with_context(|| format!("write {}", p.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_a_scenario_with_defaults() {
+        let cli = Cli::try_parse_from([
+            "quizroom-bench",
+            "--addr",
+            "127.0.0.1:9",
+            "fanout",
+            "--players",
+            "1000",
+        ])
+        .unwrap();
+        assert_eq!(cli.addr, Some("127.0.0.1:9".parse().unwrap()));
+        assert!(matches!(
+            cli.cmd,
+            Cmd::Fanout {
+                players: 1000,
+                rounds: 5
+            }
+        ));
+        let cli = Cli::try_parse_from([
+            "quizroom-bench",
+            "--server-bin",
+            "/x",
+            "--server-arg=--ping-secs",
+            "--server-arg",
+            "5",
+            "classroom",
+        ])
+        .unwrap();
+        assert_eq!(cli.server_args, vec!["--ping-secs", "5"]);
+        assert!(matches!(
+            cli.cmd,
+            Cmd::Classroom {
+                rooms: 475,
+                room_size: 40,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn refuses_both_server_sources() {
+        assert!(Cli::try_parse_from([
+            "quizroom-bench",
+            "--server-bin",
+            "/x",
+            "--addr",
+            "127.0.0.1:9",
+            "smoke"
+        ])
+        .is_err());
+        assert!(Cli::try_parse_from(["quizroom-bench", "idle", "--players", "x"]).is_err());
+    }
+}

@@ -115,7 +115,8 @@ mod tests {
 
     #[test]
     fn parses_proc_status() {
-        let text = "Name:\tquizroom\nVmPeak:\t  9000 kB\nVmHWM:\t    5120 kB\nVmRSS:\t    4096 kB\n";
+        let text =
+            "Name:\tquizroom\nVmPeak:\t  9000 kB\nVmHWM:\t    5120 kB\nVmRSS:\t    4096 kB\n";
         assert_eq!(
             parse_status(text),
             Some(Mem {

@@ -69,7 +69,10 @@ impl Target {
             .arg("--max-rooms")
             .arg("5000")
             .args(extra)
-            .env("QUIZROOM_LOG", std::env::var("QUIZROOM_LOG").unwrap_or("warn".into()))
+            .env(
+                "QUIZROOM_LOG",
+                std::env::var("QUIZROOM_LOG").unwrap_or("warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
@@ -96,7 +99,9 @@ impl Target {
                     bail!("server exited at start: {status}; see {}", self.log_path());
                 }
             }
-            if let Ok(r) = request(self.addr, "GET", "/healthz", b"", "text/plain", HTTP_LIMIT).await {
+            if let Ok(r) =
+                request(self.addr, "GET", "/healthz", b"", "text/plain", HTTP_LIMIT).await
+            {
                 if r.status == 200 {
                     return Ok(());
                 }
@@ -137,7 +142,10 @@ impl Target {
         let v: serde_json::Value = serde_json::from_str(&r.body).context("bank upload answer")?;
         let topics = topic_ids(&v);
         if topics.is_empty() {
-            bail!("uploaded bank has no topics: {}", r.body.chars().take(300).collect::<String>());
+            bail!(
+                "uploaded bank has no topics: {}",
+                r.body.chars().take(300).collect::<String>()
+            );
         }
         Ok(topics)
     }

@@ -43,19 +43,52 @@ enum Directive {
 /// What players and hosts tell the recorder.
 #[derive(Debug)]
 enum Ev {
-    Joined { room: u32, us: u64, stalled: bool },
-    JoinFailed { reason: String },
-    Closed { room: u32 },
-    Recv { room: u32, kind: Kind, qid: u32, t_us: u64 },
-    Sent { room: u32, kind: Kind, qid: u32, t_us: u64, share: bool },
-    Rtt { name: &'static str, us: u64 },
+    Joined {
+        room: u32,
+        us: u64,
+        stalled: bool,
+    },
+    JoinFailed {
+        reason: String,
+    },
+    Closed {
+        room: u32,
+    },
+    Recv {
+        room: u32,
+        kind: Kind,
+        qid: u32,
+        t_us: u64,
+    },
+    Sent {
+        room: u32,
+        kind: Kind,
+        qid: u32,
+        t_us: u64,
+        share: bool,
+    },
+    Rtt {
+        name: &'static str,
+        us: u64,
+    },
     VoteOrdered,
-    VoteDone { pair: Option<(u64, u64)> },
+    VoteDone {
+        pair: Option<(u64, u64)>,
+    },
     PingOrdered,
-    PingDone { alive: bool },
-    Tally { t_us: u64, answered: u32 },
-    Error { code: String },
-    Stalled { evicted: bool },
+    PingDone {
+        alive: bool,
+    },
+    Tally {
+        t_us: u64,
+        answered: u32,
+    },
+    Error {
+        code: String,
+    },
+    Stalled {
+        evicted: bool,
+    },
     Round,
     Finish(oneshot::Sender<Totals>),
 }
@@ -245,7 +278,8 @@ async fn open_host(
 ) -> anyhow::Result<Ws> {
     let token = part.host_token.clone().unwrap_or_default();
     let mut ws = client::connect(server, source, CONNECT_LIMIT).await?;
-    ws.send(Message::text(msg::host(&part.code, &token))).await?;
+    ws.send(Message::text(msg::host(&part.code, &token)))
+        .await?;
     wait_welcome(&mut ws)
         .await
         .with_context(|| format!("host of room {}", part.code))?;
@@ -272,6 +306,11 @@ async fn wait_welcome(ws: &mut Ws) -> anyhow::Result<Option<u32>> {
     .context("no welcome in time")?
 }
 
+/// Resolves once the worker is told to stop.
+async fn stopped(dir: &mut watch::Receiver<Directive>) {
+    let _ = dir.wait_for(|d| *d == Directive::Stop).await.is_ok();
+}
+
 /// Who one player is.
 struct PlayerSpec {
     room: u32,
@@ -286,8 +325,14 @@ struct PlayerSpec {
 /// Something a player will send at a chosen instant.
 #[derive(Debug, Clone, Copy)]
 enum Action {
-    Vote { qid: u32, choice: u64, ordered: bool },
-    Buzz { qid: u32 },
+    Vote {
+        qid: u32,
+        choice: u64,
+        ordered: bool,
+    },
+    Buzz {
+        qid: u32,
+    },
 }
 
 async fn player(shared: Arc<Shared>, gate: Arc<Semaphore>, spec: PlayerSpec) {
@@ -327,7 +372,7 @@ async fn player(shared: Arc<Shared>, gate: Arc<Semaphore>, spec: PlayerSpec) {
 /// checks whether the server dropped it.
 async fn stall(shared: Arc<Shared>, mut ws: Ws) {
     let mut dir = shared.directive.clone();
-    let _ = tokio::time::timeout_at(shared.deadline, dir.wait_for(|d| *d == Directive::Stop)).await;
+    let _ = tokio::time::timeout_at(shared.deadline, stopped(&mut dir)).await;
     let mut evicted = false;
     for _ in 0..STALL_DRAIN_FRAMES {
         match tokio::time::timeout(STALL_PROBE, ws.next()).await {
@@ -352,7 +397,6 @@ async fn play(shared: Arc<Shared>, ws: Ws, spec: PlayerSpec) {
     let mut action: Option<(Instant, Action)> = None;
     let mut vote_sent: Option<(u64, bool)> = None; // (send µs, ordered)
     let mut buzz_sent: Option<u64> = None;
-    let mut stopping = false;
     let rec = &shared.rec;
     loop {
         let wake = action.map(|(at, _)| at);
@@ -361,9 +405,7 @@ async fn play(shared: Arc<Shared>, ws: Ws, spec: PlayerSpec) {
                 let text = match frame {
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
-                        if !stopping {
-                            let _ = rec.send(Ev::Closed { room: spec.room });
-                        }
+                        let _ = rec.send(Ev::Closed { room: spec.room });
                         break;
                     }
                     Some(Ok(_)) => continue,
@@ -427,7 +469,7 @@ async fn play(shared: Arc<Shared>, ws: Ws, spec: PlayerSpec) {
                     _ => {}
                 }
             }
-            changed = dir.changed(), if !stopping => {
+            changed = dir.changed() => {
                 if changed.is_err() {
                     break;
                 }
@@ -453,7 +495,6 @@ async fn play(shared: Arc<Shared>, ws: Ws, spec: PlayerSpec) {
                         }
                     }
                     Directive::Stop => {
-                        stopping = true;
                         let _ = tokio::time::timeout(Duration::from_secs(2), sink.send(Message::Close(None))).await;
                         // Read on until the server's close (or a short limit).
                         let _ = tokio::time::timeout(Duration::from_secs(2), async {
@@ -610,7 +651,7 @@ async fn host(
                     play = None;
                 }
             }
-            _ = dir.wait_for(|d| *d == Directive::Stop) => break,
+            _ = stopped(&mut dir) => break,
             _ = tokio::time::sleep_until(shared.deadline) => break,
         }
     }

@@ -1,0 +1,737 @@
+//! The four scenarios of docs/benchmarks.md and the smoke run: each lays
+//! out rooms and workers, drives the phases, and turns what the workers
+//! measured into an [`Outcome`] with the targets checked.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use crate::ctl::{Answering, Kind, Order, Report, RoomPart, Script, Setup, Totals};
+use crate::fleet::Fleet;
+use crate::hist::Latency;
+use crate::report::{loadavg, Outcome};
+use crate::sys::{epoch_us, source_addrs};
+use crate::target::{NewRoom, Target};
+
+/// Sockets one worker holds at most by default: under the 20,000 open
+/// files one process may have, with room for the runtime's own.
+const SOCKETS_PER_WORKER: usize = 15_000;
+
+/// Settings shared by every scenario.
+#[derive(Debug, Clone)]
+pub struct Common {
+    /// Worker processes (None: enough for the socket count, at least 2).
+    pub workers: Option<usize>,
+    /// Loopback source addresses to spread client sockets over.
+    pub sources: usize,
+    /// Handshakes in flight at once per worker.
+    pub connect_parallel: usize,
+    /// Hard stop for every worker, in seconds.
+    pub max_secs: u64,
+    /// Seed for think times and choices.
+    pub seed: u64,
+}
+
+/// How players behave in a run.
+struct Behaviour {
+    answering: Answering,
+    stall_every: u32,
+    keep_votes: bool,
+}
+
+/// Rooms and workers of a run.
+struct Run {
+    fleet: Fleet,
+    /// Workers holding players of room 0 (single-room scenarios).
+    room0_workers: usize,
+    /// Worker hosting room 0.
+    room0_host: usize,
+    sockets: usize,
+}
+
+/// Number of workers for `sockets` client sockets.
+pub fn worker_count(sockets: usize, asked: Option<usize>) -> usize {
+    asked
+        .unwrap_or(if sockets <= 200 {
+            1
+        } else {
+            sockets.div_ceil(SOCKETS_PER_WORKER).max(2)
+        })
+        .max(1)
+}
+
+/// Splits rooms over workers. Small rooms go whole to one worker (host and
+/// players share a clock and no send instant crosses processes); a room
+/// bigger than the rest is split over every worker.
+fn layout(
+    common: &Common,
+    rooms: &[NewRoom],
+    players_per_room: u32,
+    topics: &[String],
+    b: &Behaviour,
+) -> Vec<Setup> {
+    let sockets = rooms.len() * (players_per_room as usize + 1);
+    let w = worker_count(sockets, common.workers);
+    let whole = rooms.len() >= w;
+    let mut setups: Vec<Setup> = (0..w)
+        .map(|i| Setup {
+            worker: i as u32,
+            server: "127.0.0.1:1".parse().unwrap_or_else(|_| unreachable!()),
+            sources: source_addrs(common.sources),
+            rooms: Vec::new(),
+            answering: b.answering,
+            stall_every: b.stall_every,
+            connect_parallel: common.connect_parallel,
+            max_secs: common.max_secs,
+            keep_votes: b.keep_votes,
+            seed: common.seed ^ (i as u64) << 32,
+        })
+        .collect();
+    let mut first = 0u32;
+    for (r, room) in rooms.iter().enumerate() {
+        let host_w = r % w;
+        if whole {
+            setups[host_w].rooms.push(RoomPart {
+                room: r as u32,
+                code: room.code.clone(),
+                host_token: Some(room.host_token.clone()),
+                shared: false,
+                first_player: first,
+                players: players_per_room,
+                topics: topics.to_vec(),
+            });
+            first += players_per_room;
+            continue;
+        }
+        for (i, s) in setups.iter_mut().enumerate() {
+            let share =
+                players_per_room / w as u32 + u32::from((i as u32) < players_per_room % w as u32);
+            s.rooms.push(RoomPart {
+                room: r as u32,
+                code: room.code.clone(),
+                host_token: (i == host_w).then(|| room.host_token.clone()),
+                shared: true,
+                first_player: first,
+                players: share,
+                topics: topics.to_vec(),
+            });
+            first += share;
+        }
+    }
+    setups
+}
+
+async fn start(
+    target: &Target,
+    common: &Common,
+    rooms: &[NewRoom],
+    players_per_room: u32,
+    topics: &[String],
+    b: Behaviour,
+    out: &mut Outcome,
+) -> anyhow::Result<Run> {
+    let mut setups = layout(common, rooms, players_per_room, topics, &b);
+    for s in &mut setups {
+        s.server = target.addr;
+    }
+    let room0_workers = setups
+        .iter()
+        .filter(|s| s.rooms.iter().any(|r| r.room == 0 && r.players > 0))
+        .count();
+    let room0_host = setups
+        .iter()
+        .position(|s| {
+            s.rooms
+                .iter()
+                .any(|r| r.room == 0 && r.host_token.is_some())
+        })
+        .unwrap_or(0);
+    let sockets = rooms.len() * (players_per_room as usize + 1);
+    out.param("workers", setups.len());
+    out.param("sources", common.sources);
+    let mut fleet = Fleet::start(setups).await?;
+    // Joins: allow 1 ms per socket plus a minute, bounded by the hard stop.
+    let limit = Duration::from_secs((60 + sockets as u64 / 1000).min(common.max_secs));
+    let t0 = epoch_us();
+    let mut ready = 0usize;
+    let (mut connected, mut failed) = (0u64, 0u64);
+    let n = fleet.len();
+    fleet
+        .until(limit, |_, r| {
+            if let Report::Ready {
+                connected: c,
+                failed: f,
+            } = r
+            {
+                ready += 1;
+                connected += u64::from(*c);
+                failed += u64::from(*f);
+            }
+            (ready == n).then_some(())
+        })
+        .await
+        .context("waiting for every client to join")?;
+    let secs = (epoch_us() - t0) as f64 / 1e6;
+    out.metric("join_wall_s", secs);
+    out.metric("joins_per_s", connected as f64 / secs.max(1e-6));
+    if failed > 0 {
+        out.notes.push(format!("{failed} clients failed to join"));
+    }
+    Ok(Run {
+        fleet,
+        room0_workers,
+        room0_host,
+        sockets,
+    })
+}
+
+/// Sends `order` to the hosting worker and waits until every worker with
+/// players in room 0 reports that `kind` reached them.
+async fn broadcast_round(run: &mut Run, order: Order, kind: Kind) -> anyhow::Result<()> {
+    run.fleet.send(run.room0_host, &order).await?;
+    let need = run.room0_workers;
+    let mut seen: HashSet<usize> = HashSet::new();
+    let mut failed = false;
+    run.fleet
+        .until(Duration::from_secs(30), |w, r| {
+            match r {
+                Report::Reached {
+                    room: 0, kind: k, ..
+                } if *k == kind => {
+                    seen.insert(w);
+                }
+                Report::HostError { room: 0, .. } => failed = true,
+                _ => {}
+            }
+            (seen.len() >= need || failed).then_some(())
+        })
+        .await
+        .with_context(|| format!("waiting for {kind:?} to reach every player"))?;
+    if failed {
+        bail!("the host's {kind:?} failed (see above)");
+    }
+    Ok(())
+}
+
+/// Samples the server's RSS every `every` for `total`; returns KiB samples.
+async fn sample_rss(target: &Target, total: Duration, every: Duration) -> Vec<u64> {
+    let mut v = Vec::new();
+    let end = tokio::time::Instant::now() + total;
+    while tokio::time::Instant::now() < end {
+        if let Some(m) = target.mem() {
+            v.push(m.rss_kib);
+        }
+        tokio::time::sleep(every).await;
+    }
+    v
+}
+
+fn mem_metrics(out: &mut Outcome, target: &Target, name: &str) -> Option<u64> {
+    let m = target.mem()?;
+    out.metric(&format!("server_rss_{name}_kib"), m.rss_kib as f64);
+    out.metric("server_hwm_kib", m.hwm_kib as f64);
+    Some(m.rss_kib)
+}
+
+async fn finish(
+    run: Run,
+    out: &mut Outcome,
+) -> anyhow::Result<(Vec<Totals>, std::collections::BTreeMap<String, Latency>)> {
+    let totals = run.fleet.finish(Duration::from_secs(60)).await?;
+    let hists = out.absorb(&totals);
+    out.machine.loadavg_after = loadavg();
+    Ok((totals, hists))
+}
+
+/// Scenario 1: N idle players; server memory per connection and the
+/// number of connections held.
+pub async fn idle(
+    target: &Target,
+    common: &Common,
+    players: u32,
+    room_size: u32,
+    hold: Duration,
+) -> anyhow::Result<Outcome> {
+    let mut out = Outcome::new("idle");
+    out.param("players", players);
+    out.param("room_size", room_size);
+    out.param("hold_s", hold.as_secs());
+    let room_size = room_size.clamp(1, players.max(1));
+    let rooms = target
+        .create_rooms(players.div_ceil(room_size) as usize)
+        .await?;
+    // Let the server settle, then take the baseline with rooms but no sockets.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = mem_metrics(&mut out, target, "before");
+    let b = Behaviour {
+        answering: Answering::Never,
+        stall_every: 0,
+        keep_votes: false,
+    };
+    let mut run = start(target, common, &rooms, room_size, &[], b, &mut out).await?;
+    let samples = sample_rss(target, hold, Duration::from_millis(500)).await;
+    let after = mem_metrics(&mut out, target, "after");
+    run.fleet.broadcast(&Order::Ping).await?;
+    let n = run.fleet.len();
+    let (mut got, mut alive) = (0usize, 0u64);
+    let pongs = run
+        .fleet
+        .until(Duration::from_secs(60), |_, r| {
+            if let Report::Pongs { alive: a, .. } = r {
+                got += 1;
+                alive += u64::from(*a);
+            }
+            (got == n).then_some(())
+        })
+        .await;
+    if let Err(e) = pongs {
+        out.notes.push(format!("ping round incomplete: {e:#}"));
+    }
+    let sockets = run.sockets as f64;
+    let _ = finish(run, &mut out).await?;
+    let hosts = rooms.len() as f64;
+    let held = alive as f64 + hosts;
+    out.metric("connections_held", held);
+    if let Some(peak) = samples.iter().max() {
+        out.metric("server_rss_peak_during_hold_kib", *peak as f64);
+    }
+    if let (Some(b), Some(a)) = (before, after) {
+        let per = (a.saturating_sub(b)) as f64 / sockets.max(1.0);
+        out.metric("server_rss_per_conn_kib", per);
+        out.check("RSS per idle connection KiB", per, "≤ 4 KiB", per <= 4.0);
+    } else {
+        out.notes
+            .push("server PID unknown: no memory numbers".into());
+    }
+    if players >= 19_000 {
+        out.check("connections held", held, "≥ 19000", held >= 19_000.0);
+    }
+    Ok(out)
+}
+
+/// Scenario 2: one room of N players; the host asks; time until each
+/// player has the question (and the reveal).
+pub async fn fanout(
+    target: &Target,
+    common: &Common,
+    players: u32,
+    rounds: u32,
+) -> anyhow::Result<Outcome> {
+    let mut out = Outcome::new("fanout");
+    out.param("players", players);
+    out.param("rounds", rounds);
+    let topics = target.upload_bank().await?;
+    let rooms = target.create_rooms(1).await?;
+    let before = mem_metrics(&mut out, target, "before");
+    let b = Behaviour {
+        answering: Answering::Never,
+        stall_every: 0,
+        keep_votes: false,
+    };
+    let mut run = start(target, common, &rooms, players, &topics, b, &mut out).await?;
+    mem_metrics(&mut out, target, "joined");
+    // Let the throttled roster flush settle before timing.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for _ in 0..rounds {
+        let ask = Order::Ask {
+            room: 0,
+            mode: "vote".into(),
+        };
+        broadcast_round(&mut run, ask, Kind::Question).await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        broadcast_round(&mut run, Order::Reveal { room: 0 }, Kind::Reveal).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let after = mem_metrics(&mut out, target, "after");
+    let sockets = run.sockets as f64;
+    let _ = finish(run, &mut out).await?;
+    if let (Some(b), Some(a)) = (before, after) {
+        out.metric(
+            "server_rss_per_conn_kib",
+            a.saturating_sub(b) as f64 / sockets.max(1.0),
+        );
+    }
+    if let Some(q) = out.latencies.get("question").copied() {
+        let p99 = q.p99_us as f64 / 1000.0;
+        let last = q.max_us as f64 / 1000.0;
+        out.metric("question_p99_ms", p99);
+        out.metric("question_last_ms", last);
+        if players >= 10_000 {
+            out.check("question p99 ms", p99, "≤ 50 ms", p99 <= 50.0);
+            out.check("question last ms", last, "≤ 100 ms", last <= 100.0);
+        }
+        let expected = u64::from(players) * u64::from(rounds);
+        if q.count < expected {
+            out.notes
+                .push(format!("{} of {expected} question receipts", q.count));
+        }
+    } else {
+        bail!("no question latencies were recorded");
+    }
+    Ok(out)
+}
+
+/// Scenario 3: N players all vote within one second; accepted votes per
+/// second (acks) and vote → visible tally at the host.
+pub async fn votes(
+    target: &Target,
+    common: &Common,
+    players: u32,
+    spread_ms: u64,
+    rounds: u32,
+) -> anyhow::Result<Outcome> {
+    let mut out = Outcome::new("votes");
+    out.param("players", players);
+    out.param("spread_ms", spread_ms);
+    out.param("rounds", rounds);
+    let topics = target.upload_bank().await?;
+    let rooms = target.create_rooms(1).await?;
+    let b = Behaviour {
+        answering: Answering::OnOrder,
+        stall_every: 0,
+        keep_votes: true,
+    };
+    let mut run = start(target, common, &rooms, players, &topics, b, &mut out).await?;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut windows = Vec::new();
+    for _ in 0..rounds {
+        let ask = Order::Ask {
+            room: 0,
+            mode: "vote".into(),
+        };
+        broadcast_round(&mut run, ask, Kind::Question).await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let start_us = epoch_us() + 300_000;
+        run.fleet
+            .broadcast(&Order::Vote {
+                start_us,
+                spread_ms,
+            })
+            .await?;
+        let n = run.room0_workers;
+        let mut done = 0usize;
+        run.fleet
+            .until(Duration::from_secs(60), |_, r| {
+                if let Report::Voted { .. } = r {
+                    done += 1;
+                }
+                (done >= n).then_some(())
+            })
+            .await
+            .context("waiting for every vote's ack")?;
+        // The last throttled tally follows within one throttle period.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let end_us = epoch_us();
+        windows.push((start_us, end_us));
+        broadcast_round(&mut run, Order::Reveal { room: 0 }, Kind::Reveal).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (totals, _) = finish(run, &mut out).await?;
+    let all_votes: Vec<(u64, u64)> = totals
+        .iter()
+        .flat_map(|t| t.votes.iter().copied())
+        .collect();
+    let tallies: Vec<(u64, u32)> = totals
+        .iter()
+        .flat_map(|t| t.tallies.iter().copied())
+        .collect();
+    let mut visible = Latency::new();
+    let mut rates = Vec::new();
+    let mut spans = Vec::new();
+    for (start, end) in windows {
+        let mut round: Vec<(u64, u64)> = all_votes
+            .iter()
+            .copied()
+            .filter(|(s, _)| *s + 1_000 >= start && *s <= end)
+            .collect();
+        let mut tl: Vec<(u64, u32)> = tallies
+            .iter()
+            .copied()
+            .filter(|(t, _)| *t >= start && *t <= end + 1_000_000)
+            .collect();
+        tl.sort_unstable();
+        let stats = vote_round(&mut round, &tl, &mut visible);
+        if let Some((rate, span)) = stats {
+            rates.push(rate);
+            spans.push(span);
+        }
+    }
+    let s = visible.summary();
+    out.latencies.insert("vote_visible_in_tally".into(), s);
+    rates.sort_by(f64::total_cmp);
+    spans.sort_by(f64::total_cmp);
+    let median = |v: &[f64]| v.get(v.len() / 2).copied().unwrap_or(0.0);
+    let rate = median(&rates);
+    out.metric("votes_accepted_per_s_median", rate);
+    out.metric(
+        "votes_accepted_per_s_best",
+        rates.last().copied().unwrap_or(0.0),
+    );
+    out.metric("vote_send_span_ms_median", median(&spans));
+    out.check(
+        "votes accepted per s",
+        rate,
+        "≥ 150000/s",
+        rate >= 150_000.0,
+    );
+    let p99 = s.p99_us as f64 / 1000.0;
+    out.check(
+        "vote → tally p99 ms",
+        p99,
+        "≤ 150 ms",
+        p99 <= 150.0 && s.count > 0,
+    );
+    Ok(out)
+}
+
+/// One vote round: accepted rate (acks per second from the first send to
+/// the last ack), send span in ms, and each vote's delay until a host
+/// tally counts it. Votes are ranked by ack instant: the k-th acked vote is
+/// visible in the first tally whose `answered` is at least k.
+fn vote_round(
+    votes: &mut [(u64, u64)],
+    tallies: &[(u64, u32)],
+    visible: &mut Latency,
+) -> Option<(f64, f64)> {
+    if votes.is_empty() {
+        return None;
+    }
+    votes.sort_unstable_by_key(|&(_, ack)| ack);
+    let first_send = votes.iter().map(|v| v.0).min()?;
+    let last_send = votes.iter().map(|v| v.0).max()?;
+    let last_ack = votes.last()?.1;
+    let secs = (last_ack.saturating_sub(first_send)) as f64 / 1e6;
+    let rate = votes.len() as f64 / secs.max(1e-6);
+    let mut ti = 0usize;
+    for (k, &(send, _)) in votes.iter().enumerate() {
+        while ti < tallies.len() && (tallies[ti].1 as usize) < k + 1 {
+            ti += 1;
+        }
+        match tallies.get(ti) {
+            Some(&(t, _)) => visible.record(t.saturating_sub(send)),
+            // Never shown: count it as the slowest possible.
+            None => visible.record(u64::MAX),
+        }
+    }
+    Some((rate, (last_send - first_send) as f64 / 1000.0))
+}
+
+/// Scenario 4: many classrooms playing at once, with some clients that
+/// stop reading.
+#[allow(clippy::too_many_arguments)]
+pub async fn classroom(
+    target: &Target,
+    common: &Common,
+    rooms_n: u32,
+    room_size: u32,
+    secs: u64,
+    stall_pct: f64,
+    think_ms: u64,
+    script: Script,
+) -> anyhow::Result<Outcome> {
+    let mut out = Outcome::new("classroom");
+    out.param("rooms", rooms_n);
+    out.param("room_size", room_size);
+    out.param("secs", secs);
+    out.param("stall_pct", stall_pct);
+    out.param("think_ms", think_ms);
+    out.param("question_ms", script.question_ms);
+    out.param("pause_ms", script.pause_ms);
+    let topics = target.upload_bank().await?;
+    let rooms = target.create_rooms(rooms_n as usize).await?;
+    let stall_every = if stall_pct > 0.0 {
+        (100.0 / stall_pct).round().max(1.0) as u32
+    } else {
+        0
+    };
+    let b = Behaviour {
+        answering: Answering::Auto {
+            think_ms,
+            buzz_pct: 30,
+        },
+        stall_every,
+        keep_votes: false,
+    };
+    let run = start(target, common, &rooms, room_size, &topics, b, &mut out).await?;
+    mem_metrics(&mut out, target, "joined");
+    let until_us = epoch_us() + secs * 1_000_000;
+    run.fleet
+        .broadcast(&Order::Play { script, until_us })
+        .await?;
+    let total = Duration::from_secs(secs) + Duration::from_millis(script.question_ms + 1000);
+    let samples = sample_rss(target, total, Duration::from_secs(1)).await;
+    mem_metrics(&mut out, target, "after");
+    let (_, hists) = finish(run, &mut out).await?;
+    let mut everyone = Latency::new();
+    for name in ["question", "reveal", "vote_ack", "buzz_ack"] {
+        if let Some(h) = hists.get(name) {
+            everyone.merge(h);
+        }
+    }
+    let s = everyone.summary();
+    out.latencies.insert("all_reading_clients".into(), s);
+    let p99 = s.p99_us as f64 / 1000.0;
+    out.check(
+        "p99 ms, reading clients",
+        p99,
+        "≤ 10 ms",
+        p99 <= 10.0 && s.count > 0,
+    );
+    let stalled = out.metrics.get("stalled_evicted").copied().unwrap_or(0.0)
+        + out
+            .metrics
+            .get("stalled_still_open")
+            .copied()
+            .unwrap_or(0.0);
+    let evicted = out.metrics.get("stalled_evicted").copied().unwrap_or(0.0);
+    if stalled > 0.0 {
+        out.check(
+            "stalled clients evicted",
+            evicted,
+            &format!("= {stalled}"),
+            evicted >= stalled,
+        );
+    }
+    if let Some(growth) = rss_growth(&samples) {
+        let first = samples.first().copied().unwrap_or(0);
+        let last = samples.last().copied().unwrap_or(0);
+        out.metric("server_rss_first_sample_kib", first as f64);
+        out.metric("server_rss_last_sample_kib", last as f64);
+        out.metric(
+            "server_rss_max_sample_kib",
+            samples.iter().copied().max().unwrap_or(0) as f64,
+        );
+        out.metric("server_rss_growth_pct", growth);
+        out.check(
+            "server RSS growth, 2nd vs last quarter",
+            growth,
+            "≤ 10 %",
+            growth <= 10.0,
+        );
+    }
+    Ok(out)
+}
+
+/// How much the mean RSS of the last quarter of the samples exceeds that of
+/// the second quarter (the first quarter is warm-up), in percent.
+fn rss_growth(samples: &[u64]) -> Option<f64> {
+    if samples.len() < 8 {
+        return None;
+    }
+    let q = samples.len() / 4;
+    let mean = |s: &[u64]| s.iter().sum::<u64>() as f64 / s.len().max(1) as f64;
+    let early = mean(&samples[q..2 * q]);
+    let late = mean(&samples[samples.len() - q..]);
+    Some((late - early) / early.max(1.0) * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common(workers: Option<usize>) -> Common {
+        Common {
+            workers,
+            sources: 4,
+            connect_parallel: 100,
+            max_secs: 60,
+            seed: 1,
+        }
+    }
+
+    fn rooms(n: usize) -> Vec<NewRoom> {
+        (0..n)
+            .map(|i| NewRoom {
+                code: format!("R{i}"),
+                host_token: format!("T{i}"),
+            })
+            .collect()
+    }
+
+    fn behaviour() -> Behaviour {
+        Behaviour {
+            answering: Answering::Never,
+            stall_every: 0,
+            keep_votes: false,
+        }
+    }
+
+    #[test]
+    fn workers_scale_with_sockets() {
+        assert_eq!(worker_count(100, None), 1);
+        assert_eq!(worker_count(10_001, None), 2);
+        assert_eq!(worker_count(19_475, None), 2);
+        assert_eq!(worker_count(40_000, None), 3);
+        assert_eq!(worker_count(100, Some(3)), 3);
+        assert_eq!(worker_count(100, Some(0)), 1);
+    }
+
+    #[test]
+    fn one_big_room_is_split_over_every_worker() {
+        let s = layout(&common(Some(3)), &rooms(1), 10, &[], &behaviour());
+        assert_eq!(s.len(), 3);
+        let shares: Vec<u32> = s.iter().map(|w| w.rooms[0].players).collect();
+        assert_eq!(shares, vec![4, 3, 3]);
+        assert_eq!(
+            s.iter().filter(|w| w.rooms[0].host_token.is_some()).count(),
+            1
+        );
+        assert!(s.iter().all(|w| w.rooms[0].shared));
+        let firsts: Vec<u32> = s.iter().map(|w| w.rooms[0].first_player).collect();
+        assert_eq!(firsts, vec![0, 4, 7]);
+    }
+
+    #[test]
+    fn small_rooms_go_whole_to_one_worker() {
+        let s = layout(&common(Some(2)), &rooms(5), 40, &["t".into()], &behaviour());
+        let per: Vec<usize> = s.iter().map(|w| w.rooms.len()).collect();
+        assert_eq!(per, vec![3, 2]);
+        for w in &s {
+            for r in &w.rooms {
+                assert!(r.host_token.is_some() && !r.shared && r.players == 40);
+                assert_eq!(r.topics, vec!["t".to_string()]);
+            }
+        }
+        let mut firsts: Vec<u32> = s
+            .iter()
+            .flat_map(|w| w.rooms.iter().map(|r| r.first_player))
+            .collect();
+        firsts.sort_unstable();
+        assert_eq!(firsts, vec![0, 40, 80, 120, 160]);
+    }
+
+    #[test]
+    fn votes_become_visible_in_ack_order() {
+        // Three votes sent at 0, 10 and 20 ms; acked at 5, 15, 25 ms.
+        let mut votes = vec![(20_000, 25_000), (0, 5_000), (10_000, 15_000)];
+        // Tallies: one showing 2 votes at 30 ms, one showing 3 at 130 ms.
+        let tallies = vec![(30_000, 2), (130_000, 3)];
+        let mut h = Latency::new();
+        let (rate, span) = vote_round(&mut votes, &tallies, &mut h).unwrap();
+        assert!((rate - 120.0).abs() < 0.01, "{rate}");
+        assert_eq!(span, 20.0);
+        let s = h.summary();
+        assert_eq!(s.count, 3);
+        assert_eq!(s.min_us, 20_000); // second vote: 10 → 30 ms
+        assert!((109_900..=110_100).contains(&s.max_us)); // third: 20 → 130 ms
+    }
+
+    #[test]
+    fn a_vote_never_tallied_counts_as_the_slowest() {
+        let mut votes = vec![(0, 5_000), (0, 6_000)];
+        let mut h = Latency::new();
+        vote_round(&mut votes, &[(10_000, 1)], &mut h).unwrap();
+        assert!(h.summary().max_us >= 59_000_000);
+        assert!(vote_round(&mut [], &[], &mut h).is_none());
+    }
+
+    #[test]
+    fn rss_growth_ignores_warm_up() {
+        let flat = [50, 100, 100, 100, 100, 100, 100, 100];
+        assert_eq!(rss_growth(&flat), Some(0.0));
+        let rising = [100, 100, 100, 100, 100, 100, 120, 120];
+        assert_eq!(rss_growth(&rising), Some(20.0));
+        assert_eq!(rss_growth(&[1, 2, 3]), None);
+    }
+}
