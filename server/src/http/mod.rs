@@ -4,6 +4,8 @@ pub mod banks;
 pub mod error;
 pub mod history;
 pub mod metrics;
+pub mod qr;
+pub mod web;
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -17,6 +19,8 @@ pub fn router(state: AppState) -> Router {
         .merge(banks::routes())
         .merge(metrics::routes())
         .merge(history::routes())
+        .merge(qr::routes())
+        .merge(web::routes())
         .with_state(state)
 }
 

@@ -1,0 +1,667 @@
+// The host console: open a room, share it, choose topics and a mode, run
+// each question (buzz queue and judging, live tally, typed answers and peer
+// vote), and take the results away. The host token lives in localStorage,
+// so a refresh or a closed tab comes straight back to the room.
+
+import * as api from './api.js';
+import { h, letter, Region, typingIn } from './dom.js';
+import { errorText, onLangChange, t } from './i18n.js';
+import { PHASE, RoomModel } from './model.js';
+import { RoomSocket } from './socket.js';
+import { load, save } from './store.js';
+import { TopicPicker } from './topics.js';
+import {
+  connPill,
+  copyText,
+  countdown,
+  histogram,
+  joinLink,
+  langSwitch,
+  leaderboard,
+  optionLabel,
+  qrImage,
+  reconnectBanner,
+  toast,
+  topicPath,
+} from './widgets.js';
+
+const MODES = ['buzz', 'vote', 'poll', 'self', 'text'];
+const LIMITS = [0, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300];
+/** Question kinds that carry options with an answer key. */
+const KEYED_KINDS = ['choice', 'multi', 'truefalse'];
+
+/** Rooms this browser hosts: [{code, token, title, at}]. */
+export function hostedRooms() {
+  const list = load('hostRooms', []);
+  return Array.isArray(list) ? list.filter((r) => r && r.code && r.token) : [];
+}
+
+function rememberRoom(room) {
+  const rest = hostedRooms().filter((r) => r.code !== room.code);
+  save('hostRooms', [room, ...rest].slice(0, 10));
+}
+
+function forgetRoom(code) {
+  save(
+    'hostRooms',
+    hostedRooms().filter((r) => r.code !== code),
+  );
+}
+
+/** Creates a room, remembers its token, and returns its code. */
+export async function createAndRemember(title) {
+  const room = await api.createRoom(title);
+  rememberRoom({ code: room.code, token: room.host_token, title: title || '', joinUrl: room.join_url || '', at: Date.now() });
+  return room.code;
+}
+
+/** Mounts /host (room list + create) or /host/CODE (the console). */
+export function mountHost(root, code, navigate) {
+  if (!code) return mountRoomChooser(root, navigate);
+  const room = hostedRooms().find((r) => r.code === code);
+  const app = new HostApp(root, code, room, navigate);
+  app.start();
+  return app;
+}
+
+function mountRoomChooser(root, navigate) {
+  const header = new Region(h('header', { class: 'topbar' }));
+  const main = new Region(h('main', { class: 'narrow' }));
+  root.replaceChildren(header.el, main.el);
+  let error = '';
+  let busy = false;
+  const draw = () => {
+    header.invalidate();
+    main.invalidate();
+    header.update('x', () => [h('a', { class: 'brand', href: '/', text: t('app.name') }), h('span', { class: 'title', text: t('host.title') }), h('span', { class: 'spacer' }), langSwitch()]);
+    main.update('x', () => {
+      const titleInput = h('input', { id: 'room-title', maxlength: 80, placeholder: t('home.host.roomTitle') });
+      const rooms = hostedRooms();
+      return [
+        h(
+          'form',
+          {
+            class: 'card',
+            onsubmit: async (e) => {
+              e.preventDefault();
+              if (busy) return;
+              busy = true;
+              try {
+                const code = await createAndRemember(titleInput.value.trim());
+                navigate(`/host/${code}`);
+              } catch (err) {
+                error = err.code ? errorText(err.code, err.message) : t('err.network');
+                busy = false;
+                draw();
+              }
+            },
+          },
+          h('h1', { text: t('host.create.title') }),
+          h('label', { for: 'room-title', text: t('home.host.roomTitle') }),
+          titleInput,
+          error ? h('p', { class: 'error', role: 'alert', text: error }) : null,
+          h('button', { type: 'submit', class: 'btn btn-primary btn-block', 'data-testid': 'create-room', text: t('host.create.go') }),
+        ),
+        rooms.length
+          ? h(
+              'section',
+              { class: 'card' },
+              h('h2', { text: t('host.rooms.recent') }),
+              h(
+                'ul',
+                { class: 'room-list' },
+                rooms.map((r) =>
+                  h('li', null, h('a', { href: `/host/${r.code}`, class: 'room-code', text: r.code }), r.title ? h('span', { class: 'muted', text: ` ${r.title}` }) : null),
+                ),
+              ),
+            )
+          : null,
+      ];
+    });
+  };
+  onLangChange(draw);
+  draw();
+  return null;
+}
+
+class HostApp {
+  constructor(root, code, room, navigate) {
+    this.root = root;
+    this.code = code;
+    this.room = room;
+    this.navigate = navigate;
+    this.model = new RoomModel();
+    this.status = 'stopped';
+    this.fatal = room ? '' : t('err.host_lost', { code });
+    this.settings = { mode: 'buzz', limit: 0, ...(load('hostSettings', {}) || {}) };
+    this.marks = new Map(); // player_id -> bool, for the current question's typed answers
+    this.marksQid = null;
+    this.catalogState = 'loading';
+    this.search = '';
+    this.searchResults = null;
+    this.picker = new TopicPicker(() => {
+      save(`topics.${this.code}`, [...this.picker.checked]);
+      this.regions.setup.invalidate();
+      this.render();
+    });
+    for (const id of load(`topics.${code}`, []) || []) this.picker.checked.add(id);
+
+    const el = (tag, cls) => h(tag, { class: cls });
+    this.regions = {
+      header: new Region(h('header', { class: 'topbar' })),
+      banner: new Region(el('div', 'banner-slot')),
+      room: new Region(el('aside', 'host-room')),
+      setup: new Region(h('section', { class: 'card host-setup', 'aria-labelledby': 'setup-title' })),
+      current: new Region(h('section', { class: 'card host-current', 'aria-labelledby': 'current-title' })),
+    };
+    this.searchBox = h('input', {
+      type: 'search',
+      id: 'pick-search',
+      autocomplete: 'off',
+      oninput: () => this.runSearch(),
+      onfocus: () => this.picker.loadQuestions().then(() => this.runSearch()),
+    });
+    this.searchOut = h('div', { class: 'pick-results' });
+    const grid = h('div', { class: 'host-grid' }, this.regions.room.el, this.regions.setup.el, this.regions.current.el);
+    root.replaceChildren(this.regions.header.el, this.regions.banner.el, grid, h('footer', { class: 'shortcuts muted small', id: 'shortcuts' }));
+    onLangChange(() => {
+      Object.values(this.regions).forEach((r) => r.invalidate());
+      this.render();
+    });
+    document.addEventListener('keydown', (e) => this.onKey(e));
+  }
+
+  start() {
+    this.render();
+    if (!this.room) return;
+    api
+      .catalog()
+      .then((cat) => {
+        this.picker.setCatalog(cat);
+        this.catalogState = 'ready';
+      })
+      .catch(() => {
+        this.catalogState = 'error';
+      })
+      .finally(() => {
+        this.regions.setup.invalidate();
+        this.render();
+      });
+    this.socket = new RoomSocket({
+      hello: () => ({ type: 'host', room: this.code, token: this.room.token }),
+      onMessage: (msg) => this.onMessage(msg),
+      onStatus: (status) => {
+        this.status = status;
+        if (status !== 'online') this.identified = false;
+        this.render();
+      },
+    });
+    this.socket.start();
+  }
+
+  onMessage(msg) {
+    if (msg.type === 'error') {
+      if (!this.identified) {
+        this.socket.stop();
+        this.fatal = errorText(msg.code, msg.message);
+        if (msg.code === 'bad_token' || msg.code === 'room_not_found') forgetRoom(this.code);
+        this.render();
+        return;
+      }
+      toast(errorText(msg.code, msg.message), 'error');
+      return;
+    }
+    if (msg.type === 'welcome') {
+      this.identified = true;
+      this.socket.welcomed();
+      this.model = new RoomModel();
+    }
+    if (msg.type === 'locked' || (msg.type === 'roster' && typeof msg.locked === 'boolean')) this.lockPending = null;
+    this.model.apply(msg);
+    const q = this.model.question;
+    if (q && q.qid !== this.marksQid) {
+      this.marks = new Map();
+      this.marksQid = q.qid;
+    }
+    for (const a of this.model.answers) if (typeof a.correct === 'boolean') this.marks.set(a.player_id, a.correct);
+    this.render();
+  }
+
+  send(msg) {
+    if (!this.socket || !this.socket.send(msg)) {
+      toast(t('conn.reconnecting'), 'error');
+      return false;
+    }
+    return true;
+  }
+
+  // --- commands ------------------------------------------------------------
+
+  askMsg(extra) {
+    const msg = { type: 'ask', mode: this.settings.mode, topics: this.picker.selectedIds(), ...extra };
+    if (this.settings.limit > 0) msg.time_limit_ms = this.settings.limit * 1000;
+    return msg;
+  }
+
+  draw() {
+    const msg = this.askMsg({});
+    if (this.settings.mode === 'vote') msg.kinds = KEYED_KINDS;
+    this.send(msg);
+  }
+
+  pick(id) {
+    this.send(this.askMsg({ question_id: id }));
+  }
+
+  judge(correct) {
+    const floor = this.model.floor;
+    if (floor == null) return;
+    this.send({ type: 'judge', player_id: floor, correct });
+  }
+
+  mark(playerId, correct) {
+    if (this.send({ type: 'mark', player_id: playerId, correct })) {
+      this.marks.set(playerId, correct);
+      this.render();
+    }
+  }
+
+  setPaused(paused) {
+    if (this.send({ type: 'pause', paused })) {
+      this.model.setPaused(paused);
+      this.render();
+    }
+  }
+
+  setLocked(locked) {
+    if (this.send({ type: 'lock', locked })) {
+      this.model.locked = locked;
+      this.render();
+    }
+  }
+
+  kick(p) {
+    if (window.confirm(t('host.kick.confirm', { name: p.name }))) this.send({ type: 'kick', player_id: p.player_id });
+  }
+
+  end() {
+    if (window.confirm(t('host.end.confirm'))) this.send({ type: 'end' });
+  }
+
+  async download(format) {
+    try {
+      await api.downloadResults(this.code, this.room.token, format);
+    } catch (err) {
+      toast(err.code ? errorText(err.code, err.message) : t('err.network'), 'error');
+    }
+  }
+
+  onKey(e) {
+    if (e.ctrlKey || e.metaKey || e.altKey || typingIn(e) || !this.identified) return;
+    const q = this.model.question;
+    const key = e.key.toLowerCase();
+    const open = q && this.model.phase === PHASE.OPEN;
+    const actions = {
+      n: () => this.draw(),
+      c: () => open && this.send({ type: 'close' }),
+      r: () => q && this.model.phase !== PHASE.REVEAL && this.send({ type: 'reveal' }),
+      y: () => this.judge(true),
+      x: () => this.judge(false),
+      p: () => open && this.model.timeLeft() != null && this.setPaused(!q.paused),
+      s: () => this.send({ type: 'show_scores' }),
+    };
+    if (actions[key]) {
+      e.preventDefault();
+      actions[key]();
+    }
+  }
+
+  // --- search -------------------------------------------------------------
+
+  runSearch() {
+    const query = this.searchBox.value.trim().toLowerCase();
+    const all = this.picker.questions;
+    if (!query || !all) {
+      this.searchOut.replaceChildren();
+      return;
+    }
+    const hits = all.filter((q) => q.prompt.toLowerCase().includes(query) || q.path.join(' ').toLowerCase().includes(query));
+    const shown = hits.slice(0, 30);
+    this.searchOut.replaceChildren(
+      ...(shown.length
+        ? [
+            h(
+              'ul',
+              { class: 'pick-list' },
+              shown.map((q) =>
+                h(
+                  'li',
+                  null,
+                  h('div', { class: 'pick-text' }, h('span', { class: 'pick-prompt', text: q.prompt }), h('span', { class: 'muted small', text: [q.path.join(' › '), q.kind].filter(Boolean).join(' · ') })),
+                  h('button', { type: 'button', class: 'btn btn-small', text: t('host.pick.ask'), onclick: () => this.pick(q.id) }),
+                ),
+              ),
+            ),
+            hits.length > shown.length ? h('p', { class: 'muted small', text: t('host.pick.more', { n: hits.length - shown.length }) }) : null,
+          ]
+        : [h('p', { class: 'muted small', text: t('host.pick.none') })]),
+    );
+  }
+
+  // --- drawing -------------------------------------------------------------
+
+  render() {
+    const m = this.model;
+    const title = m.title || (this.room && this.room.title) || '';
+    this.regions.header.update([title, this.status], () => [
+      h('a', { class: 'brand', href: '/', text: t('app.name') }),
+      h('span', { class: 'title', text: t('host.title') }),
+      title ? h('span', { class: 'room-title', text: title }) : null,
+      h('span', { class: 'spacer' }),
+      connPill(this.status),
+      langSwitch(),
+    ]);
+    this.regions.banner.update([this.status, this.fatal], () => [
+      this.fatal
+        ? h(
+            'div',
+            { class: 'banner banner-error', role: 'alert' },
+            h('span', { text: this.fatal }),
+            h('a', { class: 'btn btn-small', href: '/host', text: t('host.create.go') }),
+          )
+        : null,
+      reconnectBanner(this.status, () => this.socket && this.socket.connectNow()),
+    ]);
+    document.getElementById('shortcuts').textContent = t('host.shortcuts');
+    if (this.fatal) {
+      this.regions.room.update('fatal', () => null);
+      this.regions.setup.update('fatal', () => null);
+      this.regions.current.update('fatal', () => null);
+      return;
+    }
+    this.regions.room.update([m.players, m.locked, m.phase === PHASE.ENDED], () => this.roomView());
+    this.regions.setup.update([this.catalogState, this.settings, [...this.picker.checked], [...this.picker.expanded], m.phase === PHASE.ENDED], () => this.setupView());
+    this.regions.current.update(
+      [m.question, m.phase, m.queue, m.floor, m.tally, m.reveal, m.answers, [...this.marks], m.players.length, m.leaderboard],
+      () => this.currentView(),
+    );
+  }
+
+  roomView() {
+    const m = this.model;
+    const link = joinLink(this.code, this.model.joinUrl || this.room.joinUrl);
+    const copyBtn = h('button', { type: 'button', class: 'btn btn-small', text: t('host.copy'), onclick: () => copyText(link, copyBtn) });
+    return [
+      h(
+        'section',
+        { class: 'card share' },
+        h('p', { class: 'label', text: t('host.code') }),
+        h('p', { class: 'room-code big', 'data-testid': 'room-code', text: this.code }),
+        qrImage(link, 'qr qr-host'),
+        h('p', { class: 'label', text: t('host.link') }),
+        h('p', { class: 'link-row' }, h('a', { href: link, target: '_blank', rel: 'noopener', class: 'join-link', text: link.replace(/^https?:\/\//, '') }), copyBtn),
+        h('a', { class: 'btn btn-block', href: `/screen/${this.code}`, target: '_blank', rel: 'noopener', text: t('host.openScreen') }),
+      ),
+      h(
+        'section',
+        { class: 'card players' },
+        h(
+          'div',
+          { class: 'row' },
+          h('h2', { text: t('host.players', { n: m.players.length }) }),
+          h('span', { class: 'spacer' }),
+          h('button', {
+            type: 'button',
+            class: `btn btn-small${m.locked ? ' on' : ''}`,
+            'aria-pressed': m.locked ? 'true' : 'false',
+            'data-testid': 'lock',
+            text: m.locked ? t('host.unlock') : t('host.lock'),
+            onclick: () => this.setLocked(!m.locked),
+          }),
+        ),
+        m.locked ? h('p', { class: 'muted small', text: t('host.locked') }) : null,
+        m.players.length
+          ? h(
+              'ul',
+              { class: 'player-list', 'data-testid': 'players' },
+              [...m.players]
+                .sort((a, b) => b.score - a.score || a.name.localeCompare(b.name))
+                .map((p) =>
+                  h(
+                    'li',
+                    { class: p.connected === false ? 'offline' : '' },
+                    h('span', { class: `dot${p.connected === false ? '' : ' on'}`, title: p.connected === false ? t('host.offline') : t('conn.online') }),
+                    h('span', { class: 'p-name', text: p.name }),
+                    h('span', { class: 'p-score', text: p.score }),
+                    h('button', { type: 'button', class: 'icon-btn', title: t('host.kick'), 'aria-label': `${t('host.kick')} ${p.name}`, text: '×', onclick: () => this.kick(p) }),
+                  ),
+                ),
+            )
+          : h('p', { class: 'muted', text: t('host.noPlayers') }),
+      ),
+      h(
+        'section',
+        { class: 'card results' },
+        h('h2', { text: t('host.results') }),
+        h(
+          'div',
+          { class: 'row wrap' },
+          h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'csv', text: t('host.download.csv'), onclick: () => this.download('csv') }),
+          h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'json', text: t('host.download.json'), onclick: () => this.download('json') }),
+        ),
+        m.phase !== PHASE.ENDED ? h('button', { type: 'button', class: 'btn btn-danger btn-block', 'data-testid': 'end', text: t('host.end'), onclick: () => this.end() }) : h('p', { class: 'muted', text: t('host.ended') }),
+      ),
+    ];
+  }
+
+  setupView() {
+    const p = this.picker;
+    const ended = this.model.phase === PHASE.ENDED;
+    const count = p.selectedIds().length ? t('host.topics.selected', { n: p.selectedCount() }) : t('host.topics.everything', { n: p.grandTotal() });
+    const modeGroup = h(
+      'div',
+      { class: 'segmented', role: 'radiogroup', 'aria-label': t('host.mode') },
+      MODES.map((mode) =>
+        h(
+          'label',
+          { class: this.settings.mode === mode ? 'on' : '', title: t(`mode.${mode}.hint`) },
+          h('input', {
+            type: 'radio',
+            name: 'mode',
+            value: mode,
+            checked: this.settings.mode === mode,
+            onchange: () => {
+              this.settings.mode = mode;
+              save('hostSettings', this.settings);
+              this.render();
+            },
+          }),
+          h('span', { text: t(`mode.${mode}`) }),
+        ),
+      ),
+    );
+    const limit = h(
+      'select',
+      {
+        id: 'limit',
+        onchange: (e) => {
+          this.settings.limit = Number(e.target.value) || 0;
+          save('hostSettings', this.settings);
+          this.render();
+        },
+      },
+      LIMITS.map((s) => h('option', { value: s, selected: this.settings.limit === s, text: s ? t('host.limit.sec', { n: s }) : t('host.limit.none') })),
+    );
+    this.searchBox.placeholder = t('host.pick.placeholder');
+    return [
+      h('h2', { id: 'setup-title', text: t('host.next') }),
+      h(
+        'div',
+        { class: 'row' },
+        h('h3', { text: t('host.topics') }),
+        h('span', { class: 'spacer' }),
+        p.checked.size ? h('button', { type: 'button', class: 'link', text: t('host.topics.none'), onclick: () => p.clear() }) : null,
+      ),
+      this.catalogState === 'loading'
+        ? h('p', { class: 'muted', text: t('host.topics.loading') })
+        : this.catalogState === 'error'
+          ? h('p', { class: 'error', text: t('err.network') })
+          : h('div', { class: 'topic-box' }, p.view()),
+      h('p', { class: 'muted small', 'data-testid': 'topic-count', text: count }),
+      h('h3', { text: t('host.mode') }),
+      modeGroup,
+      h('p', { class: 'muted small', text: t(`mode.${this.settings.mode}.hint`) }),
+      h('div', { class: 'row' }, h('label', { for: 'limit', text: t('host.limit') }), limit),
+      h('button', { type: 'button', class: 'btn btn-primary btn-block btn-big', 'data-testid': 'draw', disabled: ended, text: `${t('host.draw')}  (N)`, onclick: () => this.draw() }),
+      h('details', { class: 'pick' }, h('summary', { text: t('host.pick') }), this.searchBox, this.searchOut),
+    ];
+  }
+
+  currentView() {
+    const m = this.model;
+    const q = m.question;
+    if (m.phase === PHASE.ENDED) {
+      return [h('h2', { id: 'current-title', text: t('host.ended') }), leaderboard(m.standings(), { limit: 50 })];
+    }
+    if (!q) {
+      return [h('h2', { id: 'current-title', text: t('host.current') }), h('p', { class: 'muted empty', text: t('host.noQuestion') }), m.phase === PHASE.SCORES ? leaderboard(m.standings(), { limit: 50 }) : null];
+    }
+    const state = m.phase === PHASE.REVEAL || m.phase === PHASE.SCORES ? 'revealed' : q.paused && m.phase === PHASE.OPEN ? 'paused' : m.phase === PHASE.OPEN ? 'open' : 'closed';
+    const correct = (m.reveal && m.reveal.correct) || q.correct || [];
+    const open = m.phase === PHASE.OPEN;
+    const hasTimer = m.timeLeft() != null;
+    return [
+      h(
+        'div',
+        { class: 'row q-head' },
+        h('h2', { id: 'current-title', text: t('q.number', { n: q.seq || q.qid }) }),
+        h('span', { class: `badge mode-${q.mode}`, text: t(`mode.${q.mode}`) }),
+        h('span', { class: `badge state-${state}`, 'data-testid': 'q-state', text: t(`host.state.${state}`) }),
+        h('span', { class: 'spacer' }),
+        open ? countdown(m) : null,
+      ),
+      topicPath(q.topic),
+      h('p', { class: 'host-prompt', 'data-testid': 'host-prompt', text: q.prompt }),
+      q.options.length && q.mode !== 'self'
+        ? h(
+            'ol',
+            { class: 'host-options' },
+            q.options.map((_, i) =>
+              h(
+                'li',
+                { class: correct.includes(i) ? 'correct' : '' },
+                h('span', { class: 'opt-letter', text: letter(i) }),
+                h('span', { text: optionLabel(q, i) }),
+                correct.includes(i) ? h('span', { class: 'ok', text: ` ✓ ${t('host.correctMark')}` }) : null,
+              ),
+            ),
+          )
+        : null,
+      this.hostOnly(q),
+      h(
+        'div',
+        { class: 'row wrap actions' },
+        h('button', { type: 'button', class: 'btn', disabled: !open, 'data-testid': 'close', text: `${t('host.close')} (C)`, onclick: () => this.send({ type: 'close' }) }),
+        h('button', { type: 'button', class: 'btn btn-primary', disabled: m.phase === PHASE.REVEAL, 'data-testid': 'reveal', text: `${t('host.reveal')} (R)`, onclick: () => this.send({ type: 'reveal' }) }),
+        open && hasTimer
+          ? h('button', { type: 'button', class: 'btn', 'data-testid': 'pause', text: `${q.paused ? t('host.resume') : t('host.pause')} (P)`, onclick: () => this.setPaused(!q.paused) })
+          : null,
+        h('button', { type: 'button', class: 'btn', 'data-testid': 'show-scores', text: `${t('host.scores')} (S)`, onclick: () => this.send({ type: 'show_scores' }) }),
+      ),
+      this.liveView(q),
+      m.phase === PHASE.SCORES ? h('div', { class: 'scores-box' }, h('h3', { text: t('screen.leaderboard') }), leaderboard(m.standings(), { limit: 50 })) : null,
+    ];
+  }
+
+  hostOnly(q) {
+    const parts = [];
+    if (q.answer) parts.push(h('h3', { text: t('host.answer') }), h('p', { class: 'answer', text: q.answer }));
+    if (q.followups && q.followups.length) parts.push(h('h3', { text: t('host.followups') }), h('ul', null, q.followups.map((f) => h('li', { text: f }))));
+    if (q.notes && q.notes.length) parts.push(h('h3', { text: t('host.notes') }), h('ul', null, q.notes.map((f) => h('li', { text: f }))));
+    if (!parts.length) return null;
+    return h('div', { class: 'host-only', 'data-testid': 'host-only' }, h('p', { class: 'host-only-tag', text: t('host.hostOnly') }), parts);
+  }
+
+  liveView(q) {
+    const m = this.model;
+    if (q.mode === 'buzz') {
+      return h(
+        'div',
+        { class: 'live buzz-live' },
+        h('h3', { text: t('host.queue') }),
+        m.queue.length
+          ? h(
+              'ol',
+              { class: 'queue', 'data-testid': 'queue' },
+              m.queue.map((e, i) => {
+                const floor = e.player_id === m.floor;
+                return h(
+                  'li',
+                  { class: floor ? 'floor' : '' },
+                  h('span', { class: 'q-pos', text: i + 1 }),
+                  h('span', { class: 'q-name', text: e.name || m.nameOf(e.player_id) }),
+                  h('span', { class: 'muted small', text: `+${(Number(e.at_ms || 0) / 1000).toFixed(2)} s` }),
+                  floor ? h('span', { class: 'floor-tag', text: t('host.floor') }) : null,
+                  h('span', { class: 'spacer' }),
+                  floor
+                    ? [
+                        h('button', { type: 'button', class: 'btn btn-ok', 'data-testid': 'judge-right', text: `✓ ${t('host.judge.right')} (Y)`, onclick: () => this.judge(true) }),
+                        h('button', { type: 'button', class: 'btn btn-bad', 'data-testid': 'judge-wrong', text: `✗ ${t('host.judge.wrong')} (X)`, onclick: () => this.judge(false) }),
+                      ]
+                    : null,
+                );
+              }),
+            )
+          : h('p', { class: 'muted', text: t('host.queue.empty') }),
+      );
+    }
+    if (q.mode === 'text') {
+      const answers = m.answers;
+      return h(
+        'div',
+        { class: 'live text-live' },
+        h(
+          'div',
+          { class: 'row' },
+          h('h3', { text: t('host.answers', { n: answers.length }) }),
+          h('span', { class: 'spacer' }),
+          h('button', {
+            type: 'button',
+            class: 'btn btn-small',
+            'data-testid': 'peer-vote',
+            disabled: answers.length < 2 || m.phase === PHASE.REVEAL,
+            text: t('host.peerVote'),
+            onclick: () => {
+              const msg = { type: 'peer_vote' };
+              if (this.settings.limit > 0) msg.time_limit_ms = this.settings.limit * 1000;
+              this.send(msg);
+            },
+          }),
+        ),
+        answers.length
+          ? h(
+              'ul',
+              { class: 'answers', 'data-testid': 'answers' },
+              answers.map((a) => {
+                const mark = this.marks.get(a.player_id);
+                return h(
+                  'li',
+                  { class: mark === true ? 'marked-right' : mark === false ? 'marked-wrong' : '' },
+                  h('div', { class: 'a-body' }, h('span', { class: 'a-name', text: a.name || m.nameOf(a.player_id) }), h('span', { class: 'a-text', text: a.text })),
+                  h('button', { type: 'button', class: `icon-btn ok${mark === true ? ' on' : ''}`, title: t('host.mark.right'), 'aria-label': `${t('host.mark.right')}: ${a.name || ''}`, 'aria-pressed': String(mark === true), text: '✓', onclick: () => this.mark(a.player_id, true) }),
+                  h('button', { type: 'button', class: `icon-btn bad${mark === false ? ' on' : ''}`, title: t('host.mark.wrong'), 'aria-label': `${t('host.mark.wrong')}: ${a.name || ''}`, 'aria-pressed': String(mark === false), text: '✗', onclick: () => this.mark(a.player_id, false) }),
+                );
+              }),
+            )
+          : h('p', { class: 'muted', text: t('host.answers.empty') }),
+      );
+    }
+    const tally = m.tally;
+    return h(
+      'div',
+      { class: 'live tally-live' },
+      tally && tally.of != null ? h('p', { class: 'answered', 'data-testid': 'answered', text: t('host.answered', { answered: tally.answered ?? 0, of: tally.of }) }) : null,
+      histogram(q, tally ? tally.counts : [], { correct: m.reveal ? m.reveal.correct || [] : [] }),
+    );
+  }
+}

@@ -1,0 +1,34 @@
+// Picks the view for the current path. Every app route serves the same
+// index.html; this module decides what it becomes.
+
+import { mountHome } from './home.js';
+import { mountHost } from './host.js';
+import { mountPlayer } from './player.js';
+import { mountScreen } from './screen.js';
+
+const root = document.getElementById('app');
+
+function navigate(path) {
+  // A full load keeps every view's listeners and sockets simple.
+  location.assign(path);
+}
+
+function route() {
+  const parts = location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const [first, second] = parts;
+  switch (first) {
+    case 'host':
+      document.title = 'quizroom · host';
+      return mountHost(root, second ? second.toUpperCase() : '', navigate);
+    case 'join':
+      document.title = 'quizroom';
+      return mountPlayer(root, second || new URLSearchParams(location.search).get('code') || '');
+    case 'screen':
+      document.title = 'quizroom · screen';
+      return mountScreen(root, second ? second.toUpperCase() : '');
+    default:
+      return mountHome(root, navigate);
+  }
+}
+
+route();

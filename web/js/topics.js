@@ -1,0 +1,238 @@
+// The topic picker: the merged catalog as a tree with question counts,
+// where checking a parent checks everything under it, plus bank shortcuts
+// and a question search for picking one question by hand.
+
+import { bank as fetchBank } from './api.js';
+import { h } from './dom.js';
+import { t } from './i18n.js';
+
+/** Walks a topic tree depth first. */
+function walk(nodes, fn, parent = null) {
+  for (const node of nodes || []) {
+    fn(node, parent);
+    walk(node.children, fn, node);
+  }
+}
+
+const norm = (s) => String(s).trim().toLowerCase();
+
+export class TopicPicker {
+  /** onChange() runs after every selection change. */
+  constructor(onChange) {
+    this.onChange = onChange;
+    this.topics = [];
+    this.banks = [];
+    this.checked = new Set();
+    this.expanded = new Set();
+    this.parents = new Map();
+    this.byId = new Map();
+    this.questions = null; // flattened, loaded on first search
+    this.loadingQuestions = null;
+  }
+
+  /** Takes the GET /api/banks answer. */
+  setCatalog(cat) {
+    this.topics = Array.isArray(cat.topics) ? cat.topics : [];
+    this.banks = Array.isArray(cat.banks) ? cat.banks : [];
+    this.parents.clear();
+    this.byId.clear();
+    walk(this.topics, (node, parent) => {
+      this.byId.set(node.id, node);
+      this.parents.set(node.id, parent ? parent.id : null);
+    });
+    for (const id of [...this.checked]) if (!this.byId.has(id)) this.checked.delete(id);
+    if (!this.expanded.size) for (const top of this.topics) this.expanded.add(top.id);
+  }
+
+  /** Questions under a node, counting its whole subtree once. */
+  total(node) {
+    const own = Number(node.questions) || 0;
+    const kids = (node.children || []).reduce((sum, c) => sum + this.total(c), 0);
+    return Math.max(own, kids);
+  }
+
+  /** Every question in the catalog. */
+  grandTotal() {
+    return this.topics.reduce((sum, n) => sum + this.total(n), 0);
+  }
+
+  /** Smallest set of topic ids covering the selection (parents stand for children). */
+  selectedIds() {
+    const out = [];
+    const visit = (nodes) => {
+      for (const node of nodes || []) {
+        if (this.checked.has(node.id)) out.push(node.id);
+        else visit(node.children);
+      }
+    };
+    visit(this.topics);
+    return out;
+  }
+
+  /** Number of questions in the selection. */
+  selectedCount() {
+    return this.selectedIds().reduce((sum, id) => sum + this.total(this.byId.get(id)), 0);
+  }
+
+  setSubtree(node, on) {
+    walk([node], (n) => (on ? this.checked.add(n.id) : this.checked.delete(n.id)));
+  }
+
+  fixAncestors(id) {
+    let parentId = this.parents.get(id);
+    while (parentId) {
+      const parent = this.byId.get(parentId);
+      const all = (parent.children || []).every((c) => this.checked.has(c.id));
+      if (all) this.checked.add(parentId);
+      else this.checked.delete(parentId);
+      parentId = this.parents.get(parentId);
+    }
+  }
+
+  toggle(node, on) {
+    this.setSubtree(node, on);
+    this.fixAncestors(node.id);
+    this.onChange();
+  }
+
+  partly(node) {
+    let some = false;
+    walk(node.children, (n) => {
+      if (this.checked.has(n.id)) some = true;
+    });
+    return some;
+  }
+
+  clear() {
+    this.checked.clear();
+    this.onChange();
+  }
+
+  /** Checks (or, when all are checked already, unchecks) a bank's topics. */
+  async toggleBank(bankId) {
+    const parsed = await fetchBank(bankId);
+    const banks = parsed && Array.isArray(parsed.banks) ? parsed.banks : [parsed];
+    const nodes = [];
+    for (const b of banks) {
+      for (const topic of (b && b.topics) || []) {
+        const node = this.findByPath(topic.path || []);
+        if (node) nodes.push(node);
+      }
+    }
+    if (!nodes.length) return;
+    const allOn = nodes.every((n) => this.checked.has(n.id));
+    for (const n of nodes) {
+      this.setSubtree(n, !allOn);
+      this.fixAncestors(n.id);
+    }
+    this.onChange();
+  }
+
+  findByPath(path) {
+    let level = this.topics;
+    let found = null;
+    for (const title of path) {
+      found = (level || []).find((n) => norm(n.title) === norm(title));
+      if (!found) return null;
+      level = found.children;
+    }
+    return found;
+  }
+
+  /** The tree and bank shortcuts. */
+  view() {
+    if (!this.topics.length) return h('p', { class: 'muted', text: t('host.topics.empty') });
+    const tree = h('ul', { class: 'tree', role: 'tree', 'aria-label': t('host.topics') }, this.topics.map((n) => this.nodeView(n, 1)));
+    const banks = this.banks.length
+      ? h(
+          'div',
+          { class: 'banks' },
+          h('span', { class: 'muted small', text: `${t('host.banks')}:` }),
+          this.banks.map((b) =>
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'chip',
+                title: b.file || b.id,
+                onclick: () => this.toggleBank(b.id).catch(() => {}),
+              },
+              h('span', { text: b.title || b.id }),
+              h('span', { class: 'count', text: b.questions ?? '' }),
+            ),
+          ),
+        )
+      : null;
+    return [banks, tree];
+  }
+
+  nodeView(node, depth) {
+    const kids = node.children || [];
+    const open = this.expanded.has(node.id);
+    const box = h('input', {
+      type: 'checkbox',
+      id: `topic-${node.id}`,
+      'data-topic': node.id,
+      onchange: (e) => this.toggle(node, e.target.checked),
+    });
+    box.checked = this.checked.has(node.id);
+    box.indeterminate = !box.checked && this.partly(node);
+    return h(
+      'li',
+      { role: 'treeitem', 'aria-level': depth, 'aria-expanded': kids.length ? String(open) : null, 'aria-selected': String(box.checked) },
+      h(
+        'div',
+        { class: 'tree-row' },
+        kids.length
+          ? h('button', {
+              type: 'button',
+              class: `twisty${open ? ' open' : ''}`,
+              'aria-label': node.title,
+              text: '▸',
+              onclick: () => {
+                if (open) this.expanded.delete(node.id);
+                else this.expanded.add(node.id);
+                this.onChange();
+              },
+            })
+          : h('span', { class: 'twisty-space' }),
+        box,
+        h('label', { for: `topic-${node.id}`, text: node.title }),
+        h('span', { class: 'count', text: this.total(node) }),
+      ),
+      kids.length && open ? h('ul', { role: 'group' }, kids.map((c) => this.nodeView(c, depth + 1))) : null,
+    );
+  }
+
+  /** Loads every bank's questions once, for the search. */
+  async loadQuestions() {
+    if (this.questions) return this.questions;
+    if (!this.loadingQuestions) {
+      this.loadingQuestions = (async () => {
+        const out = [];
+        const seen = new Set();
+        for (const b of this.banks) {
+          let parsed;
+          try {
+            parsed = await fetchBank(b.id);
+          } catch {
+            continue;
+          }
+          const banks = parsed && Array.isArray(parsed.banks) ? parsed.banks : [parsed];
+          for (const pb of banks) {
+            for (const topic of (pb && pb.topics) || []) {
+              for (const q of topic.questions || []) {
+                if (!q || !q.id || seen.has(q.id)) continue;
+                seen.add(q.id);
+                out.push({ id: q.id, prompt: q.prompt || '', kind: q.kind || 'open', path: topic.path || [], bank: b.title || b.id });
+              }
+            }
+          }
+        }
+        this.questions = out;
+        return out;
+      })();
+    }
+    return this.loadingQuestions;
+  }
+}
