@@ -2,6 +2,61 @@
 
 mod common;
 
+use serde_json::Value;
+
+const GIFT: &str = "$CATEGORY: Astronomy/Planets\n\n\
+::p1:: Which planet is closest to the Sun? {=Mercury ~Venus ~Mars}\n\n\
+::p2:: Jupiter is a gas giant. {T}\n";
+
+async fn json(resp: reqwest::Response) -> Value {
+    resp.json().await.expect("JSON body")
+}
+
+async fn bank_index(server: &common::Server) -> Value {
+    let resp = reqwest::get(server.url("/api/banks")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    json(resp).await
+}
+
+fn find_topic<'a>(nodes: &'a Value, title: &str) -> Option<&'a Value> {
+    for node in nodes.as_array()? {
+        if node["title"].as_str() == Some(title) {
+            return Some(node);
+        }
+        if let Some(found) = find_topic(&node["children"], title) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+async fn upload(server: &common::Server, name: Option<&str>, body: Vec<u8>) -> reqwest::Response {
+    let url = match name {
+        Some(n) => server.url(&format!("/api/banks?name={n}")),
+        None => server.url("/api/banks"),
+    };
+    reqwest::Client::new()
+        .post(url)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn error_code(resp: reqwest::Response) -> String {
+    let body = json(resp).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[tokio::test]
 async fn healthz_answers_ok() {
     let server = common::Server::start().await;
@@ -12,4 +67,176 @@ async fn healthz_answers_ok() {
         .await
         .unwrap();
     assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn lists_the_seed_banks_and_the_merged_topic_tree() {
+    let server = common::Server::start().await;
+    let index = bank_index(&server).await;
+    let banks = index["banks"].as_array().unwrap();
+    assert!(banks.len() >= 6, "every seed loads: {banks:?}");
+    let classroom = banks
+        .iter()
+        .find(|b| b["file"] == "classroom.gift")
+        .unwrap();
+    assert_eq!(classroom["questions"], 18);
+    for b in banks {
+        assert!(b["id"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(b["title"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(b["questions"].as_u64().unwrap() > 0);
+    }
+    let geography = find_topic(&index["topics"], "Geography").expect("classroom topic");
+    assert_eq!(geography["questions"], 6);
+    assert_eq!(geography["path"], serde_json::json!(["Geography"]));
+    let cs = find_topic(&index["topics"], "Computer Science").unwrap();
+    let networking = find_topic(&cs["children"], "Networking").unwrap();
+    assert_eq!(
+        networking["path"],
+        serde_json::json!(["Computer Science", "Networking"])
+    );
+    assert!(cs["questions"].as_u64() >= networking["questions"].as_u64());
+}
+
+#[tokio::test]
+async fn one_bank_comes_back_parsed_and_unknown_ids_are_404() {
+    let server = common::Server::start().await;
+    let index = bank_index(&server).await;
+    let id = index["banks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["file"] == "classroom.gift")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resp = reqwest::get(server.url(&format!("/api/banks/{id}")))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = json(resp).await;
+    let bank = &body["banks"][0];
+    assert_eq!(bank["id"], id.as_str());
+    let questions: Vec<&Value> = bank["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["questions"].as_array().unwrap())
+        .collect();
+    assert_eq!(questions.len(), 18);
+    let first = questions[0];
+    assert_eq!(first["kind"], "choice");
+    assert!(first["line"].as_u64().unwrap() > 0);
+    assert_eq!(first["options"][0]["correct"], true);
+
+    let resp = reqwest::get(server.url("/api/banks/no-such-bank"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(error_code(resp).await, "not_found");
+}
+
+#[tokio::test]
+async fn uploaded_gift_bank_joins_the_catalog() {
+    let server = common::Server::start().await;
+    let resp = upload(&server, Some("astro.gift"), GIFT.as_bytes().to_vec()).await;
+    assert_eq!(resp.status(), 201);
+    let body = json(resp).await;
+    let bank = &body["banks"][0];
+    assert_eq!(bank["file"], "astro.gift");
+    assert_eq!(
+        bank["topics"][0]["path"],
+        serde_json::json!(["Astronomy", "Planets"])
+    );
+    assert_eq!(bank["topics"][0]["questions"][1]["kind"], "truefalse");
+
+    let index = bank_index(&server).await;
+    let listed = index["banks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == bank["id"])
+        .expect("uploaded bank is listed");
+    assert_eq!(listed["questions"], 2);
+    let astronomy = find_topic(&index["topics"], "Astronomy").unwrap();
+    assert_eq!(astronomy["questions"], 2);
+    let resp = reqwest::get(server.url(&format!("/api/banks/{}", bank["id"].as_str().unwrap())))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn oversize_upload_is_413() {
+    let server = common::Server::start().await;
+    let body = vec![b'a'; quizroom::bank::MAX_BANK_BYTES + 1];
+    let resp = upload(&server, Some("big.md"), body).await;
+    assert_eq!(resp.status(), 413);
+    assert_eq!(error_code(resp).await, "bank_too_large");
+}
+
+#[tokio::test]
+async fn binary_upload_is_415() {
+    let server = common::Server::start().await;
+    let body: Vec<u8> = (0u8..=255).cycle().take(4096).collect();
+    let resp = upload(&server, Some("blob.md"), body).await;
+    assert_eq!(resp.status(), 415);
+    assert_eq!(error_code(resp).await, "bank_encoding");
+}
+
+#[tokio::test]
+async fn broken_empty_and_unnamed_uploads_are_400() {
+    let server = common::Server::start().await;
+    let broken = "::q1:: Fine {=a ~b}\n\n::q2:: Broken {=a ~b\n";
+    let resp = upload(&server, Some("broken.gift"), broken.as_bytes().to_vec()).await;
+    assert_eq!(resp.status(), 400);
+    let body = json(resp).await;
+    assert_eq!(body["error"]["code"], "bank_syntax");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("broken.gift:3"),
+        "{body}"
+    );
+
+    let resp = upload(&server, Some("empty.md"), Vec::new()).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(error_code(resp).await, "bank_empty");
+
+    let resp = upload(&server, None, GIFT.as_bytes().to_vec()).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(error_code(resp).await, "missing_name");
+
+    // Nothing refused reached the catalog.
+    let index = bank_index(&server).await;
+    assert!(index["banks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|b| b["file"] != "broken.gift"));
+}
+
+#[tokio::test]
+async fn uploads_need_the_admin_token_when_one_is_set() {
+    let server = common::Server::start_with(|c| c.admin_token = Some("s3cret".into())).await;
+    let resp = upload(&server, Some("astro.gift"), GIFT.as_bytes().to_vec()).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(resp).await, "unauthorized");
+    let resp = reqwest::Client::new()
+        .post(server.url("/api/banks?name=astro.gift"))
+        .header("Authorization", "Bearer wrong")
+        .body(GIFT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = reqwest::Client::new()
+        .post(server.url("/api/banks?name=astro.gift"))
+        .header("Authorization", "Bearer s3cret")
+        .body(GIFT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
 }

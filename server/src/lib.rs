@@ -7,6 +7,7 @@
 pub mod assets;
 pub mod bank;
 pub mod catalog;
+pub mod check;
 pub mod config;
 pub mod healthcheck;
 pub mod http;

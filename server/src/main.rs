@@ -45,7 +45,15 @@ fn main() -> anyhow::Result<()> {
     init_tracing(cli.config.log_format);
     match cli.command {
         Some(Cmd::Check { files, json }) => {
-            let _ = (files, json);
+            let all_good = quizroom::check::run(
+                &files,
+                json,
+                &mut std::io::stdout().lock(),
+                &mut std::io::stderr().lock(),
+            )?;
+            if !all_good {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Some(Cmd::Healthcheck) => {

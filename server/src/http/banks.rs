@@ -1,10 +1,239 @@
 //! `/api/banks`: the merged catalog, one parsed bank, and bank upload.
+//!
+//! An upload is parsed off the async workers and swapped into the shared
+//! catalog as a whole new snapshot, so rooms drawing questions never see a
+//! half-merged catalog.
 
-use axum::Router;
+use std::sync::Mutex;
 
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use crate::bank::{self, BankError, BankList};
+use crate::catalog::TopicNode;
 use crate::state::AppState;
 
-/// Routes under `/api/banks`.
+/// Longest accepted upload file name.
+const MAX_NAME_LEN: usize = 128;
+
+/// Serializes catalog rebuilds: two uploads at once must both end up in the
+/// catalog, not the last one overwriting the first one's rebuild.
+static UPLOAD_LOCK: Mutex<()> = Mutex::new(());
+
+/// Routes under `/api/banks`. The body limit is the bank size limit, so an
+/// oversize upload is refused while it streams in, not after buffering it.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/api/banks", get(list).post(upload))
+        .route("/api/banks/{id}", get(one))
+        .layer(DefaultBodyLimit::max(bank::MAX_BANK_BYTES))
+}
+
+/// One bank in the `GET /api/banks` index.
+#[derive(Debug, Serialize)]
+struct BankSummary {
+    id: String,
+    title: String,
+    file: String,
+    questions: usize,
+}
+
+/// `GET /api/banks`: every bank and the merged topic tree a host picks from.
+#[derive(Debug, Serialize)]
+struct BankIndex {
+    banks: Vec<BankSummary>,
+    topics: Vec<TopicNode>,
+}
+
+async fn list(State(state): State<AppState>) -> Json<BankIndex> {
+    let catalog = state.catalog();
+    let banks = catalog
+        .banks()
+        .iter()
+        .map(|b| BankSummary {
+            id: b.id.clone(),
+            title: b.title.clone(),
+            file: b.file.clone(),
+            questions: b.topics.iter().map(|t| t.questions.len()).sum(),
+        })
+        .collect();
+    Json(BankIndex {
+        banks,
+        topics: catalog.topics().to_vec(),
+    })
+}
+
+/// `GET /api/banks/{id}`: the bank as `quizroom check --json` prints it.
+async fn one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<BankList>, ApiError> {
+    let catalog = state.catalog();
+    let bank = catalog
+        .bank(&id)
+        .ok_or_else(|| ApiError::not_found("bank"))?;
+    Ok(Json(BankList {
+        banks: vec![bank.clone()],
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadQuery {
+    name: Option<String>,
+}
+
+/// `POST /api/banks?name=FILE`: parses the raw body as a bank file and adds
+/// it to the catalog (replacing a bank uploaded under the same name).
+async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<BankList>), ApiError> {
+    authorize(&state, &headers)?;
+    let name = match query {
+        Ok(Query(q)) => file_name(q.name.as_deref())?,
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                e.body_text(),
+            ))
+        }
+    };
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "bank_too_large",
+                format!(
+                    "{name}: file is over the {}-byte limit",
+                    bank::MAX_BANK_BYTES
+                ),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_body", e.body_text())
+        }
+    })?;
+    let size = body.len();
+    let worker_state = state.clone();
+    let parsed = tokio::task::spawn_blocking(move || {
+        let bank = bank::parse(&name, &body)?;
+        let _guard = UPLOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let next = worker_state.catalog().with_bank(bank.clone());
+        worker_state.set_catalog(next);
+        Ok::<_, BankError>(bank)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "bank upload task failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the upload could not be processed",
+        )
+    })?;
+    match parsed {
+        Ok(bank) => {
+            tracing::info!(file = %bank.file, bank = %bank.id, format = %bank.format, size, "bank uploaded");
+            Ok((StatusCode::CREATED, Json(BankList { banks: vec![bank] })))
+        }
+        Err(e) => {
+            tracing::info!(code = e.code(), error = %e, "bank upload refused");
+            Err(bank_error(e))
+        }
+    }
+}
+
+/// Maps a bank error to its HTTP status: size → 413, undecodable → 415,
+/// anything about the content → 400.
+fn bank_error(e: BankError) -> ApiError {
+    let status = match e {
+        BankError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        BankError::Encoding { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        BankError::Syntax { .. } | BankError::Empty { .. } => StatusCode::BAD_REQUEST,
+    };
+    ApiError::new(status, e.code(), e.to_string())
+}
+
+/// Checks `Authorization: Bearer TOKEN` when an admin token is configured.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = state.config().admin_token.as_deref() else {
+        return Ok(());
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "uploading banks needs Authorization: Bearer ADMIN_TOKEN",
+        ))
+    }
+}
+
+/// Compares secrets without leaking the matching prefix length through timing.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The upload's file name: required, only its last path component, no
+/// control characters, bounded length.
+fn file_name(raw: Option<&str>) -> Result<String, ApiError> {
+    let bad = |message: &str| ApiError::new(StatusCode::BAD_REQUEST, "bad_name", message);
+    let raw = raw.map(str::trim).unwrap_or("");
+    if raw.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "missing_name",
+            "give the file name as ?name=FILE.md",
+        ));
+    }
+    let name = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
+    if name.is_empty() || name.starts_with('.') {
+        return Err(bad("the file name must not be empty or start with a dot"));
+    }
+    if name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(bad(
+            "the file name must be at most 128 characters without control characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_reduced_to_a_safe_last_component() {
+        assert_eq!(file_name(Some("a/b/../quiz.gift")).unwrap(), "quiz.gift");
+        assert_eq!(file_name(Some("C:\\x\\bank.md")).unwrap(), "bank.md");
+        assert_eq!(file_name(None).unwrap_err().code, "missing_name");
+        assert_eq!(file_name(Some("  ")).unwrap_err().code, "missing_name");
+        assert_eq!(file_name(Some("dir/")).unwrap_err().code, "bad_name");
+        assert_eq!(file_name(Some(".env")).unwrap_err().code, "bad_name");
+        assert_eq!(file_name(Some("a\u{7}b")).unwrap_err().code, "bad_name");
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secre"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+    }
 }
