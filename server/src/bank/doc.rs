@@ -313,6 +313,15 @@ impl TopicBuilder {
         self.topics.last_mut().and_then(|t| t.questions.last_mut())
     }
 
+    /// Question `index` of the last topic with exactly this path.
+    pub fn question_mut(&mut self, path: &[String], index: usize) -> Option<&mut Draft> {
+        self.topics
+            .iter_mut()
+            .rev()
+            .find(|t| t.path == path)
+            .and_then(|t| t.questions.get_mut(index))
+    }
+
     /// Whether no question was added yet.
     pub fn is_empty(&self) -> bool {
         self.topics.is_empty()

@@ -281,7 +281,7 @@ fn build(file: &str, format: &str, doc: &doc::Doc, parsed: doc::Parsed) -> Resul
         id: bank_id,
         title,
         file: file.to_string(),
-        description: text::collapse_whitespace(&parsed.description),
+        description: parsed.description.trim().to_string(),
         format: format.to_string(),
         topics,
         warnings: parsed.warnings,

@@ -50,3 +50,303 @@ fn dump_seeds() {
         }
     }
 }
+
+const ALL: [(&str, &str); 5] = [
+    ("000_", "headings"),
+    ("001_", "plain"),
+    ("002_", "numbered"),
+    ("003_", "checklist"),
+    ("004_", "outline"),
+];
+
+fn questions(bank: &Bank) -> impl Iterator<Item = &super::Question> {
+    bank.topics.iter().flat_map(|t| t.questions.iter())
+}
+
+fn text_of(bytes: &[u8]) -> String {
+    super::decode::decode("seed", bytes).expect("seed decodes")
+}
+
+#[test]
+fn every_seed_picks_its_layout_by_a_clear_margin() {
+    for (prefix, layout) in ALL {
+        let (name, bytes, bank) = seed(prefix);
+        assert_eq!(bank.format, layout, "{name}");
+        let text = text_of(&bytes);
+        let doc = super::doc::Doc::new(&name, &text);
+        let mut scores: Vec<(u32, &str)> = super::LAYOUTS
+            .iter()
+            .map(|l| ((l.score)(&doc), l.name))
+            .collect();
+        scores.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(scores[0].1, layout, "{name}: {scores:?}");
+        assert!(
+            scores[0].0 > scores[1].0 * 2,
+            "{name}: margin too thin {scores:?}"
+        );
+    }
+}
+
+#[test]
+fn every_question_line_of_every_seed_is_kept() {
+    for (prefix, _) in ALL {
+        let (name, bytes, bank) = seed(prefix);
+        let text = text_of(&bytes);
+        let mut kept: Vec<&str> = Vec::new();
+        for q in questions(&bank) {
+            kept.push(&q.prompt);
+            kept.extend(q.followups.iter().map(String::as_str));
+            kept.extend(q.notes.iter().map(String::as_str));
+        }
+        for (i, line) in text.lines().enumerate() {
+            if !line.trim().ends_with('?') {
+                continue;
+            }
+            let clean = super::text::plain(line);
+            assert!(
+                kept.iter().any(|k| *k == clean || k.contains(&clean)),
+                "{name}:{}: {clean:?} is in no prompt, follow-up or note",
+                i + 1
+            );
+        }
+    }
+}
+
+/// Markup that must never reach a player's screen.
+fn residue(s: &str) -> Option<&'static str> {
+    let bold_pair = s
+        .match_indices("**")
+        .collect::<Vec<_>>()
+        .windows(2)
+        .any(|w| {
+            let inner = &s[w[0].0 + 2..w[1].0];
+            !inner.is_empty() && !inner.starts_with(' ') && !inner.ends_with(' ')
+        });
+    let numbered = {
+        let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        digits > 0 && (s[digits..].starts_with(". ") || s[digits..].starts_with(") "))
+    };
+    let checks: [(bool, &'static str); 14] = [
+        (bold_pair, "**bold**"),
+        (s.contains(r"\_") || s.contains(r"\*"), "escape"),
+        (s.contains("[ ]") || s.contains("[x]"), "checkbox"),
+        (s.contains("]("), "link"),
+        (s.contains("[^"), "footnote"),
+        (
+            s.contains("<img") || s.contains("<br") || s.contains("<div"),
+            "html",
+        ),
+        (
+            s.starts_with("- ") || s.starts_with("* ") || s.starts_with("+ "),
+            "list mark",
+        ),
+        (s.starts_with("– "), "dash mark"),
+        (numbered, "numbering"),
+        (s.starts_with('#'), "heading mark"),
+        (s.contains('`'), "backtick"),
+        (s.contains("http://") || s.contains("https://"), "url"),
+        (s.contains("  ") || s.trim() != s, "spacing"),
+        (s.is_empty(), "empty"),
+    ];
+    checks.iter().find(|(bad, _)| *bad).map(|(_, what)| *what)
+}
+
+#[test]
+fn no_prompt_topic_or_followup_carries_markup() {
+    for (prefix, _) in ALL {
+        let (name, _, bank) = seed(prefix);
+        for t in &bank.topics {
+            for title in &t.path {
+                assert_eq!(residue(title), None, "{name}: topic {title:?}");
+            }
+            for q in &t.questions {
+                assert_eq!(
+                    residue(&q.prompt),
+                    None,
+                    "{name}:{}: {:?}",
+                    q.line,
+                    q.prompt
+                );
+                for f in &q.followups {
+                    assert_eq!(residue(f), None, "{name}:{}: follow-up {f:?}", q.line);
+                }
+            }
+        }
+        assert_eq!(residue(&bank.title), None, "{name}: title {:?}", bank.title);
+    }
+}
+
+#[test]
+fn ids_are_stable_across_parses_and_unique() {
+    for (prefix, _) in ALL {
+        let (name, bytes, bank) = seed(prefix);
+        let again = parse(&name, &bytes).expect("second parse");
+        assert_eq!(bank, again, "{name}");
+        let mut ids: Vec<&str> = questions(&bank).map(|q| q.id.as_str()).collect();
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "{name}: duplicate question ids");
+        let mut tids: Vec<&str> = bank.topics.iter().map(|t| t.id.as_str()).collect();
+        let n = tids.len();
+        tids.sort_unstable();
+        tids.dedup();
+        assert_eq!(tids.len(), n, "{name}: duplicate topic ids");
+    }
+}
+
+#[test]
+fn headings_seed_nests_topics_and_keeps_continuations_as_notes() {
+    let (name, bytes, bank) = seed("000_");
+    let text = text_of(&bytes);
+    assert_eq!(bank.title, "backend_interview_python");
+    let paths: Vec<String> = bank.topics.iter().map(|t| t.path.join(" / ")).collect();
+    assert!(paths.contains(&"Python / Basics".to_string()), "{paths:?}");
+    assert!(
+        paths
+            .iter()
+            .all(|p| !p.contains("Typing") && !p.starts_with("ООП")),
+        "{paths:?}"
+    );
+    // One question per paragraph: every non-blank line that is not a
+    // heading or a dash continuation is a question.
+    let expected = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#') && !l.starts_with('–'))
+        .count();
+    assert_eq!(questions(&bank).count(), expected, "{name}");
+    let asyncio = questions(&bank)
+        .find(|q| q.prompt == "Какие основные функции и методы есть в модуле asyncio?")
+        .expect("asyncio question");
+    assert_eq!(asyncio.notes.len(), 5);
+    assert_eq!(asyncio.notes[0], "asyncio.run()");
+    assert!(questions(&bank).any(|q| q.prompt == "Зачем используют *args и **kwargs?"));
+}
+
+#[test]
+fn plain_seed_yields_its_fourteen_sections() {
+    let (name, bytes, bank) = seed("001_");
+    let text = text_of(&bytes);
+    assert_eq!(bank.topics.len(), 14, "{name}");
+    assert_eq!(bank.topics[0].path, ["Python"]);
+    assert_eq!(bank.topics[13].path, ["HRский"]);
+    assert!(bank
+        .description
+        .starts_with("Вопросы для собеседования Python"));
+    // Every other non-blank line is one question.
+    let non_blank = text.lines().filter(|l| !l.trim().is_empty()).count();
+    assert_eq!(questions(&bank).count(), non_blank - 14 - 1);
+    assert!(questions(&bank).any(|q| q.prompt == "Что такое __slots__"));
+    assert!(questions(&bank)
+        .any(|q| q.prompt == "What is the __dict__ attribute of an object in Python?"));
+}
+
+#[test]
+fn numbered_seed_yields_130_questions_with_followups() {
+    let (name, _, bank) = seed("002_");
+    let qs: Vec<_> = questions(&bank).collect();
+    assert_eq!(qs.len(), 130, "{name}");
+    for q in &qs {
+        assert!(
+            !q.followups.is_empty(),
+            "{name}:{}: {:?} has no follow-ups",
+            q.line,
+            q.prompt
+        );
+        assert!(q.followups.iter().all(|f| !f.contains("Связанные вопросы")));
+    }
+    assert_eq!(
+        qs[0].prompt,
+        "Что такое GIL в Python и как он влияет на многопоточность?"
+    );
+    assert_eq!(qs[0].line, 9);
+    assert_eq!(bank.topics.len(), 26);
+    assert_eq!(
+        bank.topics[0].path,
+        ["Уровень 1: Основы Python (1-25)", "Базовые концепции"]
+    );
+    for t in &bank.topics {
+        assert!(t
+            .path
+            .iter()
+            .all(|p| !p.contains("http") && !p.contains('⁂')));
+    }
+}
+
+#[test]
+fn checklist_seed_makes_every_item_a_question() {
+    let (name, bytes, bank) = seed("003_");
+    let text = text_of(&bytes);
+    let items = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- "))
+        .count();
+    assert_eq!(questions(&bank).count(), items, "{name}");
+    assert!(questions(&bank).all(|q| q.kind == Kind::Open));
+    let paths: Vec<String> = bank.topics.iter().map(|t| t.path.join(" / ")).collect();
+    assert!(
+        paths.contains(&"PYTHON CORE / GIL и память".to_string()),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(
+            &"Более развернутый список вопросов / Асинхронность и многопоточность".to_string()
+        ),
+        "{paths:?}"
+    );
+    assert!(questions(&bank).any(|q| q.prompt == "Транзакции"));
+}
+
+#[test]
+fn outline_seed_turns_topics_into_questions_with_notes() {
+    let (name, bytes, bank) = seed("004_");
+    let text = text_of(&bytes);
+    let topic_headings = text.lines().filter(|l| l.starts_with("## ")).count();
+    assert_eq!(bank.topics.len(), topic_headings, "{name}");
+    for t in &bank.topics {
+        let first = &t.questions[0];
+        assert_eq!(&first.prompt, t.path.last().expect("path"), "{name}");
+        assert!(
+            !first.notes.is_empty(),
+            "{name}: {:?} has no talking points",
+            first.prompt
+        );
+    }
+    let titles: Vec<&str> = bank.topics.iter().map(|t| t.path[0].as_str()).collect();
+    for expected in ["__hash__", "Mixins", "__new__ vs __init__", "Asyncio"] {
+        assert!(titles.contains(&expected), "{titles:?}");
+    }
+    let code = "funcs = []\nfor i in range(3):\n    funcs.append(lambda: i)";
+    let closures = questions(&bank)
+        .find(|q| q.prompt == "Почему все функции вернут одно и то же?")
+        .expect("question after the code block");
+    assert_eq!(closures.notes, [code]);
+    assert!(bank.description.contains("Python: asyncio, FastApi"));
+    assert!(questions(&bank).all(|q| !q.prompt.contains("Харды")));
+}
+
+#[test]
+fn residue_check_catches_markup() {
+    for bad in [
+        "**Что такое GIL?**",
+        r"Что такое \_\_slots__",
+        "[ ] item",
+        "see [x](http://a)",
+        "text[^1]",
+        "<img src=x>",
+        "- item",
+        "1. item",
+        "## Title",
+        "two  spaces",
+    ] {
+        assert!(residue(bad).is_some(), "{bad:?} passed the residue check");
+    }
+    for good in [
+        "Что такое **kwargs",
+        "a * b * c",
+        "Что такое __slots__",
+        "Python 3.7",
+    ] {
+        assert_eq!(residue(good), None, "{good:?}");
+    }
+}
