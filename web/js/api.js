@@ -34,8 +34,10 @@ export async function bank(id) {
 }
 
 /** Opens a new room; returns {code, host_token, join_url}. */
-export async function createRoom(title) {
-  const body = title ? { title } : {};
+export async function createRoom(title, isPrivate = false) {
+  const body = {};
+  if (title) body.title = title;
+  if (isPrivate) body.private = true;
   return parse(
     await fetch('/api/rooms', {
       method: 'POST',

@@ -27,8 +27,6 @@ import {
 
 const MODES = ['buzz', 'vote', 'poll', 'self', 'text'];
 const LIMITS = [0, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300];
-/** Question kinds that carry options with an answer key. */
-const KEYED_KINDS = ['choice', 'multi', 'truefalse'];
 
 /** Rooms this browser hosts: [{code, token, title, at}]. */
 export function hostedRooms() {
@@ -49,8 +47,8 @@ function forgetRoom(code) {
 }
 
 /** Creates a room, remembers its token, and returns its code. */
-export async function createAndRemember(title) {
-  const room = await api.createRoom(title);
+export async function createAndRemember(title, isPrivate = false) {
+  const room = await api.createRoom(title, isPrivate);
   rememberRoom({ code: room.code, token: room.host_token, title: title || '', joinUrl: room.join_url || '', at: Date.now() });
   return room.code;
 }
@@ -76,6 +74,7 @@ function mountRoomChooser(root, navigate) {
     header.update('x', () => [h('a', { class: 'brand', href: '/', text: t('app.name') }), h('span', { class: 'title', text: t('host.title') }), h('span', { class: 'spacer' }), langSwitch()]);
     main.update('x', () => {
       const titleInput = h('input', { id: 'room-title', maxlength: 80, placeholder: t('home.host.roomTitle') });
+      const privateBox = h('input', { type: 'checkbox', id: 'room-private' });
       const rooms = hostedRooms();
       return [
         h(
@@ -87,7 +86,7 @@ function mountRoomChooser(root, navigate) {
               if (busy) return;
               busy = true;
               try {
-                const code = await createAndRemember(titleInput.value.trim());
+                const code = await createAndRemember(titleInput.value.trim(), privateBox.checked);
                 navigate(`/host/${code}`);
               } catch (err) {
                 error = err.code ? errorText(err.code, err.message) : t('err.network');
@@ -99,6 +98,8 @@ function mountRoomChooser(root, navigate) {
           h('h1', { text: t('host.create.title') }),
           h('label', { for: 'room-title', text: t('home.host.roomTitle') }),
           titleInput,
+          h('label', { class: 'check' }, privateBox, h('span', { text: t('host.private') })),
+          h('p', { class: 'muted small', text: t('host.private.hint') }),
           error ? h('p', { class: 'error', role: 'alert', text: error }) : null,
           h('button', { type: 'submit', class: 'btn btn-primary btn-block', 'data-testid': 'create-room', text: t('host.create.go') }),
         ),
@@ -204,7 +205,7 @@ class HostApp {
       if (!this.identified) {
         this.socket.stop();
         this.fatal = errorText(msg.code, msg.message);
-        if (msg.code === 'bad_token' || msg.code === 'room_not_found') forgetRoom(this.code);
+        if (msg.code === 'bad_token' || msg.code === 'no_room') forgetRoom(this.code);
         this.render();
         return;
       }
@@ -244,9 +245,7 @@ class HostApp {
   }
 
   draw() {
-    const msg = this.askMsg({});
-    if (this.settings.mode === 'vote') msg.kinds = KEYED_KINDS;
-    this.send(msg);
+    this.send(this.askMsg({}));
   }
 
   pick(id) {
@@ -267,10 +266,7 @@ class HostApp {
   }
 
   setPaused(paused) {
-    if (this.send({ type: 'pause', paused })) {
-      this.model.setPaused(paused);
-      this.render();
-    }
+    this.send({ type: 'pause', paused });
   }
 
   setLocked(locked) {
@@ -307,7 +303,7 @@ class HostApp {
       r: () => q && this.model.phase !== PHASE.REVEAL && this.send({ type: 'reveal' }),
       y: () => this.judge(true),
       x: () => this.judge(false),
-      p: () => open && this.model.timeLeft() != null && this.setPaused(!q.paused),
+      p: () => open && q.time_limit_ms != null && this.setPaused(!q.paused),
       s: () => this.send({ type: 'show_scores' }),
     };
     if (actions[key]) {
@@ -529,7 +525,7 @@ class HostApp {
     const state = m.phase === PHASE.REVEAL || m.phase === PHASE.SCORES ? 'revealed' : q.paused && m.phase === PHASE.OPEN ? 'paused' : m.phase === PHASE.OPEN ? 'open' : 'closed';
     const correct = (m.reveal && m.reveal.correct) || q.correct || [];
     const open = m.phase === PHASE.OPEN;
-    const hasTimer = m.timeLeft() != null;
+    const hasTimer = q.time_limit_ms != null;
     return [
       h(
         'div',
@@ -558,6 +554,7 @@ class HostApp {
           )
         : null,
       this.hostOnly(q),
+      q.phase === 'peer_vote' ? h('p', { class: 'badge mode-text', text: t('host.peerVote.on') }) : null,
       h(
         'div',
         { class: 'row wrap actions' },
@@ -615,7 +612,7 @@ class HostApp {
           : h('p', { class: 'muted', text: t('host.queue.empty') }),
       );
     }
-    if (q.mode === 'text') {
+    if (q.mode === 'text' && q.phase !== 'peer_vote') {
       const answers = m.answers;
       return h(
         'div',

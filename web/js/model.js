@@ -29,6 +29,10 @@ export class RoomModel {
     this.reveal = null;
     this.leaderboard = null;
     this.answers = [];
+    this.playerCount = null; // {count, connected} where no roster is sent
+    this.you = null; // the player's own standing (player view)
+    this.pending = null; // the player's own input on the current question
+    this.private = false;
     this.phase = PHASE.LOBBY;
   }
 
@@ -56,16 +60,25 @@ export class RoomModel {
         if (this.question && msg.qid !== this.question.qid) return false;
         this.tally = msg;
         return true;
-      case 'answers':
+      case 'text_answer': {
         if (this.question && msg.qid !== this.question.qid) return false;
-        this.answers = Array.isArray(msg.answers) ? msg.answers : [];
+        const rest = this.answers.filter((a) => a.player_id !== msg.player_id);
+        this.answers = [...rest, { player_id: msg.player_id, name: msg.name, text: msg.text, correct: null }];
+        return true;
+      }
+      case 'player_count':
+        this.playerCount = { count: msg.count, connected: msg.connected };
+        return true;
+      case 'you':
+        this.you = msg;
+        return true;
+      case 'timer':
+        if (this.question && msg.qid !== this.question.qid) return false;
+        this.setPaused(Boolean(msg.paused), msg.deadline_ms);
         return true;
       case 'closed':
         if (this.question && msg.qid != null && msg.qid !== this.question.qid) return false;
         this.closeQuestion();
-        return true;
-      case 'paused':
-        this.setPaused(Boolean(msg.paused), msg.remaining_ms ?? msg.deadline_ms);
         return true;
       case 'reveal':
         if (this.question && msg.qid !== this.question.qid) return false;
@@ -79,9 +92,6 @@ export class RoomModel {
       case 'scores':
         this.leaderboard = Array.isArray(msg.leaderboard) ? msg.leaderboard : [];
         if (this.phase !== PHASE.ENDED && this.phase !== PHASE.OPEN) this.phase = PHASE.SCORES;
-        return true;
-      case 'locked':
-        this.locked = Boolean(msg.locked);
         return true;
       case 'ended':
         this.phase = PHASE.ENDED;
@@ -99,8 +109,12 @@ export class RoomModel {
     if (typeof s.code === 'string') this.code = s.code;
     if (typeof s.join_url === 'string') this.joinUrl = s.join_url;
     if (typeof s.locked === 'boolean') this.locked = s.locked;
-    const players = s.players || s.roster;
+    if (typeof s.private === 'boolean') this.private = s.private;
+    const players = s.roster || s.players;
     if (Array.isArray(players)) this.players = players;
+    if (typeof s.player_count === 'number') this.playerCount = { count: s.player_count, connected: s.connected ?? s.player_count };
+    if (s.you) this.you = s.you;
+    this.pending = s.pending || null;
     if (s.question) this.setQuestion(s.question);
     else {
       this.question = null;
@@ -123,14 +137,14 @@ export class RoomModel {
       this.reveal = s.reveal;
       this.phase = PHASE.REVEAL;
     }
-    if (s.phase === 'scores' || s.phase === 'leaderboard') this.phase = PHASE.SCORES;
-    if (s.ended === true || s.phase === 'ended') this.phase = PHASE.ENDED;
+    if (s.ended === true) this.phase = PHASE.ENDED;
   }
 
   setQuestion(q) {
     const same = this.question && this.question.qid === q.qid;
+    const samePhase = same && this.question.phase === q.phase;
     this.question = { ...q };
-    if (!same) {
+    if (!same || !samePhase) {
       this.queue = [];
       this.floor = null;
       this.tally = null;
@@ -181,6 +195,12 @@ export class RoomModel {
   /** The player's own roster entry (player view). */
   me() {
     return this.players.find((p) => p.player_id === this.playerId) || null;
+  }
+
+  /** How many players are seated (roster or player_count). */
+  count() {
+    if (this.players.length) return this.players.length;
+    return this.playerCount ? this.playerCount.count : 0;
   }
 
   /** Name for a player id, from the roster. */

@@ -20,7 +20,7 @@ import {
 } from './widgets.js';
 
 const CODE_RE = /^[A-Z0-9]{4,12}$/;
-const MAX_NAME = 32;
+const MAX_NAME = 24;
 const MAX_ANSWER = 500;
 
 /** Normalizes what a person types as a room code. */
@@ -112,7 +112,16 @@ class PlayerApp {
   onStatus(status, detail) {
     this.status = status;
     if (status !== 'online') this.identified = false;
+    if (this.gameOver && status === 'reconnecting') {
+      this.socket.stop();
+      return;
+    }
     if (status === 'stopped' && detail && detail.code === 4001) this.kicked();
+    else if (status === 'stopped' && detail && detail.code === 4002) this.view = 'elsewhere';
+    else if (status === 'stopped' && detail && detail.code === 4004) {
+      save(`player.${this.code}`, null);
+      this.view = 'gone';
+    }
     else if (status === 'reconnecting' && !this.welcomed && this.view === 'form') {
       // Never got in: do not spin forever behind the form.
       this.socket.stop();
@@ -146,6 +155,7 @@ class PlayerApp {
       save('player.lastName', this.creds.name);
       this.model = new RoomModel();
       this.model.apply(msg);
+      this.takePending(msg.state && msg.state.pending);
       this.afterUpdate(true);
       return;
     }
@@ -158,22 +168,39 @@ class PlayerApp {
       this.render();
       return;
     }
-    const prevQ = this.model.question && this.model.question.qid;
-    const prevMode = this.model.question && this.model.question.mode;
-    if (this.model.apply(msg)) {
-      const q = this.model.question;
-      this.afterUpdate(q && (q.qid !== prevQ || q.mode !== prevMode));
-    }
+    const prevKey = this.mineKey();
+    if (this.model.apply(msg)) this.afterUpdate(this.mineKey() !== prevKey);
     if (msg.type === 'ended') {
-      this.socket.stop();
+      // Final scores may still follow; the socket is left to close by itself.
+      this.gameOver = true;
       save(`player.${this.code}`, null);
-      this.render();
     }
   }
 
   nameFromWelcome(msg) {
-    const me = msg.state && Array.isArray(msg.state.players) && msg.state.players.find((p) => p.player_id === msg.player_id);
+    const st = msg.state || {};
+    if (st.you && st.you.name) return st.you.name;
+    const me = Array.isArray(st.roster) && st.roster.find((p) => p.player_id === msg.player_id);
     return (me && me.name) || this.name;
+  }
+
+  /** After a resume, the server tells what this player already sent. */
+  takePending(pending) {
+    const key = this.mineKey();
+    if (!key || !pending) return;
+    const q = this.model.question;
+    const mine = {};
+    if (pending.buzzed) Object.assign(mine, { buzzed: true, acked: true });
+    if (q.phase === 'peer_vote') {
+      if (pending.peer_choice != null) Object.assign(mine, { choices: [pending.peer_choice], acked: true });
+    } else {
+      if (Array.isArray(pending.choices) && pending.choices.length) Object.assign(mine, { choices: pending.choices, picked: pending.choices, acked: true });
+      if (typeof pending.text === 'string') Object.assign(mine, { text: pending.text, acked: true });
+    }
+    if (Object.keys(mine).length) {
+      this.mine[key] = { ...(this.mine[key] || {}), ...mine };
+      this.saveMine();
+    }
   }
 
   helloRefused(msg) {
@@ -184,13 +211,15 @@ class PlayerApp {
       save(`player.${this.code}`, null);
       this.creds = null;
       this.welcomed = false;
-      if (msg.code === 'room_not_found' || msg.code === 'room_ended') this.formError = errorText(msg.code, msg.message);
+      if (msg.code !== 'seat_expired') this.formError = errorText(msg.code, msg.message);
+      if (msg.code === 'kicked') return this.kicked();
       this.view = 'form';
       this.render();
       return;
     }
     this.formError = errorText(msg.code, msg.message);
-    if (msg.code === 'room_not_found' || msg.code === 'bad_code') this.editCode = true;
+    if (msg.code === 'kicked') return this.kicked();
+    if (msg.code === 'no_room' || msg.code === 'bad_code') this.editCode = true;
     this.view = 'form';
     this.render();
   }
@@ -207,6 +236,9 @@ class PlayerApp {
   submitForm(codeInput, nameInput) {
     const code = normalizeCode(codeInput ? codeInput.value : this.code);
     const name = nameInput.value.trim();
+    // Keep what was typed across the redraw that shows an error.
+    this.draftCode = code;
+    this.name = nameInput.value;
     if (!CODE_RE.test(code)) {
       this.formError = t('err.bad_code');
       this.editCode = true;
@@ -230,7 +262,7 @@ class PlayerApp {
 
   mineKey() {
     const q = this.model.question;
-    return q ? `${q.qid}:${q.mode}` : null;
+    return q ? `${q.qid}:${q.mode}:${q.phase || ''}` : null;
   }
 
   myAnswer() {
@@ -269,6 +301,8 @@ class PlayerApp {
   choose(i) {
     const q = this.model.question;
     if (!q || !this.canAnswer() || i < 0 || i >= q.options.length) return;
+    const mine = this.myAnswer();
+    if ((q.mode === 'vote' || q.phase === 'peer_vote') && (mine.acked || mine.sending) && !q.multi) return;
     if (q.multi) {
       const picked = new Set(this.myAnswer().picked || []);
       if (picked.has(i)) picked.delete(i);
@@ -312,7 +346,7 @@ class PlayerApp {
       this.buzz();
       return;
     }
-    if (/^[1-9]$/.test(e.key) && q.mode !== 'buzz' && q.mode !== 'text') {
+    if (/^[1-9]$/.test(e.key) && q.mode !== 'buzz' && (q.mode !== 'text' || q.phase === 'peer_vote')) {
       const i = Number(e.key) - 1;
       if (i < q.options.length) {
         e.preventDefault();
@@ -341,8 +375,18 @@ class PlayerApp {
     this.regions.banner.update([this.status, this.view], () =>
       this.view === 'game' && this.welcomed ? reconnectBanner(this.status, () => this.socket && this.socket.connectNow()) : null,
     );
-    if (this.view === 'kicked') {
-      this.regions.main.update('kicked', () => h('section', { class: 'card center' }, h('h1', { text: t('player.kicked') }), h('a', { class: 'btn', href: '/join', text: t('home.join.go') })));
+    if (this.view === 'kicked' || this.view === 'elsewhere' || this.view === 'gone') {
+      const text = { kicked: t('player.kicked'), elsewhere: t('player.elsewhere'), gone: t('player.gone') }[this.view];
+      this.regions.main.update(this.view, () =>
+        h(
+          'section',
+          { class: 'card center', 'data-testid': `view-${this.view}` },
+          h('h1', { text }),
+          this.view === 'elsewhere'
+            ? h('button', { type: 'button', class: 'btn btn-primary', text: t('player.takeBack'), onclick: () => this.connect('resume') })
+            : h('a', { class: 'btn', href: '/join', text: t('home.join.go') }),
+        ),
+      );
       return;
     }
     if (this.view === 'form') {
@@ -353,10 +397,10 @@ class PlayerApp {
   }
 
   renderHeader() {
-    const me = this.view === 'game' ? this.model.me() : null;
-    const standing = me ? this.model.standings().find((r) => r.player_id === me.player_id) : null;
+    const me = this.view === 'game' ? this.standing() : null;
+    const standing = me;
     this.regions.header.update(
-      [this.code, me && me.name, me && me.score, standing && standing.place, this.model.players.length, this.status, this.view],
+      [this.code, me, this.status, this.view],
       () => [
         h('a', { class: 'brand', href: '/', text: t('app.name') }),
         this.code ? h('span', { class: 'room-code-small', text: this.code }) : null,
@@ -366,7 +410,7 @@ class PlayerApp {
               { class: 'me', 'data-testid': 'me' },
               h('strong', { text: me.name }),
               h('span', { class: 'score', 'data-testid': 'my-score', text: ` · ${t('player.score')}: ${me.score}` }),
-              standing ? h('span', { class: 'place', text: ` · ${t('player.place')}: ${t('player.placeOf', { place: standing.place, n: this.model.players.length })}` }) : null,
+              standing && standing.place ? h('span', { class: 'place', text: ` · ${t('player.place')}: ${t('player.placeOf', { place: standing.place, n: standing.of })}` }) : null,
             )
           : null,
         h('span', { class: 'spacer' }),
@@ -374,6 +418,18 @@ class PlayerApp {
         langSwitch(),
       ],
     );
+  }
+
+  /** The player's own name, score and place: from `you`, else the roster. */
+  standing() {
+    const m = this.model;
+    const me = m.me();
+    if (me) {
+      const row = m.standings().find((r) => r.player_id === me.player_id);
+      return { name: me.name, score: me.score, place: row ? row.place : null, of: m.count() };
+    }
+    if (m.you) return { name: m.you.name, score: m.you.score, place: m.you.place, of: m.you.of };
+    return this.creds ? { name: this.creds.name, score: 0, place: null, of: m.count() } : null;
   }
 
   formView() {
@@ -412,7 +468,7 @@ class PlayerApp {
               maxlength: 12,
               inputmode: 'text',
               placeholder: t('form.code.placeholder'),
-              value: this.code,
+              value: this.draftCode ?? this.code,
             })),
           ]
         : h(
@@ -448,28 +504,29 @@ class PlayerApp {
     const q = m.question;
     const phase = m.phase;
     if (phase === PHASE.ENDED) {
-      this.regions.main.update(['ended', m.players.map((p) => [p.player_id, p.score]), m.leaderboard], () => this.endedView());
+      this.regions.main.update(['ended', m.players.map((p) => [p.player_id, p.score]), m.leaderboard, m.you], () => this.endedView());
       return;
     }
     if (!q || phase === PHASE.LOBBY) {
-      this.regions.main.update(['lobby', m.players.length, this.creds && this.creds.name], () =>
+      this.regions.main.update(['lobby', m.count(), this.creds && this.creds.name], () =>
         h(
           'section',
           { class: 'card center lobby' },
           h('h1', { text: t('player.welcome', { name: (this.creds && this.creds.name) || this.name }) }),
           h('p', { class: 'waiting', text: t('player.waiting') }),
-          h('p', { class: 'muted', text: t('player.players', { n: m.players.length }) }),
+          h('p', { class: 'muted', text: t('player.players', { n: m.count() }) }),
         ),
       );
       return;
     }
     if (phase === PHASE.SCORES) {
-      this.regions.main.update(['scores', m.standings()], () =>
+      this.regions.main.update(['scores', m.standings(), this.standing()], () =>
         h(
           'section',
           { class: 'card' },
           h('h1', { text: t('screen.leaderboard') }),
-          leaderboard(m.standings(), { highlight: m.playerId, limit: 50 }),
+          this.standingLine(),
+          m.standings().length ? leaderboard(m.standings(), { highlight: m.playerId, limit: 50 }) : null,
           h('p', { class: 'muted', text: t('player.waitingNext') }),
         ),
       );
@@ -510,7 +567,7 @@ class PlayerApp {
     const inputSig = [phase, q.open, this.status === 'online', mine, m.floor, m.queue.map((e) => e.player_id), m.reveal && m.reveal.qid];
     this.regionsQ.input.update(inputSig, () => this.inputView(q, mine));
     this.status_.textContent = this.ackText(q, mine);
-    this.regionsQ.result.update([phase, m.reveal, m.players.map((p) => [p.player_id, p.score])], () => this.resultView(q, mine));
+    this.regionsQ.result.update([phase, m.reveal, m.you, m.players.map((p) => [p.player_id, p.score])], () => this.resultView(q, mine));
   }
 
   ackText(q, mine) {
@@ -528,11 +585,13 @@ class PlayerApp {
     }
     if (mine.sending && !mine.acked) return t('player.sending');
     if (mine.acked) {
-      if (q.mode === 'text') return t('player.text.sent');
-      return m.phase === PHASE.OPEN && q.mode !== 'vote' ? `${t('player.vote.sent')} ${t('player.vote.change')}` : t('player.vote.sent');
+      if (q.mode === 'text' && q.phase !== 'peer_vote') return t('player.text.sent');
+      const changeable = q.mode === 'poll' || q.mode === 'self';
+      return m.phase === PHASE.OPEN && changeable ? `${t('player.vote.sent')} ${t('player.vote.change')}` : t('player.vote.sent');
     }
     if (m.phase === PHASE.CLOSED) return t('player.closed');
     if (q.multi && m.phase === PHASE.OPEN) return t('player.vote.multi');
+    if (q.phase === 'peer_vote' && m.phase === PHASE.OPEN) return t('player.peer.hint');
     return '';
   }
 
@@ -561,7 +620,7 @@ class PlayerApp {
         h('p', { class: 'muted small center', text: t('player.buzz.hint') }),
       );
     }
-    if (q.mode === 'text') {
+    if (q.mode === 'text' && q.phase !== 'peer_vote') {
       const area = h('textarea', {
         id: 'answer',
         rows: 4,
@@ -595,6 +654,7 @@ class PlayerApp {
       );
     }
     const chosen = new Set(q.multi ? mine.picked || mine.choices || [] : mine.choices || []);
+    const final = (q.mode === 'vote' || q.phase === 'peer_vote') && (mine.acked || mine.sending);
     const buttons = q.options.map((_, i) =>
       h(
         'button',
@@ -603,7 +663,7 @@ class PlayerApp {
           class: `opt${chosen.has(i) ? ' chosen' : ''}${q.mode === 'self' ? ` self-${i}` : ''}`,
           'aria-pressed': chosen.has(i) ? 'true' : 'false',
           'aria-keyshortcuts': i < 9 ? String(i + 1) : null,
-          disabled: !open,
+          disabled: !open || (final && !chosen.has(i)),
           'data-index': i,
           onclick: () => this.choose(i),
         },
@@ -614,7 +674,7 @@ class PlayerApp {
     return [
       h('div', { class: `options${q.mode === 'self' ? ' self-scale' : ''}`, role: 'group', 'aria-labelledby': 'prompt' }, buttons),
       q.multi
-        ? h('button', { type: 'button', class: 'btn btn-primary btn-block', disabled: !open || !chosen.size, text: t('player.vote.send'), onclick: () => this.sendMulti() })
+        ? h('button', { type: 'button', class: 'btn btn-primary btn-block', disabled: !open || !chosen.size || final, text: t('player.vote.send'), onclick: () => this.sendMulti() })
         : null,
     ];
   }
@@ -623,9 +683,9 @@ class PlayerApp {
     const m = this.model;
     if (m.phase !== PHASE.REVEAL || !m.reveal) return null;
     const r = m.reveal;
-    const points = r.points ? Number(r.points[m.playerId] ?? r.points[String(m.playerId)] ?? 0) : 0;
-    const me = m.me();
-    const standing = me ? m.standings().find((x) => x.player_id === me.player_id) : null;
+    const you = m.you && m.you.qid === r.qid ? m.you : null;
+    const fromMap = r.points ? r.points[m.playerId] ?? r.points[String(m.playerId)] : undefined;
+    const points = Number(you ? you.points : fromMap ?? 0);
     return h(
       'div',
       { class: 'reveal' },
@@ -635,22 +695,28 @@ class PlayerApp {
           ? h('p', { text: `${t('q.correct')}: ${r.correct.map((i) => optionLabel(q, i)).join(', ')}` })
           : null,
       h('p', { class: `points ${points > 0 ? 'plus' : ''}`, 'data-testid': 'points', text: points ? t('player.points', { n: points }) : t('player.noPoints') }),
-      me && standing
-        ? h('p', { class: 'standing', text: `${t('player.score')}: ${me.score} · ${t('player.place')}: ${t('player.placeOf', { place: standing.place, n: m.players.length })}` })
-        : null,
+      r.answer ? h('p', { class: 'ref-answer' }, h('strong', { text: `${t('host.answer')}: ` }), r.answer) : null,
+      this.standingLine(),
     );
+  }
+
+  standingLine() {
+    const st = this.standing();
+    if (!st) return null;
+    const place = st.place ? ` · ${t('player.place')}: ${t('player.placeOf', { place: st.place, n: st.of })}` : '';
+    return h('p', { class: 'standing', 'data-testid': 'standing', text: `${t('player.score')}: ${st.score}${place}` });
   }
 
   endedView() {
     const m = this.model;
     const rows = m.standings();
-    const mine = rows.find((r) => r.player_id === m.playerId);
+    const mine = this.standing();
     return h(
       'section',
       { class: 'card center' },
       h('h1', { text: t('player.ended') }),
-      mine ? h('p', { class: 'final', text: t('player.final', { place: mine.place, n: rows.length, score: mine.score }) }) : null,
-      leaderboard(rows, { highlight: m.playerId, limit: 10 }),
+      mine && mine.place ? h('p', { class: 'final', text: t('player.final', { place: mine.place, n: mine.of, score: mine.score }) }) : null,
+      rows.length ? leaderboard(rows, { highlight: m.playerId, limit: 10 }) : null,
     );
   }
 }

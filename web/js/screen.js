@@ -21,14 +21,14 @@ export function mountScreen(root, code) {
   document.body.classList.add('big-screen');
   const draw = () => {
     const link = joinLink(code, model.joinUrl);
-    header.update([model.phase, model.players.length, model.title], () => [
+    header.update([model.phase, model.count(), model.title, model.joinUrl], () => [
       h('span', { class: 'brand', text: t('app.name') }),
       model.title ? h('span', { class: 'room-title', text: model.title }) : null,
       h('span', { class: 'spacer' }),
       model.phase !== PHASE.LOBBY && code
         ? h('span', { class: 'corner-join' }, `${link.replace(/^https?:\/\//, '')}`, ' · ', h('strong', { text: code }))
         : null,
-      h('span', { class: 'muted', text: t('screen.players', { n: model.players.length }) }),
+      h('span', { class: 'muted', text: t('screen.players', { n: model.count() }) }),
       langSwitch(),
     ]);
     banner.update([status, fatal], () => [fatal ? h('div', { class: 'banner banner-error', role: 'alert', text: fatal }) : null, reconnectBanner(status)]);
@@ -50,7 +50,7 @@ export function mountScreen(root, code) {
         break;
     }
     if (!q || model.phase === PHASE.LOBBY) {
-      main.update(['lobby', model.players.map((p) => p.name)], () =>
+      main.update(['lobby', model.players.map((p) => p.name), model.count(), model.joinUrl], () =>
         h(
           'div',
           { class: 'lobby-screen' },
@@ -66,13 +66,17 @@ export function mountScreen(root, code) {
           h(
             'div',
             { class: 'name-cloud' },
-            model.players.length ? model.players.map((p) => h('span', { class: 'name-tag', text: p.name })) : h('p', { class: 'muted', text: t('screen.waiting') }),
+            model.players.length
+              ? model.players.map((p) => h('span', { class: 'name-tag', text: p.name }))
+              : model.count()
+                ? h('p', { class: 'player-count', text: t('screen.players', { n: model.count() }) })
+                : h('p', { class: 'muted', text: t('screen.waiting') }),
           ),
         ),
       );
       return;
     }
-    main.update([q, model.phase, model.tally, model.queue, model.floor, model.reveal, model.players.length], () => questionView(q));
+    main.update([q, model.phase, model.tally, model.queue, model.floor, model.reveal, model.count()], () => questionView(q));
   };
 
   const questionView = (q) => {

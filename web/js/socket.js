@@ -2,8 +2,11 @@
 // with jitter, an immediate retry when the browser goes back online, and an
 // application-level ping so a silently dead network is noticed.
 
-/** Close codes after which reconnecting is pointless (kicked, room gone). */
-const FINAL_CLOSE = new Set([4001, 4004, 4403, 4410]);
+/**
+ * Close codes after which reconnecting is pointless: kicked (4001), the
+ * seat was taken over by another tab (4002), the room is gone (4004).
+ */
+const FINAL_CLOSE = new Set([4001, 4002, 4004]);
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10_000;
 const PING_EVERY_MS = 10_000;

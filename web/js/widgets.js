@@ -151,16 +151,18 @@ export function podium(rows) {
  * the model's timer, and disappears when there is no limit.
  */
 export function countdown(model, { big = false } = {}) {
+  const q = model.question;
   const left = model.timeLeft();
-  if (left == null) return null;
-  const total = (model.question && model.question.time_limit_ms) || left || 1;
+  if (left == null && !(q && q.paused && q.time_limit_ms)) return null;
+  const total = (q && q.time_limit_ms) || left || 1;
   const fill = h('span', { class: 'cd-fill' });
   const label = h('span', { class: 'cd-label' });
   const el = h('div', { class: `countdown${big ? ' big' : ''}` }, h('span', { class: 'cd-track' }, fill), label);
   const draw = () => {
     if (!el.isConnected && el.dataset.started) return;
     el.dataset.started = '1';
-    const ms = model.timeLeft();
+    const paused = Boolean(model.question && model.question.paused);
+    const ms = model.timeLeft() ?? (paused ? total : null);
     if (ms == null) {
       el.hidden = true;
       return;
@@ -168,8 +170,8 @@ export function countdown(model, { big = false } = {}) {
     const secs = Math.ceil(ms / 1000);
     fill.style.width = `${Math.max(0, Math.min(100, (ms / total) * 100))}%`;
     el.classList.toggle('low', ms < 5000);
-    el.classList.toggle('paused', Boolean(model.question && model.question.paused));
-    label.textContent = model.question && model.question.paused ? t('screen.paused') : ms > 0 ? t('q.secondsLeft', { n: secs }) : t('q.timeUp');
+    el.classList.toggle('paused', paused);
+    label.textContent = paused ? t('screen.paused') : ms > 0 ? t('q.secondsLeft', { n: secs }) : t('q.timeUp');
     requestAnimationFrame(draw);
   };
   requestAnimationFrame(draw);

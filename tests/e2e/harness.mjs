@@ -1,0 +1,117 @@
+// Shared pieces of the browser tests: start the real quizroom binary on a
+// free port, launch Debian's Chromium through playwright-core, and save
+// screenshots as artifacts.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The repository root. */
+export const REPO = path.resolve(here, '..', '..');
+/** Where screenshots go. */
+export const ARTIFACTS = path.join(here, 'artifacts');
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const START_TIMEOUT_MS = 20_000;
+
+/**
+ * Starts the server binary ($QUIZROOM_BIN, default target/debug/quizroom)
+ * on 127.0.0.1:0 with a fresh data folder, and resolves once its log says
+ * where it listens. Returns {base, stop(), log()}.
+ */
+export async function startServer() {
+  const bin = process.env.QUIZROOM_BIN || path.join(REPO, 'target', 'debug', 'quizroom');
+  if (!fs.existsSync(bin)) throw new Error(`server binary not found: ${bin} (build it or set QUIZROOM_BIN)`);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quizroom-e2e-'));
+  const child = spawn(bin, ['--addr', '127.0.0.1:0', '--data-dir', dataDir, '--seeds', path.join(REPO, 'seeds')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', QUIZROOM_LOG: process.env.QUIZROOM_LOG || 'info' },
+  });
+  let log = '';
+  const base = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not report its address within ${START_TIMEOUT_MS} ms:\n${log}`)), START_TIMEOUT_MS);
+    const onData = (chunk) => {
+      log += chunk.toString();
+      // Strip colour codes, then find `listening ... addr=127.0.0.1:PORT`.
+      const plain = log.replace(/\x1b\[[0-9;]*m/g, '');
+      const m = plain.match(/listening.*?addr"?[=:]\s*"?(127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(`http://${m[1]}`);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited early with ${code}:\n${log}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    base,
+    log: () => log,
+    async stop() {
+      if (child.exitCode == null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Launches headless Chromium (a fresh temporary profile per launch). */
+export async function launchBrowser() {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/** Viewports the tests use. */
+export const PHONE = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 };
+export const LAPTOP = { viewport: { width: 1366, height: 860 } };
+export const PROJECTOR = { viewport: { width: 1600, height: 900 } };
+
+/** A new page in a new context; page errors fail loudly in the log. */
+export async function newPage(browser, options = {}, label = 'page') {
+  const context = await browser.newContext({ acceptDownloads: true, locale: 'en-US', ...options });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (err) => {
+    page.errors.push(err.message);
+    console.error(`[${label}] page error: ${err.message}`);
+  });
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') console.error(`[${label}] console: ${msg.text()}`);
+  });
+  page.setDefaultTimeout(10_000);
+  return page;
+}
+
+/** Saves a screenshot under artifacts/NAME.png. */
+export async function shot(page, name, { fullPage = false } = {}) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage });
+}
+
+/** Whether the page scrolls sideways (bad on a phone). */
+export async function overflowsX(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth + 1);
+}
