@@ -15,9 +15,11 @@ pub mod metrics;
 pub mod persist;
 pub mod protocol;
 pub mod room;
+pub mod rooms;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod ws;
 
 pub use config::Config;
 pub use server::run;

@@ -1,10 +1,16 @@
-//! Shared server state handed to every HTTP handler and socket task.
+//! Shared server state handed to every HTTP handler, socket and room task.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+
+use tokio::sync::{watch, Notify};
 
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::room::ConnId;
+use crate::rooms::Rooms;
 use crate::store::Store;
+use crate::ws::limits::FailedJoins;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -16,6 +22,13 @@ struct Inner {
     config: Config,
     catalog: RwLock<Arc<Catalog>>,
     store: Option<Arc<Store>>,
+    rooms: Rooms,
+    failed_joins: FailedJoins,
+    next_conn: AtomicU64,
+    players_online: AtomicUsize,
+    shutdown: watch::Sender<bool>,
+    connections: TaskCount,
+    room_tasks: TaskCount,
 }
 
 impl AppState {
@@ -32,6 +45,13 @@ impl AppState {
                 config,
                 catalog: RwLock::new(Arc::new(catalog)),
                 store,
+                rooms: Rooms::default(),
+                failed_joins: FailedJoins::default(),
+                next_conn: AtomicU64::new(1),
+                players_online: AtomicUsize::new(0),
+                shutdown: watch::channel(false).0,
+                connections: TaskCount::default(),
+                room_tasks: TaskCount::default(),
             }),
         }
     }
@@ -55,12 +75,138 @@ impl AppState {
             .clone()
     }
 
-    /// Replaces the catalog (after a bank upload).
+    /// Replaces the catalog (after a bank upload). Live rooms pick it up
+    /// before their next command.
     pub fn set_catalog(&self, catalog: Catalog) {
         *self
             .inner
             .catalog
             .write()
             .unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
+    }
+
+    /// The registry of live rooms.
+    pub fn rooms(&self) -> &Rooms {
+        &self.inner.rooms
+    }
+
+    /// Failed-join throttle shared by every socket, keyed by client address.
+    pub fn failed_joins(&self) -> &FailedJoins {
+        &self.inner.failed_joins
+    }
+
+    /// A fresh id for a new socket; never reused while the process runs, so
+    /// a late message from an old socket cannot act for a new one.
+    pub fn next_conn_id(&self) -> ConnId {
+        self.inner.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Counts a socket identified as a player (`+1`) or gone (`-1`), and
+    /// refreshes the gauges.
+    pub fn player_online(&self, online: bool) {
+        if online {
+            self.inner.players_online.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.inner.players_online.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.refresh_gauges();
+    }
+
+    /// Pushes the live room and player counts to the metrics gauges.
+    pub fn refresh_gauges(&self) {
+        crate::metrics::set_rooms_and_players(
+            self.inner.rooms.len(),
+            self.inner.players_online.load(Ordering::Relaxed),
+        );
+    }
+
+    /// Starts the graceful shutdown: sockets close with 1012, rooms persist.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// Whether the server is shutting down.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.inner.shutdown.borrow()
+    }
+
+    /// A receiver that turns `true` when shutdown begins.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    /// Resolves once shutdown has begun (at once if it already has).
+    pub async fn stopping(&self) {
+        let mut signal = self.shutdown_signal();
+        let _ = signal.wait_for(|stopping| *stopping).await;
+    }
+
+    /// Live socket tasks, so shutdown can wait for their close frames.
+    pub fn connections(&self) -> &TaskCount {
+        &self.inner.connections
+    }
+
+    /// Live room owner tasks, so shutdown can wait for them to persist.
+    pub fn room_tasks(&self) -> &TaskCount {
+        &self.inner.room_tasks
+    }
+}
+
+/// Counts running tasks of one kind and lets shutdown wait until none is
+/// left. Each task holds a [`TaskGuard`]; dropping it (normally or by a
+/// panic) counts the task out.
+#[derive(Debug, Default)]
+pub struct TaskCount {
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held by a running task; see [`TaskCount`].
+pub struct TaskGuard {
+    state: AppState,
+    which: fn(&AppState) -> &TaskCount,
+}
+
+impl TaskCount {
+    /// How many tasks are running.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once no task is running.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.running() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn leave(&self) {
+        if self.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+}
+
+impl TaskGuard {
+    /// Counts a task in on the counter `which` picks from `state`, until
+    /// the guard is dropped.
+    pub fn enter(state: &AppState, which: fn(&AppState) -> &TaskCount) -> TaskGuard {
+        which(state).running.fetch_add(1, Ordering::SeqCst);
+        TaskGuard {
+            state: state.clone(),
+            which,
+        }
+    }
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        (self.which)(&self.state).leave();
     }
 }

@@ -5,6 +5,7 @@ pub mod error;
 pub mod history;
 pub mod metrics;
 pub mod qr;
+pub mod rooms;
 pub mod web;
 
 use axum::routing::get;
@@ -16,11 +17,13 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/ws", get(crate::ws::upgrade))
         .merge(banks::routes())
         .merge(metrics::routes())
         .merge(history::routes())
         .merge(qr::routes())
         .merge(web::routes())
+        .merge(rooms::routes())
         .with_state(state)
 }
 

@@ -1,0 +1,132 @@
+//! `/api/rooms`: creating a room, and the host's results export.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::http::error::ApiError;
+use crate::rooms::{self, CreateError, NewRoom};
+use crate::state::AppState;
+
+/// Longest room title in characters.
+const MAX_TITLE_CHARS: usize = 80;
+/// Largest accepted body of `POST /api/rooms`.
+const MAX_CREATE_BODY: usize = 4 * 1024;
+
+/// Routes under `/api/rooms`.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/rooms", post(create_room))
+}
+
+/// Body of `POST /api/rooms`; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRoom {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    private: Option<bool>,
+    /// A token from an earlier room, so one host keeps one token.
+    #[serde(default)]
+    host_token: Option<String>,
+}
+
+async fn create_room(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if body.len() > MAX_CREATE_BODY {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the request body is too large",
+        ));
+    }
+    let request: CreateRoom = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateRoom::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_json",
+                format!("expected {{\"title\"?, \"private\"?, \"host_token\"?}}: {e}"),
+            )
+        })?
+    };
+    let title = clean_title(request.title.as_deref().unwrap_or(""));
+    let new = NewRoom {
+        title,
+        private: request.private.unwrap_or(false),
+        host_token: request.host_token,
+    };
+    let room = rooms::create_room(&state, new).map_err(|e| match e {
+        CreateError::TooManyRooms => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_rooms",
+            "the server is running as many rooms as it may; try again later",
+        ),
+        CreateError::NoFreeCode => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_free_code",
+            "no free room code; try again",
+        ),
+    })?;
+    let join_url = format!("{}/join/{}", base_url(&state, &headers), room.code());
+    let body = serde_json::json!({
+        "code": room.code(),
+        "host_token": room.host_token(),
+        "join_url": join_url,
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Trims the title, drops control characters and bounds its length.
+fn clean_title(title: &str) -> String {
+    title
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(MAX_TITLE_CHARS)
+        .collect()
+}
+
+/// Where players reach this server: `public_url` if configured, else the
+/// scheme and Host of this request.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = state.config().public_url.as_deref() {
+        return url.trim().trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| state.config().addr.to_string());
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|p| *p == "https" || *p == "http")
+        .unwrap_or("http");
+    format!("{scheme}://{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_cleaned_and_bounded() {
+        assert_eq!(clean_title("  Week 3\u{7} quiz \n"), "Week 3 quiz");
+        assert_eq!(
+            clean_title(&"x".repeat(200)).chars().count(),
+            MAX_TITLE_CHARS
+        );
+    }
+}

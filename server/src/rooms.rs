@@ -1,0 +1,584 @@
+//! Live rooms: a registry from room code to a handle, and one owner task per
+//! room that drives its [`Room`] state machine.
+//!
+//! The owner task is the only place a room is touched. Sockets send it
+//! commands over a bounded channel; it applies them with the current time,
+//! sleeps until the room's next deadline to send `Tick`, and carries out the
+//! effects: a message is serialized once and every recipient's queue gets a
+//! cheap clone; a recipient whose queue is full is dropped as slow (it may
+//! resume) and nobody waits for it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::ws::{Message, Utf8Bytes};
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use rand::Rng;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::catalog::Catalog;
+use crate::protocol::{ClientMsg, Millis, Role, ServerMsg};
+use crate::room::{Audience, Command, ConnId, Effect, Room, RoomOptions};
+use crate::state::{AppState, TaskGuard};
+use crate::ws::outbox::{Outbox, PushError, CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_SLOW};
+
+/// Characters of a room code: upper-case letters and digits without the
+/// look-alikes 0/O and 1/I/L, so a code read aloud or off a projector is
+/// typed right the first time.
+pub const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+/// Length of a room code.
+pub const CODE_LEN: usize = 6;
+/// Commands waiting for one room before senders wait their turn.
+const ROOM_QUEUE: usize = 1024;
+/// Two ticks are never closer than this, so a room whose deadline is in
+/// the past cannot spin its task.
+const MIN_TICK_GAP: Duration = Duration::from_millis(5);
+
+/// The current time as the rooms see it.
+pub fn epoch_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// A fresh room code (not checked for uniqueness).
+pub fn new_code() -> String {
+    let mut rng = rand::rng();
+    (0..CODE_LEN)
+        .map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())]))
+        .collect()
+}
+
+/// A fresh host token: 128 random bits as 32 hex digits.
+pub fn new_host_token() -> String {
+    let bits: u128 = rand::rng().random();
+    format!("{bits:032x}")
+}
+
+/// Whether a host token offered by a client looks like one this server
+/// issues (or a similarly strong one): 32 to 128 characters of hex or
+/// base64url. Anything else is replaced by a fresh token.
+pub fn is_valid_host_token(token: &str) -> bool {
+    (32..=128).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Upper-cases and trims a code typed by a person; `None` if it cannot be a
+/// code at all.
+pub fn normalize_code(code: &str) -> Option<String> {
+    let code = code.trim().to_ascii_uppercase();
+    (code.len() == CODE_LEN && code.bytes().all(|b| CODE_ALPHABET.contains(&b))).then_some(code)
+}
+
+/// What a socket or HTTP handler sends to a room's owner task.
+pub enum ToRoom {
+    /// A socket's first message named this room. `reply` gets the role the
+    /// socket now has, or `None` if the room refused it (the room already
+    /// sent the socket an `error`).
+    Hello {
+        conn: ConnId,
+        msg: ClientMsg,
+        outbox: Outbox,
+        reply: oneshot::Sender<Option<Role>>,
+    },
+    /// A later message from an identified socket.
+    Message { conn: ConnId, msg: ClientMsg },
+    /// The socket went away; its seat is kept.
+    Disconnected { conn: ConnId },
+    /// Runs a read-only query against the room (results, exports).
+    Inspect(Box<dyn FnOnce(&Room) + Send>),
+}
+
+/// How to reach one live room. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct RoomHandle {
+    code: Arc<str>,
+    host_token: Arc<str>,
+    tx: mpsc::Sender<ToRoom>,
+}
+
+/// The room's owner task has stopped (the room ended or was cleaned up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the room is no longer live")]
+pub struct RoomGone;
+
+impl RoomHandle {
+    /// The room code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The room's host token, for the creator's answer.
+    pub fn host_token(&self) -> &str {
+        &self.host_token
+    }
+
+    /// Whether `token` is this room's host token.
+    pub fn is_host_token(&self, token: &str) -> bool {
+        constant_time_eq(self.host_token.as_bytes(), token.as_bytes())
+    }
+
+    /// Hands a command to the owner task, waiting if its queue is full.
+    pub async fn send(&self, cmd: ToRoom) -> Result<(), RoomGone> {
+        self.tx.send(cmd).await.map_err(|_| RoomGone)
+    }
+
+    /// Runs `query` on the room inside its owner task and returns the answer.
+    pub async fn inspect<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Room) -> T + Send + 'static,
+    ) -> Result<T, RoomGone> {
+        let (tx, rx) = oneshot::channel();
+        self.send(ToRoom::Inspect(Box::new(move |room| {
+            let _ = tx.send(query(room));
+        })))
+        .await?;
+        rx.await.map_err(|_| RoomGone)
+    }
+}
+
+/// Compares two secrets without leaking where they differ through timing.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The registry of live rooms, by code.
+#[derive(Debug, Default)]
+pub struct Rooms {
+    map: DashMap<String, RoomHandle>,
+}
+
+/// Why a room could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CreateError {
+    /// The server already runs `max_rooms` rooms.
+    #[error("the server is running as many rooms as it may")]
+    TooManyRooms,
+    /// No free code was found (practically impossible below `max_rooms`).
+    #[error("no free room code")]
+    NoFreeCode,
+}
+
+/// Settings for a new room from `POST /api/rooms`.
+#[derive(Debug, Clone, Default)]
+pub struct NewRoom {
+    /// Shown on the big screen and in results.
+    pub title: String,
+    /// Screening mode.
+    pub private: bool,
+    /// Reuse this host token if it already owns a room, else mint a fresh one.
+    pub host_token: Option<String>,
+}
+
+impl Rooms {
+    /// The live room with this code.
+    pub fn get(&self, code: &str) -> Option<RoomHandle> {
+        self.map.get(code).map(|entry| entry.value().clone())
+    }
+
+    /// How many rooms are live.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no room is live.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Handles of every live room.
+    pub fn handles(&self) -> Vec<RoomHandle> {
+        self.map.iter().map(|entry| entry.value().clone()).collect()
+    }
+
+    /// Registers `handle` unless its code is taken.
+    fn insert_new(&self, handle: RoomHandle) -> bool {
+        match self.map.entry(handle.code.to_string()) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
+                slot.insert(handle);
+                true
+            }
+        }
+    }
+
+    /// Forgets the room `code`, if `handle` is still the one registered.
+    fn remove(&self, handle: &RoomHandle) {
+        self.map.remove_if(handle.code(), |_, current| {
+            current.tx.same_channel(&handle.tx)
+        });
+    }
+}
+
+/// Creates a room with a fresh unique code, starts its owner task and
+/// returns its handle (which carries the host token).
+pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateError> {
+    if state.rooms().len() >= state.config().max_rooms {
+        return Err(CreateError::TooManyRooms);
+    }
+    let host_token = new
+        .host_token
+        .filter(|token| is_valid_host_token(token) && host_token_exists(state, token))
+        .unwrap_or_else(new_host_token);
+    let options = RoomOptions {
+        title: new.title,
+        capacity: state.config().room_capacity,
+        private: new.private,
+        resume_window_ms: state.config().resume_window_secs.saturating_mul(1000),
+    };
+    for _ in 0..100 {
+        let code = new_code();
+        if crate::persist::code_taken(state, &code) {
+            continue;
+        }
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        let handle = RoomHandle {
+            code: Arc::from(code.as_str()),
+            host_token: Arc::from(host_token.as_str()),
+            tx,
+        };
+        if !state.rooms().insert_new(handle.clone()) {
+            continue;
+        }
+        let room = Room::new(
+            code,
+            host_token.clone(),
+            options.clone(),
+            state.catalog(),
+            rand::rng().random(),
+        );
+        crate::persist::room_created(state, handle.code(), &host_token, &options.title);
+        spawn_owner(state, room, handle.clone(), rx);
+        tracing::info!(room = %handle.code, "room created");
+        return Ok(handle);
+    }
+    Err(CreateError::NoFreeCode)
+}
+
+/// Whether a live or stored room already belongs to `token`: only such a
+/// token is reused for a new room, so a client cannot pick its own.
+fn host_token_exists(state: &AppState, token: &str) -> bool {
+    state
+        .rooms()
+        .handles()
+        .iter()
+        .any(|room| room.is_host_token(token))
+        || crate::persist::host_token_known(state, token)
+}
+
+/// Registers a room brought back from storage and starts its owner task.
+/// A room whose code is somehow live already is skipped.
+pub fn adopt_room(state: &AppState, room: Room) -> Option<RoomHandle> {
+    let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+    let handle = RoomHandle {
+        code: Arc::from(room.code()),
+        host_token: Arc::from(""),
+        tx,
+    };
+    if !state.rooms().insert_new(handle.clone()) {
+        tracing::warn!(room = %handle.code, "restored room code already live; skipped");
+        return None;
+    }
+    spawn_owner(state, room, handle.clone(), rx);
+    tracing::info!(room = %handle.code, "room restored");
+    Some(handle)
+}
+
+fn spawn_owner(state: &AppState, room: Room, handle: RoomHandle, rx: mpsc::Receiver<ToRoom>) {
+    let span = tracing::info_span!("room", room = %handle.code);
+    let owner = Owner {
+        _guard: TaskGuard::enter(state, AppState::room_tasks),
+        state: state.clone(),
+        catalog: state.catalog(),
+        room,
+        handle,
+        conns: HashMap::new(),
+        host_away_since: Some(Instant::now()),
+        last_tick: None,
+        ended: false,
+    };
+    state.refresh_gauges();
+    tokio::spawn(owner.run(rx).instrument(span));
+}
+
+/// The task that owns one room.
+struct Owner {
+    /// Counts this task for shutdown.
+    _guard: TaskGuard,
+    state: AppState,
+    catalog: Arc<Catalog>,
+    room: Room,
+    handle: RoomHandle,
+    /// Outbound queues of the sockets the room knows.
+    conns: HashMap<ConnId, Outbox>,
+    /// Since when no host socket is connected.
+    host_away_since: Option<Instant>,
+    last_tick: Option<Instant>,
+    ended: bool,
+}
+
+/// Why the owner loop stopped.
+enum Stop {
+    Ended,
+    Abandoned,
+    Shutdown,
+    Orphaned,
+}
+
+impl Owner {
+    async fn run(mut self, mut rx: mpsc::Receiver<ToRoom>) {
+        let state = self.state.clone();
+        let stopping = state.stopping();
+        tokio::pin!(stopping);
+        let grace = Duration::from_secs(self.state.config().host_grace_secs);
+        let stop = loop {
+            if self.ended {
+                break Stop::Ended;
+            }
+            let wakeup = self.next_tick();
+            let abandon_at = self.host_away_since.map(|since| since + grace);
+            tokio::select! {
+                biased;
+                _ = &mut stopping => break Stop::Shutdown,
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd),
+                    None => break Stop::Orphaned,
+                },
+                _ = sleep_until_opt(wakeup) => {
+                    self.last_tick = Some(Instant::now());
+                    self.apply(Command::Tick);
+                }
+                _ = sleep_until_opt(abandon_at) => break Stop::Abandoned,
+            }
+        };
+        self.finish(stop);
+    }
+
+    /// When the room wants its next `Tick`, as a tokio instant.
+    fn next_tick(&self) -> Option<Instant> {
+        let at_ms = self.room.next_wakeup()?;
+        let now = Instant::now();
+        let due = now + Duration::from_millis(at_ms.saturating_sub(epoch_ms()));
+        Some(match self.last_tick {
+            Some(last) => due.max(last + MIN_TICK_GAP),
+            None => due,
+        })
+    }
+
+    fn handle(&mut self, cmd: ToRoom) {
+        match cmd {
+            ToRoom::Hello {
+                conn,
+                msg,
+                outbox,
+                reply,
+            } => {
+                self.conns.insert(conn, outbox);
+                self.apply(Command::Hello { conn, msg });
+                let role = self.room.role_of(conn);
+                if role.is_none() {
+                    self.conns.remove(&conn);
+                }
+                let _ = reply.send(role);
+            }
+            ToRoom::Message { conn, msg } => {
+                if self.conns.contains_key(&conn) {
+                    self.apply(Command::Message { conn, msg });
+                }
+            }
+            ToRoom::Disconnected { conn } => {
+                if self.conns.remove(&conn).is_some() {
+                    self.apply(Command::Disconnected { conn });
+                }
+            }
+            ToRoom::Inspect(query) => query(&self.room),
+        }
+    }
+
+    /// Applies one command and carries out its effects, including the
+    /// disconnects of sockets found too slow along the way.
+    fn apply(&mut self, cmd: Command) {
+        let latest = self.state.catalog();
+        if !Arc::ptr_eq(&latest, &self.catalog) {
+            self.catalog = latest.clone();
+            self.room.set_catalog(latest);
+        }
+        let mut pending = vec![cmd];
+        let mut rounds = 0;
+        while let Some(cmd) = pending.pop() {
+            let effects = self.room.apply(cmd, epoch_ms());
+            for slow in self.carry_out(effects) {
+                pending.push(Command::Disconnected { conn: slow });
+            }
+            rounds += 1;
+            if rounds > 10_000 {
+                tracing::error!("effect cascade did not settle; stopping it");
+                break;
+            }
+        }
+        self.track_host();
+    }
+
+    /// Does what the room asked; returns sockets evicted as slow.
+    fn carry_out(&mut self, effects: Vec<Effect>) -> Vec<ConnId> {
+        let mut slow = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::Send { to, msg } => self.send(&to, &msg, &mut slow),
+                Effect::Close { conn, code, reason } => {
+                    if let Some(outbox) = self.conns.remove(&conn) {
+                        outbox.close(code, &reason);
+                    }
+                }
+                other => {
+                    if matches!(other, Effect::Ended) {
+                        self.ended = true;
+                    }
+                    crate::persist::on_effect(&self.state, &self.room, &other);
+                }
+            }
+        }
+        slow
+    }
+
+    /// Serializes `msg` once and queues it for every recipient.
+    fn send(&mut self, to: &Audience, msg: &ServerMsg, slow: &mut Vec<ConnId>) {
+        let started = std::time::Instant::now();
+        let recipients = match to {
+            Audience::Conn(conn) => vec![*conn],
+            other => self.room.recipients(other),
+        };
+        if recipients.is_empty() {
+            return;
+        }
+        let text = match serde_json::to_string(msg) {
+            Ok(text) => Utf8Bytes::from(text),
+            Err(err) => {
+                tracing::error!(%err, "could not serialize a server message");
+                return;
+            }
+        };
+        let frame = Message::Text(text);
+        let mut delivered = 0;
+        for conn in recipients {
+            let Some(outbox) = self.conns.get(&conn) else {
+                continue;
+            };
+            match outbox.try_push(frame.clone()) {
+                Ok(()) => delivered += 1,
+                Err(PushError::Closed) => {}
+                Err(PushError::Full) => {
+                    if let Some(outbox) = self.conns.remove(&conn) {
+                        outbox.abort(CLOSE_SLOW, "slow");
+                        crate::metrics::slow_client_evicted();
+                        tracing::info!(conn, "socket dropped as slow");
+                        slow.push(conn);
+                    }
+                }
+            }
+        }
+        crate::metrics::message_out(server_msg_kind(msg), delivered);
+        crate::metrics::broadcast_latency(started.elapsed().as_secs_f64());
+    }
+
+    fn track_host(&mut self) {
+        let host_here = !self.room.recipients(&Audience::Host).is_empty();
+        match (host_here, self.host_away_since) {
+            (true, Some(_)) => self.host_away_since = None,
+            (false, None) => self.host_away_since = Some(Instant::now()),
+            _ => {}
+        }
+    }
+
+    fn finish(mut self, stop: Stop) {
+        let (code, reason) = match stop {
+            Stop::Ended => (CLOSE_NORMAL, "room ended"),
+            Stop::Abandoned => {
+                tracing::info!("no host for the grace period; room closed");
+                crate::persist::on_effect(&self.state, &self.room, &Effect::Ended);
+                (CLOSE_GOING_AWAY, "room closed")
+            }
+            Stop::Shutdown => {
+                crate::persist::on_effect(&self.state, &self.room, &Effect::Checkpoint);
+                // Sockets close themselves with 1012 when shutdown begins.
+                self.state.rooms().remove(&self.handle);
+                return;
+            }
+            Stop::Orphaned => (CLOSE_GOING_AWAY, "room closed"),
+        };
+        self.state.rooms().remove(&self.handle);
+        for (_, outbox) in self.conns.drain() {
+            outbox.close(code, reason);
+        }
+        self.state.refresh_gauges();
+        tracing::info!("room removed");
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The `type` of a server message, for metrics.
+pub fn server_msg_kind(msg: &ServerMsg) -> &'static str {
+    match msg {
+        ServerMsg::Welcome { .. } => "welcome",
+        ServerMsg::Error { .. } => "error",
+        ServerMsg::Roster { .. } => "roster",
+        ServerMsg::Question(_) => "question",
+        ServerMsg::BuzzQueue { .. } => "buzz_queue",
+        ServerMsg::Tally { .. } => "tally",
+        ServerMsg::Reveal { .. } => "reveal",
+        ServerMsg::Scores { .. } => "scores",
+        ServerMsg::Ack { .. } => "ack",
+        ServerMsg::Ended => "ended",
+        ServerMsg::Pong { .. } => "pong",
+        #[allow(unreachable_patterns)]
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_avoid_look_alikes() {
+        for _ in 0..1000 {
+            let code = new_code();
+            assert_eq!(code.len(), CODE_LEN);
+            assert!(!code.contains(['0', 'O', '1', 'I', 'L']), "{code}");
+            assert_eq!(normalize_code(&code.to_lowercase()), Some(code));
+        }
+        assert_eq!(normalize_code("ABC0EF"), None);
+        assert_eq!(normalize_code("ABCDE"), None);
+    }
+
+    #[test]
+    fn host_tokens_carry_128_bits_and_are_accepted_back() {
+        let a = new_host_token();
+        let b = new_host_token();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+        assert!(is_valid_host_token(&a));
+        assert!(!is_valid_host_token("short"));
+        assert!(!is_valid_host_token(&"x".repeat(32).replace('x', " ")));
+    }
+
+    #[test]
+    fn constant_time_eq_compares_exactly() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
