@@ -178,6 +178,9 @@ enum Op {
         code: String,
         qid: u32,
     },
+    EndUnrestorable {
+        ended_ms: Millis,
+    },
     Flush(Done<()>),
     Purge {
         cutoff_ms: Millis,
@@ -318,6 +321,14 @@ impl Store {
             code: code.to_string(),
             qid,
         })?;
+        self.flush()
+    }
+
+    /// Marks ended every room that has no checkpoint yet (it was still in
+    /// its lobby when the server stopped and cannot be brought back), so a
+    /// host's history does not show it running forever.
+    pub fn end_rooms_without_checkpoint(&self, ended_ms: Millis) -> Result<(), StoreError> {
+        self.send(Op::EndUnrestorable { ended_ms })?;
         self.flush()
     }
 
@@ -639,6 +650,13 @@ fn apply(tx: &Transaction<'_>, op: &Op, now: Millis) -> rusqlite::Result<()> {
                 .execute(params![code, qid])?;
             Ok(())
         }
+        Op::EndUnrestorable { ended_ms } => {
+            tx.prepare_cached(
+                "UPDATE rooms SET ended_ms = ?1 WHERE ended_ms IS NULL AND snapshot IS NULL",
+            )?
+            .execute([to_sql(*ended_ms)])?;
+            Ok(())
+        }
         Op::Flush(_) | Op::Purge { .. } | Op::Stop => Ok(()),
     }
 }
@@ -896,6 +914,20 @@ mod tests {
         let rows = store.answers("ROOM44").unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].qid, 1);
+    }
+
+    #[test]
+    fn lobby_rooms_without_a_checkpoint_are_ended_not_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.room_created(room("LOBBY1", "tok", 10)).unwrap();
+        store.checkpoint(checkpoint("GAME11", "tok", 1)).unwrap();
+        store.end_rooms_without_checkpoint(99).unwrap();
+        let running = store.running_rooms().unwrap();
+        assert_eq!(running.len(), 1);
+        assert_eq!(running[0].code, "GAME11");
+        let lobby = store.results("LOBBY1", "tok").unwrap().unwrap();
+        assert_eq!(lobby.ended_ms, Some(99));
     }
 
     #[test]
