@@ -136,6 +136,7 @@ class HostApp {
     this.fatal = room ? '' : t('err.host_lost', { code });
     this.settings = { mode: 'buzz', limit: 0, ...(load('hostSettings', {}) || {}) };
     this.marks = new Map(); // player_id -> bool, for the current question's typed answers
+    this.judged = new Map(); // player_id -> bool, buzz rulings on the current question
     this.marksQid = null;
     this.catalogState = 'loading';
     this.search = '';
@@ -222,6 +223,7 @@ class HostApp {
     const q = this.model.question;
     if (q && q.qid !== this.marksQid) {
       this.marks = new Map();
+      this.judged = new Map();
       this.marksQid = q.qid;
     }
     for (const a of this.model.answers) if (typeof a.correct === 'boolean') this.marks.set(a.player_id, a.correct);
@@ -255,7 +257,7 @@ class HostApp {
   judge(correct) {
     const floor = this.model.floor;
     if (floor == null) return;
-    this.send({ type: 'judge', player_id: floor, correct });
+    if (this.send({ type: 'judge', player_id: floor, correct })) this.judged.set(floor, correct);
   }
 
   mark(playerId, correct) {
@@ -378,7 +380,7 @@ class HostApp {
     this.regions.room.update([m.players, m.locked, m.phase === PHASE.ENDED], () => this.roomView());
     this.regions.setup.update([this.catalogState, this.settings, [...this.picker.checked], [...this.picker.expanded], m.phase === PHASE.ENDED], () => this.setupView());
     this.regions.current.update(
-      [m.question, m.phase, m.queue, m.floor, m.tally, m.reveal, m.answers, [...this.marks], m.players.length, m.leaderboard],
+      [m.question, m.phase, m.queue, m.floor, m.tally, m.reveal, m.answers, [...this.marks], [...this.judged], m.players.length, m.leaderboard],
       () => this.currentView(),
     );
   }
@@ -502,7 +504,7 @@ class HostApp {
         ? h('p', { class: 'muted', text: t('host.topics.loading') })
         : this.catalogState === 'error'
           ? h('p', { class: 'error', text: t('err.network') })
-          : h('div', { class: 'topic-box' }, p.view()),
+          : p.view(),
       h('p', { class: 'muted small', 'data-testid': 'topic-count', text: count }),
       h('h3', { text: t('host.mode') }),
       modeGroup,
@@ -592,6 +594,7 @@ class HostApp {
               { class: 'queue', 'data-testid': 'queue' },
               m.queue.map((e, i) => {
                 const floor = e.player_id === m.floor;
+                const ruled = this.judged.get(e.player_id);
                 return h(
                   'li',
                   { class: floor ? 'floor' : '' },
@@ -599,6 +602,7 @@ class HostApp {
                   h('span', { class: 'q-name', text: e.name || m.nameOf(e.player_id) }),
                   h('span', { class: 'muted small', text: `+${(Number(e.at_ms || 0) / 1000).toFixed(2)} s` }),
                   floor ? h('span', { class: 'floor-tag', text: t('host.floor') }) : null,
+                  ruled != null ? h('span', { class: `ruled ruled-${ruled ? 'right' : 'wrong'}`, text: t(`host.ruled.${ruled ? 'right' : 'wrong'}`) }) : null,
                   h('span', { class: 'spacer' }),
                   floor
                     ? [

@@ -206,7 +206,9 @@ export class RoomModel {
   /** Name for a player id, from the roster. */
   nameOf(id) {
     const p = this.players.find((x) => x.player_id === id);
-    return p ? p.name : `#${id}`;
+    if (p) return p.name;
+    const queued = this.queue.find((x) => x.player_id === id);
+    return queued ? queued.name : `#${id}`;
   }
 
   /** Leaderboard rows: the server's, or built from the roster. */

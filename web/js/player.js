@@ -574,14 +574,18 @@ class PlayerApp {
     const m = this.model;
     if (m.phase === PHASE.REVEAL) return '';
     if (q.mode === 'buzz') {
+      if (m.phase === PHASE.CLOSED) return t('player.closed');
       if (m.floor === m.playerId && m.playerId != null) return t('player.buzz.floor');
-      if (mine.buzzed) {
-        const pos = m.queue.findIndex((e) => e.player_id === m.playerId);
-        if (mine.acked || pos >= 0) return pos >= 0 ? t('player.buzz.sent', { pos: pos + 1 }) : t('player.buzz.sentNoPos');
-        return t('player.sending');
+      const pos = m.queue.findIndex((e) => e.player_id === m.playerId);
+      const floorPos = m.queue.findIndex((e) => e.player_id === m.floor);
+      const waiting = m.floor != null ? t('player.buzz.waitFloor', { name: m.nameOf(m.floor) }) : '';
+      if (pos >= 0) {
+        // Before the floor holder in the queue means already ruled on.
+        if (floorPos >= 0 && pos < floorPos) return waiting;
+        return [waiting, t('player.buzz.sent', { pos: pos + 1 })].filter(Boolean).join(' ');
       }
-      if (m.floor != null) return t('player.buzz.waitFloor', { name: m.nameOf(m.floor) });
-      return m.phase === PHASE.CLOSED ? t('player.closed') : '';
+      if (mine.buzzed) return mine.acked ? t('player.buzz.sentNoPos') : t('player.sending');
+      return waiting;
     }
     if (mine.sending && !mine.acked) return t('player.sending');
     if (mine.acked) {

@@ -28,6 +28,33 @@ export class TopicPicker {
     this.byId = new Map();
     this.questions = null; // flattened, loaded on first search
     this.loadingQuestions = null;
+    this.filter = '';
+    this.treeBox = h('div', { class: 'topic-box' });
+    this.filterBox = h('input', {
+      type: 'search',
+      class: 'topic-filter',
+      autocomplete: 'off',
+      oninput: () => {
+        this.filter = norm(this.filterBox.value);
+        this.drawTree();
+      },
+    });
+  }
+
+  /** Whether a node or anything under it matches the filter. */
+  matches(node) {
+    if (!this.filter) return true;
+    if (norm(node.title).includes(this.filter)) return true;
+    return (node.children || []).some((c) => this.matches(c));
+  }
+
+  drawTree() {
+    const shown = this.topics.filter((n) => this.matches(n));
+    this.treeBox.replaceChildren(
+      shown.length
+        ? h('ul', { class: 'tree', role: 'tree', 'aria-label': t('host.topics') }, shown.map((n) => this.nodeView(n, 1)))
+        : h('p', { class: 'muted small', text: t('host.pick.none') }),
+    );
   }
 
   /** Takes the GET /api/banks answer. */
@@ -142,7 +169,9 @@ export class TopicPicker {
   /** The tree and bank shortcuts. */
   view() {
     if (!this.topics.length) return h('p', { class: 'muted', text: t('host.topics.empty') });
-    const tree = h('ul', { class: 'tree', role: 'tree', 'aria-label': t('host.topics') }, this.topics.map((n) => this.nodeView(n, 1)));
+    this.filterBox.placeholder = t('host.topics.filter');
+    this.filterBox.setAttribute('aria-label', t('host.topics.filter'));
+    this.drawTree();
     const banks = this.banks.length
       ? h(
           'div',
@@ -154,7 +183,7 @@ export class TopicPicker {
               {
                 type: 'button',
                 class: 'chip',
-                title: b.file || b.id,
+                title: [b.title, b.file].filter(Boolean).join(' — '),
                 onclick: () => this.toggleBank(b.id).catch(() => {}),
               },
               h('span', { text: b.title || b.id }),
@@ -163,12 +192,12 @@ export class TopicPicker {
           ),
         )
       : null;
-    return [banks, tree];
+    return [banks, this.filterBox, this.treeBox];
   }
 
   nodeView(node, depth) {
-    const kids = node.children || [];
-    const open = this.expanded.has(node.id);
+    const kids = (node.children || []).filter((c) => this.matches(c));
+    const open = this.expanded.has(node.id) || Boolean(this.filter && kids.length);
     const box = h('input', {
       type: 'checkbox',
       id: `topic-${node.id}`,

@@ -1,0 +1,292 @@
+// A whole game in real headless Chromium against the real server: a host
+// creates a room and picks topics, three players join in separate browser
+// contexts (one on a 360 px phone, one in Russian), then a buzz round with
+// judging, a vote round with a live tally and reveal, a self-assessment
+// round during which a player refreshes and keeps the seat, a typed-answer
+// round with a peer vote, the leaderboard, the CSV download and the end.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, test } from 'node:test';
+import { launchBrowser, LAPTOP, newPage, overflowsX, PHONE, PROJECTOR, shot, startServer } from './harness.mjs';
+
+let server;
+let browser;
+const pages = {};
+let code = '';
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+/** Opens /join/CODE in a new context and joins as `name`. */
+async function join(name, options, label) {
+  const page = await newPage(browser, options, label);
+  await page.goto(`${server.base}/join/${code}`);
+  await page.locator('#name').fill(name);
+  await page.locator('form.join-form button[type=submit]').click();
+  await page.getByTestId('me').waitFor();
+  return page;
+}
+
+/** Tries to join and returns the error text shown. */
+async function joinError(page, roomCode, name) {
+  await page.goto(`${server.base}/join/${roomCode}`);
+  await page.locator('#name').fill(name);
+  await page.locator('form.join-form button[type=submit]').click();
+  const alert = page.locator('#form-error');
+  await alert.waitFor();
+  return alert.textContent();
+}
+
+async function chooseMode(mode) {
+  await pages.host.locator(`.segmented input[value=${mode}]`).check({ force: true });
+}
+
+/** Waits until every player page shows question `seq` open for input. */
+async function questionOnPlayers(seq) {
+  for (const page of [pages.alice, pages.boris, pages.cleo]) {
+    await page.locator(`.question[data-qid="${seq}"]`).waitFor();
+  }
+}
+
+async function hostState() {
+  return pages.host.getByTestId('q-state').getAttribute('class');
+}
+
+async function waitText(locator, pattern) {
+  await locator.filter({ hasText: pattern }).first().waitFor();
+}
+
+test('a full game in the browser', async (t) => {
+  await t.test('host creates a room and sees its code, link and QR', async () => {
+    pages.host = await newPage(browser, LAPTOP, 'host');
+    pages.host.on('dialog', (d) => d.accept());
+    await pages.host.goto(`${server.base}/host`);
+    await pages.host.getByTestId('create-room').click();
+    await pages.host.waitForURL(/\/host\/[A-Z0-9]{6}$/);
+    code = (await pages.host.getByTestId('room-code').textContent()).trim();
+    assert.match(code, /^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$/);
+    await pages.host.locator('.conn-online').waitFor();
+    const qr = pages.host.locator('img.qr-host');
+    await qr.waitFor();
+    assert.ok(await qr.evaluate((img) => img.complete && img.naturalWidth > 0), 'QR image loads');
+    assert.match(await pages.host.locator('.join-link').textContent(), new RegExp(`/join/${code}$`));
+  });
+
+  await t.test('host picks topics: a parent selects its children', async () => {
+    const host = pages.host;
+    const parent = host.locator('.tree > li', { has: host.locator('label', { hasText: /^Computer Science$/ }) });
+    await parent.locator(':scope > .tree-row input').check();
+    const child = parent.locator('ul .tree-row', { hasText: 'Networking' }).locator('input');
+    assert.equal(await child.isChecked(), true, 'checking a parent checks its children');
+    await parent.locator(':scope > .tree-row input').uncheck();
+    assert.equal(await child.isChecked(), false);
+    await host.locator('.tree-row', { hasText: /^\s*Geography/ }).locator('input').first().check();
+    await waitText(host.getByTestId('topic-count'), /\d+ questions in the chosen topics/);
+  });
+
+  await t.test('the big screen shows the join code and QR', async () => {
+    pages.screen = await newPage(browser, PROJECTOR, 'screen');
+    await pages.screen.goto(`${server.base}/screen/${code}`);
+    await waitText(pages.screen.getByTestId('screen-code'), code);
+    await pages.screen.locator('img.qr-screen').waitFor();
+  });
+
+  await t.test('three players join; names are shown as text', async () => {
+    pages.alice = await join('Alice', LAPTOP, 'alice');
+    pages.boris = await join('Борис', { viewport: { width: 800, height: 900 }, locale: 'ru-RU' }, 'boris');
+    pages.cleo = await join('<i>Cleo</i>', PHONE, 'cleo');
+    await waitText(pages.host.getByRole('heading', { name: /Players \(3\)/ }), /3/);
+    const names = await pages.host.locator('.player-list .p-name').allTextContents();
+    assert.deepEqual([...names].sort(), ['<i>Cleo</i>', 'Alice', 'Борис'].sort());
+    assert.equal(await pages.host.locator('.player-list i').count(), 0, 'no markup from a nickname');
+    await waitText(pages.screen.locator('.name-cloud'), '<i>Cleo</i>');
+    assert.equal(await overflowsX(pages.cleo), false);
+    assert.equal(await pages.boris.evaluate(() => document.documentElement.lang), 'ru');
+    await shot(pages.host, 'host-lobby');
+    await shot(pages.screen, 'screen-lobby');
+    await shot(pages.cleo, 'player-phone-lobby');
+  });
+
+  await t.test('joining shows clear errors: wrong code, name taken, room locked', async () => {
+    const dana = await newPage(browser, PHONE, 'dana');
+    const wrong = code === 'ZZZZZZ' ? 'YYYYYY' : 'ZZZZZZ';
+    assert.match(await joinError(dana, wrong, 'Dana'), /no room with this code/);
+    assert.match(await joinError(dana, code, 'alice'), /already has this nickname/);
+    await pages.host.getByTestId('lock').click();
+    await pages.host.locator('[data-testid=lock][aria-pressed=true]').waitFor();
+    assert.match(await joinError(dana, code, 'Dana'), /locked this room/);
+    await pages.host.getByTestId('lock').click();
+    await pages.host.locator('[data-testid=lock][aria-pressed=false]').waitFor();
+    await dana.context().close();
+  });
+
+  await t.test('buzz round: queue, floor, judged wrong then right', async () => {
+    const { host, alice, boris, cleo } = pages;
+    await chooseMode('buzz');
+    await host.getByTestId('draw').click();
+    await questionOnPlayers(1);
+    await boris.locator('[data-testid=buzz]:enabled').waitFor();
+    await boris.keyboard.press('Space');
+    await boris.locator('.buzz-btn.floor').waitFor();
+    await alice.getByTestId('buzz').click();
+    await waitText(alice.locator('.ack'), /#2 in the queue/);
+    await waitText(cleo.locator('.ack'), /Борис is answering/);
+    await host.locator('[data-testid=queue] li').nth(1).waitFor();
+    const queue = await host.locator('[data-testid=queue] .q-name').allTextContents();
+    assert.deepEqual(queue, ['Борис', 'Alice']);
+    assert.match(await host.locator('[data-testid=queue] li.floor').textContent(), /Борис/);
+    await shot(host, 'host-buzz');
+    await shot(cleo, 'player-phone-buzz');
+    await host.getByTestId('judge-wrong').click();
+    await alice.locator('.buzz-btn.floor').waitFor();
+    await host.keyboard.press('y');
+    await host.getByTestId('reveal').click();
+    await waitText(alice.getByTestId('points'), /\+1000 points/);
+    await waitText(alice.getByTestId('my-score'), /1000/);
+    await waitText(boris.getByTestId('points'), /без очков/);
+  });
+
+  await t.test('vote round: picked question, live tally, reveal', async () => {
+    const { host, alice, boris, cleo, screen } = pages;
+    await chooseMode('vote');
+    await host.locator('.pick summary').click();
+    await host.locator('#pick-search').fill('capital of Australia');
+    await host.locator('.pick-list li', { hasText: 'capital of Australia' }).getByRole('button').click();
+    await questionOnPlayers(2);
+    await waitText(host.getByTestId('host-prompt'), 'capital of Australia');
+    const options = await host.locator('.host-options li').allTextContents();
+    const right = options.findIndex((o) => o.includes('Canberra'));
+    assert.ok(right >= 0, 'Canberra is an option');
+    assert.match(options[right], /correct/, 'the host sees the key');
+    const wrong = right === 0 ? 1 : 0;
+    // Players never see the key before the reveal.
+    assert.equal(await alice.locator('.opt.correct, .bar-row.correct').count(), 0);
+    await alice.locator(`.opt[data-index="${right}"]`).click();
+    await boris.keyboard.press(String(wrong + 1));
+    await cleo.locator(`.opt[data-index="${right}"]`).tap();
+    await waitText(alice.locator('.ack'), /your answer is in/);
+    await waitText(boris.locator('.ack'), /ответ учтён/);
+    await waitText(cleo.locator('.ack'), /your answer is in/);
+    await waitText(host.getByTestId('answered'), '3 of 3 answered');
+    await waitText(screen.locator('.answered'), '3 / 3 answered');
+    const counts = await host.locator('.tally-live .bar-count').allTextContents();
+    assert.match(counts[right], /^2/);
+    assert.match(counts[wrong], /^1/);
+    await shot(host, 'host-vote-tally');
+    await shot(screen, 'screen-vote-tally');
+    await shot(cleo, 'player-phone-vote');
+    await host.keyboard.press('r');
+    await screen.locator('.bar-row.correct').waitFor();
+    await waitText(alice.getByTestId('points'), /\+\d+ points/);
+    await waitText(boris.getByTestId('points'), /без очков/);
+    await cleo.locator('.bar-row.correct.mine').waitFor();
+    await shot(cleo, 'player-phone-vote-reveal');
+    await shot(screen, 'screen-vote-reveal');
+  });
+
+  await t.test('self-assessment round; a player refreshes and keeps the seat', async () => {
+    const { host, alice, boris, cleo } = pages;
+    await chooseMode('self');
+    await host.getByTestId('draw').click();
+    await questionOnPlayers(3);
+    assert.equal(await cleo.locator('.opt').count(), 3);
+    await alice.locator('.opt[data-index="0"]').click();
+    await boris.locator('.opt[data-index="1"]').click();
+    await waitText(boris.locator('.ack'), /ответ учтён/);
+    const scoreBefore = await boris.getByTestId('my-score').textContent();
+    await boris.reload();
+    await boris.locator('.question[data-qid="3"]').waitFor();
+    await boris.locator('.opt[data-index="1"][aria-pressed=true]').waitFor();
+    assert.equal(await boris.getByTestId('my-score').textContent(), scoreBefore);
+    assert.match(await boris.getByTestId('me').textContent(), /Борис/);
+    await cleo.locator('.opt[data-index="2"]').click();
+    await waitText(host.getByTestId('answered'), '3 of 3 answered');
+    assert.equal(await host.locator('.player-list li').count(), 3, 'no extra seat after the refresh');
+    assert.equal(await host.locator('.player-list li.offline').count(), 0);
+    await shot(cleo, 'player-phone-self');
+    await host.getByTestId('reveal').click();
+    await cleo.getByTestId('points').waitFor();
+  });
+
+  await t.test('typed-answer round with marking and a peer vote', async () => {
+    const { host, alice, boris, cleo } = pages;
+    await chooseMode('text');
+    await host.getByTestId('draw').click();
+    await questionOnPlayers(4);
+    const typed = { alice: 'Canberra', boris: 'Сидней', cleo: 'Perth, I think' };
+    for (const [who, text] of Object.entries(typed)) {
+      await pages[who].locator('#answer').fill(text);
+      await pages[who].locator('#answer').press('Enter');
+    }
+    await waitText(alice.locator('.ack'), /Answer sent/);
+    await waitText(cleo.locator('.ack'), /Answer sent/);
+    await host.locator('[data-testid=answers] li').nth(2).waitFor();
+    const aliceRow = host.locator('[data-testid=answers] li', { hasText: 'Canberra' });
+    await aliceRow.locator('button.ok').click();
+    await host.locator('[data-testid=answers] li.marked-right').waitFor();
+    await shot(host, 'host-text-answers');
+    await shot(cleo, 'player-phone-text');
+    await host.getByTestId('peer-vote').click();
+    for (const [who, text] of Object.entries(typed)) {
+      const page = pages[who];
+      await page.locator('.options .opt').first().waitFor();
+      const labels = await page.locator('.options .opt-text').allTextContents();
+      const pick = labels.findIndex((l) => l !== text);
+      await page.locator(`.opt[data-index="${pick}"]`).click();
+    }
+    await waitText(cleo.locator('.ack'), /your answer is in/);
+    await shot(cleo, 'player-phone-peer-vote');
+    await waitText(host.getByTestId('answered'), '3 of 3 answered');
+    await host.getByTestId('reveal').click();
+    await waitText(alice.getByTestId('points'), /\+\d+ points/);
+  });
+
+  await t.test('leaderboard on every screen', async () => {
+    const { host, screen, cleo } = pages;
+    await host.getByTestId('show-scores').click();
+    await screen.locator('.leaderboard li').nth(2).waitFor();
+    const first = await screen.locator('.leaderboard li').first().locator('.lb-name').textContent();
+    assert.equal(first, 'Alice');
+    await cleo.locator('.leaderboard li.me').waitFor();
+    await shot(screen, 'screen-leaderboard');
+    await shot(cleo, 'player-phone-leaderboard');
+  });
+
+  await t.test('host downloads the results as CSV', async () => {
+    const { host } = pages;
+    const [download] = await Promise.all([host.waitForEvent('download'), host.getByTestId('csv').click()]);
+    assert.equal(download.suggestedFilename(), `quizroom-${code}-results.csv`);
+    const csv = fs.readFileSync(await download.path(), 'utf8');
+    const lines = csv.trim().split(/\r?\n/);
+    assert.equal(
+      lines[0],
+      'qid,seq,question_id,topic,mode,prompt,player_id,name,answered,choices,text,self,buzzed,correct,response_ms,points',
+    );
+    for (const mode of ['buzz', 'vote', 'self', 'text']) assert.ok(lines.some((l) => l.includes(`,${mode},`) || l.includes(`,"${mode}",`)), `a ${mode} row`);
+    assert.ok(csv.includes('Борис') && csv.includes('Alice') && csv.includes('<i>Cleo</i>'));
+    assert.ok(csv.includes('capital of Australia'));
+    assert.ok(csv.includes('Canberra'));
+    assert.ok(lines.length >= 1 + 4 * 3, 'a row per player per question');
+  });
+
+  await t.test('host ends the game: podium on the screen, final place for players', async () => {
+    const { host, screen, cleo, alice } = pages;
+    await host.getByTestId('end').click();
+    await screen.locator('.podium .step-1').waitFor();
+    assert.equal(await screen.locator('.podium .step-1 .step-name').textContent(), 'Alice');
+    await waitText(alice.locator('.final'), /You finished 1 of 3/);
+    await cleo.locator('.final').waitFor();
+    await shot(screen, 'screen-podium');
+    await shot(cleo, 'player-phone-final');
+    await shot(host, 'host-ended');
+    for (const [name, page] of Object.entries(pages)) assert.deepEqual(page.errors, [], `${name} had no script errors`);
+  });
+});
