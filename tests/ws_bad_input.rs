@@ -15,7 +15,7 @@ async fn unidentified_socket_is_closed_after_the_timeout() {
     let started = std::time::Instant::now();
     // A ping is answered but does not count as identifying.
     client.ping().await;
-    assert_eq!(client.expect_close().await, Some(1008));
+    assert_eq!(client.expect_close().await, Some(4003));
     assert!(started.elapsed() >= Duration::from_millis(250));
 }
 
@@ -102,7 +102,7 @@ async fn unknown_room_codes_are_refused_then_throttled() {
         client
             .send_json(json!({"type": "join", "room": "ZZZZZZ", "name": "Ann"}))
             .await;
-        client.expect_error("room_not_found").await;
+        client.expect_error("no_room").await;
     }
     // Over the burst, even a fresh socket from the same address is throttled.
     let mut other = Client::connect(&server.ws_url()).await;

@@ -24,7 +24,7 @@ use crate::catalog::Catalog;
 use crate::protocol::{ClientMsg, Millis, Role, ServerMsg};
 use crate::room::{Audience, Command, ConnId, Effect, Room, RoomOptions};
 use crate::state::{AppState, TaskGuard};
-use crate::ws::outbox::{Outbox, PushError, CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_SLOW};
+use crate::ws::outbox::{Outbox, PushError, CLOSE_NORMAL, CLOSE_ROOM_GONE, CLOSE_SLOW};
 
 /// Characters of a room code: upper-case letters and digits without the
 /// look-alikes 0/O and 1/I/L, so a code read aloud or off a projector is
@@ -503,7 +503,7 @@ impl Owner {
             Stop::Abandoned => {
                 tracing::info!("no host for the grace period; room closed");
                 crate::persist::on_effect(&self.state, &self.room, &Effect::Ended);
-                (CLOSE_GOING_AWAY, "room closed")
+                (CLOSE_ROOM_GONE, "room closed")
             }
             Stop::Shutdown => {
                 crate::persist::on_effect(&self.state, &self.room, &Effect::Checkpoint);
@@ -511,7 +511,7 @@ impl Owner {
                 self.state.rooms().remove(&self.handle);
                 return;
             }
-            Stop::Orphaned => (CLOSE_GOING_AWAY, "room closed"),
+            Stop::Orphaned => (CLOSE_ROOM_GONE, "room closed"),
         };
         self.state.rooms().remove(&self.handle);
         for (_, outbox) in self.conns.drain() {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod game;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -26,8 +26,8 @@ use crate::ws::limits::{
     TokenBucket, MESSAGES_PER_SEC, MESSAGE_BURST, STRIKES_PER_SEC, STRIKE_BURST,
 };
 use crate::ws::outbox::{
-    Outbox, OutboxReceiver, PushError, CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY, CLOSE_RESTART,
-    CLOSE_SLOW, CLOSE_TOO_BIG,
+    Outbox, OutboxReceiver, PushError, CLOSE_IDENTIFY_TIMEOUT, CLOSE_NORMAL, CLOSE_POLICY,
+    CLOSE_RESTART, CLOSE_ROOM_GONE, CLOSE_SLOW, CLOSE_TOO_BIG,
 };
 
 /// How long a closing socket waits for the peer's close reply.
@@ -120,7 +120,7 @@ impl Reader {
                     }
                     if self.room.is_none() && Instant::now() >= self.identify_by {
                         tracing::info!("socket did not identify itself in time");
-                        self.outbox.close(CLOSE_POLICY, "identify timeout");
+                        self.outbox.close(CLOSE_IDENTIFY_TIMEOUT, "identify timeout");
                         continue;
                     }
                     tracing::info!("peer silent for too long; treated as disconnected");
@@ -256,7 +256,7 @@ impl Reader {
                     msg,
                 };
                 if room.send(cmd).await.is_err() {
-                    self.outbox.close(CLOSE_GOING_AWAY, "room closed");
+                    self.outbox.close(CLOSE_ROOM_GONE, "room closed");
                 }
             }
             (None, Some(code)) => self.identify(&code, msg).await,
@@ -282,7 +282,7 @@ impl Reader {
         let room = normalize_code(code).and_then(|code| self.state.rooms().get(&code));
         let Some(room) = room else {
             joins.record_failure(self.peer, now);
-            self.send_error("room_not_found", "no live room has this code");
+            self.send_error("no_room", "no live room has this code");
             return;
         };
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -293,7 +293,7 @@ impl Reader {
             reply,
         };
         if room.send(hello).await.is_err() {
-            self.send_error("room_not_found", "no live room has this code");
+            self.send_error("no_room", "no live room has this code");
             return;
         }
         // `None`: the room refused and already told the socket why.

@@ -24,8 +24,10 @@ pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_RESTART: u16 = 1012;
 /// Close code for an ordinary end (the room is over).
 pub const CLOSE_NORMAL: u16 = 1000;
-/// Close code when the socket's room went away.
-pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code when a socket did not identify itself in time.
+pub const CLOSE_IDENTIFY_TIMEOUT: u16 = 4003;
+/// Close code when the socket's room is gone (cleaned up, or shut down).
+pub const CLOSE_ROOM_GONE: u16 = 4004;
 
 /// Why a push was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
