@@ -92,9 +92,8 @@ pub fn assert_no_keys(messages: &[Value], keys: &[&str], who: &str) {
         match value {
             Value::Object(map) => {
                 for (k, v) in map {
-                    let present =
-                        !v.is_null() && !(v.is_array() && v.as_array().is_some_and(Vec::is_empty));
-                    if keys.contains(&k.as_str()) && present {
+                    let empty = v.is_null() || v.as_array().is_some_and(Vec::is_empty);
+                    if keys.contains(&k.as_str()) && !empty {
                         return Some(k.clone());
                     }
                     if let Some(found) = walk(v, keys) {
