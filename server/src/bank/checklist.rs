@@ -28,7 +28,7 @@ pub fn score(doc: &Doc) -> u32 {
     let lines = doc.classify();
     let mut boxes = 0u32;
     let mut prev_text_question = false;
-    for l in &lines {
+    for l in lines {
         match l {
             Line::Item(item) if item.checked == Some(false) => {
                 if !prev_text_question {
@@ -47,7 +47,7 @@ pub fn score(doc: &Doc) -> u32 {
 /// Parses a document in this layout.
 pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
     let lines = doc.classify();
-    let mut path = HeadingPath::new(&lines);
+    let mut path = HeadingPath::new(lines);
     let mut topics = TopicBuilder::default();
     let mut parsed = Parsed {
         title: path.title.clone(),
@@ -61,7 +61,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
         let line_no = i + 1;
         match l {
             Line::Heading { level, title, .. } => {
-                let grouping = doc::is_grouping_heading(&lines, i);
+                let grouping = doc::is_grouping_heading(lines, i);
                 path.heading(*level, title, grouping);
                 current = path.path();
                 boxed_indent = None;

@@ -15,6 +15,10 @@ pub struct Doc<'a> {
     pub text: &'a str,
     /// The text split into lines (without `\n`); index 0 is line 1.
     pub lines: Vec<&'a str>,
+    /// [`Doc::classify`] computed once: ten layouts score the same text.
+    classified: std::sync::OnceLock<Vec<Line<'a>>>,
+    /// [`Doc::foreign_markers`] computed once.
+    foreign: std::sync::OnceLock<u32>,
 }
 
 impl<'a> Doc<'a> {
@@ -24,12 +28,14 @@ impl<'a> Doc<'a> {
             file,
             text,
             lines: text.lines().collect(),
+            classified: std::sync::OnceLock::new(),
+            foreign: std::sync::OnceLock::new(),
         }
     }
 
     /// Classifies every line once (see [`Line`]); index 0 is line 1.
-    pub fn classify(&self) -> Vec<Line<'a>> {
-        classify(&self.lines)
+    pub fn classify(&self) -> &[Line<'a>] {
+        self.classified.get_or_init(|| classify(&self.lines))
     }
 
     /// How many lines carry markers of the answer-key formats (GIFT, Aiken,
@@ -37,6 +43,10 @@ impl<'a> Doc<'a> {
     /// answer keys keep their score modest when these are present, so such
     /// files go to the importer that understands their answers.
     pub fn foreign_markers(&self) -> u32 {
+        *self.foreign.get_or_init(|| self.count_foreign_markers())
+    }
+
+    fn count_foreign_markers(&self) -> u32 {
         let mut n = 0u32;
         let mut in_code = false;
         for line in &self.lines {
@@ -48,8 +58,9 @@ impl<'a> Doc<'a> {
             if in_code {
                 continue;
             }
-            let upper = t.to_ascii_uppercase();
-            let marker = upper.starts_with("ANSWER:")
+            let marker = t
+                .get(..7)
+                .is_some_and(|p| p.eq_ignore_ascii_case("ANSWER:"))
                 || t.starts_with("::")
                 || t.starts_with("$CATEGORY:")
                 || (t.contains('{') && (t.contains("{=") || t.contains("~") || t.ends_with('{')))
@@ -58,7 +69,7 @@ impl<'a> Doc<'a> {
                 || t.contains("<details")
                 || t.contains("<summary")
                 || text::list_item(line).is_some_and(|i| i.checked == Some(true))
-                || text::heading(line).is_some_and(|(_, title)| title.ends_with('?'));
+                || (t.contains('?') && text::heading(line).is_some_and(|(_, h)| h.ends_with('?')));
             if marker {
                 n = n.saturating_add(1);
             }
@@ -281,12 +292,15 @@ pub fn is_grouping_heading(lines: &[Line<'_>], idx: usize) -> bool {
 
 /// Keeps a layout's score modest when the file carries markers of the
 /// answer-key formats (see [`Doc::foreign_markers`]), so those files go to
-/// the importer that reads their answers.
+/// the importer that reads their answers: at most 1 when the markers are
+/// dense, half the score when a few stray ones sit in a large bank.
 pub fn modest(score: u32, foreign: u32) -> u32 {
     if foreign == 0 {
         score
+    } else if foreign.saturating_mul(8) >= score {
+        score.min(1)
     } else {
-        (score / 8).min(foreign)
+        score / 2
     }
 }
 

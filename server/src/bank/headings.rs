@@ -27,7 +27,7 @@ pub fn score(doc: &Doc) -> u32 {
     let mut questions = 0u32;
     let mut others = 0u32;
     let mut prev_blank = true;
-    for l in &lines {
+    for l in lines {
         match l {
             Line::Heading { .. } => {
                 seen_heading = true;
@@ -60,7 +60,7 @@ pub fn score(doc: &Doc) -> u32 {
 /// Parses a document in this layout.
 pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
     let lines = doc.classify();
-    let mut path = HeadingPath::new(&lines);
+    let mut path = HeadingPath::new(lines);
     let mut topics = TopicBuilder::default();
     let mut parsed = Parsed {
         title: path.title.clone(),
@@ -73,7 +73,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
         let line_no = i + 1;
         match l {
             Line::Heading { level, title, .. } => {
-                let grouping = doc::is_grouping_heading(&lines, i);
+                let grouping = doc::is_grouping_heading(lines, i);
                 path.heading(*level, title, grouping);
                 current = path.path();
                 in_paragraph = false;

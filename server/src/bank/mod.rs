@@ -231,6 +231,7 @@ fn build(file: &str, format: &str, doc: &doc::Doc, parsed: doc::Parsed) -> Resul
         .or_else(|| first_heading(doc))
         .unwrap_or_else(|| file_stem(file).to_string());
     let mut topics: Vec<Topic> = Vec::new();
+    let mut by_path: std::collections::HashMap<Vec<String>, usize> = Default::default();
     let mut seen: std::collections::HashMap<(String, String), usize> = Default::default();
     for draft_topic in parsed.topics {
         let path: Vec<String> = draft_topic
@@ -263,13 +264,16 @@ fn build(file: &str, format: &str, doc: &doc::Doc, parsed: doc::Parsed) -> Resul
         if questions.is_empty() {
             continue;
         }
-        match topics.iter_mut().find(|t| t.path == path) {
+        match by_path.get(&path).and_then(|&i| topics.get_mut(i)) {
             Some(t) => t.questions.extend(questions),
-            None => topics.push(Topic {
-                id: hash_id(&["topic", &bank_id, &path_key]),
-                path,
-                questions,
-            }),
+            None => {
+                by_path.insert(path.clone(), topics.len());
+                topics.push(Topic {
+                    id: hash_id(&["topic", &bank_id, &path_key]),
+                    path,
+                    questions,
+                });
+            }
         }
     }
     if topics.is_empty() {
@@ -289,7 +293,7 @@ fn build(file: &str, format: &str, doc: &doc::Doc, parsed: doc::Parsed) -> Resul
 }
 
 fn first_heading(doc: &doc::Doc) -> Option<String> {
-    doc.classify().into_iter().find_map(|l| match l {
+    doc.classify().iter().find_map(|l| match l {
         doc::Line::Heading { title, .. } => Some(text::plain(title)).filter(|t| !t.is_empty()),
         _ => None,
     })
@@ -383,6 +387,25 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn pathological_large_inputs_parse_in_linear_time() {
+        // Stray brackets, backticks, tags and emphasis marks on one long
+        // line, and many tiny topics: each would take minutes with a
+        // quadratic scan.
+        let n = 200_000;
+        let inputs = [
+            "[".repeat(n),
+            "```".to_string() + &" `".repeat(n / 2),
+            "<div ".repeat(n / 5),
+            " *a".repeat(n / 3),
+            " _a".repeat(n / 3),
+            "T\n\nq?\nq?\n\n".repeat(n / 10),
+        ];
+        for input in inputs {
+            let _ = parse("big.txt", input.as_bytes());
+        }
     }
 
     proptest::proptest! {

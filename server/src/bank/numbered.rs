@@ -30,7 +30,7 @@ pub fn score(doc: &Doc) -> u32 {
             continue;
         }
         let bold = is_bold(item.text);
-        let with_subs = has_sub_bullets(&lines, i, item.indent);
+        let with_subs = has_sub_bullets(lines, i, item.indent);
         if bold {
             score += 4;
         }
@@ -71,7 +71,7 @@ fn is_label(clean: &str) -> bool {
 /// Parses a document in this layout.
 pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
     let lines = doc.classify();
-    let mut path = HeadingPath::new(&lines);
+    let mut path = HeadingPath::new(lines);
     let mut topics = TopicBuilder::default();
     let mut parsed = Parsed {
         title: path.title.clone(),
@@ -88,7 +88,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
         let line_no = i + 1;
         match l {
             Line::Heading { level, title, .. } => {
-                let grouping = doc::is_grouping_heading(&lines, i);
+                let grouping = doc::is_grouping_heading(lines, i);
                 path.heading(*level, title, grouping);
                 current = path.path();
                 open = None;

@@ -31,7 +31,7 @@ use super::BankError;
 /// headings with plain bullets of talking points count.
 pub fn score(doc: &Doc) -> u32 {
     let lines = doc.classify();
-    let Some(level) = topic_level(&lines) else {
+    let Some(level) = topic_level(lines) else {
         return 0;
     };
     let mut topics = 0u32;
@@ -39,7 +39,7 @@ pub fn score(doc: &Doc) -> u32 {
     let mut code = 0u32;
     let mut in_topic = false;
     let mut has_points = false;
-    for l in &lines {
+    for l in lines {
         match l {
             Line::Heading {
                 level: lv,
@@ -133,7 +133,7 @@ enum Place {
 /// Parses a document in this layout.
 pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
     let lines = doc.classify();
-    let level = topic_level(&lines).unwrap_or(2);
+    let level = topic_level(lines).unwrap_or(2);
     let mut parsed = Parsed::default();
     let mut topics = TopicBuilder::default();
     // Parts (headings above the topic level) and which of them hold topics.
@@ -149,7 +149,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
     // First pass: which parts hold topics, so paths and title can be chosen.
     {
         let mut p: Option<String> = None;
-        for l in &lines {
+        for l in lines {
             match l {
                 Line::Heading {
                     level: lv,

@@ -350,3 +350,40 @@ fn residue_check_catches_markup() {
         assert_eq!(residue(good), None, "{good:?}");
     }
 }
+
+/// Small files in the answer-key formats (layouts 6–10), each repeated so
+/// that count-based scores would grow if they were not damped.
+fn answer_key_fixtures() -> Vec<(&'static str, String)> {
+    let qa = "#### 1. What is a list?\nA mutable sequence.\n\nIt can hold any objects.\n- ordered\n- growable\n\n";
+    let details = "<details><summary>What is the GIL?</summary>\nA lock around the interpreter.\n</details>\n\n";
+    let choice = "What is mutable?\n- [x] list\n- [ ] tuple\n- [ ] str\n\n";
+    let numbered_choice =
+        "1. **Which are sequences?**\n   - [x] list\n   - [x] tuple\n   - [ ] set\n";
+    let gift = "::q1:: What is 2+2? {=4 ~3 ~5}\n\n::q2:: Python is typed. {T}\n\n";
+    let aiken = "What is 2+2?\nA. 3\nB. 4\nC. 5\nANSWER: B\n\n";
+    let rep = |s: &str| format!("# Bank\n## Topic\n\n{}", s.repeat(20));
+    vec![
+        ("qa_heading", rep(qa)),
+        ("details", rep(details)),
+        ("md_choice", rep(choice)),
+        ("md_choice", rep(numbered_choice)),
+        ("gift", format!("$CATEGORY: a/b\n\n{}", gift.repeat(20))),
+        ("aiken", aiken.repeat(20)),
+    ]
+}
+
+#[test]
+fn seed_layouts_stay_modest_on_answer_key_formats() {
+    const MINE: [&str; 5] = ["headings", "plain", "numbered", "checklist", "outline"];
+    for (format, text) in answer_key_fixtures() {
+        let doc = super::doc::Doc::new("f.md", &text);
+        for layout in super::LAYOUTS.iter().filter(|l| MINE.contains(&l.name)) {
+            let score = (layout.score)(&doc);
+            assert!(
+                score <= 1,
+                "{} scores {score} on a {format} file",
+                layout.name
+            );
+        }
+    }
+}

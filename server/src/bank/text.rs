@@ -36,7 +36,8 @@ pub fn collapse_whitespace(s: &str) -> String {
 /// Whether a line reads as a question: its plain text ends with `?`. Used
 /// by layouts to tell questions from talking points and titles.
 pub fn is_question(line: &str) -> bool {
-    plain(line).ends_with('?')
+    // Cleanup never adds a `?`, so most lines are answered without it.
+    line.contains('?') && plain(line).ends_with('?')
 }
 
 /// Text used to compare prompts and titles: lower case, letters and digits
@@ -363,6 +364,7 @@ fn push_text(pieces: &mut Vec<Piece>, s: &str) {
 /// HTML tags and entities on the way.
 fn tokenize(s: &str) -> Vec<Piece> {
     let chars: Vec<char> = s.chars().collect();
+    let pairs = Pairs::of(&chars);
     let mut pieces: Vec<Piece> = Vec::new();
     let mut i = 0;
     // The previous character as the emphasis rules see it.
@@ -416,7 +418,7 @@ fn tokenize(s: &str) -> Vec<Piece> {
                 }
             }
             // Images cannot be shown as text: dropped with their alt text.
-            '!' if chars.get(i + 1) == Some(&'[') => match parse_link(&chars, i + 1) {
+            '!' if chars.get(i + 1) == Some(&'[') => match parse_link(&chars, i + 1, &pairs) {
                 Some((_, end)) => {
                     i = end;
                 }
@@ -433,7 +435,7 @@ fn tokenize(s: &str) -> Vec<Piece> {
                         continue;
                     }
                 }
-                match parse_link(&chars, i) {
+                match parse_link(&chars, i, &pairs) {
                     Some((text, end)) => {
                         let inner = inline_plain(&text);
                         prev = inner.chars().last().or(prev);
@@ -518,10 +520,19 @@ fn count_run(chars: &[char], start: usize, c: char) -> usize {
     chars[start..].iter().take_while(|&&x| x == c).count()
 }
 
+/// How far (in characters) inline constructs (code spans, tags)
+/// are searched for their end, so a long line full of stray `[`, `` ` ``
+/// or `<` is read in linear time.
+const MAX_INLINE_SPAN: usize = 2000;
+
+/// How many earlier delimiter runs a closing `*`/`_` looks back through.
+const MAX_EMPHASIS_LOOKBACK: usize = 64;
+
 /// Index of a backtick run of exactly `run` characters at or after `from`.
 fn find_closing_backticks(chars: &[char], from: usize, run: usize) -> Option<usize> {
     let mut j = from;
-    while j < chars.len() {
+    let end = chars.len().min(from.saturating_add(MAX_INLINE_SPAN));
+    while j < end {
         if chars[j] == '`' {
             let n = count_run(chars, j, '`');
             if n == run {
@@ -548,52 +559,57 @@ fn footnote_ref_end(chars: &[char], start: usize) -> Option<usize> {
     None
 }
 
+/// For every opening bracket, the index of its matching closing bracket
+/// (backslash-escaped characters skipped). One pass, so a line full of
+/// stray brackets is still read in linear time.
+#[derive(Debug, Default)]
+struct Pairs {
+    square: std::collections::HashMap<usize, usize>,
+    round: std::collections::HashMap<usize, usize>,
+}
+
+impl Pairs {
+    fn of(chars: &[char]) -> Pairs {
+        let mut pairs = Pairs::default();
+        let mut square: Vec<usize> = Vec::new();
+        let mut round: Vec<usize> = Vec::new();
+        let mut j = 0;
+        while j < chars.len() {
+            match chars[j] {
+                '\\' => j += 1,
+                '[' => square.push(j),
+                '(' => round.push(j),
+                ']' => {
+                    if let Some(open) = square.pop() {
+                        pairs.square.insert(open, j);
+                    }
+                }
+                ')' => {
+                    if let Some(open) = round.pop() {
+                        pairs.round.insert(open, j);
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        pairs
+    }
+}
+
 /// `[text](url)`, `[text][ref]` or `[text][]` at `start` (which holds `[`):
 /// returns the link text and the index after the link.
-fn parse_link(chars: &[char], start: usize) -> Option<(String, usize)> {
-    let mut depth = 0usize;
-    let mut j = start;
-    let mut close = None;
-    while j < chars.len() {
-        match chars[j] {
-            '\\' => j += 1,
-            '[' => depth += 1,
-            ']' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    close = Some(j);
-                    break;
-                }
-            }
-            _ => {}
-        }
-        j += 1;
-    }
-    let close = close?;
-    let text: String = chars[start + 1..close].iter().collect();
+fn parse_link(chars: &[char], start: usize, pairs: &Pairs) -> Option<(String, usize)> {
+    let close = *pairs.square.get(&start)?;
+    let text: String = chars.get(start + 1..close)?.iter().collect();
     match chars.get(close + 1) {
         Some('(') => {
-            let mut depth = 0usize;
-            let mut k = close + 1;
-            while k < chars.len() {
-                match chars[k] {
-                    '\\' => k += 1,
-                    '(' => depth += 1,
-                    ')' => {
-                        depth = depth.saturating_sub(1);
-                        if depth == 0 {
-                            return Some((text, k + 1));
-                        }
-                    }
-                    _ => {}
-                }
-                k += 1;
-            }
-            None
+            let end = *pairs.round.get(&(close + 1))?;
+            Some((text, end + 1))
         }
         Some('[') => {
-            let end = chars[close + 2..].iter().position(|&c| c == ']')?;
-            Some((text, close + 2 + end + 1))
+            let end = *pairs.square.get(&(close + 1))?;
+            Some((text, end + 1))
         }
         _ => None,
     }
@@ -620,7 +636,8 @@ fn html_tag_end(chars: &[char], start: usize) -> Option<(usize, bool)> {
         _ => return None,
     }
     let mut quote: Option<char> = None;
-    while j < chars.len() {
+    let limit = chars.len().min(start.saturating_add(MAX_INLINE_SPAN));
+    while j < limit {
         let c = chars[j];
         match quote {
             Some(q) if c == q => quote = None,
@@ -737,7 +754,8 @@ fn resolve_emphasis(mut pieces: Vec<Piece>) -> Vec<Piece> {
         let mut matched = false;
         let mut identifier = None;
         let mut oi = ci;
-        while oi > 0 {
+        let mut looked = 0;
+        while oi > 0 && looked < MAX_EMPHASIS_LOOKBACK {
             oi -= 1;
             let Piece::Delim {
                 ch: och,
@@ -748,6 +766,7 @@ fn resolve_emphasis(mut pieces: Vec<Piece>) -> Vec<Piece> {
             else {
                 continue;
             };
+            looked += 1;
             if *och != ch || *ocount == 0 || !*can_open {
                 continue;
             }
