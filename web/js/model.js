@@ -83,7 +83,7 @@ export class RoomModel {
       case 'reveal':
         if (this.question && msg.qid !== this.question.qid) return false;
         this.reveal = msg;
-        if (Array.isArray(msg.counts)) {
+        if (Array.isArray(msg.counts) && msg.counts.length) {
           this.tally = { ...(this.tally || {}), qid: msg.qid, counts: msg.counts };
         }
         this.closeQuestion();

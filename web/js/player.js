@@ -364,10 +364,6 @@ class PlayerApp {
       this.prompt.textContent = q ? q.prompt : '';
     }
     this.render();
-    if (newQuestion) {
-      const first = this.main.querySelector('.buzz-btn, .opt, textarea');
-      if (first && !typingIn({ target: document.activeElement })) first.focus({ preventScroll: true });
-    }
   }
 
   render() {
@@ -693,11 +689,12 @@ class PlayerApp {
     return h(
       'div',
       { class: 'reveal' },
-      q.options.length && Array.isArray(r.counts)
+      q.options.length && Array.isArray(r.counts) && r.counts.length
         ? histogram(q, r.counts, { correct: r.correct || [], mine: mine.choices || [] })
         : r.correct && r.correct.length
           ? h('p', { text: `${t('q.correct')}: ${r.correct.map((i) => optionLabel(q, i)).join(', ')}` })
           : null,
+      you && you.correct != null ? h('p', { class: `verdict ${you.correct ? 'right' : 'wrong'}`, text: you.correct ? t('player.right') : t('player.wrong') }) : null,
       h('p', { class: `points ${points > 0 ? 'plus' : ''}`, 'data-testid': 'points', text: points ? t('player.points', { n: points }) : t('player.noPoints') }),
       r.answer ? h('p', { class: 'ref-answer' }, h('strong', { text: `${t('host.answer')}: ` }), r.answer) : null,
       this.standingLine(),

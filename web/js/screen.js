@@ -111,7 +111,8 @@ export function mountScreen(root, code) {
       open ? countdown(model, { big: true }) : null,
       tally && tally.of != null && q.mode !== 'buzz' ? h('p', { class: 'answered', text: t('screen.answered', { answered: tally.answered ?? 0, of: tally.of }) }) : null,
       body,
-      reveal && q.options.length && reveal.correct && reveal.correct.length && !Array.isArray(reveal.counts)
+      reveal && reveal.answer && !(reveal.correct && reveal.correct.length) ? h('p', { class: 'screen-answer', text: reveal.answer }) : null,
+      reveal && q.options.length && reveal.correct && reveal.correct.length && !(Array.isArray(reveal.counts) && reveal.counts.length)
         ? h('p', { class: 'screen-correct', text: reveal.correct.map((i) => `${letter(i)}. ${optionLabel(q, i)}`).join('  ') })
         : null,
     );
