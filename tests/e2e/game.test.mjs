@@ -15,6 +15,22 @@ let browser;
 const pages = {};
 let code = '';
 
+/**
+ * Cleo's WebSocket goes through a proxy the test controls, so it can cut
+ * the connection (as a lost network would) and keep it down for a while.
+ */
+const network = { down: false, sockets: [] };
+async function proxySocket(page) {
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    if (network.down) {
+      ws.close({ code: 1001, reason: 'network down' });
+      return;
+    }
+    const server = ws.connectToServer();
+    network.sockets.push({ page: ws, server });
+  });
+}
+
 before(async () => {
   server = await startServer();
   browser = await launchBrowser();
@@ -26,8 +42,9 @@ after(async () => {
 });
 
 /** Opens /join/CODE in a new context and joins as `name`. */
-async function join(name, options, label) {
+async function join(name, options, label, beforeGoto) {
   const page = await newPage(browser, options, label);
+  if (beforeGoto) await beforeGoto(page);
   await page.goto(`${server.base}/join/${code}`);
   await page.locator('#name').fill(name);
   await page.locator('form.join-form button[type=submit]').click();
@@ -65,7 +82,18 @@ async function waitText(locator, pattern) {
 }
 
 test('a full game in the browser', async (t) => {
-  await t.test('host creates a room and sees its code, link and QR', async () => {
+  // Steps build on each other: after a failure the rest are skipped.
+  let failed = false;
+  const step = (name, fn) =>
+    t.test(name, { skip: failed && 'an earlier step failed' }, async () => {
+      try {
+        await fn();
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
+  await step('host creates a room and sees its code, link and QR', async () => {
     pages.host = await newPage(browser, LAPTOP, 'host');
     pages.host.on('dialog', (d) => d.accept());
     await pages.host.goto(`${server.base}/host`);
@@ -80,9 +108,10 @@ test('a full game in the browser', async (t) => {
     assert.match(await pages.host.locator('.join-link').textContent(), new RegExp(`/join/${code}$`));
   });
 
-  await t.test('host picks topics: a parent selects its children', async () => {
+  await step('host picks topics: a parent selects its children', async () => {
     const host = pages.host;
     const parent = host.locator('.tree > li', { has: host.locator('label', { hasText: /^Computer Science$/ }) });
+    await parent.locator(':scope > .tree-row .twisty').click();
     await parent.locator(':scope > .tree-row input').check();
     const child = parent.locator('ul .tree-row', { hasText: 'Networking' }).locator('input');
     assert.equal(await child.isChecked(), true, 'checking a parent checks its children');
@@ -92,17 +121,17 @@ test('a full game in the browser', async (t) => {
     await waitText(host.getByTestId('topic-count'), /\d+ questions in the chosen topics/);
   });
 
-  await t.test('the big screen shows the join code and QR', async () => {
+  await step('the big screen shows the join code and QR', async () => {
     pages.screen = await newPage(browser, PROJECTOR, 'screen');
     await pages.screen.goto(`${server.base}/screen/${code}`);
     await waitText(pages.screen.getByTestId('screen-code'), code);
     await pages.screen.locator('img.qr-screen').waitFor();
   });
 
-  await t.test('three players join; names are shown as text', async () => {
+  await step('three players join; names are shown as text', async () => {
     pages.alice = await join('Alice', LAPTOP, 'alice');
     pages.boris = await join('Борис', { viewport: { width: 800, height: 900 }, locale: 'ru-RU' }, 'boris');
-    pages.cleo = await join('<i>Cleo</i>', PHONE, 'cleo');
+    pages.cleo = await join('<i>Cleo</i>', PHONE, 'cleo', proxySocket);
     await waitText(pages.host.getByRole('heading', { name: /Players \(3\)/ }), /3/);
     const names = await pages.host.locator('.player-list .p-name').allTextContents();
     assert.deepEqual([...names].sort(), ['<i>Cleo</i>', 'Alice', 'Борис'].sort());
@@ -110,12 +139,12 @@ test('a full game in the browser', async (t) => {
     await waitText(pages.screen.locator('.name-cloud'), '<i>Cleo</i>');
     assert.equal(await overflowsX(pages.cleo), false);
     assert.equal(await pages.boris.evaluate(() => document.documentElement.lang), 'ru');
-    await shot(pages.host, 'host-lobby');
+    await shot(pages.host, 'host-lobby', { fullPage: true });
     await shot(pages.screen, 'screen-lobby');
     await shot(pages.cleo, 'player-phone-lobby');
   });
 
-  await t.test('joining shows clear errors: wrong code, name taken, room locked', async () => {
+  await step('joining shows clear errors: wrong code, name taken, room locked', async () => {
     const dana = await newPage(browser, PHONE, 'dana');
     const wrong = code === 'ZZZZZZ' ? 'YYYYYY' : 'ZZZZZZ';
     assert.match(await joinError(dana, wrong, 'Dana'), /no room with this code/);
@@ -128,7 +157,7 @@ test('a full game in the browser', async (t) => {
     await dana.context().close();
   });
 
-  await t.test('buzz round: queue, floor, judged wrong then right', async () => {
+  await step('buzz round: queue, floor, judged wrong then right', async () => {
     const { host, alice, boris, cleo } = pages;
     await chooseMode('buzz');
     await host.getByTestId('draw').click();
@@ -143,7 +172,7 @@ test('a full game in the browser', async (t) => {
     const queue = await host.locator('[data-testid=queue] .q-name').allTextContents();
     assert.deepEqual(queue, ['Борис', 'Alice']);
     assert.match(await host.locator('[data-testid=queue] li.floor').textContent(), /Борис/);
-    await shot(host, 'host-buzz');
+    await shot(host, 'host-buzz', { fullPage: true });
     await shot(cleo, 'player-phone-buzz');
     await host.getByTestId('judge-wrong').click();
     await alice.locator('.buzz-btn.floor').waitFor();
@@ -154,7 +183,7 @@ test('a full game in the browser', async (t) => {
     await waitText(boris.getByTestId('points'), /без очков/);
   });
 
-  await t.test('vote round: picked question, live tally, reveal', async () => {
+  await step('vote round: picked question, live tally, reveal', async () => {
     const { host, alice, boris, cleo, screen } = pages;
     await chooseMode('vote');
     await host.locator('.pick summary').click();
@@ -180,7 +209,7 @@ test('a full game in the browser', async (t) => {
     const counts = await host.locator('.tally-live .bar-count').allTextContents();
     assert.match(counts[right], /^2/);
     assert.match(counts[wrong], /^1/);
-    await shot(host, 'host-vote-tally');
+    await shot(host, 'host-vote-tally', { fullPage: true });
     await shot(screen, 'screen-vote-tally');
     await shot(cleo, 'player-phone-vote');
     await host.keyboard.press('r');
@@ -192,7 +221,7 @@ test('a full game in the browser', async (t) => {
     await shot(screen, 'screen-vote-reveal');
   });
 
-  await t.test('self-assessment round; a player refreshes and keeps the seat', async () => {
+  await step('self-assessment round; a player refreshes and keeps the seat', async () => {
     const { host, alice, boris, cleo } = pages;
     await chooseMode('self');
     await host.getByTestId('draw').click();
@@ -210,13 +239,31 @@ test('a full game in the browser', async (t) => {
     await cleo.locator('.opt[data-index="2"]').click();
     await waitText(host.getByTestId('answered'), '3 of 3 answered');
     assert.equal(await host.locator('.player-list li').count(), 3, 'no extra seat after the refresh');
-    assert.equal(await host.locator('.player-list li.offline').count(), 0);
+    await host.locator('.player-list li.offline').waitFor({ state: 'detached' });
     await shot(cleo, 'player-phone-self');
     await host.getByTestId('reveal').click();
-    await cleo.getByTestId('points').waitFor();
+    await cleo.locator('.reveal .bar-row.mine').waitFor();
   });
 
-  await t.test('typed-answer round with marking and a peer vote', async () => {
+  await step('a lost connection shows "reconnecting" and comes back to the same seat', async () => {
+    const { host, cleo } = pages;
+    const scoreBefore = await cleo.getByTestId('my-score').textContent();
+    network.down = true;
+    for (const ws of network.sockets.splice(0)) {
+      await ws.server.close({ code: 1001, reason: 'network down' });
+      await ws.page.close({ code: 1001, reason: 'network down' });
+    }
+    await cleo.getByTestId('reconnecting').waitFor();
+    await shot(cleo, 'player-phone-reconnecting');
+    network.down = false;
+    await cleo.getByTestId('reconnecting').waitFor({ state: 'detached', timeout: 20_000 });
+    await cleo.locator('.conn-online').waitFor();
+    assert.equal(await cleo.getByTestId('my-score').textContent(), scoreBefore);
+    await host.locator('.player-list li.offline').waitFor({ state: 'detached' });
+    assert.equal(await host.locator('.player-list li').count(), 3);
+  });
+
+  await step('typed-answer round with marking and a peer vote', async () => {
     const { host, alice, boris, cleo } = pages;
     await chooseMode('text');
     await host.getByTestId('draw').click();
@@ -232,7 +279,7 @@ test('a full game in the browser', async (t) => {
     const aliceRow = host.locator('[data-testid=answers] li', { hasText: 'Canberra' });
     await aliceRow.locator('button.ok').click();
     await host.locator('[data-testid=answers] li.marked-right').waitFor();
-    await shot(host, 'host-text-answers');
+    await shot(host, 'host-text-answers', { fullPage: true });
     await shot(cleo, 'player-phone-text');
     await host.getByTestId('peer-vote').click();
     for (const [who, text] of Object.entries(typed)) {
@@ -249,7 +296,7 @@ test('a full game in the browser', async (t) => {
     await waitText(alice.getByTestId('points'), /\+\d+ points/);
   });
 
-  await t.test('leaderboard on every screen', async () => {
+  await step('leaderboard on every screen', async () => {
     const { host, screen, cleo } = pages;
     await host.getByTestId('show-scores').click();
     await screen.locator('.leaderboard li').nth(2).waitFor();
@@ -260,7 +307,7 @@ test('a full game in the browser', async (t) => {
     await shot(cleo, 'player-phone-leaderboard');
   });
 
-  await t.test('host downloads the results as CSV', async () => {
+  await step('host downloads the results as CSV', async () => {
     const { host } = pages;
     const [download] = await Promise.all([host.waitForEvent('download'), host.getByTestId('csv').click()]);
     assert.equal(download.suggestedFilename(), `quizroom-${code}-results.csv`);
@@ -277,7 +324,7 @@ test('a full game in the browser', async (t) => {
     assert.ok(lines.length >= 1 + 4 * 3, 'a row per player per question');
   });
 
-  await t.test('host ends the game: podium on the screen, final place for players', async () => {
+  await step('host ends the game: podium on the screen, final place for players', async () => {
     const { host, screen, cleo, alice } = pages;
     await host.getByTestId('end').click();
     await screen.locator('.podium .step-1').waitFor();
@@ -286,7 +333,7 @@ test('a full game in the browser', async (t) => {
     await cleo.locator('.final').waitFor();
     await shot(screen, 'screen-podium');
     await shot(cleo, 'player-phone-final');
-    await shot(host, 'host-ended');
+    await shot(host, 'host-ended', { fullPage: true });
     for (const [name, page] of Object.entries(pages)) assert.deepEqual(page.errors, [], `${name} had no script errors`);
   });
 });

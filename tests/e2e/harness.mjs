@@ -108,6 +108,7 @@ export async function newPage(browser, options = {}, label = 'page') {
 /** Saves a screenshot under artifacts/NAME.png. */
 export async function shot(page, name, { fullPage = false } = {}) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage });
 }
 

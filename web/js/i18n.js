@@ -12,6 +12,10 @@ const en = {
   'conn.reconnecting': 'Connection lost — reconnecting…',
   'conn.stopped': 'Disconnected',
   'conn.retry': 'Reconnect now',
+  'pill.connecting': 'Connecting…',
+  'pill.online': 'Online',
+  'pill.reconnecting': 'Offline',
+  'pill.stopped': 'Disconnected',
 
   'home.host.title': 'Host a quiz',
   'home.host.text': 'Open a room, pick topics and run the questions from your laptop.',
@@ -229,6 +233,10 @@ const ru = {
   'conn.reconnecting': 'Связь потеряна — переподключаемся…',
   'conn.stopped': 'Отключено',
   'conn.retry': 'Подключиться сейчас',
+  'pill.connecting': 'Подключение…',
+  'pill.online': 'В сети',
+  'pill.reconnecting': 'Нет связи',
+  'pill.stopped': 'Отключено',
 
   'home.host.title': 'Провести викторину',
   'home.host.text': 'Откройте комнату, выберите темы и ведите вопросы с ноутбука.',
@@ -485,9 +493,12 @@ export function t(key, params) {
   return text;
 }
 
+/** Older spellings of error codes. */
+const ALIASES = { room_not_found: 'no_room' };
+
 /** Error text for a server error code, falling back to the server's words. */
 export function errorText(code, message) {
-  const key = `err.${code}`;
+  const key = `err.${ALIASES[code] || code}`;
   if (key in en) return t(key);
   return t('err.generic', { message: message || code });
 }

@@ -71,6 +71,7 @@ export class RoomModel {
         return true;
       case 'you':
         this.you = msg;
+        this.patchScores([msg]);
         return true;
       case 'timer':
         if (this.question && msg.qid !== this.question.qid) return false;
@@ -91,6 +92,7 @@ export class RoomModel {
         return true;
       case 'scores':
         this.leaderboard = Array.isArray(msg.leaderboard) ? msg.leaderboard : [];
+        this.patchScores(this.leaderboard);
         if (this.phase !== PHASE.ENDED && this.phase !== PHASE.OPEN) this.phase = PHASE.SCORES;
         return true;
       case 'ended':
@@ -195,6 +197,16 @@ export class RoomModel {
   /** The player's own roster entry (player view). */
   me() {
     return this.players.find((p) => p.player_id === this.playerId) || null;
+  }
+
+  /**
+   * Scores change at reveal (and judge) without a new roster; `scores` and
+   * `you` carry the fresh numbers, so the roster takes them over.
+   */
+  patchScores(rows) {
+    const fresh = new Map(rows.map((r) => [r.player_id, r.score]));
+    if (!this.players.some((p) => fresh.has(p.player_id) && fresh.get(p.player_id) !== p.score)) return;
+    this.players = this.players.map((p) => (fresh.has(p.player_id) ? { ...p, score: fresh.get(p.player_id) } : p));
   }
 
   /** How many players are seated (roster or player_count). */

@@ -219,7 +219,7 @@ class PlayerApp {
     }
     this.formError = errorText(msg.code, msg.message);
     if (msg.code === 'kicked') return this.kicked();
-    if (msg.code === 'no_room' || msg.code === 'bad_code') this.editCode = true;
+    if (msg.code === 'no_room' || msg.code === 'room_not_found') this.editCode = true;
     this.view = 'form';
     this.render();
   }
@@ -695,7 +695,9 @@ class PlayerApp {
           ? h('p', { text: `${t('q.correct')}: ${r.correct.map((i) => optionLabel(q, i)).join(', ')}` })
           : null,
       you && you.correct != null ? h('p', { class: `verdict ${you.correct ? 'right' : 'wrong'}`, text: you.correct ? t('player.right') : t('player.wrong') }) : null,
-      h('p', { class: `points ${points > 0 ? 'plus' : ''}`, 'data-testid': 'points', text: points ? t('player.points', { n: points }) : t('player.noPoints') }),
+      q.mode === 'poll' || q.mode === 'self'
+        ? null
+        : h('p', { class: `points ${points > 0 ? 'plus' : ''}`, 'data-testid': 'points', text: points ? t('player.points', { n: points }) : t('player.noPoints') }),
       r.answer ? h('p', { class: 'ref-answer' }, h('strong', { text: `${t('host.answer')}: ` }), r.answer) : null,
       this.standingLine(),
     );

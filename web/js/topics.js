@@ -68,7 +68,6 @@ export class TopicPicker {
       this.parents.set(node.id, parent ? parent.id : null);
     });
     for (const id of [...this.checked]) if (!this.byId.has(id)) this.checked.delete(id);
-    if (!this.expanded.size) for (const top of this.topics) this.expanded.add(top.id);
   }
 
   /** Questions under a node, counting its whole subtree once. */

@@ -24,7 +24,7 @@ export function langSwitch() {
 
 /** Small connection status pill. */
 export function connPill(status) {
-  return h('span', { class: `conn conn-${status}`, role: 'status', text: t(`conn.${status}`) });
+  return h('span', { class: `conn conn-${status}`, role: 'status', text: t(`pill.${status}`) });
 }
 
 /** Full-width banner while the socket is down; hidden otherwise. */
