@@ -27,6 +27,7 @@ use super::BankError;
 pub fn score(doc: &Doc) -> u32 {
     let lines = doc.classify();
     let mut boxes = 0u32;
+    let mut question_bullets = 0u32;
     let mut prev_text_question = false;
     for l in lines {
         match l {
@@ -35,13 +36,19 @@ pub fn score(doc: &Doc) -> u32 {
                     boxes += 1;
                 }
             }
+            Line::Item(item) if item.checked.is_none() && item.number.is_none() => {
+                // A bare list of questions reads best as one question per item.
+                if text::is_question(item.text) {
+                    question_bullets += 1;
+                }
+            }
             Line::Item(_) => {}
             Line::Text(t) => prev_text_question = text::is_question(t),
             Line::Heading { title, .. } => prev_text_question = text::is_question(title),
             _ => prev_text_question = false,
         }
     }
-    doc::modest(boxes * 3, doc.foreign_markers())
+    doc::modest(boxes * 3 + question_bullets, doc.foreign_markers())
 }
 
 /// Parses a document in this layout.
@@ -167,6 +174,15 @@ mod tests {
         .unwrap();
         assert_eq!(p.topics[0].questions.len(), 1);
         assert_eq!(p.topics[0].questions[0].notes, ["detail one", "detail two"]);
+    }
+
+    #[test]
+    fn a_bare_list_of_questions() {
+        let doc = Doc::new("t.md", "- What is a list?\n- What is a tuple?\n");
+        assert_eq!(score(&doc), 2);
+        let p = parse(&doc).unwrap();
+        assert_eq!(p.topics[0].questions.len(), 2);
+        assert_eq!(p.topics[0].questions[1].prompt, "What is a tuple?");
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
                 if clean.is_empty() || !clean.chars().any(char::is_alphanumeric) {
                     continue;
                 }
-                if in_paragraph {
+                if in_paragraph && !(is_item && clean.ends_with('?')) {
                     continue_paragraph(&mut topics, clean, is_item);
                 } else if current.is_empty() && topics.is_empty() && !clean.ends_with('?') {
                     // Text between the title and the first topic: the intro.
@@ -193,6 +193,18 @@ Why?
         assert_eq!(p.description, "A few warm-up questions.");
         assert_eq!(p.topics[0].path, Vec::<String>::new());
         assert_eq!(p.topics[0].questions.len(), 2);
+    }
+
+    #[test]
+    fn question_bullets_in_a_paragraph_are_questions() {
+        let p = parse_str("# B\n## A\nWhat is a list?\n- What is a tuple?\n- mutable\n");
+        let prompts: Vec<&str> = p.topics[0]
+            .questions
+            .iter()
+            .map(|q| q.prompt.as_str())
+            .collect();
+        assert_eq!(prompts, ["What is a list?", "What is a tuple?"]);
+        assert_eq!(p.topics[0].questions[1].notes, ["mutable"]);
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub fn score(doc: &Doc) -> u32 {
         let with_subs = has_sub_bullets(lines, i, item.indent);
         if bold {
             score += 4;
+        } else if text::is_question(item.text) {
+            // A plain numbered list of questions.
+            score += 2;
         }
         if with_subs {
             score += 4;
@@ -195,6 +198,17 @@ mod tests {
         assert_eq!(qs[1].prompt, "Объясните is и ==");
         assert_eq!(qs[1].followups, ["Почему a is b?"]);
         assert_eq!(p.description, "Этот список содержит более 130 вопросов.");
+    }
+
+    #[test]
+    fn plain_numbered_questions_with_bullets_as_followups() {
+        let src = "## Python\n1. What is a list?\n2. What is a tuple?\n- Why is it hashable?\n";
+        let doc = Doc::new("t.md", src);
+        assert!(score(&doc) >= 4);
+        let p = parse(&doc).unwrap();
+        let qs = &p.topics[0].questions;
+        assert_eq!(qs.len(), 2);
+        assert_eq!(qs[1].followups, ["Why is it hashable?"]);
     }
 
     #[test]

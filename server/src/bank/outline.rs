@@ -145,6 +145,8 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
     let mut code: Vec<&str> = Vec::new();
     let mut last_code: Option<(String, usize)> = None; // (code, line after its closing fence)
     let mut part_intro: Option<String> = None;
+    // Lines of the topic headings, whose questions are the topic itself.
+    let mut topic_lines: std::collections::HashSet<usize> = Default::default();
 
     // First pass: which parts hold topics, so paths and title can be chosen.
     {
@@ -196,6 +198,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
                 }
                 path.push(name.clone());
                 topics.push(&path, Draft::open(name, line_no));
+                topic_lines.insert(line_no);
                 topic = Some((path, 0));
                 place = Place::Topic;
             }
@@ -278,7 +281,17 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
         }
     }
     parsed.description = description.join("\n");
-    parsed.topics = topics.finish();
+    let mut topics = topics.finish();
+    for t in &mut topics {
+        // A topic whose bullets are all questions needs no question of its own.
+        let bare = t.questions.first().is_some_and(|q| {
+            q.notes.is_empty() && q.followups.is_empty() && topic_lines.contains(&q.line)
+        });
+        if bare && t.questions.len() > 1 {
+            t.questions.remove(0);
+        }
+    }
+    parsed.topics = topics;
     Ok(parsed)
 }
 
@@ -324,6 +337,22 @@ mod tests {
             p.topics[3].questions[0].notes,
             ["Image != VM", "Practices:", "non-root user"]
         );
+    }
+
+    #[test]
+    fn topics_with_only_question_bullets_have_no_topic_question() {
+        let p = parse(&Doc::new(
+            "t.md",
+            "## GIL\n- Why?\n- How?\n\n## MRO\n- order\n",
+        ))
+        .unwrap();
+        let prompts: Vec<&str> = p.topics[0]
+            .questions
+            .iter()
+            .map(|q| q.prompt.as_str())
+            .collect();
+        assert_eq!(prompts, ["Why?", "How?"]);
+        assert_eq!(p.topics[1].questions[0].prompt, "MRO");
     }
 
     #[test]
