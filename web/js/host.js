@@ -505,6 +505,7 @@ class HostApp {
         : this.catalogState === 'error'
           ? h('p', { class: 'error', text: t('err.network') })
           : p.view(),
+      this.catalogState === 'ready' ? p.chosenView() : null,
       h('p', { class: 'muted small', 'data-testid': 'topic-count', text: count }),
       h('h3', { text: t('host.mode') }),
       modeGroup,

@@ -95,6 +95,26 @@ export class TopicPicker {
     return out;
   }
 
+  /** Chips naming the chosen topics, each with a button to drop it. */
+  chosenView() {
+    const ids = this.selectedIds();
+    if (!ids.length) return null;
+    return h(
+      'div',
+      { class: 'chosen', 'data-testid': 'chosen-topics' },
+      ids.map((id) => {
+        const node = this.byId.get(id);
+        const label = (node.path && node.path.length ? node.path : [node.title]).join(' › ');
+        return h(
+          'span',
+          { class: 'chip chip-on' },
+          h('span', { text: label }),
+          h('button', { type: 'button', class: 'chip-x', 'aria-label': `${t('host.topics.remove')}: ${label}`, text: '×', onclick: () => this.toggle(node, false) }),
+        );
+      }),
+    );
+  }
+
   /** Number of questions in the selection. */
   selectedCount() {
     return this.selectedIds().reduce((sum, id) => sum + this.total(this.byId.get(id)), 0);
