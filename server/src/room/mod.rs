@@ -1,19 +1,51 @@
 //! A live room as a pure state machine: `Room::apply(command, now) -> effects`.
 //!
-//! No I/O and no clock in here: the owner task (see `crate::rooms`) feeds
-//! commands with the current time and carries out the effects, so every rule
-//! is unit-tested with an injected clock.
+//! No I/O and no clock in here: the owner task feeds commands with the
+//! current time and carries out the effects, so every rule is unit-tested
+//! with an injected clock. The rules themselves live in one module per
+//! concern; `docs/protocol.md` is their user-facing description.
 
+mod buzz;
+mod errors;
+mod model;
+mod players;
+mod question;
+mod results;
+mod scoring;
+mod text;
+mod throttle;
+mod voting;
+mod welcome;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::catalog::Catalog;
-use crate::protocol::{ClientMsg, Millis, PlayerId, Role, ServerMsg};
+use crate::protocol::{ClientMsg, Millis, PlayerId, Qid, Role, ServerMsg};
+
+pub use errors::RoomError;
+pub use results::{PlayerResult, QuestionResult, ResultAnswer, Results, TopicResult};
+
+use model::Durable;
+use throttle::Throttle;
 
 /// Identifies one socket for the lifetime of the server process.
 pub type ConnId = u64;
 
+/// Close code for a kicked player: do not resume.
+pub const CLOSE_KICKED: u16 = 4001;
+/// Close code for a socket whose seat was resumed on another socket.
+pub const CLOSE_REPLACED: u16 = 4002;
+
 /// Room settings chosen at creation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RoomOptions {
     /// Shown on the big screen and in results.
     pub title: String,
@@ -23,6 +55,17 @@ pub struct RoomOptions {
     pub private: bool,
     /// How long a dropped player's seat is kept for `resume`, in ms.
     pub resume_window_ms: u64,
+}
+
+impl Default for RoomOptions {
+    fn default() -> Self {
+        RoomOptions {
+            title: String::new(),
+            capacity: 2000,
+            private: false,
+            resume_window_ms: 300_000,
+        }
+    }
 }
 
 /// What the owner task hands the room.
@@ -57,6 +100,40 @@ pub enum Audience {
     All,
 }
 
+/// What kind of input an [`AnswerRecord`] stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Buzz,
+    Vote,
+    Answer,
+    PeerVote,
+    Judge,
+    Mark,
+}
+
+/// One counted input, emitted as it is counted so storage can keep every
+/// answer even if the process dies before the next checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerRecord {
+    pub room: String,
+    pub qid: Qid,
+    pub question_id: String,
+    pub player_id: PlayerId,
+    pub name: String,
+    pub kind: RecordKind,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct: Option<bool>,
+    /// Milliseconds after the question opened (paused time excluded).
+    pub response_ms: u64,
+    /// Server time the input was counted.
+    pub at: Millis,
+}
+
 /// What the owner task must do after a command.
 #[derive(Debug, Clone)]
 pub enum Effect {
@@ -68,23 +145,103 @@ pub enum Effect {
         code: u16,
         reason: String,
     },
+    /// A buzz, vote, answer, judgement or mark was counted: store it.
+    Record(AnswerRecord),
     /// The room reached a question boundary: persist its snapshot and results.
     Checkpoint,
     /// The room is over; persist and remove it.
     Ended,
 }
 
+/// Why a snapshot could not be turned back into a room.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The stored JSON does not have the room's shape.
+    #[error("room snapshot does not parse: {0}")]
+    Shape(#[from] serde_json::Error),
+}
+
+/// What an identified socket is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Host,
+    Screen,
+    Player(PlayerId),
+}
+
+/// Live sockets and indexes: rebuilt on restore, never persisted.
+#[derive(Debug, Default)]
+struct Live {
+    conns: HashMap<ConnId, Who>,
+    player_conn: HashMap<PlayerId, ConnId>,
+    /// Lowercased nickname → seat.
+    names: HashMap<String, PlayerId>,
+    tokens: HashMap<String, PlayerId>,
+    /// Seats not kicked.
+    seated: usize,
+    /// Seats with a socket.
+    connected: usize,
+    host_conns: usize,
+    tally: Throttle,
+    roster: Throttle,
+    buzz: Throttle,
+    /// Set by `restore`: the first command stamps the drop time of every seat.
+    restored: bool,
+}
+
+/// Collects effects while a command runs.
+#[derive(Debug, Default)]
+struct Out(Vec<Effect>);
+
+impl Out {
+    fn send(&mut self, to: Audience, msg: ServerMsg) {
+        self.0.push(Effect::Send {
+            to,
+            msg: Arc::new(msg),
+        });
+    }
+
+    fn send_arc(&mut self, to: Audience, msg: &Arc<ServerMsg>) {
+        self.0.push(Effect::Send {
+            to,
+            msg: Arc::clone(msg),
+        });
+    }
+
+    fn error(&mut self, conn: ConnId, err: &RoomError) {
+        self.send(
+            Audience::Conn(conn),
+            ServerMsg::Error {
+                code: err.code().to_string(),
+                message: err.to_string(),
+            },
+        );
+    }
+
+    fn close(&mut self, conn: ConnId, code: u16, reason: &str) {
+        self.0.push(Effect::Close {
+            conn,
+            code,
+            reason: reason.to_string(),
+        });
+    }
+
+    fn push(&mut self, effect: Effect) {
+        self.0.push(effect);
+    }
+}
+
 /// One live room.
 #[derive(Debug)]
 pub struct Room {
-    code: String,
-    options: RoomOptions,
+    d: Durable,
+    live: Live,
     catalog: Arc<Catalog>,
 }
 
 impl Room {
     /// Creates an empty room in the lobby. `seed` feeds the room's random
-    /// draws and tokens (from the OS in production, fixed in tests).
+    /// draws and shuffles (from the OS in production, fixed in tests).
     pub fn new(
         code: String,
         host_token: String,
@@ -92,17 +249,67 @@ impl Room {
         catalog: Arc<Catalog>,
         seed: u64,
     ) -> Room {
-        let _ = (host_token, seed);
         Room {
-            code,
-            options,
+            d: Durable {
+                code,
+                host_token,
+                options,
+                rng: model::Rng(seed),
+                players: Vec::new(),
+                locked: false,
+                ended: false,
+                asked: Vec::new(),
+                last_host_seen: 0,
+            },
+            live: Live::default(),
             catalog,
         }
     }
 
     /// The room code.
     pub fn code(&self) -> &str {
-        &self.code
+        &self.d.code
+    }
+
+    /// The host token, so HTTP can authorize results downloads.
+    pub fn host_token(&self) -> &str {
+        &self.d.host_token
+    }
+
+    /// Checks a host token in constant time (HTTP results, host hello).
+    pub fn is_host_token(&self, token: &str) -> bool {
+        players::constant_time_eq(token.as_bytes(), self.d.host_token.as_bytes())
+    }
+
+    /// The options the room was created with.
+    pub fn options(&self) -> &RoomOptions {
+        &self.d.options
+    }
+
+    /// Whether the game was ended; the owner removes ended rooms once stored.
+    pub fn is_ended(&self) -> bool {
+        self.d.ended
+    }
+
+    /// Whether a host socket is open; with none, the grace period runs.
+    pub fn host_connected(&self) -> bool {
+        self.live.host_conns > 0
+    }
+
+    /// Last time a host socket was seen (identified or dropped); the
+    /// grace-period cleanup counts from here.
+    pub fn last_host_seen(&self) -> Millis {
+        self.d.last_host_seen
+    }
+
+    /// Seats not kicked (connected or resumable or expired).
+    pub fn player_count(&self) -> usize {
+        self.live.seated
+    }
+
+    /// Seats with an open socket.
+    pub fn connected_count(&self) -> usize {
+        self.live.connected
     }
 
     /// Swaps in a newer catalog (after a bank upload).
@@ -112,24 +319,291 @@ impl Room {
 
     /// Applies one command at time `now` and returns what must happen.
     pub fn apply(&mut self, cmd: Command, now: Millis) -> Vec<Effect> {
-        let _ = (cmd, now, &self.options);
-        Vec::new()
+        let mut out = Out::default();
+        self.settle_restore(now);
+        match cmd {
+            Command::Hello { conn, msg } => {
+                if let Err(e) = self.hello(conn, msg, now, &mut out) {
+                    out.error(conn, &e);
+                    if e == RoomError::Kicked {
+                        out.close(conn, CLOSE_KICKED, "kicked");
+                    }
+                }
+            }
+            Command::Message { conn, msg } => {
+                if let Err(e) = self.message(conn, msg, now, &mut out) {
+                    out.error(conn, &e);
+                }
+            }
+            Command::Disconnected { conn } => self.disconnected(conn, now, &mut out),
+            Command::Tick => self.tick(now, &mut out),
+        }
+        out.0
     }
 
     /// When the owner task must send the next `Tick` (deadline or throttled flush).
     pub fn next_wakeup(&self) -> Option<Millis> {
-        None
+        let deadline = self
+            .d
+            .current()
+            .filter(|q| q.open && q.paused_at.is_none())
+            .and_then(|q| q.deadline);
+        [
+            deadline,
+            self.live.tally.due(),
+            self.live.roster.due(),
+            self.live.buzz.due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Sockets an audience resolves to right now.
     pub fn recipients(&self, to: &Audience) -> Vec<ConnId> {
-        let _ = to;
-        Vec::new()
+        let pick = |f: &dyn Fn(Who) -> bool| -> Vec<ConnId> {
+            self.live
+                .conns
+                .iter()
+                .filter(|(_, w)| f(**w))
+                .map(|(c, _)| *c)
+                .collect()
+        };
+        match to {
+            Audience::Conn(c) => vec![*c],
+            Audience::Player(p) => self.live.player_conn.get(p).copied().into_iter().collect(),
+            Audience::Host => pick(&|w| w == Who::Host),
+            Audience::Screens => pick(&|w| w == Who::Screen),
+            Audience::Players => pick(&|w| matches!(w, Who::Player(_))),
+            Audience::HostAndScreens => pick(&|w| matches!(w, Who::Host | Who::Screen)),
+            Audience::All => self.live.conns.keys().copied().collect(),
+        }
     }
 
     /// The role a socket was identified as, if any.
     pub fn role_of(&self, conn: ConnId) -> Option<Role> {
-        let _ = conn;
-        None
+        self.live.conns.get(&conn).map(|w| match w {
+            Who::Host => Role::Host,
+            Who::Screen => Role::Screen,
+            Who::Player(_) => Role::Player,
+        })
+    }
+
+    /// The seat a player socket holds.
+    pub fn player_of(&self, conn: ConnId) -> Option<PlayerId> {
+        match self.live.conns.get(&conn) {
+            Some(Who::Player(p)) => Some(*p),
+            _ => None,
+        }
+    }
+
+    /// The durable state as JSON (no sockets), for checkpoints.
+    pub fn snapshot(&self) -> serde_json::Value {
+        serde_json::to_value(&self.d).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Rebuilds a room from [`Room::snapshot`]: every seat disconnected and
+    /// resumable for a full window, an open question closed, host token kept.
+    pub fn restore(value: serde_json::Value, catalog: Arc<Catalog>) -> Result<Room, RestoreError> {
+        let mut d: Durable = serde_json::from_value(value)?;
+        for p in &mut d.players {
+            p.connected = false;
+            p.disconnected_at = None;
+        }
+        if let Some(q) = d.current_mut() {
+            if q.open {
+                q.open = false;
+                q.of = q.of.max(q.answered);
+            }
+            q.paused_at = None;
+        }
+        let mut live = Live {
+            restored: true,
+            ..Live::default()
+        };
+        for p in &d.players {
+            live.names.insert(players::name_key(&p.name), p.id);
+            live.tokens.insert(p.token.clone(), p.id);
+            if !p.kicked {
+                live.seated += 1;
+            }
+        }
+        Ok(Room { d, live, catalog })
+    }
+
+    /// Gives restored seats their drop time once the room has a clock.
+    fn settle_restore(&mut self, now: Millis) {
+        if !self.live.restored {
+            return;
+        }
+        self.live.restored = false;
+        for p in &mut self.d.players {
+            if !p.connected && p.disconnected_at.is_none() {
+                p.disconnected_at = Some(now);
+            }
+        }
+        if self.d.last_host_seen < now {
+            self.d.last_host_seen = now;
+        }
+    }
+
+    /// A message from an identified socket, routed by role.
+    fn message(
+        &mut self,
+        conn: ConnId,
+        msg: ClientMsg,
+        now: Millis,
+        out: &mut Out,
+    ) -> Result<(), RoomError> {
+        let who = *self.live.conns.get(&conn).ok_or(RoomError::NotIdentified)?;
+        match msg {
+            ClientMsg::Ping { t } => {
+                out.send(Audience::Conn(conn), ServerMsg::Pong { t, server_ms: now });
+                Ok(())
+            }
+            ClientMsg::Host { .. }
+            | ClientMsg::Join { .. }
+            | ClientMsg::Resume { .. }
+            | ClientMsg::Screen { .. } => Err(RoomError::AlreadyIdentified),
+            ClientMsg::Buzz { .. } | ClientMsg::Vote { .. } | ClientMsg::Answer { .. } => {
+                let Who::Player(player) = who else {
+                    return Err(RoomError::Forbidden);
+                };
+                if self.d.ended {
+                    return Err(RoomError::RoomEnded);
+                }
+                self.player_message(conn, player, msg, now, out)
+            }
+            host_command => {
+                if who != Who::Host {
+                    return Err(RoomError::Forbidden);
+                }
+                if self.d.ended {
+                    return Err(RoomError::RoomEnded);
+                }
+                self.host_command(conn, host_command, now, out)
+            }
+        }
+    }
+
+    fn player_message(
+        &mut self,
+        conn: ConnId,
+        player: PlayerId,
+        msg: ClientMsg,
+        now: Millis,
+        out: &mut Out,
+    ) -> Result<(), RoomError> {
+        match msg {
+            ClientMsg::Buzz { qid } => self.buzz(conn, player, qid, now, out),
+            ClientMsg::Vote {
+                qid,
+                choice,
+                choices,
+            } => self.vote(conn, player, qid, choice, choices, now, out),
+            ClientMsg::Answer { qid, text } => self.answer(conn, player, qid, &text, now, out),
+            _ => Err(RoomError::Forbidden),
+        }
+    }
+
+    fn host_command(
+        &mut self,
+        conn: ConnId,
+        msg: ClientMsg,
+        now: Millis,
+        out: &mut Out,
+    ) -> Result<(), RoomError> {
+        match msg {
+            ClientMsg::Ask {
+                mode,
+                topics,
+                question_id,
+                time_limit_ms,
+                kinds,
+                penalty,
+            } => {
+                let ask = question::AskParams {
+                    mode,
+                    topics,
+                    question_id,
+                    time_limit_ms,
+                    kinds,
+                    penalty,
+                };
+                self.ask(ask, now, out)
+            }
+            ClientMsg::Judge { player_id, correct } => self.judge(player_id, correct, now, out),
+            ClientMsg::Close => self.close(now, out),
+            ClientMsg::Reveal => self.reveal(now, out),
+            ClientMsg::Kick { player_id } => self.kick(player_id, now, out),
+            ClientMsg::Lock { locked } => {
+                self.d.locked = locked;
+                Ok(())
+            }
+            ClientMsg::Pause { paused } => self.pause(paused, now, out),
+            ClientMsg::Mark { player_id, correct } => self.mark(conn, player_id, correct, now, out),
+            ClientMsg::PeerVote { time_limit_ms } => self.peer_vote(time_limit_ms, now, out),
+            ClientMsg::ShowScores => {
+                self.show_scores(out);
+                out.push(Effect::Checkpoint);
+                Ok(())
+            }
+            ClientMsg::End => {
+                self.end(now, out);
+                Ok(())
+            }
+            _ => Err(RoomError::Forbidden),
+        }
+    }
+
+    /// Time passed: close at the deadline, flush what the throttles held back.
+    fn tick(&mut self, now: Millis, out: &mut Out) {
+        let due = self
+            .d
+            .current()
+            .filter(|q| q.open && q.paused_at.is_none())
+            .and_then(|q| q.deadline)
+            .is_some_and(|d| d <= now);
+        if due {
+            self.close_current(now, out);
+            out.push(Effect::Checkpoint);
+        }
+        if self.live.tally.take_due(now) {
+            self.send_tally(out);
+        }
+        if self.live.buzz.take_due(now) {
+            self.send_buzz_queue(out);
+        }
+        if self.live.roster.take_due(now) {
+            self.send_roster(out);
+        }
+    }
+
+    /// Builds an [`AnswerRecord`] for `player` on the current question.
+    fn record(
+        &self,
+        player: PlayerId,
+        kind: RecordKind,
+        entry: &model::Entry,
+        now: Millis,
+    ) -> Option<Effect> {
+        let q = self.d.current()?;
+        let p = self.d.player(player)?;
+        Some(Effect::Record(AnswerRecord {
+            room: self.d.code.clone(),
+            qid: q.qid,
+            question_id: q.question.id.clone(),
+            player_id: player,
+            name: p.name.clone(),
+            kind,
+            choices: match kind {
+                RecordKind::PeerVote => entry.peer_choice.into_iter().collect(),
+                _ => entry.choices.clone().unwrap_or_default(),
+            },
+            text: entry.text.clone(),
+            correct: entry.correct.or(entry.ruled).or(entry.mark),
+            response_ms: entry.response_ms.unwrap_or_else(|| q.elapsed(now)),
+            at: now,
+        }))
     }
 }

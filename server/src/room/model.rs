@@ -1,0 +1,186 @@
+//! The room's durable data: everything but live sockets, so a room can be
+//! snapshotted at a question boundary and restored after a restart.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bank::Question;
+use crate::protocol::{Millis, Mode, PlayerId, Qid};
+
+use super::RoomOptions;
+
+/// One seat. The seat outlives its socket so a dropped player can resume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Player {
+    pub id: PlayerId,
+    pub name: String,
+    pub token: String,
+    pub score: i64,
+    /// Keyed vote questions answered correctly in a row.
+    pub streak: u32,
+    pub kicked: bool,
+    pub connected: bool,
+    /// When the seat lost its socket; `None` while connected (and right
+    /// after a restore, until the first command gives the room a clock).
+    pub disconnected_at: Option<Millis>,
+}
+
+/// Text mode after `peer_vote`: the anonymized answers as options.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Peer {
+    pub options: Vec<String>,
+    /// Who wrote each option (identical answers are merged).
+    pub authors: Vec<Vec<PlayerId>>,
+    pub counts: Vec<u32>,
+    pub voted: u32,
+}
+
+/// One player's input on one question.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    /// Counted vote (vote, poll, self).
+    pub choices: Option<Vec<usize>>,
+    /// Milliseconds after the question opened (paused time excluded) when
+    /// the counted input arrived.
+    pub response_ms: Option<u64>,
+    /// Typed answer (text).
+    pub text: Option<String>,
+    /// Host's mark of the typed answer (text).
+    pub mark: Option<bool>,
+    /// Peer-vote option picked (text).
+    pub peer_choice: Option<usize>,
+    /// Pressed the buzzer.
+    pub buzzed: bool,
+    /// Host's ruling when the player had the floor (buzz).
+    pub ruled: Option<bool>,
+    /// Whether the answer was right, where anything judged it.
+    pub correct: Option<bool>,
+}
+
+/// A question asked in this room, with everything counted on it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Asked {
+    pub qid: Qid,
+    pub mode: Mode,
+    pub question: Question,
+    pub topic_path: Vec<String>,
+    pub topic_id: String,
+    /// Option texts as shown to players in this mode.
+    pub options: Vec<String>,
+    /// Correct option indices (vote only; empty otherwise).
+    pub key: Vec<usize>,
+    pub multi: bool,
+    pub penalty: i64,
+    pub opened_at: Millis,
+    pub time_limit_ms: Option<u64>,
+    pub deadline: Option<Millis>,
+    pub paused_at: Option<Millis>,
+    pub paused_total: u64,
+    pub open: bool,
+    pub revealed: bool,
+    /// Points were credited (reveal, or a later ask/end).
+    pub finalized: bool,
+    pub entries: BTreeMap<PlayerId, Entry>,
+    pub counts: Vec<u32>,
+    pub answered: u32,
+    /// Seated players when the question closed (the `of` of the results).
+    pub of: u32,
+    /// Buzz presses in server receive order, with their `at_ms`.
+    pub queue: Vec<(PlayerId, u64)>,
+    pub floor: Option<PlayerId>,
+    pub peer: Option<Peer>,
+    /// Points credited on this question; the only source of scores.
+    pub points: BTreeMap<PlayerId, i64>,
+}
+
+impl Asked {
+    /// Milliseconds the question has been running at `now`, paused time excluded.
+    pub fn elapsed(&self, now: Millis) -> u64 {
+        let paused_now = self.paused_at.map_or(0, |p| now.saturating_sub(p));
+        now.saturating_sub(self.opened_at)
+            .saturating_sub(self.paused_total)
+            .saturating_sub(paused_now)
+    }
+
+    /// Milliseconds left before the deadline, if the timer runs.
+    pub fn remaining(&self, now: Millis) -> Option<u64> {
+        if self.paused_at.is_some() || !self.open {
+            return None;
+        }
+        self.deadline.map(|d| d.saturating_sub(now))
+    }
+
+    /// Whether the question is in its text peer-vote phase.
+    pub fn in_peer_vote(&self) -> bool {
+        self.peer.is_some()
+    }
+
+    /// Credits `points` to `player` on this question.
+    pub fn credit(&mut self, player: PlayerId, points: i64) {
+        if points != 0 {
+            *self.points.entry(player).or_insert(0) += points;
+        }
+    }
+}
+
+/// Small deterministic generator for draws and shuffles, kept in the
+/// snapshot so a restored room keeps drawing reproducibly (SplitMix64).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Shuffles `items` in place (Fisher–Yates).
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next_u64() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
+}
+
+/// Everything a snapshot holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Durable {
+    pub code: String,
+    pub host_token: String,
+    pub options: RoomOptions,
+    pub rng: Rng,
+    pub players: Vec<Player>,
+    pub locked: bool,
+    pub ended: bool,
+    /// Every question asked, the current one last.
+    pub asked: Vec<Asked>,
+    pub last_host_seen: Millis,
+}
+
+impl Durable {
+    /// The seat with `id` (ids are 1-based positions).
+    pub fn player(&self, id: PlayerId) -> Option<&Player> {
+        self.players.get((id.0 as usize).checked_sub(1)?)
+    }
+
+    /// The seat with `id`, mutably.
+    pub fn player_mut(&mut self, id: PlayerId) -> Option<&mut Player> {
+        self.players.get_mut((id.0 as usize).checked_sub(1)?)
+    }
+
+    /// The current (last asked) question.
+    pub fn current(&self) -> Option<&Asked> {
+        self.asked.last()
+    }
+
+    /// The current question, mutably.
+    pub fn current_mut(&mut self) -> Option<&mut Asked> {
+        self.asked.last_mut()
+    }
+}

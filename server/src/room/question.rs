@@ -1,0 +1,507 @@
+//! The question lifecycle shared by every mode: ask (draw from the catalog),
+//! the timer (deadline, pause), close, reveal, scores and the end.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use crate::bank::{AnswerOption, Kind};
+use crate::catalog::CatalogQuestion;
+use crate::protocol::{Millis, Mode, PlayerId, QuestionMsg, ServerMsg, YouMsg};
+
+use super::model::Asked;
+use super::scoring::Ranking;
+use super::throttle::TALLY_INTERVAL_MS;
+use super::{Audience, Effect, Out, Room, RoomError};
+
+/// Shortest and longest accepted `time_limit_ms`.
+pub(crate) const TIME_LIMIT_RANGE: std::ops::RangeInclusive<u64> = 1_000..=3_600_000;
+
+/// The fixed self-assessment scale (values 2, 1, 0).
+pub(crate) const SELF_SCALE: [&str; 3] = ["Know it", "Partly", "Don't know"];
+
+/// The host's `ask`, unpacked.
+#[derive(Debug, Clone)]
+pub(crate) struct AskParams {
+    pub mode: Mode,
+    pub topics: Vec<String>,
+    pub question_id: Option<String>,
+    pub time_limit_ms: Option<u64>,
+    pub kinds: Option<Vec<Kind>>,
+    pub penalty: Option<i64>,
+}
+
+/// Checks an optional time limit against [`TIME_LIMIT_RANGE`].
+pub(crate) fn check_time_limit(limit: Option<u64>) -> Result<(), RoomError> {
+    match limit {
+        Some(t) if !TIME_LIMIT_RANGE.contains(&t) => Err(RoomError::BadMessage(
+            "time_limit_ms must be between 1000 and 3600000",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Options and answer key of a question as a mode shows it.
+struct Shape {
+    options: Vec<String>,
+    key: Vec<usize>,
+    multi: bool,
+}
+
+/// True/false questions written without options get True/False, keyed
+/// from the reference answer when it says which.
+fn options_of(q: &crate::bank::Question) -> Vec<AnswerOption> {
+    if !q.options.is_empty() || q.kind != Kind::Truefalse {
+        return q.options.clone();
+    }
+    let a = q.answer.trim().to_lowercase();
+    let truth = if ["true", "t", "yes", "right", "correct", "wahr", "vrai"]
+        .iter()
+        .any(|w| a == *w || a.starts_with(&format!("{w} ")) || a.starts_with(&format!("{w}.")))
+    {
+        Some(true)
+    } else if ["false", "f", "no", "wrong", "incorrect", "falsch", "faux"]
+        .iter()
+        .any(|w| a == *w || a.starts_with(&format!("{w} ")) || a.starts_with(&format!("{w}.")))
+    {
+        Some(false)
+    } else {
+        None
+    };
+    let opt = |text: &str, correct: bool| AnswerOption {
+        text: text.to_string(),
+        correct,
+        weight: None,
+    };
+    vec![
+        opt("True", truth == Some(true)),
+        opt("False", truth == Some(false)),
+    ]
+}
+
+fn shape_for(mode: Mode, q: &crate::bank::Question) -> Result<Shape, RoomError> {
+    let options = options_of(q);
+    let texts: Vec<String> = options.iter().map(|o| o.text.clone()).collect();
+    let key: Vec<usize> = (0..options.len()).filter(|i| options[*i].correct).collect();
+    match mode {
+        Mode::Vote => {
+            if options.len() < 2 || key.is_empty() {
+                return Err(RoomError::UnsuitableQuestion(
+                    "vote needs a question with options and an answer key",
+                ));
+            }
+            let multi = q.kind == Kind::Multi || key.len() > 1;
+            Ok(Shape {
+                options: texts,
+                key,
+                multi,
+            })
+        }
+        Mode::Poll => {
+            if options.len() < 2 {
+                return Err(RoomError::UnsuitableQuestion(
+                    "a poll needs a question with options",
+                ));
+            }
+            Ok(Shape {
+                options: texts,
+                key: Vec::new(),
+                multi: q.kind == Kind::Multi,
+            })
+        }
+        Mode::SelfAssess => Ok(Shape {
+            options: SELF_SCALE.iter().map(|s| s.to_string()).collect(),
+            key: Vec::new(),
+            multi: false,
+        }),
+        Mode::Buzz | Mode::Text => Ok(Shape {
+            options: Vec::new(),
+            key: Vec::new(),
+            multi: false,
+        }),
+    }
+}
+
+/// Kinds a mode draws from when the host names none.
+fn default_kinds(mode: Mode) -> Option<Vec<Kind>> {
+    match mode {
+        Mode::Vote => Some(vec![Kind::Choice, Kind::Multi, Kind::Truefalse]),
+        Mode::Poll => Some(vec![Kind::Choice, Kind::Multi, Kind::Truefalse]),
+        _ => None,
+    }
+}
+
+impl Room {
+    /// Host: asks the next question.
+    pub(super) fn ask(
+        &mut self,
+        p: AskParams,
+        now: Millis,
+        out: &mut Out,
+    ) -> Result<(), RoomError> {
+        check_time_limit(p.time_limit_ms)?;
+        let cq = match &p.question_id {
+            Some(id) => self
+                .catalog
+                .question(id)
+                .ok_or(RoomError::UnknownQuestion)?,
+            None => self.draw(&p)?,
+        };
+        self.open_question(cq, &p, now, out)
+    }
+
+    fn draw(&mut self, p: &AskParams) -> Result<Arc<CatalogQuestion>, RoomError> {
+        let exclude: HashSet<String> = self.d.asked.iter().map(|q| q.question.id.clone()).collect();
+        let kinds = p.kinds.clone().or_else(|| default_kinds(p.mode));
+        let seed = self.d.rng.next_u64();
+        let candidates = self
+            .catalog
+            .draw(&p.topics, 8, &exclude, kinds.as_deref(), seed);
+        // Several candidates, so a question unfit for the mode (a poll
+        // question without options) does not end the draw.
+        candidates
+            .into_iter()
+            .find(|c| shape_for(p.mode, &c.question).is_ok())
+            .ok_or(RoomError::NoQuestions)
+    }
+
+    /// Opens `cq` as the current question; everything is checked first.
+    pub(super) fn open_question(
+        &mut self,
+        cq: Arc<CatalogQuestion>,
+        p: &AskParams,
+        now: Millis,
+        out: &mut Out,
+    ) -> Result<(), RoomError> {
+        check_time_limit(p.time_limit_ms)?;
+        let shape = shape_for(p.mode, &cq.question)?;
+        // The previous question, if unrevealed, is finalized silently.
+        if self.d.current().is_some_and(|q| q.open) {
+            self.close_current(now, out);
+        }
+        self.finalize_current();
+        let qid = u32::try_from(self.d.asked.len() + 1).unwrap_or(u32::MAX);
+        let counts = vec![0; shape.options.len()];
+        self.d.asked.push(Asked {
+            qid,
+            mode: p.mode,
+            question: cq.question.clone(),
+            topic_path: cq.topic_path.clone(),
+            topic_id: cq.topic_id.clone(),
+            options: shape.options,
+            key: shape.key,
+            multi: shape.multi,
+            penalty: p.penalty.unwrap_or(0).clamp(0, 1_000_000),
+            opened_at: now,
+            time_limit_ms: p.time_limit_ms,
+            deadline: p.time_limit_ms.map(|t| now.saturating_add(t)),
+            paused_at: None,
+            paused_total: 0,
+            open: true,
+            revealed: false,
+            finalized: false,
+            entries: BTreeMap::new(),
+            counts,
+            answered: 0,
+            of: 0,
+            queue: Vec::new(),
+            floor: None,
+            peer: None,
+            points: BTreeMap::new(),
+        });
+        self.send_question(now, out);
+        self.send_tally(out);
+        self.live.tally.sent(now);
+        Ok(())
+    }
+
+    /// Sends the current question: the host copy with the key and notes,
+    /// the public copy to players and screens.
+    pub(super) fn send_question(&self, now: Millis, out: &mut Out) {
+        let Some(q) = self.d.current() else { return };
+        out.send(
+            Audience::Host,
+            ServerMsg::Question(question_msg(q, true, now)),
+        );
+        let public = Arc::new(ServerMsg::Question(question_msg(q, false, now)));
+        out.send_arc(Audience::Players, &public);
+        out.send_arc(Audience::Screens, &public);
+    }
+
+    /// The current live counts.
+    pub(super) fn tally_msg(&self) -> Option<ServerMsg> {
+        let q = self.d.current()?;
+        let (counts, answered) = match &q.peer {
+            Some(peer) => (peer.counts.clone(), peer.voted),
+            None => (q.counts.clone(), q.answered),
+        };
+        let connected = u32::try_from(self.live.connected).unwrap_or(u32::MAX);
+        let of = if q.open {
+            connected.max(answered)
+        } else {
+            q.of.max(answered)
+        };
+        Some(ServerMsg::Tally {
+            qid: q.qid,
+            counts,
+            answered,
+            of,
+        })
+    }
+
+    /// Sends the tally to whoever may see it (players only in open polls).
+    pub(super) fn send_tally(&self, out: &mut Out) {
+        let Some(q) = self.d.current() else { return };
+        let Some(msg) = self.tally_msg() else { return };
+        let to = if q.mode == Mode::Poll && !self.d.options.private && q.peer.is_none() {
+            Audience::All
+        } else {
+            Audience::HostAndScreens
+        };
+        out.send(to, msg);
+    }
+
+    /// Counts changed: send now or at the next tally slot.
+    pub(super) fn tally_changed(&mut self, now: Millis, out: &mut Out) {
+        if self.live.tally.touch(now, TALLY_INTERVAL_MS) {
+            self.send_tally(out);
+        }
+    }
+
+    /// Stops accepting answers; sends `closed` and the final tally.
+    pub(super) fn close_current(&mut self, now: Millis, out: &mut Out) {
+        let connected = u32::try_from(self.live.connected).unwrap_or(u32::MAX);
+        let Some(q) = self.d.current_mut() else {
+            return;
+        };
+        if !q.open {
+            return;
+        }
+        if let Some(p) = q.paused_at.take() {
+            q.paused_total += now.saturating_sub(p);
+        }
+        q.open = false;
+        q.of = connected.max(q.answered);
+        let qid = q.qid;
+        out.send(Audience::All, ServerMsg::Closed { qid });
+        self.send_tally(out);
+        self.live.tally.sent(now);
+    }
+
+    /// Host: `close`.
+    pub(super) fn close(&mut self, now: Millis, out: &mut Out) -> Result<(), RoomError> {
+        let q = self.d.current().ok_or(RoomError::NoQuestion)?;
+        if q.revealed {
+            return Err(RoomError::AlreadyRevealed);
+        }
+        if q.open {
+            self.close_current(now, out);
+            out.push(Effect::Checkpoint);
+        }
+        Ok(())
+    }
+
+    /// Host: `pause` / resume of the timer.
+    pub(super) fn pause(
+        &mut self,
+        paused: bool,
+        now: Millis,
+        out: &mut Out,
+    ) -> Result<(), RoomError> {
+        let q = self.d.current_mut().ok_or(RoomError::NoQuestion)?;
+        if !q.open {
+            return Err(RoomError::QuestionClosed);
+        }
+        if q.deadline.is_none() {
+            return Err(RoomError::NoTimer);
+        }
+        match (paused, q.paused_at) {
+            (true, None) => q.paused_at = Some(now),
+            (false, Some(p)) => {
+                let held = now.saturating_sub(p);
+                q.paused_total += held;
+                q.deadline = q.deadline.map(|d| d.saturating_add(held));
+                q.paused_at = None;
+            }
+            _ => {}
+        }
+        let msg = ServerMsg::Timer {
+            qid: q.qid,
+            paused: q.paused_at.is_some(),
+            deadline_ms: q.remaining(now),
+        };
+        out.send(Audience::All, msg);
+        Ok(())
+    }
+
+    /// Credits the current question's points once (reveal, next ask, end).
+    pub(super) fn finalize_current(&mut self) {
+        let d = &mut self.d;
+        let Some(q) = d.asked.last_mut() else { return };
+        if q.finalized {
+            return;
+        }
+        q.finalized = true;
+        let awards = match q.mode {
+            Mode::Vote => super::scoring::vote_awards(q, &mut d.players),
+            Mode::Text => super::scoring::text_awards(q),
+            Mode::Buzz | Mode::Poll | Mode::SelfAssess => Vec::new(),
+        };
+        for (id, points) in awards {
+            q.credit(id, points);
+            if let Some(p) = d.players.get_mut((id.0 as usize).wrapping_sub(1)) {
+                p.score += points;
+            }
+        }
+    }
+
+    /// Host: `reveal`.
+    pub(super) fn reveal(&mut self, now: Millis, out: &mut Out) -> Result<(), RoomError> {
+        let q = self.d.current().ok_or(RoomError::NoQuestion)?;
+        if q.revealed {
+            return Err(RoomError::AlreadyRevealed);
+        }
+        self.close_current(now, out);
+        self.finalize_current();
+        if let Some(q) = self.d.current_mut() {
+            q.revealed = true;
+        }
+        let Some(q) = self.d.current() else {
+            return Err(RoomError::NoQuestion);
+        };
+        let (correct, counts) = match &q.peer {
+            Some(peer) => (super::scoring::peer_winners(peer), peer.counts.clone()),
+            None => (q.key.clone(), q.counts.clone()),
+        };
+        let answer = (!q.question.answer.is_empty()).then(|| q.question.answer.clone());
+        let full = ServerMsg::Reveal {
+            qid: q.qid,
+            correct: correct.clone(),
+            counts: counts.clone(),
+            points: q.points.clone(),
+            answer: answer.clone(),
+        };
+        let private = self.d.options.private;
+        let public_points = if self.lists_public() {
+            q.points.clone()
+        } else {
+            BTreeMap::new()
+        };
+        let players = ServerMsg::Reveal {
+            qid: q.qid,
+            correct: correct.clone(),
+            counts: if private { Vec::new() } else { counts.clone() },
+            points: public_points.clone(),
+            answer: answer.clone(),
+        };
+        let screens = ServerMsg::Reveal {
+            qid: q.qid,
+            correct,
+            counts,
+            points: public_points,
+            answer,
+        };
+        let qid = q.qid;
+        out.send(Audience::Host, full);
+        out.send(Audience::Players, players);
+        out.send(Audience::Screens, screens);
+        let ranking = Ranking::of(&self.d.players);
+        self.send_you(Some(qid), &ranking, out);
+        out.push(Effect::Checkpoint);
+        Ok(())
+    }
+
+    /// Sends every connected player its own standing.
+    pub(super) fn send_you(&self, qid: Option<u32>, ranking: &Ranking, out: &mut Out) {
+        let q = qid.and_then(|_| self.d.current());
+        for (&id, _) in self.live.player_conn.iter() {
+            if let Some(msg) = self.you_msg(id, q, ranking) {
+                out.send(Audience::Player(id), ServerMsg::You(msg));
+            }
+        }
+    }
+
+    /// One player's standing, about question `q` when given.
+    pub(super) fn you_msg(
+        &self,
+        id: PlayerId,
+        q: Option<&Asked>,
+        ranking: &Ranking,
+    ) -> Option<YouMsg> {
+        let p = self.d.player(id)?;
+        let entry = q.and_then(|q| q.entries.get(&id));
+        Some(YouMsg {
+            player_id: id,
+            name: p.name.clone(),
+            qid: q.map(|q| q.qid),
+            points: q.and_then(|q| q.points.get(&id).copied()).unwrap_or(0),
+            correct: entry.and_then(|e| e.correct.or(e.ruled).or(e.mark)),
+            score: p.score,
+            place: ranking.place(id),
+            of: ranking.len(),
+            streak: p.streak,
+        })
+    }
+
+    /// Host: `show_scores` (also sent at the end).
+    pub(super) fn show_scores(&self, out: &mut Out) {
+        let ranking = Ranking::of(&self.d.players);
+        out.send(
+            Audience::Host,
+            ServerMsg::Scores {
+                leaderboard: ranking.rows(&self.d.players, usize::MAX),
+            },
+        );
+        if !self.d.options.private {
+            let limit = if self.lists_public() { usize::MAX } else { 10 };
+            let public = Arc::new(ServerMsg::Scores {
+                leaderboard: ranking.rows(&self.d.players, limit),
+            });
+            out.send_arc(Audience::Players, &public);
+            out.send_arc(Audience::Screens, &public);
+        }
+        self.send_you(None, &ranking, out);
+    }
+
+    /// Host: `end`. Finalizes the current question, sends the final scores.
+    pub(super) fn end(&mut self, now: Millis, out: &mut Out) {
+        self.close_current(now, out);
+        self.finalize_current();
+        self.d.ended = true;
+        self.show_scores(out);
+        out.send(Audience::All, ServerMsg::Ended);
+        out.push(Effect::Checkpoint);
+        out.push(Effect::Ended);
+    }
+}
+
+/// A question as one audience sees it. Only the host copy carries the key,
+/// the reference answer, follow-ups and notes.
+pub(crate) fn question_msg(q: &Asked, host: bool, now: Millis) -> QuestionMsg {
+    let (options, multi, phase) = match &q.peer {
+        Some(peer) => (peer.options.clone(), false, Some("peer_vote".to_string())),
+        None => (
+            q.options.clone(),
+            q.multi,
+            (q.mode == Mode::Text).then(|| "answer".to_string()),
+        ),
+    };
+    QuestionMsg {
+        qid: q.qid,
+        seq: q.qid,
+        mode: q.mode,
+        prompt: q.question.prompt.clone(),
+        topic: q.topic_path.clone(),
+        options,
+        multi,
+        deadline_ms: q.remaining(now),
+        time_limit_ms: q.time_limit_ms,
+        paused: q.paused_at.is_some(),
+        open: q.open,
+        phase,
+        question_id: host.then(|| q.question.id.clone()),
+        correct: host.then(|| q.key.clone()),
+        answer: host.then(|| q.question.answer.clone()),
+        followups: host.then(|| q.question.followups.clone()),
+        notes: host.then(|| q.question.notes.clone()),
+    }
+}

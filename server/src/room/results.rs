@@ -1,0 +1,360 @@
+//! Results: every closed question aggregated per question, per player and
+//! per topic, as JSON and as a spreadsheet-safe CSV.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::protocol::{Mode, PlayerId, Qid};
+
+use super::model::Asked;
+use super::scoring::Ranking;
+use super::Room;
+
+/// One player's input on one question, as exported.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultAnswer {
+    pub player_id: PlayerId,
+    pub name: String,
+    pub answered: bool,
+    pub choices: Option<Vec<usize>>,
+    pub text: Option<String>,
+    /// `know`, `partly` or `dont_know` (self mode).
+    #[serde(rename = "self")]
+    pub self_assessment: Option<&'static str>,
+    pub buzzed: bool,
+    /// Right or wrong where something judged it (key, host ruling, mark).
+    pub correct: Option<bool>,
+    pub response_ms: Option<u64>,
+    pub points: i64,
+    /// Peer votes the player's typed answer received.
+    pub peer_votes: u32,
+}
+
+/// One closed question.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuestionResult {
+    pub qid: Qid,
+    pub seq: u32,
+    pub question_id: String,
+    pub prompt: String,
+    pub topic: Vec<String>,
+    pub topic_id: String,
+    pub mode: Mode,
+    pub options: Vec<String>,
+    pub correct: Vec<usize>,
+    pub counts: Vec<u32>,
+    pub answered: u32,
+    pub of: u32,
+    pub time_limit_ms: Option<u64>,
+    pub revealed: bool,
+    /// One row per player seated when results were taken.
+    pub answers: Vec<ResultAnswer>,
+}
+
+/// One player over the whole game.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlayerResult {
+    pub player_id: PlayerId,
+    pub name: String,
+    pub score: i64,
+    /// 0 for kicked players.
+    pub place: u32,
+    pub answered: u32,
+    pub correct: u32,
+    pub judged: u32,
+    pub avg_response_ms: Option<u64>,
+    pub kicked: bool,
+}
+
+/// One topic: correctness and the self-assessment knowledge map.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopicResult {
+    pub topic_id: String,
+    pub topic: Vec<String>,
+    pub questions: u32,
+    pub answered: u32,
+    pub correct: u32,
+    pub judged: u32,
+    pub know: u32,
+    pub partly: u32,
+    pub dont_know: u32,
+    /// `(know + 0.5·partly) / responses`, when anyone self-assessed.
+    pub knowledge: Option<f64>,
+}
+
+/// Everything `GET /api/rooms/{code}/results` serves.
+#[derive(Debug, Clone, Serialize)]
+pub struct Results {
+    pub code: String,
+    pub title: String,
+    pub private: bool,
+    pub ended: bool,
+    pub questions: Vec<QuestionResult>,
+    pub players: Vec<PlayerResult>,
+    pub topics: Vec<TopicResult>,
+}
+
+fn self_label(choices: Option<&Vec<usize>>) -> Option<&'static str> {
+    match choices?.first()? {
+        0 => Some("know"),
+        1 => Some("partly"),
+        2 => Some("dont_know"),
+        _ => None,
+    }
+}
+
+fn question_result(q: &Asked, room: &Room) -> QuestionResult {
+    let peer_votes = |id: PlayerId| -> u32 {
+        q.peer.as_ref().map_or(0, |peer| {
+            peer.authors
+                .iter()
+                .zip(&peer.counts)
+                .filter(|(authors, _)| authors.contains(&id))
+                .map(|(_, c)| *c)
+                .sum()
+        })
+    };
+    let answers = room
+        .d
+        .players
+        .iter()
+        .map(|p| {
+            let e = q.entries.get(&p.id);
+            let answered = e.is_some_and(|e| e.choices.is_some() || e.text.is_some() || e.buzzed);
+            ResultAnswer {
+                player_id: p.id,
+                name: p.name.clone(),
+                answered,
+                choices: e.and_then(|e| e.choices.clone()),
+                text: e.and_then(|e| e.text.clone()),
+                self_assessment: if q.mode == Mode::SelfAssess {
+                    self_label(e.and_then(|e| e.choices.as_ref()))
+                } else {
+                    None
+                },
+                buzzed: e.is_some_and(|e| e.buzzed),
+                correct: e.and_then(|e| e.correct),
+                response_ms: e.and_then(|e| e.response_ms),
+                points: q.points.get(&p.id).copied().unwrap_or(0),
+                peer_votes: peer_votes(p.id),
+            }
+        })
+        .collect();
+    let (options, correct, counts) = match &q.peer {
+        Some(peer) => (
+            peer.options.clone(),
+            super::scoring::peer_winners(peer),
+            peer.counts.clone(),
+        ),
+        None => (q.options.clone(), q.key.clone(), q.counts.clone()),
+    };
+    QuestionResult {
+        qid: q.qid,
+        seq: q.qid,
+        question_id: q.question.id.clone(),
+        prompt: q.question.prompt.clone(),
+        topic: q.topic_path.clone(),
+        topic_id: q.topic_id.clone(),
+        mode: q.mode,
+        options,
+        correct,
+        counts,
+        answered: q.answered,
+        of: q.of.max(q.answered),
+        time_limit_ms: q.time_limit_ms,
+        revealed: q.revealed,
+        answers,
+    }
+}
+
+impl Room {
+    /// Results of every closed question so far.
+    pub fn results(&self) -> Results {
+        let questions: Vec<QuestionResult> = self
+            .d
+            .asked
+            .iter()
+            .filter(|q| !q.open)
+            .map(|q| question_result(q, self))
+            .collect();
+        let ranking = Ranking::of(&self.d.players);
+        let players = self
+            .d
+            .players
+            .iter()
+            .map(|p| {
+                let mine = questions
+                    .iter()
+                    .filter_map(|q| q.answers.iter().find(|a| a.player_id == p.id));
+                let (mut answered, mut correct, mut judged, mut total_ms, mut timed) =
+                    (0u32, 0u32, 0u32, 0u64, 0u64);
+                for a in mine {
+                    if a.answered {
+                        answered += 1;
+                    }
+                    if let Some(c) = a.correct {
+                        judged += 1;
+                        correct += u32::from(c);
+                    }
+                    if let Some(ms) = a.response_ms {
+                        total_ms += ms;
+                        timed += 1;
+                    }
+                }
+                PlayerResult {
+                    player_id: p.id,
+                    name: p.name.clone(),
+                    score: p.score,
+                    place: ranking.place(p.id),
+                    answered,
+                    correct,
+                    judged,
+                    avg_response_ms: (timed > 0).then(|| total_ms / timed),
+                    kicked: p.kicked,
+                }
+            })
+            .collect();
+        let mut topics: BTreeMap<String, TopicResult> = BTreeMap::new();
+        for q in &questions {
+            let t = topics
+                .entry(q.topic_id.clone())
+                .or_insert_with(|| TopicResult {
+                    topic_id: q.topic_id.clone(),
+                    topic: q.topic.clone(),
+                    questions: 0,
+                    answered: 0,
+                    correct: 0,
+                    judged: 0,
+                    know: 0,
+                    partly: 0,
+                    dont_know: 0,
+                    knowledge: None,
+                });
+            t.questions += 1;
+            for a in &q.answers {
+                t.answered += u32::from(a.answered);
+                if let Some(c) = a.correct {
+                    t.judged += 1;
+                    t.correct += u32::from(c);
+                }
+                match a.self_assessment {
+                    Some("know") => t.know += 1,
+                    Some("partly") => t.partly += 1,
+                    Some("dont_know") => t.dont_know += 1,
+                    _ => {}
+                }
+            }
+        }
+        let topics = topics
+            .into_values()
+            .map(|mut t| {
+                let n = t.know + t.partly + t.dont_know;
+                t.knowledge =
+                    (n > 0).then(|| (f64::from(t.know) + 0.5 * f64::from(t.partly)) / f64::from(n));
+                t
+            })
+            .collect();
+        Results {
+            code: self.d.code.clone(),
+            title: self.d.options.title.clone(),
+            private: self.d.options.private,
+            ended: self.d.ended,
+            questions,
+            players,
+            topics,
+        }
+    }
+}
+
+/// CSV header, one row per player per question follows.
+pub const CSV_HEADER: &str = "qid,seq,question_id,topic,mode,prompt,player_id,name,answered,choices,text,self,buzzed,correct,response_ms,points";
+
+/// A text cell: a leading formula character is neutralized with `'`, then
+/// the cell is quoted with inner quotes doubled (RFC 4180).
+fn text_cell(raw: &str) -> String {
+    let guarded = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{raw}")
+    } else {
+        raw.to_string()
+    };
+    format!("\"{}\"", guarded.replace('"', "\"\""))
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Buzz => "buzz",
+        Mode::Vote => "vote",
+        Mode::Poll => "poll",
+        Mode::SelfAssess => "self",
+        Mode::Text => "text",
+    }
+}
+
+impl Results {
+    /// The results as CSV (one row per player per question, header first,
+    /// CRLF line ends) that opens cleanly in a spreadsheet.
+    pub fn to_csv(&self) -> String {
+        let mut csv = String::new();
+        csv.push_str(CSV_HEADER);
+        csv.push_str("\r\n");
+        let opt_num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
+        for q in &self.questions {
+            for a in &q.answers {
+                let choices = a
+                    .choices
+                    .as_ref()
+                    .map(|c| {
+                        c.iter()
+                            .map(|i| q.options.get(*i).cloned().unwrap_or_else(|| i.to_string()))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    })
+                    .unwrap_or_default();
+                let correct = match a.correct {
+                    Some(true) => "yes",
+                    Some(false) => "no",
+                    None => "",
+                };
+                let _ = write!(
+                    csv,
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
+                    q.qid,
+                    q.seq,
+                    text_cell(&q.question_id),
+                    text_cell(&q.topic.join(" / ")),
+                    mode_name(q.mode),
+                    text_cell(&q.prompt),
+                    a.player_id,
+                    text_cell(&a.name),
+                    if a.answered { "yes" } else { "no" },
+                    text_cell(&choices),
+                    text_cell(a.text.as_deref().unwrap_or("")),
+                    a.self_assessment.unwrap_or(""),
+                    if a.buzzed { "yes" } else { "no" },
+                    correct,
+                    opt_num(a.response_ms),
+                    a.points,
+                );
+            }
+        }
+        csv
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_cells_are_quoted_and_formula_safe() {
+        assert_eq!(text_cell("plain"), "\"plain\"");
+        assert_eq!(text_cell("say \"hi\", ok"), "\"say \"\"hi\"\", ok\"");
+        assert_eq!(text_cell("=SUM(A1:A9)"), "\"'=SUM(A1:A9)\"");
+        assert_eq!(text_cell("+1"), "\"'+1\"");
+        assert_eq!(text_cell("-2"), "\"'-2\"");
+        assert_eq!(text_cell("@cmd"), "\"'@cmd\"");
+        assert_eq!(text_cell("line\nbreak"), "\"line\nbreak\"");
+    }
+}

@@ -1,0 +1,1374 @@
+//! Unit tests of the room state machine: no sockets, an injected clock.
+
+use std::sync::Arc;
+
+use crate::bank::{AnswerOption, Kind, Question};
+use crate::catalog::{Catalog, CatalogQuestion};
+use crate::protocol::{ClientMsg, Millis, Mode, PlayerId, ServerMsg};
+
+use super::question::AskParams;
+use super::*;
+
+pub(super) fn question(id: &str, kind: Kind, options: &[(&str, bool)]) -> Arc<CatalogQuestion> {
+    Arc::new(CatalogQuestion {
+        question: Question {
+            id: id.to_string(),
+            prompt: format!("prompt of {id}"),
+            kind,
+            options: options
+                .iter()
+                .map(|(t, c)| AnswerOption {
+                    text: t.to_string(),
+                    correct: *c,
+                    weight: None,
+                })
+                .collect(),
+            answer: format!("SECRET-ANSWER-{id}"),
+            followups: vec![format!("SECRET-FOLLOWUP-{id}")],
+            notes: vec![format!("SECRET-NOTE-{id}")],
+            line: 1,
+        },
+        topic_path: vec!["Topic".into(), id.to_string()],
+        topic_id: format!("topic-{id}"),
+        sources: Vec::new(),
+    })
+}
+
+pub(super) fn choice_q(id: &str) -> Arc<CatalogQuestion> {
+    question(
+        id,
+        Kind::Choice,
+        &[("alpha", false), ("beta", true), ("gamma", false)],
+    )
+}
+
+pub(super) fn multi_q(id: &str) -> Arc<CatalogQuestion> {
+    question(id, Kind::Multi, &[("a", true), ("b", false), ("c", true)])
+}
+
+pub(super) fn open_q(id: &str) -> Arc<CatalogQuestion> {
+    question(id, Kind::Open, &[])
+}
+
+/// A room with an injected clock and helpers that speak the protocol.
+pub(super) struct Harness {
+    pub room: Room,
+    pub now: Millis,
+    next_conn: ConnId,
+    pub host: ConnId,
+}
+
+pub(super) const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+impl Harness {
+    pub fn new(options: RoomOptions) -> Harness {
+        let room = Room::new(
+            "ABCDEF".into(),
+            TOKEN.into(),
+            options,
+            Arc::new(Catalog::from_banks(Vec::new())),
+            7,
+        );
+        let mut h = Harness {
+            room,
+            now: 1_000_000,
+            next_conn: 1,
+            host: 0,
+        };
+        let host = h.conn();
+        let fx = h.hello(
+            host,
+            ClientMsg::Host {
+                room: "abcdef".into(),
+                token: TOKEN.into(),
+            },
+        );
+        assert!(matches!(welcome(&fx), Some((Role::Host, _, _))), "{fx:?}");
+        h.host = host;
+        h
+    }
+
+    pub fn public() -> Harness {
+        Harness::new(RoomOptions::default())
+    }
+
+    pub fn conn(&mut self) -> ConnId {
+        self.next_conn += 1;
+        self.next_conn
+    }
+
+    pub fn hello(&mut self, conn: ConnId, msg: ClientMsg) -> Vec<Effect> {
+        self.room.apply(Command::Hello { conn, msg }, self.now)
+    }
+
+    pub fn send(&mut self, conn: ConnId, msg: ClientMsg) -> Vec<Effect> {
+        self.room.apply(Command::Message { conn, msg }, self.now)
+    }
+
+    pub fn host_cmd(&mut self, msg: ClientMsg) -> Vec<Effect> {
+        let host = self.host;
+        self.send(host, msg)
+    }
+
+    pub fn tick(&mut self) -> Vec<Effect> {
+        self.room.apply(Command::Tick, self.now)
+    }
+
+    pub fn advance(&mut self, ms: u64) -> Vec<Effect> {
+        self.now += ms;
+        self.tick()
+    }
+
+    /// Joins a player; returns its socket, id and resume token.
+    pub fn join(&mut self, name: &str) -> (ConnId, PlayerId, String) {
+        let conn = self.conn();
+        let fx = self.hello(conn, join_msg(name));
+        let Some((Role::Player, Some(id), Some(token))) = welcome(&fx) else {
+            panic!("join {name} failed: {fx:?}");
+        };
+        (conn, id, token)
+    }
+
+    pub fn screen(&mut self) -> ConnId {
+        let conn = self.conn();
+        let fx = self.hello(
+            conn,
+            ClientMsg::Screen {
+                room: "ABCDEF".into(),
+            },
+        );
+        assert!(matches!(welcome(&fx), Some((Role::Screen, _, _))));
+        conn
+    }
+
+    pub fn ask(&mut self, q: Arc<CatalogQuestion>, mode: Mode, limit: Option<u64>) -> Vec<Effect> {
+        let params = AskParams {
+            mode,
+            topics: Vec::new(),
+            question_id: None,
+            time_limit_ms: limit,
+            kinds: None,
+            penalty: None,
+        };
+        let mut out = Out::default();
+        self.room.settle_restore(self.now);
+        let r = self.room.open_question(q, &params, self.now, &mut out);
+        assert_eq!(r, Ok(()), "ask failed");
+        out.0
+    }
+
+    pub fn ask_with(
+        &mut self,
+        q: Arc<CatalogQuestion>,
+        params: AskParams,
+    ) -> Result<Vec<Effect>, RoomError> {
+        let mut out = Out::default();
+        self.room.open_question(q, &params, self.now, &mut out)?;
+        Ok(out.0)
+    }
+
+    pub fn qid(&self) -> u32 {
+        self.room.d.current().map(|q| q.qid).unwrap_or(0)
+    }
+
+    pub fn vote(&mut self, conn: ConnId, choice: usize) -> Vec<Effect> {
+        let qid = self.qid();
+        self.send(
+            conn,
+            ClientMsg::Vote {
+                qid,
+                choice: Some(choice),
+                choices: None,
+            },
+        )
+    }
+
+    pub fn buzz(&mut self, conn: ConnId) -> Vec<Effect> {
+        let qid = self.qid();
+        self.send(conn, ClientMsg::Buzz { qid })
+    }
+
+    pub fn answer(&mut self, conn: ConnId, text: &str) -> Vec<Effect> {
+        let qid = self.qid();
+        self.send(
+            conn,
+            ClientMsg::Answer {
+                qid,
+                text: text.into(),
+            },
+        )
+    }
+
+    pub fn score(&self, id: PlayerId) -> i64 {
+        self.room.d.player(id).map(|p| p.score).unwrap_or(i64::MIN)
+    }
+}
+
+pub(super) fn join_msg(name: &str) -> ClientMsg {
+    ClientMsg::Join {
+        room: "ABCDEF".into(),
+        name: name.into(),
+        resume_token: None,
+    }
+}
+
+pub(super) fn resume_msg(token: &str) -> ClientMsg {
+    ClientMsg::Resume {
+        room: "ABCDEF".into(),
+        resume_token: token.into(),
+    }
+}
+
+/// The welcome in `fx`, if any: role, player id, resume token.
+pub(super) fn welcome(fx: &[Effect]) -> Option<(Role, Option<PlayerId>, Option<String>)> {
+    fx.iter().find_map(|e| match e {
+        Effect::Send { msg, .. } => match &**msg {
+            ServerMsg::Welcome {
+                role,
+                player_id,
+                resume_token,
+                ..
+            } => Some((*role, *player_id, resume_token.clone())),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+pub(super) fn welcome_state(fx: &[Effect]) -> serde_json::Value {
+    fx.iter()
+        .find_map(|e| match e {
+            Effect::Send { msg, .. } => match &**msg {
+                ServerMsg::Welcome { state, .. } => Some(state.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Error codes in `fx`.
+pub(super) fn errors(fx: &[Effect]) -> Vec<String> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Send { msg, .. } => match &**msg {
+                ServerMsg::Error { code, .. } => Some(code.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// Messages sent to exactly `to`.
+pub(super) fn sent_to(fx: &[Effect], to: &Audience) -> Vec<ServerMsg> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Send { to: t, msg } if t == to => Some((**msg).clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every message `conn` receives from `fx`, resolving audiences now.
+pub(super) fn received(room: &Room, fx: &[Effect], conn: ConnId) -> Vec<ServerMsg> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Send { to, msg } if room.recipients(to).contains(&conn) => {
+                Some((**msg).clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn has_ack(fx: &[Effect], conn: ConnId) -> bool {
+    sent_to(fx, &Audience::Conn(conn))
+        .iter()
+        .any(|m| matches!(m, ServerMsg::Ack { .. }))
+}
+
+fn reveal_of(fx: &[Effect], to: &Audience) -> Option<ServerMsg> {
+    sent_to(fx, to)
+        .into_iter()
+        .find(|m| matches!(m, ServerMsg::Reveal { .. }))
+}
+
+// --- identification ----------------------------------------------------------
+
+#[test]
+fn host_needs_the_right_token() {
+    let mut h = Harness::public();
+    let c = h.conn();
+    let fx = h.hello(
+        c,
+        ClientMsg::Host {
+            room: "ABCDEF".into(),
+            token: "nope".into(),
+        },
+    );
+    assert_eq!(errors(&fx), ["bad_token"]);
+    assert_eq!(h.room.role_of(c), None);
+    let fx = h.hello(
+        c,
+        ClientMsg::Host {
+            room: "ABCDEF".into(),
+            token: TOKEN.into(),
+        },
+    );
+    assert!(matches!(welcome(&fx), Some((Role::Host, None, None))));
+    assert_eq!(h.room.role_of(c), Some(Role::Host));
+    assert!(h.room.host_connected());
+    let fx = h.hello(
+        c,
+        ClientMsg::Screen {
+            room: "ABCDEF".into(),
+        },
+    );
+    assert_eq!(errors(&fx), ["already_identified"]);
+}
+
+#[test]
+fn wrong_room_code_and_unidentified_messages_are_refused() {
+    let mut h = Harness::public();
+    let c = h.conn();
+    let fx = h.hello(
+        c,
+        ClientMsg::Screen {
+            room: "ZZZZZZ".into(),
+        },
+    );
+    assert_eq!(errors(&fx), ["no_room"]);
+    let fx = h.send(c, ClientMsg::Close);
+    assert_eq!(errors(&fx), ["not_identified"]);
+}
+
+#[test]
+fn host_disconnect_tracks_last_seen() {
+    let mut h = Harness::public();
+    h.now += 5000;
+    let host = h.host;
+    h.room.apply(Command::Disconnected { conn: host }, h.now);
+    assert!(!h.room.host_connected());
+    assert_eq!(h.room.last_host_seen(), h.now);
+}
+
+#[test]
+fn nicknames_are_cleaned_and_unique_case_insensitively() {
+    let mut h = Harness::public();
+    let (_, _, _) = h.join("  Ann\u{200B} ");
+    let c = h.conn();
+    assert_eq!(errors(&h.hello(c, join_msg("ANN"))), ["name_taken"]);
+    assert_eq!(
+        errors(&h.hello(c, join_msg("\u{200B} \u{FEFF}"))),
+        ["bad_name"]
+    );
+    assert_eq!(errors(&h.hello(c, join_msg(&"x".repeat(25)))), ["bad_name"]);
+    let fx = h.hello(c, join_msg("Bob"));
+    assert!(welcome(&fx).is_some());
+    let roster = h.room.roster();
+    assert_eq!(roster[0].name, "Ann");
+    assert_eq!(roster.len(), 2);
+}
+
+#[test]
+fn locked_and_full_rooms_refuse_joins_but_allow_resume() {
+    let mut h = Harness::new(RoomOptions {
+        capacity: 2,
+        ..RoomOptions::default()
+    });
+    let (c1, id1, t1) = h.join("a");
+    h.join("b");
+    let c = h.conn();
+    assert_eq!(errors(&h.hello(c, join_msg("c"))), ["room_full"]);
+    h.host_cmd(ClientMsg::Lock { locked: true });
+    assert_eq!(errors(&h.hello(c, join_msg("c"))), ["room_locked"]);
+    h.room.apply(Command::Disconnected { conn: c1 }, h.now);
+    let fx = h.hello(c, resume_msg(&t1));
+    assert_eq!(welcome(&fx).and_then(|w| w.1), Some(id1));
+    h.host_cmd(ClientMsg::Lock { locked: false });
+    let c = h.conn();
+    assert_eq!(errors(&h.hello(c, join_msg("c"))), ["room_full"]);
+}
+
+#[test]
+fn expired_seats_free_capacity() {
+    let mut h = Harness::new(RoomOptions {
+        capacity: 1,
+        resume_window_ms: 120_000,
+        ..RoomOptions::default()
+    });
+    let (c1, _, _) = h.join("a");
+    h.room.apply(Command::Disconnected { conn: c1 }, h.now);
+    let c = h.conn();
+    assert_eq!(errors(&h.hello(c, join_msg("b"))), ["room_full"]);
+    h.now += 120_001;
+    assert!(welcome(&h.hello(c, join_msg("b"))).is_some());
+}
+
+#[test]
+fn resume_restores_seat_score_and_pending_vote() {
+    let mut h = Harness::public();
+    let (c1, id, token) = h.join("ann");
+    h.ask(choice_q("q1"), Mode::Vote, None);
+    h.vote(c1, 1);
+    h.host_cmd(ClientMsg::Reveal);
+    let score = h.score(id);
+    assert_eq!(score, 1000);
+    h.ask(choice_q("q2"), Mode::Vote, Some(20_000));
+    h.vote(c1, 2);
+    h.room.apply(Command::Disconnected { conn: c1 }, h.now);
+    h.now += 119_000;
+    let c2 = h.conn();
+    let fx = h.hello(c2, resume_msg(&token));
+    let Some((Role::Player, Some(again), Some(t2))) = welcome(&fx) else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(again, id);
+    assert_eq!(t2, token);
+    let state = welcome_state(&fx);
+    assert_eq!(state["you"]["score"], 1000);
+    assert_eq!(state["you"]["name"], "ann");
+    assert_eq!(state["question"]["qid"], 2);
+    assert_eq!(state["pending"]["choices"], serde_json::json!([2]));
+    assert_eq!(h.room.player_count(), 1);
+    // The resumed socket still counts only once.
+    let fx = h.vote(c2, 1);
+    assert!(has_ack(&fx, c2));
+    assert_eq!(h.room.d.current().map(|q| q.answered), Some(1));
+}
+
+#[test]
+fn resume_on_a_new_socket_replaces_the_old_one() {
+    let mut h = Harness::public();
+    let (c1, id, token) = h.join("ann");
+    let c2 = h.conn();
+    let fx = h.hello(c2, resume_msg(&token));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Close { conn, code: CLOSE_REPLACED, .. } if *conn == c1)));
+    assert_eq!(h.room.role_of(c1), None);
+    assert_eq!(h.room.recipients(&Audience::Player(id)), vec![c2]);
+    assert_eq!(h.room.connected_count(), 1);
+}
+
+#[test]
+fn stale_or_foreign_tokens_get_seat_expired() {
+    let mut h = Harness::new(RoomOptions {
+        resume_window_ms: 120_000,
+        ..RoomOptions::default()
+    });
+    let (c1, _, token) = h.join("ann");
+    h.room.apply(Command::Disconnected { conn: c1 }, h.now);
+    h.now += 120_001;
+    let c = h.conn();
+    assert_eq!(errors(&h.hello(c, resume_msg(&token))), ["seat_expired"]);
+    assert_eq!(
+        errors(&h.hello(c, resume_msg("ffffffffffffffffffffffffffffffff"))),
+        ["seat_expired"]
+    );
+    assert_eq!(h.room.player_count(), 1);
+    assert_eq!(h.room.role_of(c), None);
+}
+
+#[test]
+fn kicked_player_is_closed_and_cannot_come_back() {
+    let mut h = Harness::public();
+    let (c1, id, token) = h.join("ann");
+    let fx = h.host_cmd(ClientMsg::Kick { player_id: id });
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Close { conn, code: CLOSE_KICKED, .. } if *conn == c1)));
+    assert_eq!(h.room.player_count(), 0);
+    let c = h.conn();
+    let fx = h.hello(c, resume_msg(&token));
+    assert_eq!(errors(&fx), ["kicked"]);
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Close {
+            code: CLOSE_KICKED,
+            ..
+        }
+    )));
+    let c = h.conn();
+    let fx = h.hello(
+        c,
+        ClientMsg::Join {
+            room: "ABCDEF".into(),
+            name: "totally new".into(),
+            resume_token: Some(token),
+        },
+    );
+    assert_eq!(errors(&fx), ["kicked"]);
+    assert_eq!(
+        errors(&h.host_cmd(ClientMsg::Kick { player_id: id })),
+        ["unknown_player"]
+    );
+    assert!(h.room.roster().is_empty());
+}
+
+#[test]
+fn players_and_screens_cannot_send_host_commands() {
+    let mut h = Harness::public();
+    let (c1, _, _) = h.join("ann");
+    let s = h.screen();
+    for cmd in [
+        ClientMsg::Close,
+        ClientMsg::Reveal,
+        ClientMsg::End,
+        ClientMsg::Lock { locked: true },
+        ClientMsg::Kick {
+            player_id: PlayerId(1),
+        },
+    ] {
+        assert_eq!(errors(&h.send(c1, cmd.clone())), ["forbidden"]);
+        assert_eq!(errors(&h.send(s, cmd)), ["forbidden"]);
+    }
+    assert_eq!(
+        errors(&h.send(s, ClientMsg::Buzz { qid: 1 })),
+        ["forbidden"]
+    );
+    let host = h.host;
+    assert_eq!(
+        errors(&h.send(host, ClientMsg::Buzz { qid: 1 })),
+        ["forbidden"]
+    );
+    assert!(!h.room.d.locked);
+}
+
+#[test]
+fn ping_gets_pong_with_server_time() {
+    let mut h = Harness::public();
+    let (c1, _, _) = h.join("ann");
+    let fx = h.send(c1, ClientMsg::Ping { t: Some(5) });
+    assert_eq!(
+        sent_to(&fx, &Audience::Conn(c1)),
+        [ServerMsg::Pong {
+            t: Some(5),
+            server_ms: h.now
+        }]
+    );
+}
+
+// --- vote ----------------------------------------------------------------------
+
+#[test]
+fn vote_counts_one_answer_per_player_and_acks_resends() {
+    let mut h = Harness::public();
+    let (c1, _, _) = h.join("a");
+    let (c2, _, _) = h.join("b");
+    h.ask(choice_q("q"), Mode::Vote, None);
+    assert!(has_ack(&h.vote(c1, 1), c1));
+    let fx = h.vote(c1, 2);
+    assert!(has_ack(&fx, c1));
+    assert!(errors(&fx).is_empty());
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Record(_))));
+    h.vote(c2, 0);
+    let q = h.room.d.current().cloned().expect("question");
+    assert_eq!(q.counts, vec![1, 1, 0]);
+    assert_eq!(q.answered, 2);
+}
+
+#[test]
+fn vote_errors_change_nothing() {
+    let mut h = Harness::public();
+    let (c1, _, _) = h.join("a");
+    assert_eq!(
+        errors(&h.send(
+            c1,
+            ClientMsg::Vote {
+                qid: 1,
+                choice: Some(0),
+                choices: None
+            }
+        )),
+        ["no_question"]
+    );
+    h.ask(choice_q("q"), Mode::Vote, None);
+    assert_eq!(
+        errors(&h.send(
+            c1,
+            ClientMsg::Vote {
+                qid: 9,
+                choice: Some(0),
+                choices: None
+            }
+        )),
+        ["wrong_question"]
+    );
+    assert_eq!(errors(&h.vote(c1, 3)), ["bad_choice"]);
+    let qid = h.qid();
+    assert_eq!(
+        errors(&h.send(
+            c1,
+            ClientMsg::Vote {
+                qid,
+                choice: None,
+                choices: Some(vec![0, 1])
+            }
+        )),
+        ["bad_choice"]
+    );
+    assert_eq!(errors(&h.buzz(c1)), ["wrong_mode"]);
+    assert_eq!(errors(&h.answer(c1, "x")), ["wrong_mode"]);
+    let q = h.room.d.current().cloned().expect("question");
+    assert_eq!(q.answered, 0);
+    assert_eq!(q.counts, vec![0, 0, 0]);
+    h.host_cmd(ClientMsg::Close);
+    assert_eq!(errors(&h.vote(c1, 1)), ["question_closed"]);
+}
+
+#[test]
+fn timed_vote_scores_by_speed_and_streak() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    let (c2, b, _) = h.join("b");
+    let (c3, c, _) = h.join("c");
+    h.ask(choice_q("q1"), Mode::Vote, Some(20_000));
+    h.vote(c1, 1);
+    h.now += 10_000;
+    h.vote(c2, 1);
+    h.vote(c3, 0);
+    let fx = h.host_cmd(ClientMsg::Reveal);
+    let Some(ServerMsg::Reveal {
+        correct,
+        counts,
+        points,
+        answer,
+        ..
+    }) = reveal_of(&fx, &Audience::Players)
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(correct, vec![1]);
+    assert_eq!(counts, vec![1, 2, 0]);
+    assert_eq!(points.get(&a), Some(&1000));
+    assert_eq!(points.get(&b), Some(&750));
+    assert_eq!(points.get(&c), None);
+    assert_eq!(answer.as_deref(), Some("SECRET-ANSWER-q1"));
+    // Second correct answer in a row: +100 streak bonus; c's streak was reset.
+    h.ask(choice_q("q2"), Mode::Vote, Some(20_000));
+    h.vote(c1, 1);
+    h.vote(c3, 1);
+    let fx = h.host_cmd(ClientMsg::Reveal);
+    assert_eq!(h.score(a), 1000 + 1100);
+    assert_eq!(h.score(b), 750);
+    assert_eq!(h.score(c), 1000);
+    let you: Vec<_> = sent_to(&fx, &Audience::Player(a));
+    assert!(you.iter().any(|m| matches!(m, ServerMsg::You(y) if y.points == 1100 && y.score == 2100 && y.place == 1 && y.streak == 2 && y.correct == Some(true))));
+}
+
+#[test]
+fn untimed_vote_scores_flat_and_multi_select_is_all_or_nothing() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    let (c2, b, _) = h.join("b");
+    h.ask(multi_q("m"), Mode::Vote, None);
+    let qid = h.qid();
+    h.now += 30_000;
+    h.send(
+        c1,
+        ClientMsg::Vote {
+            qid,
+            choice: None,
+            choices: Some(vec![2, 0]),
+        },
+    );
+    h.send(
+        c2,
+        ClientMsg::Vote {
+            qid,
+            choice: None,
+            choices: Some(vec![0]),
+        },
+    );
+    h.host_cmd(ClientMsg::Reveal);
+    assert_eq!(h.score(a), 1000);
+    assert_eq!(h.score(b), 0);
+}
+
+#[test]
+fn truefalse_without_options_gets_keyed_true_false() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    let mut q = (*question("tf", Kind::Truefalse, &[])).clone();
+    q.question.answer = "False.".into();
+    h.ask(Arc::new(q), Mode::Vote, None);
+    assert_eq!(
+        h.room.d.current().map(|q| q.options.clone()),
+        Some(vec!["True".to_string(), "False".to_string()])
+    );
+    h.vote(c1, 1);
+    h.host_cmd(ClientMsg::Reveal);
+    assert_eq!(h.score(a), 1000);
+}
+
+#[test]
+fn unsuitable_questions_are_refused_without_changes() {
+    let mut h = Harness::public();
+    let params = |mode| AskParams {
+        mode,
+        topics: vec![],
+        question_id: None,
+        time_limit_ms: None,
+        kinds: None,
+        penalty: None,
+    };
+    assert_eq!(
+        h.ask_with(open_q("o"), params(Mode::Vote))
+            .err()
+            .map(|e| e.code()),
+        Some("unsuitable_question")
+    );
+    assert_eq!(
+        h.ask_with(open_q("o"), params(Mode::Poll))
+            .err()
+            .map(|e| e.code()),
+        Some("unsuitable_question")
+    );
+    let mut p = params(Mode::Vote);
+    p.time_limit_ms = Some(10);
+    assert_eq!(
+        h.ask_with(choice_q("c"), p).err().map(|e| e.code()),
+        Some("bad_message")
+    );
+    assert!(h.room.d.asked.is_empty());
+}
+
+#[test]
+fn ask_with_an_empty_catalog_reports_no_questions_or_unknown_question() {
+    let mut h = Harness::public();
+    let fx = h.host_cmd(ClientMsg::Ask {
+        mode: Mode::SelfAssess,
+        topics: vec![],
+        question_id: None,
+        time_limit_ms: None,
+        kinds: None,
+        penalty: None,
+    });
+    assert_eq!(errors(&fx), ["no_questions"]);
+    let fx = h.host_cmd(ClientMsg::Ask {
+        mode: Mode::SelfAssess,
+        topics: vec![],
+        question_id: Some("nope".into()),
+        time_limit_ms: None,
+        kinds: None,
+        penalty: None,
+    });
+    assert_eq!(errors(&fx), ["unknown_question"]);
+}
+
+#[test]
+fn deadline_closes_the_question_via_tick() {
+    let mut h = Harness::public();
+    let (c1, _, _) = h.join("a");
+    h.ask(choice_q("q"), Mode::Vote, Some(5_000));
+    assert_eq!(h.room.next_wakeup(), Some(h.now + 5_000));
+    let fx = h.advance(4_999);
+    assert!(sent_to(&fx, &Audience::All).is_empty());
+    let fx = h.advance(1);
+    assert!(sent_to(&fx, &Audience::All)
+        .iter()
+        .any(|m| matches!(m, ServerMsg::Closed { .. })));
+    assert!(fx.iter().any(|e| matches!(e, Effect::Checkpoint)));
+    assert_eq!(errors(&h.vote(c1, 1)), ["question_closed"]);
+    assert_eq!(h.room.next_wakeup(), None);
+}
+
+#[test]
+fn pause_extends_the_deadline_by_the_paused_time() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    h.ask(choice_q("q"), Mode::Vote, Some(10_000));
+    h.now += 4_000;
+    let fx = h.host_cmd(ClientMsg::Pause { paused: true });
+    assert!(sent_to(&fx, &Audience::All).iter().any(|m| matches!(
+        m,
+        ServerMsg::Timer {
+            paused: true,
+            deadline_ms: None,
+            ..
+        }
+    )));
+    assert_eq!(h.room.next_wakeup(), None);
+    h.advance(60_000);
+    assert!(h.room.d.current().is_some_and(|q| q.open));
+    let fx = h.host_cmd(ClientMsg::Pause { paused: false });
+    assert!(sent_to(&fx, &Audience::All).iter().any(|m| matches!(
+        m,
+        ServerMsg::Timer {
+            paused: false,
+            deadline_ms: Some(6_000),
+            ..
+        }
+    )));
+    assert_eq!(h.room.next_wakeup(), Some(h.now + 6_000));
+    // Paused time does not count against the player: 5 s of 10 s → 750.
+    h.now += 1_000;
+    h.vote(c1, 1);
+    h.host_cmd(ClientMsg::Reveal);
+    assert_eq!(h.score(a), 750);
+}
+
+#[test]
+fn pause_without_a_timer_is_an_error() {
+    let mut h = Harness::public();
+    h.ask(choice_q("q"), Mode::Vote, None);
+    assert_eq!(
+        errors(&h.host_cmd(ClientMsg::Pause { paused: true })),
+        ["no_timer"]
+    );
+}
+
+#[test]
+fn tally_is_throttled_to_ten_per_second() {
+    let mut h = Harness::public();
+    let conns: Vec<_> = (0..30).map(|i| h.join(&format!("p{i}")).0).collect();
+    h.advance(1_000);
+    h.ask(choice_q("q"), Mode::Vote, None);
+    let mut tallies = 0;
+    let mut last = None;
+    for c in &conns {
+        h.now += 10;
+        let mut fx = h.vote(*c, 0);
+        fx.extend(h.tick());
+        for m in sent_to(&fx, &Audience::HostAndScreens) {
+            if let ServerMsg::Tally { answered, .. } = m {
+                tallies += 1;
+                last = Some(answered);
+            }
+        }
+    }
+    // 300 ms of votes: the ask's own tally slot, then at most one per 100 ms.
+    assert!(tallies <= 4, "{tallies} tallies");
+    let fx = h.advance(200);
+    for m in sent_to(&fx, &Audience::HostAndScreens) {
+        if let ServerMsg::Tally { answered, of, .. } = m {
+            last = Some(answered);
+            assert_eq!(of, 30);
+        }
+    }
+    assert_eq!(last, Some(30));
+}
+
+// --- poll and self -----------------------------------------------------------
+
+#[test]
+fn poll_votes_may_change_until_close_and_players_see_the_tally() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    h.ask(choice_q("p"), Mode::Poll, None);
+    let q = h.room.d.current().cloned().expect("q");
+    assert!(q.key.is_empty());
+    h.vote(c1, 0);
+    h.now += 200;
+    let mut fx = h.vote(c1, 2);
+    fx.extend(h.tick());
+    assert!(sent_to(&fx, &Audience::All)
+        .iter()
+        .any(|m| matches!(m, ServerMsg::Tally { .. })));
+    let q = h.room.d.current().cloned().expect("q");
+    assert_eq!(q.counts, vec![0, 0, 1]);
+    assert_eq!(q.answered, 1);
+    let fx = h.host_cmd(ClientMsg::Reveal);
+    let Some(ServerMsg::Reveal {
+        correct, points, ..
+    }) = reveal_of(&fx, &Audience::Players)
+    else {
+        panic!()
+    };
+    assert!(correct.is_empty());
+    assert!(points.is_empty());
+    assert_eq!(h.score(a), 0);
+}
+
+#[test]
+fn self_assessment_builds_a_knowledge_map() {
+    let mut h = Harness::public();
+    let (c1, _, _) = h.join("a");
+    let (c2, _, _) = h.join("b");
+    let (c3, _, _) = h.join("c");
+    h.ask(open_q("s"), Mode::SelfAssess, None);
+    let q = h.room.d.current().cloned().expect("q");
+    assert_eq!(q.options, ["Know it", "Partly", "Don't know"]);
+    h.vote(c1, 0);
+    h.vote(c2, 1);
+    h.vote(c3, 2);
+    h.vote(c3, 0);
+    h.host_cmd(ClientMsg::Reveal);
+    let r = h.room.results();
+    let t = &r.topics[0];
+    assert_eq!((t.know, t.partly, t.dont_know), (2, 1, 0));
+    assert_eq!(t.knowledge, Some(2.5 / 3.0));
+    assert_eq!(r.questions[0].answers[2].self_assessment, Some("know"));
+}
+
+// --- buzz ------------------------------------------------------------------------
+
+#[test]
+fn buzz_queue_has_one_floor_holder_and_the_host_judges() {
+    let mut h = Harness::new(RoomOptions::default());
+    let (c1, a, _) = h.join("a");
+    let (c2, b, _) = h.join("b");
+    let (c3, c, _) = h.join("c");
+    let fx = h.ask(open_q("b1"), Mode::Buzz, None);
+    assert!(sent_to(&fx, &Audience::Host).iter().any(
+        |m| matches!(m, ServerMsg::Question(q) if q.answer.as_deref() == Some("SECRET-ANSWER-b1"))
+    ));
+    let fx = h.buzz(c2);
+    assert!(sent_to(&fx, &Audience::All)
+        .iter()
+        .any(|m| matches!(m, ServerMsg::BuzzQueue { floor: Some(f), .. } if *f == b)));
+    h.buzz(c1);
+    let fx = h.buzz(c2);
+    assert!(has_ack(&fx, c2));
+    h.buzz(c3);
+    let q = h.room.d.current().cloned().expect("q");
+    assert_eq!(q.queue.iter().map(|e| e.0).collect::<Vec<_>>(), [b, a, c]);
+    assert_eq!(q.floor, Some(b));
+    assert_eq!(
+        errors(&h.host_cmd(ClientMsg::Judge {
+            player_id: a,
+            correct: true
+        })),
+        ["not_your_turn"]
+    );
+    h.host_cmd(ClientMsg::Judge {
+        player_id: b,
+        correct: false,
+    });
+    assert_eq!(h.room.d.current().and_then(|q| q.floor), Some(a));
+    assert_eq!(errors(&h.buzz(c2)), ["not_your_turn"]);
+    let fx = h.host_cmd(ClientMsg::Judge {
+        player_id: a,
+        correct: true,
+    });
+    assert!(sent_to(&fx, &Audience::All)
+        .iter()
+        .any(|m| matches!(m, ServerMsg::Closed { .. })));
+    assert_eq!(h.score(a), 1000);
+    assert_eq!(h.score(b), 0);
+    assert_eq!(errors(&h.buzz(c3)), ["question_closed"]);
+    let fx = h.host_cmd(ClientMsg::Reveal);
+    let Some(ServerMsg::Reveal { points, .. }) = reveal_of(&fx, &Audience::Players) else {
+        panic!()
+    };
+    assert_eq!(points.get(&a), Some(&1000));
+}
+
+#[test]
+fn buzz_penalty_and_kicked_floor_holder() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    let (c2, b, _) = h.join("b");
+    let params = AskParams {
+        mode: Mode::Buzz,
+        topics: vec![],
+        question_id: None,
+        time_limit_ms: None,
+        kinds: None,
+        penalty: Some(250),
+    };
+    h.ask_with(open_q("b"), params).expect("ask");
+    h.buzz(c1);
+    h.buzz(c2);
+    h.host_cmd(ClientMsg::Judge {
+        player_id: a,
+        correct: false,
+    });
+    assert_eq!(h.score(a), -250);
+    h.host_cmd(ClientMsg::Kick { player_id: b });
+    let q = h.room.d.current().cloned().expect("q");
+    assert_eq!(q.floor, None);
+    assert!(q.queue.iter().all(|e| e.0 != b));
+}
+
+#[test]
+fn fifty_buzzes_in_the_same_millisecond_order_by_arrival() {
+    let mut h = Harness::public();
+    let players: Vec<_> = (0..50).map(|i| h.join(&format!("p{i}"))).collect();
+    h.ask(open_q("b"), Mode::Buzz, None);
+    for (c, _, _) in players.iter().rev() {
+        h.buzz(*c);
+    }
+    let q = h.room.d.current().cloned().expect("q");
+    assert_eq!(q.queue.len(), 50);
+    assert_eq!(q.floor, Some(players[49].1));
+    assert!(q.queue.iter().all(|e| e.1 == 0));
+}
+
+// --- text and peer vote ----------------------------------------------------------
+
+#[test]
+fn text_answers_go_to_the_host_only_and_marks_score() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    let (c2, b, _) = h.join("b");
+    h.ask(open_q("t"), Mode::Text, None);
+    let fx = h.answer(c1, "  my answer  ");
+    assert!(has_ack(&fx, c1));
+    assert!(sent_to(&fx, &Audience::Host)
+        .iter()
+        .any(|m| matches!(m, ServerMsg::TextAnswer { text, .. } if text == "my answer")));
+    for e in &fx {
+        if let Effect::Send { to, msg } = e {
+            if *to != Audience::Host {
+                assert!(!serde_json::to_string(&**msg).unwrap().contains("my answer"));
+            }
+        }
+    }
+    assert_eq!(errors(&h.answer(c2, "   ")), ["empty_answer"]);
+    assert_eq!(errors(&h.answer(c2, &"x".repeat(501))), ["answer_too_long"]);
+    h.answer(c2, "other");
+    let fx = h.answer(c1, "changed");
+    assert!(has_ack(&fx, c1));
+    assert_eq!(
+        h.room
+            .d
+            .current()
+            .and_then(|q| q.entries.get(&a))
+            .and_then(|e| e.text.clone())
+            .as_deref(),
+        Some("my answer")
+    );
+    h.host_cmd(ClientMsg::Mark {
+        player_id: a,
+        correct: true,
+    });
+    h.host_cmd(ClientMsg::Mark {
+        player_id: b,
+        correct: true,
+    });
+    h.host_cmd(ClientMsg::Mark {
+        player_id: b,
+        correct: false,
+    });
+    h.host_cmd(ClientMsg::Reveal);
+    assert_eq!(h.score(a), 1000);
+    assert_eq!(h.score(b), 0);
+    assert_eq!(
+        errors(&h.host_cmd(ClientMsg::Mark {
+            player_id: a,
+            correct: false
+        })),
+        ["already_revealed"]
+    );
+}
+
+#[test]
+fn peer_vote_merges_anonymizes_and_rewards_the_winning_authors() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    let (c2, b, _) = h.join("b");
+    let (c3, c, _) = h.join("c");
+    let (c4, d, _) = h.join("d");
+    h.ask(open_q("t"), Mode::Text, None);
+    assert_eq!(
+        errors(&h.host_cmd(ClientMsg::PeerVote {
+            time_limit_ms: None
+        })),
+        ["no_answers"]
+    );
+    h.answer(c1, "Paris");
+    h.answer(c2, "paris!");
+    h.answer(c3, "Lyon");
+    let fx = h.host_cmd(ClientMsg::PeerVote {
+        time_limit_ms: Some(10_000),
+    });
+    let public: Vec<_> = sent_to(&fx, &Audience::Players);
+    let Some(ServerMsg::Question(qm)) = public.first() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(qm.phase.as_deref(), Some("peer_vote"));
+    assert_eq!(qm.options.len(), 2);
+    assert!(qm.correct.is_none());
+    let json = serde_json::to_string(&public).unwrap();
+    assert!(!json.contains("player_id"));
+    let paris = qm.options.iter().position(|o| o == "Paris").expect("paris");
+    let lyon = 1 - paris;
+    assert_eq!(errors(&h.answer(c4, "late")), ["wrong_mode"]);
+    assert_eq!(errors(&h.vote(c1, paris)), ["own_answer"]);
+    h.vote(c1, lyon);
+    h.vote(c3, paris);
+    h.vote(c4, paris);
+    let fx = h.vote(c4, lyon);
+    assert!(has_ack(&fx, c4));
+    let fx = h.host_cmd(ClientMsg::Reveal);
+    let Some(ServerMsg::Reveal {
+        correct, counts, ..
+    }) = reveal_of(&fx, &Audience::Players)
+    else {
+        panic!()
+    };
+    assert_eq!(correct, vec![paris]);
+    assert_eq!(counts[paris], 2);
+    assert_eq!(h.score(a), 500);
+    assert_eq!(h.score(b), 500);
+    assert_eq!(h.score(c), 0);
+    assert_eq!(h.score(d), 0);
+    let r = h.room.results();
+    assert_eq!(r.questions[0].answers[0].peer_votes, 2);
+}
+
+#[test]
+fn private_rooms_refuse_peer_votes() {
+    let mut h = Harness::new(RoomOptions {
+        private: true,
+        ..RoomOptions::default()
+    });
+    let (c1, _, _) = h.join("a");
+    let (c2, _, _) = h.join("b");
+    h.ask(open_q("t"), Mode::Text, None);
+    h.answer(c1, "x");
+    h.answer(c2, "y");
+    assert_eq!(
+        errors(&h.host_cmd(ClientMsg::PeerVote {
+            time_limit_ms: None
+        })),
+        ["wrong_mode"]
+    );
+}
+
+// --- privacy ---------------------------------------------------------------------
+
+#[test]
+fn players_and_screens_never_see_the_key_before_reveal() {
+    let mut h = Harness::public();
+    let (c1, _, _) = h.join("a");
+    let s = h.screen();
+    let fx = h.ask(choice_q("q"), Mode::Vote, Some(10_000));
+    for m in received(&h.room, &fx, c1)
+        .iter()
+        .chain(received(&h.room, &fx, s).iter())
+    {
+        let json = serde_json::to_string(m).unwrap();
+        assert!(!json.contains("SECRET"), "{json}");
+        assert!(!json.contains("\"correct\""), "{json}");
+    }
+    let host_q = received(&h.room, &fx, h.host);
+    assert!(host_q.iter().any(
+        |m| matches!(m, ServerMsg::Question(q) if q.correct == Some(vec![1]) && q.notes.is_some())
+    ));
+    // A late joiner's welcome is filtered the same way.
+    let c = h.conn();
+    let fx = h.hello(c, join_msg("late"));
+    let json = serde_json::to_string(&welcome_state(&fx)).unwrap();
+    assert!(
+        !json.contains("SECRET") && !json.contains("\"correct\""),
+        "{json}"
+    );
+}
+
+#[test]
+fn private_mode_shows_players_only_their_own_standing() {
+    let mut h = Harness::new(RoomOptions {
+        private: true,
+        ..RoomOptions::default()
+    });
+    let (c1, a, _) = h.join("a");
+    let (c2, b, _) = h.join("b");
+    let s = h.screen();
+    let mut fx = h.ask(choice_q("q"), Mode::Vote, None);
+    fx.extend(h.vote(c1, 1));
+    fx.extend(h.vote(c2, 0));
+    fx.extend(h.advance(1_000));
+    fx.extend(h.host_cmd(ClientMsg::Reveal));
+    fx.extend(h.host_cmd(ClientMsg::ShowScores));
+    for m in received(&h.room, &fx, c2) {
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(!json.contains("\"name\":\"a\""), "{json}");
+        match m {
+            ServerMsg::Roster { .. } | ServerMsg::Scores { .. } | ServerMsg::Tally { .. } => {
+                panic!("{json}")
+            }
+            ServerMsg::Reveal { points, counts, .. } => {
+                assert!(points.is_empty() && counts.is_empty())
+            }
+            ServerMsg::You(y) => assert_eq!(y.player_id, b),
+            _ => {}
+        }
+    }
+    for m in received(&h.room, &fx, s) {
+        match m {
+            ServerMsg::Roster { .. } | ServerMsg::Scores { .. } | ServerMsg::You(_) => {
+                panic!("{m:?}")
+            }
+            ServerMsg::Reveal { points, .. } => assert!(points.is_empty()),
+            _ => {}
+        }
+    }
+    let host = received(&h.room, &fx, h.host);
+    assert!(host
+        .iter()
+        .any(|m| matches!(m, ServerMsg::Reveal { points, .. } if points.get(&a) == Some(&1000))));
+}
+
+#[test]
+fn large_rooms_send_players_counts_not_rosters() {
+    let mut h = Harness::public();
+    let mut fx = Vec::new();
+    for i in 0..150 {
+        let c = h.conn();
+        fx.extend(h.hello(c, join_msg(&format!("p{i}"))));
+        h.now += 1;
+        fx.extend(h.tick());
+    }
+    fx.extend(h.advance(1_000));
+    let to_players = sent_to(&fx, &Audience::Players);
+    let rosters = to_players
+        .iter()
+        .filter(|m| matches!(m, ServerMsg::Roster { .. }))
+        .count();
+    assert!(rosters <= 2, "{rosters} player rosters during 150 joins");
+    assert!(matches!(
+        to_players.last(),
+        Some(ServerMsg::PlayerCount { count: 150, .. })
+    ));
+    let host_rosters: Vec<_> = sent_to(&fx, &Audience::Host);
+    assert!(host_rosters.len() <= 3);
+    assert!(
+        matches!(host_rosters.last(), Some(ServerMsg::Roster { players }) if players.len() == 150)
+    );
+}
+
+// --- end, scores, results, snapshot ------------------------------------------
+
+#[test]
+fn end_finalizes_and_refuses_further_commands() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    h.ask(choice_q("q"), Mode::Vote, None);
+    h.vote(c1, 1);
+    let fx = h.host_cmd(ClientMsg::End);
+    assert!(fx.iter().any(|e| matches!(e, Effect::Ended)));
+    assert!(sent_to(&fx, &Audience::All).contains(&ServerMsg::Ended));
+    assert!(h.room.is_ended());
+    assert_eq!(h.score(a), 1000);
+    assert_eq!(errors(&h.host_cmd(ClientMsg::Close)), ["room_ended"]);
+    assert_eq!(errors(&h.vote(c1, 1)), ["room_ended"]);
+    let c = h.conn();
+    assert_eq!(errors(&h.hello(c, join_msg("new"))), ["room_ended"]);
+}
+
+#[test]
+fn asking_again_finalizes_the_unrevealed_question() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    h.ask(choice_q("q1"), Mode::Vote, None);
+    h.vote(c1, 1);
+    h.ask(choice_q("q2"), Mode::Vote, None);
+    assert_eq!(h.score(a), 1000);
+    assert_eq!(h.room.d.asked.len(), 2);
+    assert!(h.room.d.asked[0].finalized && !h.room.d.asked[0].open);
+}
+
+#[test]
+fn records_are_emitted_for_counted_inputs() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    h.ask(choice_q("q1"), Mode::Vote, None);
+    h.now += 1234;
+    let fx = h.vote(c1, 1);
+    let rec = fx.iter().find_map(|e| match e {
+        Effect::Record(r) => Some(r.clone()),
+        _ => None,
+    });
+    let rec = rec.expect("record");
+    assert_eq!(
+        (
+            rec.player_id,
+            rec.kind,
+            rec.choices.clone(),
+            rec.response_ms,
+            rec.correct
+        ),
+        (a, RecordKind::Vote, vec![1], 1234, Some(true))
+    );
+    assert_eq!(rec.question_id, "q1");
+}
+
+#[test]
+fn results_cover_closed_questions_and_export_csv() {
+    let mut h = Harness::public();
+    let (c1, _, _) = h.join("=cmd");
+    let (_c2, _, _) = h.join("bob");
+    h.ask(choice_q("q1"), Mode::Vote, None);
+    h.vote(c1, 1);
+    assert!(h.room.results().questions.is_empty());
+    h.host_cmd(ClientMsg::Reveal);
+    h.ask(open_q("q2"), Mode::Text, None);
+    h.answer(c1, "a, \"quoted\"\nanswer");
+    h.host_cmd(ClientMsg::Close);
+    let r = h.room.results();
+    assert_eq!(r.questions.len(), 2);
+    assert_eq!(r.players[0].answered, 2);
+    assert_eq!(r.players[0].correct, 1);
+    assert_eq!(r.players[0].judged, 1);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["questions"][0]["answers"][0]["correct"], true);
+    let csv = r.to_csv();
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    assert_eq!(lines[0], super::results::CSV_HEADER);
+    // 2 questions x 2 players, header, trailing empty piece.
+    assert_eq!(lines.len(), 6);
+    assert!(csv.contains("\"'=cmd\""));
+    assert!(csv.contains("\"a, \"\"quoted\"\"\nanswer\""));
+    assert!(lines[1].starts_with("1,1,\"q1\",\"Topic / q1\",vote,"));
+}
+
+#[test]
+fn snapshot_restore_keeps_seats_tokens_and_scores() {
+    let mut h = Harness::public();
+    let (c1, a, token) = h.join("a");
+    h.ask(choice_q("q1"), Mode::Vote, None);
+    h.vote(c1, 1);
+    h.host_cmd(ClientMsg::Reveal);
+    h.ask(choice_q("q2"), Mode::Vote, Some(10_000));
+    let snap = h.room.snapshot();
+    let mut room = Room::restore(snap, Arc::new(Catalog::from_banks(Vec::new()))).expect("restore");
+    assert_eq!(room.host_token(), TOKEN);
+    assert_eq!(room.player_count(), 1);
+    assert_eq!(room.connected_count(), 0);
+    assert!(!room.host_connected());
+    let later = h.now + 3_600_000;
+    let fx = room.apply(
+        Command::Hello {
+            conn: 99,
+            msg: resume_msg(&token),
+        },
+        later,
+    );
+    let Some((Role::Player, Some(id), _)) = welcome(&fx) else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(id, a);
+    let state = welcome_state(&fx);
+    assert_eq!(state["you"]["score"], 1000);
+    assert_eq!(state["question"]["open"], false);
+    let fx = room.apply(
+        Command::Hello {
+            conn: 100,
+            msg: ClientMsg::Host {
+                room: "ABCDEF".into(),
+                token: TOKEN.into(),
+            },
+        },
+        later,
+    );
+    assert!(welcome(&fx).is_some());
+    let fx = room.apply(
+        Command::Hello {
+            conn: 101,
+            msg: join_msg("A"),
+        },
+        later,
+    );
+    assert_eq!(errors(&fx), ["name_taken"]);
+    assert_eq!(room.snapshot()["players"][0]["score"], 1000);
+}
+
+#[test]
+fn restored_snapshot_of_garbage_is_an_error() {
+    let r = Room::restore(serde_json::json!({"code": 5}), Arc::new(Catalog::default()));
+    assert!(r.is_err());
+}
