@@ -312,6 +312,17 @@ impl Room {
         self.live.connected
     }
 
+    /// The current question's id, open or not.
+    pub fn current_qid(&self) -> Option<Qid> {
+        self.d.current().map(|q| q.qid)
+    }
+
+    /// The last question that no longer takes answers: what a snapshot
+    /// taken now restores up to (answers recorded for later qids are lost).
+    pub fn boundary_qid(&self) -> Option<Qid> {
+        self.d.asked.iter().rev().find(|q| !q.open).map(|q| q.qid)
+    }
+
     /// Swaps in a newer catalog (after a bank upload).
     pub fn set_catalog(&mut self, catalog: Arc<Catalog>) {
         self.catalog = catalog;

@@ -30,6 +30,7 @@ pub(super) fn question(id: &str, kind: Kind, options: &[(&str, bool)]) -> Arc<Ca
         },
         topic_path: vec!["Topic".into(), id.to_string()],
         topic_id: format!("topic-{id}"),
+        topic_ids: vec![format!("topic-{id}")],
         sources: Vec::new(),
     })
 }
