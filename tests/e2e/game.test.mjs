@@ -154,6 +154,15 @@ test('a full game in the browser', async (t) => {
     assert.match(await joinError(dana, code, 'Dana'), /locked this room/);
     await pages.host.getByTestId('lock').click();
     await pages.host.locator('[data-testid=lock][aria-pressed=false]').waitFor();
+    // Unlocked again: Dana gets in, then the host removes her for good.
+    await dana.locator('form.join-form button[type=submit]').click();
+    await dana.getByTestId('me').waitFor();
+    await waitText(pages.host.getByRole('heading', { name: /Players \(4\)/ }), /4/);
+    await pages.host.getByRole('button', { name: 'Remove Dana' }).click();
+    await dana.getByTestId('view-kicked').waitFor();
+    await waitText(pages.host.getByRole('heading', { name: /Players \(3\)/ }), /3/);
+    await dana.reload();
+    await dana.locator('#name').waitFor();
     await dana.context().close();
   });
 
@@ -186,6 +195,7 @@ test('a full game in the browser', async (t) => {
   await step('vote round: picked question, live tally, reveal', async () => {
     const { host, alice, boris, cleo, screen } = pages;
     await chooseMode('vote');
+    await host.locator('#limit').selectOption('60');
     await host.locator('.pick summary').click();
     await host.locator('#pick-search').fill('capital of Australia');
     await host.locator('.pick-list li', { hasText: 'capital of Australia' }).getByRole('button').click();
@@ -196,6 +206,13 @@ test('a full game in the browser', async (t) => {
     assert.ok(right >= 0, 'Canberra is an option');
     assert.match(options[right], /correct/, 'the host sees the key');
     const wrong = right === 0 ? 1 : 0;
+    // A time limit shows a countdown that the host can pause.
+    await cleo.locator('.countdown').waitFor();
+    await host.getByTestId('pause').click();
+    await cleo.locator('.countdown.paused').waitFor();
+    await screen.locator('.countdown.paused').waitFor();
+    await host.getByTestId('pause').click();
+    await cleo.locator('.countdown:not(.paused)').waitFor();
     // Players never see the key before the reveal.
     assert.equal(await alice.locator('.opt.correct, .bar-row.correct').count(), 0);
     await alice.locator(`.opt[data-index="${right}"]`).click();
@@ -224,8 +241,11 @@ test('a full game in the browser', async (t) => {
   await step('self-assessment round; a player refreshes and keeps the seat', async () => {
     const { host, alice, boris, cleo } = pages;
     await chooseMode('self');
+    await host.locator('#limit').selectOption('0');
     await host.getByTestId('draw').click();
     await questionOnPlayers(3);
+    await waitText(cleo.locator('.q-timer'), 'No time limit');
+    assert.equal(await cleo.locator('.countdown').count(), 0, 'no countdown without a limit');
     assert.equal(await cleo.locator('.opt').count(), 3);
     await alice.locator('.opt[data-index="0"]').click();
     await boris.locator('.opt[data-index="1"]').click();

@@ -195,6 +195,11 @@ class HostApp {
       onStatus: (status) => {
         this.status = status;
         if (status !== 'online') this.identified = false;
+        if (this.gameOver && status === 'reconnecting') {
+          // The room is closed after the end; results stay downloadable.
+          this.socket.stop();
+          return;
+        }
         this.render();
       },
     });
@@ -220,6 +225,7 @@ class HostApp {
     }
     if (msg.type === 'locked' || (msg.type === 'roster' && typeof msg.locked === 'boolean')) this.lockPending = null;
     this.model.apply(msg);
+    if (msg.type === 'ended') this.gameOver = true;
     const q = this.model.question;
     if (q && q.qid !== this.marksQid) {
       this.marks = new Map();
@@ -447,7 +453,7 @@ class HostApp {
           h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'csv', text: t('host.download.csv'), onclick: () => this.download('csv') }),
           h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'json', text: t('host.download.json'), onclick: () => this.download('json') }),
         ),
-        m.phase !== PHASE.ENDED ? h('button', { type: 'button', class: 'btn btn-danger btn-block', 'data-testid': 'end', text: t('host.end'), onclick: () => this.end() }) : h('p', { class: 'muted', text: t('host.ended') }),
+        m.phase !== PHASE.ENDED ? h('button', { type: 'button', class: 'btn btn-danger btn-block', 'data-testid': 'end', text: t('host.end'), onclick: () => this.end() }) : null,
       ),
     ];
   }

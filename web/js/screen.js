@@ -140,6 +140,11 @@ export function mountScreen(root, code) {
       onStatus: (s) => {
         status = s;
         if (s !== 'online') identified = false;
+        if (model.phase === PHASE.ENDED && s === 'reconnecting') {
+          // The room closes after the end; the podium stays up.
+          socket.stop();
+          return;
+        }
         draw();
       },
     });

@@ -24,6 +24,7 @@ export function langSwitch() {
 
 /** Small connection status pill. */
 export function connPill(status) {
+  if (status === 'stopped') return null;
   return h('span', { class: `conn conn-${status}`, role: 'status', text: t(`pill.${status}`) });
 }
 
