@@ -322,6 +322,11 @@ impl TopicBuilder {
         }
     }
 
+    /// The last question added.
+    pub fn last(&self) -> Option<&Draft> {
+        self.topics.last().and_then(|t| t.questions.last())
+    }
+
     /// The last question added, to attach notes or follow-ups to it.
     pub fn last_mut(&mut self) -> Option<&mut Draft> {
         self.topics.last_mut().and_then(|t| t.questions.last_mut())

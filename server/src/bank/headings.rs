@@ -47,12 +47,10 @@ pub fn score(doc: &Doc) -> u32 {
             _ => prev_blank = false,
         }
     }
-    if questions == 0 {
-        return 0;
-    }
-    // Mostly statements are answers (layout 6) or prose, not questions.
+    // Mostly statements: imperative prompts ("Explain X."), or answers
+    // under question headings (layout 6) or prose; stay low.
     if others > questions * 2 {
-        return questions / 2;
+        return doc::modest((questions + others / 2).min(10), doc.foreign_markers());
     }
     doc::modest(questions * 2 + others / 2, doc.foreign_markers())
 }
@@ -101,8 +99,16 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
                 if clean.is_empty() || !clean.chars().any(char::is_alphanumeric) {
                     continue;
                 }
-                if in_paragraph && !(is_item && clean.ends_with('?')) {
-                    continue_paragraph(&mut topics, clean, is_item);
+                if in_paragraph && continues_prompt(&topics, &clean, is_item) {
+                    if let Some(q) = topics.last_mut() {
+                        q.prompt.push(' ');
+                        q.prompt.push_str(&clean);
+                    }
+                } else if in_paragraph && !clean.ends_with('?') {
+                    // `– asyncio.run()` under a question: a note on it.
+                    if let Some(q) = topics.last_mut() {
+                        q.notes.push(clean);
+                    }
                 } else if current.is_empty() && topics.is_empty() && !clean.ends_with('?') {
                     // Text between the title and the first topic: the intro.
                     push_description(&mut parsed.description, &clean);
@@ -133,19 +139,14 @@ fn push_description(description: &mut String, line: &str) {
     description.push_str(line);
 }
 
-/// A line inside a paragraph: a wrapped prompt goes on, a dash or bullet
-/// line is a note on the question.
-fn continue_paragraph(topics: &mut TopicBuilder, clean: String, is_item: bool) {
-    let Some(q) = topics.last_mut() else {
-        return;
+/// Whether a line inside a paragraph continues the question's prompt (a
+/// wrapped line): the prompt has not ended yet and the line is no bullet.
+fn continues_prompt(topics: &TopicBuilder, clean: &str, is_item: bool) -> bool {
+    let Some(q) = topics.last() else {
+        return false;
     };
     let prompt_finished = q.prompt.ends_with(['?', '.', '!', ':', ')']);
-    if !is_item && !prompt_finished && q.notes.is_empty() {
-        q.prompt.push(' ');
-        q.prompt.push_str(&clean);
-    } else {
-        q.notes.push(clean);
-    }
+    !is_item && !prompt_finished && q.notes.is_empty() && !clean.is_empty()
 }
 
 #[cfg(test)]
@@ -205,6 +206,18 @@ Why?
             .collect();
         assert_eq!(prompts, ["What is a list?", "What is a tuple?"]);
         assert_eq!(p.topics[0].questions[1].notes, ["mutable"]);
+    }
+
+    #[test]
+    fn one_question_per_line_under_headings() {
+        let p = parse_str("# B\n\nWhat is a list?\nWhat is a tuple?\nExplain sets.\n");
+        let prompts: Vec<&str> = p.topics[0]
+            .questions
+            .iter()
+            .map(|q| q.prompt.as_str())
+            .collect();
+        assert_eq!(prompts, ["What is a list?", "What is a tuple?"]);
+        assert_eq!(p.topics[0].questions[1].notes, ["Explain sets."]);
     }
 
     #[test]
