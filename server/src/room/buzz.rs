@@ -123,7 +123,7 @@ impl Room {
         let Some(q) = self.d.current_mut() else {
             return;
         };
-        if q.mode != Mode::Buzz || q.revealed {
+        if q.mode != Mode::Buzz {
             return;
         }
         let had_floor = q.floor == Some(player);

@@ -364,6 +364,8 @@ impl Room {
         self.finalize_current();
         if let Some(q) = self.d.current_mut() {
             q.revealed = true;
+            // Nobody is judged after the reveal.
+            q.floor = None;
         }
         let Some(q) = self.d.current() else {
             return Err(RoomError::NoQuestion);

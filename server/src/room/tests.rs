@@ -283,7 +283,7 @@ pub(super) fn received(room: &Room, fx: &[Effect], conn: ConnId) -> Vec<ServerMs
         .collect()
 }
 
-fn has_ack(fx: &[Effect], conn: ConnId) -> bool {
+pub(super) fn has_ack(fx: &[Effect], conn: ConnId) -> bool {
     sent_to(fx, &Audience::Conn(conn))
         .iter()
         .any(|m| matches!(m, ServerMsg::Ack { .. }))
