@@ -80,6 +80,9 @@ pub struct Setup {
     pub max_secs: u64,
     /// Keep every vote's send and ack instant (vote storm).
     pub keep_votes: bool,
+    /// Players send `join`; without it sockets only upgrade and idle
+    /// unidentified (measures the socket layer alone).
+    pub join: bool,
     /// Seed for think times and choices.
     pub seed: u64,
 }

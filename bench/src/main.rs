@@ -79,6 +79,10 @@ enum Cmd {
         /// Seconds to hold the connections before measuring.
         #[arg(long, default_value_t = 10)]
         hold_secs: u64,
+        /// Upgrade the sockets but never identify them: measures the
+        /// socket layer alone (give the server a long identify timeout).
+        #[arg(long)]
+        no_join: bool,
     },
     /// 2. One room of N players: host asks, time until every player has it.
     Fanout {
@@ -181,6 +185,7 @@ async fn run_scenario(cmd: &Cmd, target: &Target, common: &Common) -> anyhow::Re
             players,
             room_size,
             hold_secs,
+            no_join,
         } => vec![
             scenario::idle(
                 target,
@@ -188,6 +193,7 @@ async fn run_scenario(cmd: &Cmd, target: &Target, common: &Common) -> anyhow::Re
                 players,
                 room_size,
                 Duration::from_secs(hold_secs),
+                !no_join,
             )
             .await?,
         ],
@@ -225,7 +231,7 @@ async fn run_scenario(cmd: &Cmd, target: &Target, common: &Common) -> anyhow::Re
                 pause_ms: 200,
             };
             vec![
-                scenario::idle(target, common, 30, 10, Duration::from_secs(1)).await?,
+                scenario::idle(target, common, 30, 10, Duration::from_secs(1), true).await?,
                 scenario::fanout(target, common, 40, 2).await?,
                 scenario::votes(target, common, 40, 0, 1).await?,
                 scenario::classroom(target, common, 3, 10, 3, 10.0, 300, script).await?,

@@ -38,6 +38,7 @@ struct Behaviour {
     answering: Answering,
     stall_every: u32,
     keep_votes: bool,
+    join: bool,
 }
 
 /// Rooms and workers of a run.
@@ -85,6 +86,7 @@ fn layout(
             connect_parallel: common.connect_parallel,
             max_secs: common.max_secs,
             keep_votes: b.keep_votes,
+            join: b.join,
             seed: common.seed ^ (i as u64) << 32,
         })
         .collect();
@@ -252,8 +254,9 @@ pub async fn idle(
     players: u32,
     room_size: u32,
     hold: Duration,
+    join: bool,
 ) -> anyhow::Result<Outcome> {
-    let mut out = Outcome::new("idle");
+    let mut out = Outcome::new(if join { "idle" } else { "idle_unidentified" });
     out.param("players", players);
     out.param("room_size", room_size);
     out.param("hold_s", hold.as_secs());
@@ -268,30 +271,46 @@ pub async fn idle(
         answering: Answering::Never,
         stall_every: 0,
         keep_votes: false,
+        join,
     };
     let mut run = start(target, common, &rooms, room_size, &[], b, &mut out).await?;
     let samples = sample_rss(target, hold, Duration::from_millis(500)).await;
     let after = mem_metrics(&mut out, target, "after");
-    run.fleet.broadcast(&Order::Ping).await?;
-    let n = run.fleet.len();
-    let (mut got, mut alive) = (0usize, 0u64);
-    let pongs = run
-        .fleet
-        .until(Duration::from_secs(60), |_, r| {
-            if let Report::Pongs { alive: a, .. } = r {
-                got += 1;
-                alive += u64::from(*a);
-            }
-            (got == n).then_some(())
-        })
-        .await;
-    if let Err(e) = pongs {
-        out.notes.push(format!("ping round incomplete: {e:#}"));
-    }
-    let sockets = run.sockets as f64;
+    let hosts = if join { rooms.len() as f64 } else { 0.0 };
+    let sockets = run.sockets as f64 - rooms.len() as f64 + hosts;
+    let held = if join {
+        // Every player must answer an application ping after the hold.
+        run.fleet.broadcast(&Order::Ping).await?;
+        let n = run.fleet.len();
+        let (mut got, mut alive) = (0usize, 0u64);
+        let pongs = run
+            .fleet
+            .until(Duration::from_secs(60), |_, r| {
+                if let Report::Pongs { alive: a, .. } = r {
+                    got += 1;
+                    alive += u64::from(*a);
+                }
+                (got == n).then_some(())
+            })
+            .await;
+        if let Err(e) = pongs {
+            out.notes.push(format!("ping round incomplete: {e:#}"));
+        }
+        alive as f64 + hosts
+    } else {
+        out.notes.push(
+            "players upgraded but never identified: socket layer only (start the server with a long --identify-timeout-ms)".into(),
+        );
+        0.0
+    };
     let _ = finish(run, &mut out).await?;
-    let hosts = rooms.len() as f64;
-    let held = alive as f64 + hosts;
+    let held = if join {
+        held
+    } else {
+        out.metrics.get("clients_connected").copied().unwrap_or(0.0)
+            - out.metrics.get("clients_dropped").copied().unwrap_or(0.0)
+            + hosts
+    };
     out.metric("connections_held", held);
     if let Some(peak) = samples.iter().max() {
         out.metric("server_rss_peak_during_hold_kib", *peak as f64);
@@ -328,6 +347,7 @@ pub async fn fanout(
         answering: Answering::Never,
         stall_every: 0,
         keep_votes: false,
+        join: true,
     };
     let mut run = start(target, common, &rooms, players, &topics, b, &mut out).await?;
     mem_metrics(&mut out, target, "joined");
@@ -391,6 +411,7 @@ pub async fn votes(
         answering: Answering::OnOrder,
         stall_every: 0,
         keep_votes: true,
+        join: true,
     };
     let mut run = start(target, common, &rooms, players, &topics, b, &mut out).await?;
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -552,6 +573,7 @@ pub async fn classroom(
         },
         stall_every,
         keep_votes: false,
+        join: true,
     };
     let run = start(target, common, &rooms, room_size, &topics, b, &mut out).await?;
     mem_metrics(&mut out, target, "joined");
@@ -654,6 +676,7 @@ mod tests {
             answering: Answering::Never,
             stall_every: 0,
             keep_votes: false,
+            join: true,
         }
     }
 

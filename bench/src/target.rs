@@ -16,6 +16,9 @@ use crate::sys::{mem_of, Mem};
 /// Questions in the generated bank: more than any room asks in a run, so
 /// "no repeats in a room" never runs dry.
 const BANK_QUESTIONS: usize = 400;
+/// The uploaded bank's name (its file name without extension), which is
+/// also the title of its top topic in the catalog.
+const BANK_TITLE: &str = "quizroom-bench";
 const HTTP_LIMIT: Duration = Duration::from_secs(20);
 
 /// A server to drive.
@@ -130,7 +133,7 @@ impl Target {
         let r = request(
             self.addr,
             "POST",
-            "/api/banks?name=quizroom-bench.txt",
+            &format!("/api/banks?name={BANK_TITLE}.txt"),
             text.as_bytes(),
             "text/plain; charset=utf-8",
             HTTP_LIMIT,
@@ -139,11 +142,22 @@ impl Target {
         if r.status != 201 && r.status != 200 {
             bail!("bank upload refused: {} {}", r.status, r.body);
         }
-        let v: serde_json::Value = serde_json::from_str(&r.body).context("bank upload answer")?;
-        let topics = topic_ids(&v);
+        // Rooms ask by the merged catalog's topic ids, which are not the
+        // bank's own: look the bench bank's topics up in the catalog.
+        let r = request(
+            self.addr,
+            "GET",
+            "/api/banks",
+            b"",
+            "text/plain",
+            HTTP_LIMIT,
+        )
+        .await?;
+        let v: serde_json::Value = serde_json::from_str(&r.body).context("catalog answer")?;
+        let topics = catalog_topics(&v, BANK_TITLE);
         if topics.is_empty() {
             bail!(
-                "uploaded bank has no topics: {}",
+                "the catalog has no {BANK_TITLE:?} topic after the upload: {}",
                 r.body.chars().take(300).collect::<String>()
             );
         }
@@ -204,30 +218,31 @@ pub fn bench_bank(n: usize) -> String {
     s
 }
 
-/// Every `topics[].id` anywhere in a parsed-bank answer.
-fn topic_ids(v: &serde_json::Value) -> Vec<String> {
-    let mut ids = Vec::new();
-    fn walk(v: &serde_json::Value, ids: &mut Vec<String>) {
-        match v {
-            serde_json::Value::Object(m) => {
-                if let Some(serde_json::Value::Array(topics)) = m.get("topics") {
-                    for t in topics {
-                        if let Some(id) = t.get("id").and_then(|i| i.as_str()) {
-                            if !ids.iter().any(|x| x == id) {
-                                ids.push(id.to_string());
-                            }
-                        }
-                    }
-                }
-                for (_, child) in m {
-                    walk(child, ids);
-                }
-            }
-            serde_json::Value::Array(a) => a.iter().for_each(|c| walk(c, ids)),
-            _ => {}
+/// Ids of the catalog topic nodes under the top topic titled `title`
+/// (the node itself and every descendant).
+fn catalog_topics(v: &serde_json::Value, title: &str) -> Vec<String> {
+    fn collect(node: &serde_json::Value, ids: &mut Vec<String>) {
+        if let Some(id) = node.get("id").and_then(|i| i.as_str()) {
+            ids.push(id.to_string());
+        }
+        for child in node
+            .get("children")
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+        {
+            collect(child, ids);
         }
     }
-    walk(v, &mut ids);
+    let mut ids = Vec::new();
+    let tops = v
+        .get("topics")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten();
+    for top in tops.filter(|t| t.get("title").and_then(|x| x.as_str()) == Some(title)) {
+        collect(top, &mut ids);
+    }
     ids
 }
 
@@ -243,10 +258,11 @@ mod tests {
     }
 
     #[test]
-    fn finds_nested_topic_ids_once() {
-        let v = serde_json::json!({"banks":[{"id":"b","topics":[
-            {"id":"t1","questions":[]},{"id":"t2","children":[],"topics":[{"id":"t3"}]},{"id":"t1"}]}]});
-        assert_eq!(topic_ids(&v), vec!["t1", "t2", "t3"]);
-        assert!(topic_ids(&serde_json::json!({"banks":[]})).is_empty());
+    fn finds_the_bench_topics_in_the_catalog() {
+        let v = serde_json::json!({"banks":[], "topics":[
+            {"id":"a","title":"Python","children":[{"id":"a1","title":"x","children":[]}]},
+            {"id":"b","title":"quizroom-bench","children":[{"id":"b1","title":"y","children":[]}]}]});
+        assert_eq!(catalog_topics(&v, "quizroom-bench"), vec!["b", "b1"]);
+        assert!(catalog_topics(&v, "nope").is_empty());
     }
 }

@@ -142,7 +142,11 @@ pub async fn run() -> anyhow::Result<()> {
     // Hosts first, so players join rooms that have their host.
     let mut hosts: HashMap<u32, mpsc::Sender<HostCmd>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
-    for part in setup.rooms.iter().filter(|r| r.host_token.is_some()) {
+    let hosted = setup
+        .rooms
+        .iter()
+        .filter(|r| setup.join && r.host_token.is_some());
+    for part in hosted {
         let source = setup.sources[part.room as usize % setup.sources.len().max(1)];
         let ws = open_host(setup.server, source, part).await?;
         let (tx, rx) = mpsc::channel(16);
@@ -340,9 +344,11 @@ async fn player(shared: Arc<Shared>, gate: Arc<Semaphore>, spec: PlayerSpec) {
     let t0 = epoch_us();
     let opened = async {
         let mut ws = client::connect(shared.setup.server, spec.source, CONNECT_LIMIT).await?;
-        ws.send(Message::text(msg::join(&spec.code, &spec.name)))
-            .await?;
-        wait_welcome(&mut ws).await?;
+        if shared.setup.join {
+            ws.send(Message::text(msg::join(&spec.code, &spec.name)))
+                .await?;
+            wait_welcome(&mut ws).await?;
+        }
         anyhow::Ok(ws)
     }
     .await;
