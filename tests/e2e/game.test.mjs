@@ -189,6 +189,8 @@ test('a full game in the browser', async (t) => {
     await host.getByTestId('reveal').click();
     await waitText(alice.getByTestId('points'), /\+1000 points/);
     await waitText(alice.getByTestId('my-score'), /1000/);
+    // The host's player list follows the scores without asking for them.
+    await waitText(host.locator('.player-list li', { hasText: 'Alice' }).locator('.p-score'), /^1000$/);
     await waitText(boris.getByTestId('points'), /без очков/);
   });
 

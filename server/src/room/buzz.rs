@@ -111,6 +111,7 @@ impl Room {
             out.push(rec);
         }
         self.buzz_queue_changed(true, now, out);
+        self.roster_changed(now, out);
         if close {
             self.close_current(now, out);
             out.push(Effect::Checkpoint);

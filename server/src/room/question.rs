@@ -408,6 +408,8 @@ impl Room {
         out.send(Audience::Screens, screens);
         let ranking = Ranking::of(&self.d.players);
         self.send_you(Some(qid), &ranking, out);
+        // Scores changed: rosters carry them to the host console and screens.
+        self.roster_changed(now, out);
         out.push(Effect::Checkpoint);
         Ok(())
     }
