@@ -107,6 +107,7 @@ impl Room {
         if let Some(p) = self.d.player_mut(player) {
             p.score += points;
         }
+        self.rerank();
         if let Some(rec) = self.record(player, RecordKind::Judge, &entry, now) {
             out.push(rec);
         }

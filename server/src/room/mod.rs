@@ -185,6 +185,8 @@ struct Live {
     tally: Throttle,
     roster: Throttle,
     buzz: Throttle,
+    /// Seated players by score; see [`Room::rerank`].
+    ranking: scoring::Ranking,
     /// Set by `restore`: the first command stamps the drop time of every seat.
     restored: bool,
 }
@@ -439,7 +441,13 @@ impl Room {
                 live.seated += 1;
             }
         }
+        live.ranking = scoring::Ranking::of(&d.players);
         Ok(Room { d, live, catalog })
+    }
+
+    /// Re-sorts the ranking after scores changed or a player was kicked.
+    fn rerank(&mut self) {
+        self.live.ranking = scoring::Ranking::of(&self.d.players);
     }
 
     /// Gives restored seats their drop time once the room has a clock.

@@ -158,6 +158,7 @@ impl Room {
         self.live.names.insert(key, id);
         self.live.tokens.insert(token, id);
         self.live.seated += 1;
+        self.live.ranking.insert_new(id);
         self.attach(conn, id);
         self.welcome(conn, Who::Player(id), Some(id), now, out);
         self.roster_changed(now, out);
@@ -291,6 +292,7 @@ impl Room {
             out.close(conn, CLOSE_KICKED, "kicked");
         }
         self.floor_lost(id, now, out);
+        self.rerank();
         self.roster_changed(now, out);
         Ok(())
     }

@@ -251,6 +251,10 @@ fn check_scores(room: &Room) -> Result<(), TestCaseError> {
             .sum();
         prop_assert_eq!(p.score, sum, "score of player {}", p.id);
     }
+    prop_assert_eq!(
+        &room.live.ranking,
+        &super::scoring::Ranking::of(&room.d.players)
+    );
     Ok(())
 }
 

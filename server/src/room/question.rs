@@ -352,6 +352,7 @@ impl Room {
                 p.score += points;
             }
         }
+        self.rerank();
     }
 
     /// Host: `reveal`.
@@ -406,8 +407,7 @@ impl Room {
         out.send(Audience::Host, full);
         out.send(Audience::Players, players);
         out.send(Audience::Screens, screens);
-        let ranking = Ranking::of(&self.d.players);
-        self.send_you(Some(qid), &ranking, out);
+        self.send_you(Some(qid), &self.live.ranking, out);
         // Scores changed: rosters carry them to the host console and screens.
         self.roster_changed(now, out);
         out.push(Effect::Checkpoint);
@@ -440,7 +440,7 @@ impl Room {
             points: q.and_then(|q| q.points.get(&id).copied()).unwrap_or(0),
             correct: entry.and_then(|e| e.correct.or(e.ruled).or(e.mark)),
             score: p.score,
-            place: ranking.place(id),
+            place: ranking.place_of(p.score),
             of: ranking.len(),
             streak: p.streak,
         })
@@ -448,7 +448,7 @@ impl Room {
 
     /// Host: `show_scores` (also sent at the end).
     pub(super) fn show_scores(&self, out: &mut Out) {
-        let ranking = Ranking::of(&self.d.players);
+        let ranking = &self.live.ranking;
         out.send(
             Audience::Host,
             ServerMsg::Scores {
@@ -463,7 +463,7 @@ impl Room {
             out.send_arc(Audience::Players, &public);
             out.send_arc(Audience::Screens, &public);
         }
-        self.send_you(None, &ranking, out);
+        self.send_you(None, ranking, out);
     }
 
     /// Host: `end`. Finalizes the current question, sends the final scores.

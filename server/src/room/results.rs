@@ -9,7 +9,6 @@ use serde::Serialize;
 use crate::protocol::{Mode, PlayerId, Qid};
 
 use super::model::Asked;
-use super::scoring::Ranking;
 use super::Room;
 
 /// One player's input on one question, as exported.
@@ -179,7 +178,7 @@ impl Room {
             .filter(|q| !q.open)
             .map(|q| question_result(q, self))
             .collect();
-        let ranking = Ranking::of(&self.d.players);
+        let ranking = &self.live.ranking;
         let players = self
             .d
             .players
@@ -207,7 +206,11 @@ impl Room {
                     player_id: p.id,
                     name: p.name.clone(),
                     score: p.score,
-                    place: ranking.place(p.id),
+                    place: if p.kicked {
+                        0
+                    } else {
+                        ranking.place_of(p.score)
+                    },
                     answered,
                     correct,
                     judged,

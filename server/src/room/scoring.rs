@@ -1,8 +1,6 @@
 //! Points and places. The formulas are documented in docs/protocol.md
 //! ("Scoring"); a player's score is only ever the sum of credited points.
 
-use std::collections::HashMap;
-
 use crate::protocol::{PlayerId, ScoreRow};
 
 use super::model::{Asked, Peer, Player};
@@ -86,38 +84,37 @@ pub(crate) fn text_awards(q: &Asked) -> Vec<(PlayerId, i64)> {
 }
 
 /// Seated players ordered by score (ties share a place: 1, 2, 2, 4).
-#[derive(Debug, Default)]
+/// Kept up to date by the room (rebuilt when scores change, a joiner
+/// inserted in place) so a welcome never sorts the whole room.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Ranking {
-    order: Vec<(PlayerId, i64, u32)>,
-    place: HashMap<PlayerId, u32>,
+    /// Score descending, then player id ascending.
+    order: Vec<(i64, PlayerId)>,
 }
 
 impl Ranking {
     /// Ranks every player that is not kicked. O(N log N).
     pub fn of(players: &[Player]) -> Ranking {
-        let mut order: Vec<(PlayerId, i64, u32)> = players
+        let mut order: Vec<(i64, PlayerId)> = players
             .iter()
             .filter(|p| !p.kicked)
-            .map(|p| (p.id, p.score, 0))
+            .map(|p| (p.score, p.id))
             .collect();
-        order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut place = HashMap::with_capacity(order.len());
-        let mut last: Option<(i64, u32)> = None;
-        for (i, row) in order.iter_mut().enumerate() {
-            let here = match last {
-                Some((score, p)) if score == row.1 => p,
-                _ => u32::try_from(i + 1).unwrap_or(u32::MAX),
-            };
-            row.2 = here;
-            last = Some((row.1, here));
-            place.insert(row.0, here);
-        }
-        Ranking { order, place }
+        order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ranking { order }
     }
 
-    /// A player's place (0 if not ranked).
-    pub fn place(&self, id: PlayerId) -> u32 {
-        self.place.get(&id).copied().unwrap_or(0)
+    /// Adds a newly seated player with score 0 without re-sorting.
+    pub fn insert_new(&mut self, id: PlayerId) {
+        let at = self.order.partition_point(|(s, _)| *s >= 0);
+        self.order.insert(at, (0, id));
+    }
+
+    /// The place of a player with `score`: one more than the number of
+    /// players with a higher score.
+    pub fn place_of(&self, score: i64) -> u32 {
+        let above = self.order.partition_point(|(s, _)| *s > score);
+        u32::try_from(above + 1).unwrap_or(u32::MAX)
     }
 
     /// How many players are ranked.
@@ -130,13 +127,13 @@ impl Ranking {
         self.order
             .iter()
             .take(limit)
-            .filter_map(|(id, score, place)| {
+            .filter_map(|(score, id)| {
                 let p = players.get((id.0 as usize).checked_sub(1)?)?;
                 Some(ScoreRow {
                     player_id: *id,
                     name: p.name.clone(),
                     score: *score,
-                    place: *place,
+                    place: self.place_of(*score),
                 })
             })
             .collect()
@@ -180,13 +177,18 @@ mod tests {
     #[test]
     fn equal_scores_share_a_place() {
         let players = vec![player(1, 10), player(2, 30), player(3, 10), player(4, 5)];
-        let r = Ranking::of(&players);
-        assert_eq!(r.place(PlayerId(2)), 1);
-        assert_eq!(r.place(PlayerId(1)), 2);
-        assert_eq!(r.place(PlayerId(3)), 2);
-        assert_eq!(r.place(PlayerId(4)), 4);
-        let rows = r.rows(&players, 2);
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].player_id, PlayerId(2));
+        let mut r = Ranking::of(&players);
+        assert_eq!(r.place_of(30), 1);
+        assert_eq!(r.place_of(10), 2);
+        assert_eq!(r.place_of(5), 4);
+        let rows = r.rows(&players, 3);
+        assert_eq!(rows.len(), 3);
+        assert_eq!((rows[0].player_id, rows[0].place), (PlayerId(2), 1));
+        assert_eq!((rows[1].player_id, rows[1].place), (PlayerId(1), 2));
+        assert_eq!((rows[2].player_id, rows[2].place), (PlayerId(3), 2));
+        r.insert_new(PlayerId(5));
+        assert_eq!(r.len(), 5);
+        assert_eq!(r.place_of(0), 5);
+        assert_eq!(r.place_of(5), 4);
     }
 }

@@ -1373,3 +1373,164 @@ fn restored_snapshot_of_garbage_is_an_error() {
     let r = Room::restore(serde_json::json!({"code": 5}), Arc::new(Catalog::default()));
     assert!(r.is_err());
 }
+
+// --- asking from a real catalog -------------------------------------------------
+
+fn bank_question(id: &str, kind: Kind, options: &[(&str, bool)]) -> Question {
+    let q = question(id, kind, options);
+    q.question.clone()
+}
+
+fn catalog() -> Arc<Catalog> {
+    use crate::bank::{Bank, Topic};
+    let topic = |id: &str, path: &[&str], questions: Vec<Question>| Topic {
+        id: id.into(),
+        path: path.iter().map(|s| s.to_string()).collect(),
+        questions,
+    };
+    let bank = Bank {
+        id: "bank".into(),
+        title: "Bank".into(),
+        file: "bank.md".into(),
+        description: String::new(),
+        format: String::new(),
+        topics: vec![
+            topic(
+                "t1",
+                &["Python", "Basics"],
+                vec![
+                    bank_question("py-open-1", Kind::Open, &[]),
+                    bank_question("py-open-2", Kind::Open, &[]),
+                    bank_question("py-choice", Kind::Choice, &[("x", false), ("y", true)]),
+                ],
+            ),
+            topic(
+                "t2",
+                &["Go"],
+                vec![bank_question("go-open", Kind::Open, &[])],
+            ),
+        ],
+        warnings: Vec::new(),
+    };
+    Arc::new(Catalog::from_banks(vec![bank]))
+}
+
+fn ask_msg(mode: Mode, topics: Vec<String>, question_id: Option<&str>) -> ClientMsg {
+    ClientMsg::Ask {
+        mode,
+        topics,
+        question_id: question_id.map(str::to_string),
+        time_limit_ms: None,
+        kinds: None,
+        penalty: None,
+    }
+}
+
+fn asked_prompt(fx: &[Effect]) -> Option<String> {
+    sent_to(fx, &Audience::Players)
+        .into_iter()
+        .find_map(|m| match m {
+            ServerMsg::Question(q) => Some(q.prompt),
+            _ => None,
+        })
+}
+
+#[test]
+fn ask_draws_from_the_chosen_topics_without_repeats() {
+    let mut h = Harness::public();
+    let catalog = catalog();
+    h.room.set_catalog(Arc::clone(&catalog));
+    let python = catalog
+        .topics()
+        .iter()
+        .find(|t| t.title == "Python")
+        .map(|t| t.id.clone())
+        .expect("python topic");
+    let mut prompts = Vec::new();
+    for _ in 0..3 {
+        let fx = h.host_cmd(ask_msg(Mode::SelfAssess, vec![python.clone()], None));
+        prompts.push(asked_prompt(&fx).expect("a question"));
+    }
+    prompts.sort();
+    assert_eq!(
+        prompts,
+        [
+            "prompt of py-choice",
+            "prompt of py-open-1",
+            "prompt of py-open-2"
+        ]
+    );
+    let fx = h.host_cmd(ask_msg(Mode::SelfAssess, vec![python], None));
+    assert_eq!(errors(&fx), ["no_questions"]);
+    let fx = h.host_cmd(ask_msg(Mode::Buzz, Vec::new(), None));
+    assert_eq!(asked_prompt(&fx).as_deref(), Some("prompt of go-open"));
+}
+
+#[test]
+fn vote_mode_draws_only_keyed_questions_and_question_id_picks_one() {
+    let mut h = Harness::public();
+    h.room.set_catalog(catalog());
+    let fx = h.host_cmd(ask_msg(Mode::Vote, Vec::new(), None));
+    assert_eq!(asked_prompt(&fx).as_deref(), Some("prompt of py-choice"));
+    let fx = h.host_cmd(ask_msg(Mode::Vote, Vec::new(), None));
+    assert_eq!(errors(&fx), ["no_questions"]);
+    let fx = h.host_cmd(ask_msg(Mode::Text, Vec::new(), Some("py-open-2")));
+    assert_eq!(asked_prompt(&fx).as_deref(), Some("prompt of py-open-2"));
+    let fx = h.host_cmd(ask_msg(Mode::Vote, Vec::new(), Some("go-open")));
+    assert_eq!(errors(&fx), ["unsuitable_question"]);
+    assert_eq!(h.qid(), 2);
+}
+
+#[test]
+fn ten_thousand_joins_cost_linear_work() {
+    let mut h = Harness::new(RoomOptions {
+        capacity: 20_000,
+        ..RoomOptions::default()
+    });
+    let started = std::time::Instant::now();
+    let mut roster_rows = 0usize;
+    let mut effects = 0usize;
+    for i in 0..10_000 {
+        let c = h.conn();
+        let mut fx = h.hello(c, join_msg(&format!("player {i}")));
+        h.now += 1;
+        fx.extend(h.tick());
+        effects += fx.len();
+        for e in &fx {
+            if let Effect::Send { to, msg } = e {
+                if let ServerMsg::Roster { players } = &**msg {
+                    if i >= 100 {
+                        assert_ne!(
+                            *to,
+                            Audience::Players,
+                            "a roster to every player at join {i}"
+                        );
+                    }
+                    roster_rows += players.len();
+                }
+            }
+        }
+    }
+    // Welcome plus at most a throttled roster per join; full rosters only
+    // every 500 ms (10 s of joins: at most ~21 flushes to host and screens).
+    assert!(effects <= 10_000 * 2 + 21 * 3, "{effects} effects");
+    assert!(roster_rows <= 2 * 21 * 10_000, "{roster_rows} roster rows");
+    assert_eq!(h.room.player_count(), 10_000);
+    // A vote round and a reveal stay linear too.
+    h.ask(choice_q("q"), Mode::Vote, Some(20_000));
+    let conns: Vec<ConnId> = h.room.recipients(&Audience::Players);
+    for c in &conns {
+        h.vote(*c, 1);
+    }
+    let fx = h.host_cmd(ClientMsg::Reveal);
+    let you = fx
+        .iter()
+        .filter(|e| matches!(e, Effect::Send { msg, .. } if matches!(&**msg, ServerMsg::You(_))))
+        .count();
+    assert_eq!(you, 10_000);
+    let Some(ServerMsg::Reveal { points, .. }) = reveal_of(&fx, &Audience::Players) else {
+        panic!()
+    };
+    assert!(points.is_empty());
+    eprintln!("10k joins + vote + reveal: {:?}", started.elapsed());
+}

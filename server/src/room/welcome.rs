@@ -6,7 +6,6 @@ use serde_json::{json, Value};
 use crate::protocol::{Millis, ServerMsg};
 
 use super::question::question_msg;
-use super::scoring::Ranking;
 use super::{Room, Who};
 
 impl Room {
@@ -74,7 +73,7 @@ impl Room {
         if lists {
             obj.insert("roster".into(), json!(self.roster()));
         }
-        let ranking = Ranking::of(&self.d.players);
+        let ranking = &self.live.ranking;
         if host || !private {
             let limit = if host || self.lists_public() {
                 usize::MAX
@@ -105,7 +104,7 @@ impl Room {
 
         if let Who::Player(id) = who {
             let revealed = q.filter(|q| q.revealed);
-            let you = self.you_msg(id, revealed, &ranking);
+            let you = self.you_msg(id, revealed, ranking);
             obj.insert("you".into(), json!(you));
             let entry = q.and_then(|q| q.entries.get(&id));
             obj.insert(
