@@ -301,6 +301,12 @@ test('a full game in the browser', async (t) => {
     const aliceRow = host.locator('[data-testid=answers] li', { hasText: 'Canberra' });
     await aliceRow.locator('button.ok').click();
     await host.locator('[data-testid=answers] li.marked-right').waitFor();
+    // The host console survives a refresh: token from the browser, state from the server.
+    await host.reload();
+    await host.locator('.conn-online').waitFor();
+    await host.locator('[data-testid=answers] li').nth(2).waitFor();
+    await host.locator('[data-testid=answers] li.marked-right', { hasText: 'Canberra' }).waitFor();
+    await host.locator('.chosen', { hasText: 'Geography' }).waitFor();
     await shot(host, 'host-text-answers', { fullPage: true });
     await shot(cleo, 'player-phone-text');
     await host.getByTestId('peer-vote').click();
@@ -344,6 +350,12 @@ test('a full game in the browser', async (t) => {
     assert.ok(csv.includes('capital of Australia'));
     assert.ok(csv.includes('Canberra'));
     assert.ok(lines.length >= 1 + 4 * 3, 'a row per player per question');
+    // The summary by topic comes from the same results.
+    await host.getByTestId('summary').locator('summary').click();
+    const row = host.locator('.summary-list li', { hasText: 'Geography' });
+    await waitText(row, /% right/);
+    await waitText(row, /knowledge \d+%/);
+    await shot(host, 'host-summary', { fullPage: true });
   });
 
   await step('host ends the game: podium on the screen, final place for players', async () => {

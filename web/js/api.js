@@ -65,6 +65,16 @@ export async function downloadResults(code, token, format) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/** The results as JSON (host token needed). */
+export async function results(code, token) {
+  return parse(
+    await fetch(`/api/rooms/${encodeURIComponent(code)}/results?format=json`, {
+      headers: { authorization: `Bearer ${token}` },
+      cache: 'no-store',
+    }),
+  );
+}
+
 /** URL of the QR code (SVG) that encodes `text`. */
 export function qrUrl(text) {
   return `/api/qr.svg?text=${encodeURIComponent(text)}`;

@@ -226,6 +226,10 @@ class HostApp {
     if (msg.type === 'locked' || (msg.type === 'roster' && typeof msg.locked === 'boolean')) this.lockPending = null;
     this.model.apply(msg);
     if (msg.type === 'ended') this.gameOver = true;
+    if (msg.type === 'reveal' || msg.type === 'ended' || msg.type === 'closed') {
+      this.summaryStale = true;
+      if (this.summaryOpen) this.regions.room.invalidate();
+    }
     const q = this.model.question;
     if (q && q.qid !== this.marksQid) {
       this.marks = new Map();
@@ -453,9 +457,80 @@ class HostApp {
           h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'csv', text: t('host.download.csv'), onclick: () => this.download('csv') }),
           h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'json', text: t('host.download.json'), onclick: () => this.download('json') }),
         ),
+        this.summaryView(),
         m.phase !== PHASE.ENDED ? h('button', { type: 'button', class: 'btn btn-danger btn-block', 'data-testid': 'end', text: t('host.end'), onclick: () => this.end() }) : null,
       ),
     ];
+  }
+
+  /** Per-topic summary from the results: right answers and self-assessed knowledge. */
+  summaryView() {
+    const box = h('div', { class: 'summary-body' });
+    const details = h(
+      'details',
+      {
+        class: 'summary',
+        'data-testid': 'summary',
+        open: this.summaryOpen,
+        ontoggle: () => {
+          this.summaryOpen = details.open;
+          if (details.open) this.loadSummary(box);
+        },
+      },
+      h('summary', { text: t('host.summary') }),
+      box,
+    );
+    if (this.summaryOpen) this.loadSummary(box);
+    return details;
+  }
+
+  /** Draws the summary, fetching the results only when they changed. */
+  async loadSummary(box) {
+    if (box.dataset.loading) return;
+    box.dataset.loading = '1';
+    let data = this.summaryStale ? null : this.summaryData;
+    if (!data) {
+      box.replaceChildren(h('p', { class: 'muted small', text: t('host.topics.loading') }));
+      try {
+        data = await api.results(this.code, this.room.token);
+        this.summaryData = data;
+        this.summaryStale = false;
+      } catch (err) {
+        box.replaceChildren(h('p', { class: 'error', text: err.code ? errorText(err.code, err.message) : t('err.network') }));
+        return;
+      }
+    }
+    const topics = Array.isArray(data && data.topics) ? data.topics : [];
+    if (!topics.length) {
+      box.replaceChildren(h('p', { class: 'muted small', text: t('host.summary.empty') }));
+      return;
+    }
+    box.replaceChildren(
+      h(
+        'ul',
+        { class: 'summary-list' },
+        topics.map((tp) => {
+          const path = Array.isArray(tp.topic) ? tp.topic.join(' › ') : String(tp.topic || '');
+          const self = (tp.know || 0) + (tp.partly || 0) + (tp.dont_know || 0);
+          const right = tp.judged ? Math.round((100 * (tp.correct || 0)) / tp.judged) : null;
+          const know = self && tp.knowledge != null ? Math.round(100 * tp.knowledge) : null;
+          return h(
+            'li',
+            null,
+            h('span', { class: 'sum-topic', text: path }),
+            right != null ? h('span', { class: 'sum-stat', text: t('host.summary.right', { n: right }) }) : null,
+            know != null
+              ? h(
+                  'span',
+                  { class: 'sum-know' },
+                  h('span', { class: 'bar-track' }, h('span', { class: 'bar-fill', style: { width: `${know}%` } })),
+                  h('span', { class: 'sum-stat', text: t('host.summary.know', { n: know }) }),
+                )
+              : null,
+          );
+        }),
+      ),
+    );
   }
 
   setupView() {
