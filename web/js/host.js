@@ -4,7 +4,7 @@
 // so a refresh or a closed tab comes straight back to the room.
 
 import * as api from './api.js';
-import { h, letter, Region, typingIn } from './dom.js';
+import { add, h, letter, Region, typingIn } from './dom.js';
 import { errorText, onLangChange, t } from './i18n.js';
 import { PHASE, RoomModel } from './model.js';
 import { RoomSocket } from './socket.js';
@@ -327,6 +327,7 @@ class HostApp {
   // --- search -------------------------------------------------------------
 
   runSearch() {
+    this.searchOut.replaceChildren();
     const query = this.searchBox.value.trim().toLowerCase();
     const all = this.picker.questions;
     if (!query || !all) {
@@ -335,8 +336,9 @@ class HostApp {
     }
     const hits = all.filter((q) => q.prompt.toLowerCase().includes(query) || q.path.join(' ').toLowerCase().includes(query));
     const shown = hits.slice(0, 30);
-    this.searchOut.replaceChildren(
-      ...(shown.length
+    add(
+      this.searchOut,
+      shown.length
         ? [
             h(
               'ul',
@@ -345,14 +347,14 @@ class HostApp {
                 h(
                   'li',
                   null,
-                  h('div', { class: 'pick-text' }, h('span', { class: 'pick-prompt', text: q.prompt }), h('span', { class: 'muted small', text: [q.path.join(' › '), q.kind].filter(Boolean).join(' · ') })),
+                  h('div', { class: 'pick-text' }, h('span', { class: 'pick-prompt', text: q.prompt }), h('span', { class: 'muted small', text: [q.path.join(' › '), t(`kind.${q.kind}`)].filter(Boolean).join(' · ') })),
                   h('button', { type: 'button', class: 'btn btn-small', text: t('host.pick.ask'), onclick: () => this.pick(q.id) }),
                 ),
               ),
             ),
             hits.length > shown.length ? h('p', { class: 'muted small', text: t('host.pick.more', { n: hits.length - shown.length }) }) : null,
           ]
-        : [h('p', { class: 'muted small', text: t('host.pick.none') })]),
+        : h('p', { class: 'muted small', text: t('host.pick.none') }),
     );
   }
 

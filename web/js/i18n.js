@@ -118,6 +118,12 @@ const en = {
   'mode.self.hint': 'Everyone rates how well they know it.',
   'mode.text.hint': 'Everyone types; then mark or peer-vote.',
 
+  'kind.open': 'open question',
+  'kind.choice': 'single choice',
+  'kind.multi': 'multiple choice',
+  'kind.truefalse': 'true / false',
+  'kind.short': 'short answer',
+
   'self.0': 'I know it',
   'self.1': 'Partly',
   'self.2': "I don't know",
@@ -343,6 +349,12 @@ const ru = {
   'mode.poll.hint': 'Варианты без правильного ответа.',
   'mode.self.hint': 'Каждый оценивает, насколько знает тему.',
   'mode.text.hint': 'Все пишут ответ; затем отметьте верные или устройте голосование.',
+
+  'kind.open': 'открытый вопрос',
+  'kind.choice': 'один вариант',
+  'kind.multi': 'несколько вариантов',
+  'kind.truefalse': 'верно / неверно',
+  'kind.short': 'короткий ответ',
 
   'self.0': 'Знаю',
   'self.1': 'Частично',
