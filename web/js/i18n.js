@@ -222,6 +222,7 @@ const en = {
   'screen.podium': 'Final results',
   'screen.ended': 'Thanks for playing!',
   'screen.queue': 'Buzzed',
+  'screen.buzzWait': 'Who knows? Press the button!',
   'screen.noCode': 'Open this page as /screen/CODE.',
   'screen.paused': 'Paused',
 
@@ -454,6 +455,7 @@ const ru = {
   'screen.podium': 'Итоги',
   'screen.ended': 'Спасибо за игру!',
   'screen.queue': 'Нажали',
+  'screen.buzzWait': 'Кто знает? Жмите кнопку!',
   'screen.noCode': 'Откройте эту страницу как /screen/КОД.',
   'screen.paused': 'Пауза',
 

@@ -563,7 +563,15 @@ class PlayerApp {
     const inputSig = [phase, q.open, this.status === 'online', mine, m.floor, m.queue.map((e) => e.player_id), m.reveal && m.reveal.qid];
     this.regionsQ.input.update(inputSig, () => this.inputView(q, mine));
     this.status_.textContent = this.ackText(q, mine);
-    this.regionsQ.result.update([phase, m.reveal, m.you, m.players.map((p) => [p.player_id, p.score])], () => this.resultView(q, mine));
+    this.regionsQ.result.update([phase, m.reveal, m.you, m.players.map((p) => [p.player_id, p.score]), this.livePoll(q, mine) && m.tally], () =>
+      this.livePoll(q, mine) ? histogram(q, m.tally.counts, { mine: mine.choices || [] }) : this.resultView(q, mine),
+    );
+  }
+
+  /** A poll shows everyone's votes live once the player has voted. */
+  livePoll(q, mine) {
+    const m = this.model;
+    return q.mode === 'poll' && m.phase !== PHASE.REVEAL && Boolean(mine.acked && m.tally && Array.isArray(m.tally.counts));
   }
 
   ackText(q, mine) {

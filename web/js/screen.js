@@ -84,7 +84,9 @@ export function mountScreen(root, code) {
     const reveal = model.phase === PHASE.REVEAL ? model.reveal : null;
     const tally = model.tally;
     let body = null;
-    if (q.mode === 'buzz') {
+    if (q.mode === 'buzz' && !model.queue.length) {
+      body = h('p', { class: 'screen-wait', text: open ? t('screen.buzzWait') : '' });
+    } else if (q.mode === 'buzz') {
       body = h(
         'ol',
         { class: 'screen-queue' },
