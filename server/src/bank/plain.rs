@@ -17,7 +17,7 @@
 //! lines of the blocks after it are questions, one per line. Intro lines at
 //! the top (before the first section, not questions) are the description.
 
-use super::doc::{self, Doc, Draft, Parsed, TopicBuilder};
+use super::doc::{self, Doc, Draft, Line, Parsed, TopicBuilder};
 use super::text;
 use super::BankError;
 
@@ -69,14 +69,28 @@ pub fn score(doc: &Doc) -> u32 {
 
 /// Parses a document in this layout.
 pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
-    let blocks = blocks(&doc.lines);
+    let pieces = pieces(doc);
     let mut parsed = Parsed::default();
     let mut topics = TopicBuilder::default();
     let mut path: Vec<String> = Vec::new();
     let mut seen_section = false;
     let mut title_line: Option<String> = None;
-    for (bi, block) in blocks.iter().enumerate() {
-        let has_next = bi + 1 < blocks.len();
+    for (pi, piece) in pieces.iter().enumerate() {
+        let block = match piece {
+            Piece::Code(code) => {
+                // Code kept verbatim as a note on the question above it.
+                match topics.last_mut() {
+                    Some(q) => q.notes.push(code.clone()),
+                    None => push_description(&mut parsed.description, code),
+                }
+                continue;
+            }
+            Piece::Block(block) => block,
+        };
+        let has_next = pieces
+            .iter()
+            .skip(pi + 1)
+            .any(|p| matches!(p, Piece::Block(_)));
         if let [(line_no, line)] = block.as_slice() {
             if let Some(title) = section_title(line, has_next) {
                 if topics.is_empty() {
@@ -91,6 +105,9 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
                 continue;
             }
             let clean = text::plain(line);
+            if is_noise(line, &clean) {
+                continue;
+            }
             if !seen_section && topics.is_empty() && !clean.ends_with('?') {
                 push_description(&mut parsed.description, &clean);
                 continue;
@@ -100,7 +117,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
         }
         for (line_no, line) in block {
             let clean = text::plain(line);
-            if clean.is_empty() || !clean.chars().any(char::is_alphanumeric) {
+            if is_noise(line, &clean) {
                 continue;
             }
             if !seen_section && topics.is_empty() && is_intro(&clean) {
@@ -114,21 +131,44 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
     Ok(parsed)
 }
 
-/// Non-blank lines grouped by blank lines, with 1-based line numbers.
-fn blocks<'a>(lines: &[&'a str]) -> Vec<Vec<(usize, &'a str)>> {
-    let mut out: Vec<Vec<(usize, &'a str)>> = Vec::new();
+/// What the plain reader sees: blocks of text lines (with 1-based line
+/// numbers) separated by blank lines, and fenced code blocks.
+enum Piece<'a> {
+    Block(Vec<(usize, &'a str)>),
+    Code(String),
+}
+
+fn pieces<'a>(doc: &Doc<'a>) -> Vec<Piece<'a>> {
+    let mut out: Vec<Piece<'a>> = Vec::new();
     let mut cur: Vec<(usize, &'a str)> = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
+    let mut code: Vec<&'a str> = Vec::new();
+    let mut in_code = false;
+    for (i, (kind, line)) in doc.classify().iter().zip(&doc.lines).enumerate() {
+        match kind {
+            Line::Fence => {
+                if !cur.is_empty() {
+                    out.push(Piece::Block(std::mem::take(&mut cur)));
+                }
+                if in_code {
+                    out.push(Piece::Code(code.join("\n")));
+                    code.clear();
+                }
+                in_code = !in_code;
             }
-        } else {
-            cur.push((i + 1, line));
+            Line::Code(c) => code.push(c),
+            Line::Blank => {
+                if !cur.is_empty() {
+                    out.push(Piece::Block(std::mem::take(&mut cur)));
+                }
+            }
+            _ => cur.push((i + 1, line)),
         }
     }
     if !cur.is_empty() {
-        out.push(cur);
+        out.push(Piece::Block(cur));
+    }
+    if !code.is_empty() {
+        out.push(Piece::Code(code.join("\n")));
     }
     out
 }
@@ -142,11 +182,19 @@ fn section_title(line: &str, has_next: bool) -> Option<String> {
     let clean = text::plain(line);
     let short = clean.chars().count() <= MAX_TITLE_CHARS;
     let sentence = clean.ends_with(['?', '.', '!']);
-    if has_next && short && !sentence && !clean.is_empty() {
+    if has_next && short && !sentence && !is_noise(line, &clean) {
         Some(clean.trim_end_matches(':').trim().to_string())
     } else {
         None
     }
+}
+
+/// Lines that are never questions: footnote definitions, bare links, tags
+/// or symbols with no words.
+fn is_noise(line: &str, clean: &str) -> bool {
+    text::is_footnote_definition(line)
+        || !clean.chars().any(char::is_alphanumeric)
+        || text::is_bare_url(clean)
 }
 
 /// An intro line: a statement that announces what follows.
@@ -192,6 +240,14 @@ mod tests {
         let p = parse_str("Basics\n\nWhat is a list?\n\nWhat is a tuple?\n");
         assert_eq!(p.topics[0].path, ["Basics"]);
         assert_eq!(p.topics[0].questions.len(), 2);
+    }
+
+    #[test]
+    fn code_blocks_are_notes_and_sources_are_skipped() {
+        let p = parse_str("Basics\n\nWhat does this print?\n```\n# not a title\nprint(1)\n```\nhttps://example.com/src\n[^1]: https://example.com\n");
+        let qs = &p.topics[0].questions;
+        assert_eq!(qs.len(), 1);
+        assert_eq!(qs[0].notes, ["# not a title\nprint(1)"]);
     }
 
     #[test]

@@ -387,3 +387,79 @@ fn seed_layouts_stay_modest_on_answer_key_formats() {
         }
     }
 }
+
+/// Lines real bank files are made of, mixed at random by the property test.
+const VOCABULARY: &[&str] = &[
+    "# Title",
+    "## Topic **bold**",
+    "### 1. Sub list:",
+    "Underlined part",
+    "---",
+    "___",
+    "====",
+    "",
+    "   ",
+    "What is `x`?",
+    "Explain \\_\\_slots__ please.",
+    "Что такое *args и **kwargs?",
+    "- [ ] item to study",
+    "- [x] ticked item",
+    "  - [ ] nested box",
+    "  - sub point?",
+    "- talking point",
+    "- Why does it fail?",
+    "1. **Numbered bold question?**",
+    "2. Plain numbered?",
+    "**Related questions:**",
+    "    - follow-up one?",
+    "```python",
+    "# a comment in code",
+    "```",
+    "[^1]: https://example.com/a",
+    "<img src=\"https://x/logo.png\" width=\"120\"/>",
+    "- [Link title](https://example.com/page)",
+    "Paragraph with a footnote[^2].",
+    "– dash continuation",
+    "A. option",
+    "ANSWER: A",
+    "::t:: Question {=a ~b}",
+    "<details><summary>Q?</summary>",
+    "</details>",
+];
+
+proptest::proptest! {
+    #[test]
+    fn random_mixes_of_real_lines_parse_cleanly(
+        picks in proptest::collection::vec(0..VOCABULARY.len(), 0..60),
+        crlf in proptest::bool::ANY,
+    ) {
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let text = picks.iter().map(|&i| VOCABULARY[i]).collect::<Vec<_>>().join(nl);
+        let line_count = text.split(nl).count();
+        let Ok(bank) = parse("mix.md", text.as_bytes()) else {
+            return Ok(());
+        };
+        let mut ids: Vec<&str> = questions(&bank).map(|q| q.id.as_str()).collect();
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        proptest::prop_assert_eq!(ids.len(), n, "duplicate ids");
+        for q in questions(&bank) {
+            proptest::prop_assert!(q.line >= 1 && q.line <= line_count, "line {} of {}", q.line, line_count);
+        }
+        const MINE: [&str; 5] = ["headings", "plain", "numbered", "checklist", "outline"];
+        if MINE.contains(&bank.format.as_str()) {
+            for t in &bank.topics {
+                for title in &t.path {
+                    proptest::prop_assert_eq!(residue(title), None, "topic {:?} in\n{}", title, text);
+                }
+                for q in &t.questions {
+                    proptest::prop_assert_eq!(residue(&q.prompt), None, "prompt {:?} in\n{}", q.prompt, text);
+                    for f in &q.followups {
+                        proptest::prop_assert_eq!(residue(f), None, "follow-up {:?}", f);
+                    }
+                }
+            }
+        }
+    }
+}

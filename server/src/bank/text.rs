@@ -186,6 +186,13 @@ pub fn is_rule(line: &str) -> bool {
     n >= 3 && t.chars().all(|x| x == c || x == ' ' || x == '\t')
 }
 
+/// A line that is only a web address: a source, never a question.
+pub fn is_bare_url(clean: &str) -> bool {
+    let t = clean.trim();
+    (t.starts_with("http://") || t.starts_with("https://") || t.starts_with("www."))
+        && !t.contains(char::is_whitespace)
+}
+
 /// A footnote definition (`[^12]: https://…`): never a question.
 pub fn is_footnote_definition(line: &str) -> bool {
     let t = line.trim_start();
