@@ -326,6 +326,18 @@ pub struct YouMsg {
     pub streak: u32,
 }
 
+/// One topic of the self-assessment knowledge map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicKnowledge {
+    pub topic_id: String,
+    pub topic: Vec<String>,
+    pub know: u32,
+    pub partly: u32,
+    pub dont_know: u32,
+    /// `(know + 0.5·partly) / responses`.
+    pub knowledge: f64,
+}
+
 /// Every message the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -400,6 +412,10 @@ pub enum ServerMsg {
     },
     /// One player's own standing, sent to that player only (extension).
     You(YouMsg),
+    /// Host only: the room was locked or unlocked (extension).
+    Locked { locked: bool },
+    /// Host only: self-assessment aggregated per topic (extension).
+    Knowledge { topics: Vec<TopicKnowledge> },
     /// Reply to `ping` (extension).
     Pong {
         #[serde(default, skip_serializing_if = "Option::is_none")]

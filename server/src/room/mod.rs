@@ -557,6 +557,7 @@ impl Room {
             ClientMsg::Kick { player_id } => self.kick(player_id, now, out),
             ClientMsg::Lock { locked } => {
                 self.d.locked = locked;
+                out.send(Audience::Host, ServerMsg::Locked { locked });
                 Ok(())
             }
             ClientMsg::Pause { paused } => self.pause(paused, now, out),

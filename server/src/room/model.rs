@@ -103,12 +103,14 @@ impl Asked {
             .saturating_sub(paused_now)
     }
 
-    /// Milliseconds left before the deadline, if the timer runs.
+    /// Milliseconds left before the deadline while the question is open
+    /// with a timer; frozen at the pause while paused.
     pub fn remaining(&self, now: Millis) -> Option<u64> {
-        if self.paused_at.is_some() || !self.open {
+        if !self.open {
             return None;
         }
-        self.deadline.map(|d| d.saturating_sub(now))
+        let at = self.paused_at.unwrap_or(now);
+        self.deadline.map(|d| d.saturating_sub(at))
     }
 
     /// Whether the question is in its text peer-vote phase.

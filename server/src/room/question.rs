@@ -282,9 +282,18 @@ impl Room {
         q.open = false;
         q.of = connected.max(q.answered);
         let qid = q.qid;
+        let self_assessed = q.mode == Mode::SelfAssess;
         out.send(Audience::All, ServerMsg::Closed { qid });
         self.send_tally(out);
         self.live.tally.sent(now);
+        if self_assessed {
+            out.send(
+                Audience::Host,
+                ServerMsg::Knowledge {
+                    topics: self.knowledge(),
+                },
+            );
+        }
     }
 
     /// Host: `close`.

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::protocol::{Mode, PlayerId, Qid};
+use crate::protocol::{Mode, PlayerId, Qid, TopicKnowledge};
 
 use super::model::Asked;
 use super::Room;
@@ -169,6 +169,43 @@ fn question_result(q: &Asked, room: &Room) -> QuestionResult {
 }
 
 impl Room {
+    /// The knowledge map: self-assessments of closed questions per topic.
+    pub fn knowledge(&self) -> Vec<TopicKnowledge> {
+        let mut topics: BTreeMap<&str, TopicKnowledge> = BTreeMap::new();
+        for q in self
+            .d
+            .asked
+            .iter()
+            .filter(|q| q.mode == Mode::SelfAssess && !q.open)
+        {
+            let t = topics.entry(&q.topic_id).or_insert_with(|| TopicKnowledge {
+                topic_id: q.topic_id.clone(),
+                topic: q.topic_path.clone(),
+                know: 0,
+                partly: 0,
+                dont_know: 0,
+                knowledge: 0.0,
+            });
+            for (i, c) in q.counts.iter().enumerate() {
+                match i {
+                    0 => t.know += c,
+                    1 => t.partly += c,
+                    _ => t.dont_know += c,
+                }
+            }
+        }
+        topics
+            .into_values()
+            .filter_map(|mut t| {
+                let n = t.know + t.partly + t.dont_know;
+                (n > 0).then(|| {
+                    t.knowledge = (f64::from(t.know) + 0.5 * f64::from(t.partly)) / f64::from(n);
+                    t
+                })
+            })
+            .collect()
+    }
+
     /// Results of every closed question so far.
     pub fn results(&self) -> Results {
         let questions: Vec<QuestionResult> = self

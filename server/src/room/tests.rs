@@ -382,7 +382,11 @@ fn locked_and_full_rooms_refuse_joins_but_allow_resume() {
     h.join("b");
     let c = h.conn();
     assert_eq!(errors(&h.hello(c, join_msg("c"))), ["room_full"]);
-    h.host_cmd(ClientMsg::Lock { locked: true });
+    let fx = h.host_cmd(ClientMsg::Lock { locked: true });
+    assert_eq!(
+        sent_to(&fx, &Audience::Host),
+        [ServerMsg::Locked { locked: true }]
+    );
     assert_eq!(errors(&h.hello(c, join_msg("c"))), ["room_locked"]);
     h.room.apply(Command::Disconnected { conn: c1 }, h.now);
     let fx = h.hello(c, resume_msg(&t1));
@@ -787,7 +791,7 @@ fn pause_extends_the_deadline_by_the_paused_time() {
         m,
         ServerMsg::Timer {
             paused: true,
-            deadline_ms: None,
+            deadline_ms: Some(6_000),
             ..
         }
     )));
@@ -896,12 +900,18 @@ fn self_assessment_builds_a_knowledge_map() {
     h.vote(c2, 1);
     h.vote(c3, 2);
     h.vote(c3, 0);
-    h.host_cmd(ClientMsg::Reveal);
+    let fx = h.host_cmd(ClientMsg::Reveal);
+    assert!(sent_to(&fx, &Audience::Host)
+        .iter()
+        .any(|m| matches!(m, ServerMsg::Knowledge { topics } if topics.len() == 1)));
     let r = h.room.results();
     let t = &r.topics[0];
     assert_eq!((t.know, t.partly, t.dont_know), (2, 1, 0));
     assert_eq!(t.knowledge, Some(2.5 / 3.0));
     assert_eq!(r.questions[0].answers[2].self_assessment, Some("know"));
+    let map = h.room.knowledge();
+    assert_eq!((map[0].know, map[0].partly, map[0].dont_know), (2, 1, 0));
+    assert_eq!(map[0].topic, ["Topic", "s"]);
 }
 
 // --- buzz ------------------------------------------------------------------------

@@ -100,6 +100,7 @@ impl Room {
                 })
                 .unwrap_or_default();
             obj.insert("answers".into(), Value::Array(answers));
+            obj.insert("knowledge".into(), json!(self.knowledge()));
         }
 
         if let Who::Player(id) = who {
