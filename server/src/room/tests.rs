@@ -1544,3 +1544,169 @@ fn ten_thousand_joins_cost_linear_work() {
     assert!(points.is_empty());
     eprintln!("10k joins + vote + reveal: {:?}", started.elapsed());
 }
+
+#[test]
+fn host_reconnect_gets_the_host_view_with_typed_answers() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    h.ask(open_q("t"), Mode::Text, Some(60_000));
+    h.answer(c1, "forty two");
+    h.host_cmd(ClientMsg::Mark {
+        player_id: a,
+        correct: true,
+    });
+    let host = h.host;
+    h.room.apply(Command::Disconnected { conn: host }, h.now);
+    let c = h.conn();
+    let fx = h.hello(
+        c,
+        ClientMsg::Host {
+            room: "ABCDEF".into(),
+            token: TOKEN.into(),
+        },
+    );
+    let state = welcome_state(&fx);
+    assert_eq!(state["question"]["answer"], "SECRET-ANSWER-t");
+    assert_eq!(state["question"]["notes"][0], "SECRET-NOTE-t");
+    assert_eq!(state["answers"][0]["text"], "forty two");
+    assert_eq!(state["answers"][0]["correct"], true);
+    assert_eq!(state["roster"][0]["name"], "a");
+    // The player's own view of the same moment has none of it.
+    let (_, _, token) = (c1, a, h.room.d.players[0].token.clone());
+    h.room.apply(Command::Disconnected { conn: c1 }, h.now);
+    let c = h.conn();
+    let fx = h.hello(c, resume_msg(&token));
+    let state = welcome_state(&fx);
+    assert_eq!(state["pending"]["text"], "forty two");
+    assert!(state["question"].get("answer").is_none());
+    assert!(state.get("answers").is_none());
+    assert!(!state.to_string().contains("SECRET"));
+}
+
+#[test]
+fn resume_restores_a_pending_buzz() {
+    let mut h = Harness::public();
+    let (c1, a, token) = h.join("a");
+    h.ask(open_q("b"), Mode::Buzz, None);
+    h.buzz(c1);
+    h.room.apply(Command::Disconnected { conn: c1 }, h.now);
+    let c = h.conn();
+    let fx = h.hello(c, resume_msg(&token));
+    let state = welcome_state(&fx);
+    assert_eq!(state["pending"]["buzzed"], true);
+    assert_eq!(state["buzz_queue"]["floor"], a.0);
+    // Pressing again after the resume changes nothing.
+    let fx = h.buzz(c);
+    assert!(has_ack(&fx, c));
+    assert_eq!(h.room.d.current().map(|q| q.queue.len()), Some(1));
+}
+
+#[test]
+fn judge_without_a_floor_or_outside_buzz_is_refused() {
+    let mut h = Harness::public();
+    let (_, a, _) = h.join("a");
+    assert_eq!(
+        errors(&h.host_cmd(ClientMsg::Judge {
+            player_id: a,
+            correct: true
+        })),
+        ["no_question"]
+    );
+    h.ask(open_q("b"), Mode::Buzz, None);
+    assert_eq!(
+        errors(&h.host_cmd(ClientMsg::Judge {
+            player_id: a,
+            correct: true
+        })),
+        ["not_your_turn"]
+    );
+    assert_eq!(
+        errors(&h.host_cmd(ClientMsg::Judge {
+            player_id: PlayerId(99),
+            correct: true
+        })),
+        ["unknown_player"]
+    );
+    h.ask(choice_q("v"), Mode::Vote, None);
+    assert_eq!(
+        errors(&h.host_cmd(ClientMsg::Judge {
+            player_id: a,
+            correct: true
+        })),
+        ["wrong_mode"]
+    );
+    assert_eq!(h.score(a), 0);
+}
+
+#[test]
+fn a_missed_question_resets_the_streak() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    for (i, vote) in [true, true, false, true].into_iter().enumerate() {
+        h.ask(choice_q(&format!("q{i}")), Mode::Vote, None);
+        if vote {
+            h.vote(c1, 1);
+        }
+        h.host_cmd(ClientMsg::Reveal);
+    }
+    // 1000, 1000+100, missed (streak 0), 1000.
+    assert_eq!(h.score(a), 3100);
+    assert_eq!(h.room.d.player(a).map(|p| p.streak), Some(1));
+}
+
+#[test]
+fn scores_show_places_and_big_rooms_get_the_top_ten() {
+    let mut h = Harness::new(RoomOptions {
+        capacity: 500,
+        ..RoomOptions::default()
+    });
+    let conns: Vec<_> = (0..120).map(|i| h.join(&format!("p{i}"))).collect();
+    h.ask(choice_q("q"), Mode::Vote, Some(10_000));
+    for (i, (c, _, _)) in conns.iter().enumerate().take(30) {
+        h.now += i as u64;
+        h.vote(*c, 1);
+    }
+    h.host_cmd(ClientMsg::Reveal);
+    let fx = h.host_cmd(ClientMsg::ShowScores);
+    let Some(ServerMsg::Scores { leaderboard }) =
+        sent_to(&fx, &Audience::Players).into_iter().next()
+    else {
+        panic!()
+    };
+    assert_eq!(leaderboard.len(), 10);
+    assert_eq!(leaderboard[0].player_id, conns[0].1);
+    assert_eq!(leaderboard[0].place, 1);
+    let Some(ServerMsg::Scores { leaderboard }) = sent_to(&fx, &Audience::Host).into_iter().next()
+    else {
+        panic!()
+    };
+    assert_eq!(leaderboard.len(), 120);
+    assert!(leaderboard[30..]
+        .iter()
+        .all(|r| r.place == 31 && r.score == 0));
+    let you = sent_to(&fx, &Audience::Player(conns[119].1));
+    assert!(matches!(you.first(), Some(ServerMsg::You(y)) if y.place == 31 && y.of == 120));
+    assert!(fx.iter().any(|e| matches!(e, Effect::Checkpoint)));
+}
+
+#[test]
+fn peer_vote_deadline_closes_via_tick() {
+    let mut h = Harness::public();
+    let (c1, _, _) = h.join("a");
+    let (c2, _, _) = h.join("b");
+    h.ask(open_q("t"), Mode::Text, None);
+    h.answer(c1, "one");
+    h.answer(c2, "two");
+    h.host_cmd(ClientMsg::PeerVote {
+        time_limit_ms: Some(5_000),
+    });
+    let deadline = h.now + 5_000;
+    // Pending roster and tally flushes come first.
+    h.advance(1_000);
+    assert_eq!(h.room.next_wakeup(), Some(deadline));
+    let fx = h.advance(4_000);
+    assert!(sent_to(&fx, &Audience::All)
+        .iter()
+        .any(|m| matches!(m, ServerMsg::Closed { .. })));
+    assert_eq!(errors(&h.vote(c1, 0)), ["question_closed"]);
+}
