@@ -88,8 +88,11 @@ pub enum Line<'a> {
     /// two apart, because hand-written files use underlined titles as
     /// part dividers above their `##` headings.
     Heading {
+        /// 1–6 for `#`…`######`; 1 for `===` and 2 for `---` underlines.
         level: u8,
+        /// Raw title markup.
         title: &'a str,
+        /// Whether the heading is an underlined (setext) one.
         setext: bool,
     },
     /// The `---` / `===` under a setext heading.
@@ -355,11 +358,17 @@ impl TopicBuilder {
 /// One question as an importer found it; ids are assigned by the dispatcher.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Draft {
+    /// Plain text (already cleaned with [`text::plain`]).
     pub prompt: String,
+    /// What answer the question expects.
     pub kind: Kind,
+    /// Answer options with their correctness (answer-key formats only).
     pub options: Vec<super::AnswerOption>,
+    /// Reference answer for the host.
     pub answer: String,
+    /// Related questions the host can ask next.
     pub followups: Vec<String>,
+    /// Talking points, continuation lines and verbatim code.
     pub notes: Vec<String>,
     /// 1-based source line.
     pub line: usize,
@@ -379,7 +388,9 @@ impl Draft {
 /// One topic as an importer found it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DraftTopic {
+    /// Heading titles, outermost first (empty: the bank's own topic).
     pub path: Vec<String>,
+    /// Questions in file order.
     pub questions: Vec<Draft>,
 }
 
@@ -391,7 +402,9 @@ pub struct Parsed {
     pub title: Option<String>,
     /// Intro text that is not a question.
     pub description: String,
+    /// Topics in file order; the same path may repeat (merged later).
     pub topics: Vec<DraftTopic>,
+    /// Non-fatal findings for `quizroom check`.
     pub warnings: Vec<Warning>,
 }
 

@@ -357,6 +357,27 @@ mod tests {
     }
 
     #[test]
+    fn windows_1251_with_crlf_is_decoded() {
+        let text = "# Вопросы\r\n## Основы\r\nЧто такое замыкание?\r\n\r\nЧто делает yield?\r\n";
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(text);
+        let bank = parse("ru.md", &bytes).unwrap();
+        assert_eq!(bank.title, "Вопросы");
+        let prompts: Vec<&str> = bank.topics[0].questions.iter().map(|q| q.prompt.as_str()).collect();
+        assert_eq!(prompts, ["Что такое замыкание?", "Что делает yield?"]);
+    }
+
+    #[test]
+    fn other_cyrillic_encodings_are_refused_naming_the_file() {
+        let text = "Вопросы для подготовки к собеседованию по языку Python\n\nЧто такое замыкание и как оно работает?\n";
+        let (bytes, _, _) = encoding_rs::KOI8_R.encode(text);
+        let err = parse("koi.txt", &bytes).unwrap_err();
+        assert_eq!(err.code(), "bank_encoding");
+        let msg = err.to_string();
+        assert!(msg.starts_with("koi.txt:1:"), "{msg}");
+        assert!(msg.contains("UTF-8"), "{msg}");
+    }
+
+    #[test]
     fn ids_are_stable_and_distinct() {
         let src = b"# B\n## T\nSame?\n\nSame?\n\nOther?\n## U\nSame?\n";
         let a = parse("dir/b.md", src).unwrap();
