@@ -1,17 +1,378 @@
-//! Importer for the `md_choice` layout (see the module list in `bank/mod.rs`).
+//! Importer for markdown multiple choice: a question followed by task-list
+//! options where `[x]` marks the right ones.
+//!
+//! ```text
+//! ## Python
+//! 1. Which type is immutable?
+//!    - [ ] list
+//!    - [x] tuple
+//! ```
+//!
+//! One `[x]` makes a `choice` question, several a `multi` one. A checklist
+//! with no `[x]` anywhere is a discussion checklist (the `checklist`
+//! layout), so this layout does not claim it.
 
-use super::doc::{Doc, Parsed};
-use super::BankError;
+use super::doc::{Doc, Draft, DraftTopic, Parsed};
+use super::qa_heading::{classify, sole_title, strip_question_label, Line};
+use super::{text, AnswerOption, BankError, Kind, Warning};
 
-/// How strongly the text looks like this layout (0 = not at all). The
-/// dispatcher picks the layout with the highest score.
+/// How strongly the text looks like this layout: option groups of at least
+/// two checkbox items, most of them with an `[x]`. Zero without any `[x]`.
 pub fn score(doc: &Doc) -> u32 {
-    let _ = doc;
-    0
+    let lines = classify(doc);
+    let mut groups = 0u32;
+    let mut marked = 0u32;
+    let mut in_group = (0u32, false);
+    let close = |g: (u32, bool), groups: &mut u32, marked: &mut u32| {
+        if g.0 >= 2 {
+            *groups += 1;
+            if g.1 {
+                *marked += 1;
+            }
+        }
+    };
+    for l in &lines {
+        match l {
+            Line::Text(t) => match text::list_item(t).and_then(|i| i.checked) {
+                Some(checked) => in_group = (in_group.0 + 1, in_group.1 || checked),
+                None => {
+                    close(in_group, &mut groups, &mut marked);
+                    in_group = (0, false);
+                }
+            },
+            Line::Blank => {}
+            _ => {
+                close(in_group, &mut groups, &mut marked);
+                in_group = (0, false);
+            }
+        }
+    }
+    close(in_group, &mut groups, &mut marked);
+    if marked == 0 {
+        return 0;
+    }
+    (50 + 45 * marked / groups.max(1)).min(95)
 }
 
-/// Parses a document in this layout.
+/// A question being read: its text lines, code shown with it, start line.
+#[derive(Default)]
+struct Pending {
+    text: Vec<String>,
+    code: Vec<String>,
+    line: usize,
+}
+
+/// Parses question paragraphs (or a heading directly above the options)
+/// followed by `- [x]` / `- [ ]` options.
 pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
-    let _ = doc;
-    Ok(Parsed::default())
+    let lines = classify(doc);
+    let mut parsed = Parsed::default();
+    let title_idx = sole_title(&lines);
+    let mut stack: Vec<(u8, String)> = Vec::new();
+    // The last heading, while nothing but blank lines followed it: it is the
+    // question when options come right under it.
+    let mut bare_heading: Option<(String, usize)> = None;
+    let mut pending: Option<Pending> = None;
+    let mut in_para = false;
+    let mut options: Vec<(usize, usize, bool, String)> = Vec::new(); // line, indent, correct, text
+    let mut notes: Vec<String> = Vec::new();
+    // Index of the last question in the last topic, for notes after options.
+    let mut last_question: Option<(usize, usize)> = None;
+
+    let mut i = 0;
+    loop {
+        let line = lines.get(i);
+        let option = match line {
+            Some(Line::Text(t)) => text::list_item(t).and_then(|it| it.checked.map(|c| (it, c))),
+            _ => None,
+        };
+        if let Some((item, checked)) = option {
+            options.push((i + 1, item.indent, checked, text::plain(item.text)));
+            i += 1;
+            continue;
+        }
+        let ends_group = !matches!(line, Some(Line::Blank));
+        if !options.is_empty() && ends_group {
+            // An indented plain bullet under the options explains one of them.
+            if let Some(Line::Text(t)) = line {
+                let base = options.first().map_or(0, |o| o.1);
+                if text::list_item(t).is_some_and(|it| it.indent > base)
+                    || t.trim_start().starts_with('>')
+                {
+                    notes.push(text::plain(t));
+                    i += 1;
+                    continue;
+                }
+            }
+            let question = match (pending.take(), bare_heading.take()) {
+                (Some(p), _) => Some((p, false)),
+                (None, Some((title, n))) => Some((
+                    Pending {
+                        text: vec![title],
+                        code: Vec::new(),
+                        line: n,
+                    },
+                    true,
+                )),
+                (None, None) => None,
+            };
+            match question {
+                Some((q, from_heading)) => {
+                    if from_heading {
+                        stack.pop();
+                    }
+                    let path: Vec<String> = stack.iter().map(|(_, t)| t.clone()).collect();
+                    let draft = build(
+                        q,
+                        std::mem::take(&mut options),
+                        std::mem::take(&mut notes),
+                        &mut parsed.warnings,
+                    );
+                    let topic = match parsed.topics.iter().position(|t| t.path == path) {
+                        Some(k) => k,
+                        None => {
+                            parsed.topics.push(DraftTopic {
+                                path,
+                                questions: Vec::new(),
+                            });
+                            parsed.topics.len() - 1
+                        }
+                    };
+                    if let Some(t) = parsed.topics.get_mut(topic) {
+                        t.questions.push(draft);
+                        last_question = Some((topic, t.questions.len() - 1));
+                    }
+                }
+                None => {
+                    let at = options.first().map_or(i + 1, |o| o.0);
+                    parsed.warnings.push(Warning {
+                        line: at,
+                        message: "options without a question above them; skipped".into(),
+                    });
+                    options.clear();
+                    notes.clear();
+                }
+            }
+            in_para = false;
+            // Explanations right after the options belong to that question.
+            if let Some(Line::Text(t)) = line {
+                if let Some(note) = explanation(t) {
+                    if let Some(q) = last_question
+                        .and_then(|(k, j)| parsed.topics.get_mut(k)?.questions.get_mut(j))
+                    {
+                        if q.answer.is_empty() {
+                            q.answer = note;
+                        } else {
+                            q.notes.push(note);
+                        }
+                    }
+                    i += 1;
+                    continue;
+                }
+            }
+        }
+        let Some(line) = line else { break };
+        match line {
+            Line::Heading {
+                level,
+                title,
+                line: n,
+                ..
+            } => {
+                pending = None;
+                in_para = false;
+                last_question = None;
+                if Some(i) == title_idx {
+                    parsed.title = Some(title.clone());
+                } else {
+                    stack.retain(|(l, _)| l < level);
+                    stack.push((*level, title.clone()));
+                    bare_heading = Some((title.clone(), *n));
+                }
+            }
+            Line::Blank => in_para = false,
+            Line::Code(c) => {
+                if let Some(p) = pending.as_mut() {
+                    p.code.push(c.to_string());
+                }
+                bare_heading = None;
+            }
+            Line::Text(t) => {
+                bare_heading = None;
+                last_question = None;
+                let cleaned = text::plain(t);
+                if cleaned.is_empty() {
+                    i += 1;
+                    continue;
+                }
+                match pending.as_mut() {
+                    Some(p) if in_para => p.text.push(cleaned),
+                    _ => {
+                        pending = Some(Pending {
+                            text: vec![cleaned],
+                            code: Vec::new(),
+                            line: i + 1,
+                        })
+                    }
+                }
+                in_para = true;
+            }
+        }
+        i += 1;
+    }
+    Ok(parsed)
+}
+
+/// Turns a question and its options into a draft.
+fn build(
+    q: Pending,
+    options: Vec<(usize, usize, bool, String)>,
+    notes: Vec<String>,
+    warnings: &mut Vec<Warning>,
+) -> Draft {
+    let correct = options.iter().filter(|o| o.2).count();
+    if correct == 0 {
+        warnings.push(Warning {
+            line: q.line,
+            message: "no option is marked [x]; nothing scores".into(),
+        });
+    }
+    if options.len() < 2 {
+        warnings.push(Warning {
+            line: q.line,
+            message: "a choice question with a single option".into(),
+        });
+    }
+    let mut prompt = strip_question_label(&q.text.join(" ")).to_string();
+    if !q.code.is_empty() {
+        // Code the question asks about is part of what players must see.
+        prompt.push('\n');
+        prompt.push_str(&q.code.join("\n"));
+    }
+    Draft {
+        prompt,
+        kind: if correct > 1 {
+            Kind::Multi
+        } else {
+            Kind::Choice
+        },
+        options: options
+            .into_iter()
+            .map(|(_, _, correct, text)| AnswerOption {
+                text,
+                correct,
+                weight: None,
+            })
+            .collect(),
+        notes,
+        line: q.line,
+        ..Draft::default()
+    }
+}
+
+/// `Answer: …`, `Explanation: …` or `> …` right after a question's options.
+fn explanation(line: &str) -> Option<String> {
+    let t = line.trim_start();
+    if t.starts_with('>') {
+        return Some(text::plain(t)).filter(|s| !s.is_empty());
+    }
+    let plain = text::plain(t);
+    let lower = plain.to_lowercase();
+    for label in ["answer:", "explanation:", "ответ:", "пояснение:"] {
+        if lower.starts_with(label) {
+            return plain
+                .get(label.len()..)
+                .map(|r| r.trim().to_string())
+                .filter(|s| !s.is_empty());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(src: &str) -> Parsed {
+        parse(&Doc::new("mc.md", src)).unwrap()
+    }
+
+    fn questions(p: &Parsed) -> Vec<&Draft> {
+        p.topics.iter().flat_map(|t| &t.questions).collect()
+    }
+
+    const SAMPLE: &str = "# Python quiz\n\
+\n\
+## Types\n\
+\n\
+1. Which type is **immutable**?\n\
+   - [ ] list\n\
+   - [x] tuple\n\
+   - [ ] dict\n\
+\n\
+2. Which are sequences?\n\
+\n\
+- [x] list\n\
+- [X] str\n\
+- [ ] set\n\
+\n\
+Explanation: sets have no order.\n\
+\n\
+## Output\n\
+What does this print?\n\
+```python\n\
+print(1 + 1)\n\
+```\n\
+- [x] `2`\n\
+- [ ] `11`\n\
+\n\
+### Is None falsy?\n\
+- [x] yes\n\
+- [ ] no\n";
+
+    #[test]
+    fn questions_with_checkbox_options_are_read() {
+        let p = run(SAMPLE);
+        assert_eq!(p.title.as_deref(), Some("Python quiz"));
+        let paths: Vec<Vec<String>> = p.topics.iter().map(|t| t.path.clone()).collect();
+        assert_eq!(paths, vec![vec!["Types"], vec!["Output"]]);
+        let qs = questions(&p);
+        assert_eq!(qs.len(), 4);
+        assert_eq!(qs[0].prompt, "Which type is immutable?");
+        assert_eq!(qs[0].kind, Kind::Choice);
+        assert_eq!(qs[0].line, 5);
+        let opts: Vec<(&str, bool)> = qs[0]
+            .options
+            .iter()
+            .map(|o| (o.text.as_str(), o.correct))
+            .collect();
+        assert_eq!(
+            opts,
+            vec![("list", false), ("tuple", true), ("dict", false)]
+        );
+        assert_eq!(qs[1].prompt, "Which are sequences?");
+        assert_eq!(qs[1].kind, Kind::Multi);
+        assert_eq!(qs[1].answer, "sets have no order.");
+        assert_eq!(qs[2].prompt, "What does this print?\nprint(1 + 1)");
+        assert_eq!(qs[2].options[0].text, "2");
+        // A heading directly above options is the question itself.
+        assert_eq!(qs[3].prompt, "Is None falsy?");
+        assert_eq!(qs[3].line, 26);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn options_without_any_correct_mark_warn() {
+        let p = run("Pick one?\n- [ ] a\n- [ ] b\n\nOther?\n- [x] c\n- [ ] d\n");
+        assert_eq!(questions(&p).len(), 2);
+        assert_eq!(p.warnings.len(), 1);
+        assert_eq!(p.warnings[0].line, 1);
+    }
+
+    #[test]
+    fn scores_zero_for_a_checklist_without_any_x() {
+        let checklist = "# Core\n## GIL\n- [ ] How the GIL works\n- [ ] Garbage collector\n## Async\n- [ ] Event loop\n- [ ] Race condition\n";
+        assert_eq!(score(&Doc::new("c", checklist)), 0);
+        assert!(score(&Doc::new("m", SAMPLE)) >= 90);
+    }
 }
