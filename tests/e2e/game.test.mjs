@@ -231,6 +231,7 @@ test('a full game in the browser', async (t) => {
     await shot(host, 'host-vote-tally', { fullPage: true });
     await shot(screen, 'screen-vote-tally');
     await shot(cleo, 'player-phone-vote');
+    assert.equal(await overflowsX(cleo), false, 'the question fits a 360 px phone');
     await host.keyboard.press('r');
     await screen.locator('.bar-row.correct').waitFor();
     await waitText(alice.getByTestId('points'), /\+\d+ points/);
@@ -319,6 +320,7 @@ test('a full game in the browser', async (t) => {
     }
     await waitText(cleo.locator('.ack'), /your answer is in/);
     await shot(cleo, 'player-phone-peer-vote');
+    assert.equal(await overflowsX(cleo), false);
     await waitText(host.getByTestId('answered'), '3 of 3 answered');
     await host.getByTestId('reveal').click();
     await waitText(alice.getByTestId('points'), /\+\d+ points/);

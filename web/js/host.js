@@ -634,7 +634,7 @@ class HostApp {
                 { class: correct.includes(i) ? 'correct' : '' },
                 h('span', { class: 'opt-letter', text: letter(i) }),
                 h('span', { text: optionLabel(q, i) }),
-                correct.includes(i) ? h('span', { class: 'ok', text: ` ✓ ${t('host.correctMark')}` }) : null,
+                correct.includes(i) ? h('span', { class: 'ok', text: ` ✓ ${q.phase === 'peer_vote' ? t('host.peerWinner') : t('host.correctMark')}` }) : null,
               ),
             ),
           )

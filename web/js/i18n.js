@@ -212,6 +212,7 @@ const en = {
   'host.state.paused': 'paused',
   'host.ended': 'The game has ended. Download the results below.',
   'host.correctMark': 'correct',
+  'host.peerWinner': 'most votes',
 
   'screen.join': 'Join at',
   'screen.code': 'Code',
@@ -445,6 +446,7 @@ const ru = {
   'host.state.paused': 'пауза',
   'host.ended': 'Игра завершена. Результаты можно скачать ниже.',
   'host.correctMark': 'верно',
+  'host.peerWinner': 'больше всех голосов',
 
   'screen.join': 'Входите на',
   'screen.code': 'Код',
