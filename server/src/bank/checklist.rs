@@ -23,29 +23,23 @@ use super::text;
 use super::BankError;
 
 /// How strongly the text looks like this layout (0 = not at all): unticked
-/// checkbox items count, unless they are answer options under a question.
+/// checkbox items count; ticked `[x]` options elsewhere mean layout 8.
 pub fn score(doc: &Doc) -> u32 {
     let lines = doc.classify();
     let mut boxes = 0u32;
     let mut question_bullets = 0u32;
-    let mut prev_text_question = false;
     for l in lines {
         match l {
-            Line::Item(item) if item.checked == Some(false) => {
-                if !prev_text_question {
-                    boxes += 1;
-                }
-            }
+            // With no `[x]` anywhere (see `modest`), unticked boxes are study
+            // items even right under a question line.
+            Line::Item(item) if item.checked == Some(false) => boxes += 1,
             Line::Item(item) if item.checked.is_none() && item.number.is_none() => {
                 // A bare list of questions reads best as one question per item.
                 if text::is_question(item.text) {
                     question_bullets += 1;
                 }
             }
-            Line::Item(_) => {}
-            Line::Text(t) => prev_text_question = text::is_question(t),
-            Line::Heading { title, .. } => prev_text_question = text::is_question(title),
-            _ => prev_text_question = false,
+            _ => {}
         }
     }
     doc::modest(boxes * 3 + question_bullets, doc.foreign_markers())
@@ -191,8 +185,11 @@ mod tests {
         // Options under a question with a ticked answer are layout 8.
         let choice = Doc::new("t", "## Q\nWhich is mutable?\n- [x] list\n- [ ] tuple\n");
         assert!(score(&choice) <= 1);
-        // Unticked options right under a question line are not study items.
-        let options = Doc::new("t", "Which is mutable?\n- [ ] list\n- [ ] tuple\n");
-        assert_eq!(score(&options), 0);
+        // Without any `[x]`, boxes under a question line stay a checklist.
+        let options = Doc::new(
+            "t",
+            "## Types\nWhich is mutable?\n- [ ] list\n- [ ] tuple\n",
+        );
+        assert_eq!(score(&options), 6);
     }
 }

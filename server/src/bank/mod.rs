@@ -362,7 +362,11 @@ mod tests {
         let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(text);
         let bank = parse("ru.md", &bytes).unwrap();
         assert_eq!(bank.title, "Вопросы");
-        let prompts: Vec<&str> = bank.topics[0].questions.iter().map(|q| q.prompt.as_str()).collect();
+        let prompts: Vec<&str> = bank.topics[0]
+            .questions
+            .iter()
+            .map(|q| q.prompt.as_str())
+            .collect();
         assert_eq!(prompts, ["Что такое замыкание?", "Что делает yield?"]);
     }
 
