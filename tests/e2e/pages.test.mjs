@@ -3,8 +3,16 @@
 // and the phone layout.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchBrowser, LAPTOP, newPage, overflowsX, PHONE, shot, startServer } from './harness.mjs';
+import { launchBrowser, LAPTOP, newPage, overflowsX, PHONE, REPO, shot, startServer } from './harness.mjs';
+
+/** The app's script sources, by file name. */
+function appSources() {
+  const dir = path.join(REPO, 'web', 'js');
+  return Object.fromEntries(fs.readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')]));
+}
 
 let server;
 let browser;
@@ -67,7 +75,20 @@ test('English and Russian have the same keys and no empty text', async () => {
   assert.deepEqual(report.missingInEn, []);
   assert.deepEqual(report.empty, []);
   assert.ok(report.count > 100);
+  // Every literal key the scripts ask for exists.
+  const used = new Set();
+  for (const src of Object.values(appSources())) for (const m of src.matchAll(/\bt\('([\w.]+)'/g)) used.add(m[1]);
+  const known = await page.evaluate(async () => Object.keys((await import('/assets/js/i18n.js')).DICTS.en));
+  assert.deepEqual([...used].filter((k) => !known.includes(k)), []);
+  assert.ok(used.size > 100);
   await page.context().close();
+});
+
+test('the scripts never build markup from strings', () => {
+  for (const [file, src] of Object.entries(appSources())) {
+    const code = src.replace(/^\s*\/\/.*$/gm, '');
+    assert.doesNotMatch(code, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/, file);
+  }
 });
 
 test('language follows the browser and the switch changes it', async () => {
