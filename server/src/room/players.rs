@@ -5,7 +5,7 @@ use crate::protocol::{ClientMsg, Millis, PlayerId, PlayerInfo, Role, ServerMsg};
 
 use super::model::Player;
 use super::throttle::ROSTER_INTERVAL_MS;
-use super::{Audience, ConnId, Out, Room, RoomError, Who, CLOSE_KICKED, CLOSE_REPLACED};
+use super::{Audience, ConnId, Effect, Out, Room, RoomError, Who, CLOSE_KICKED, CLOSE_REPLACED};
 
 /// Longest nickname in characters, after cleaning.
 pub(crate) const MAX_NAME_CHARS: usize = 24;
@@ -294,6 +294,8 @@ impl Room {
         self.floor_lost(id, now, out);
         self.rerank();
         self.roster_changed(now, out);
+        // A kick must survive a restart, or the seat could be resumed.
+        out.push(Effect::Checkpoint);
         Ok(())
     }
 

@@ -16,6 +16,9 @@ use super::{Audience, Effect, Out, Room, RoomError};
 /// Shortest and longest accepted `time_limit_ms`.
 pub(crate) const TIME_LIMIT_RANGE: std::ops::RangeInclusive<u64> = 1_000..=3_600_000;
 
+/// Questions drawn at once; the first that fits the mode is asked.
+const DRAW_CANDIDATES: usize = 256;
+
 /// The fixed self-assessment scale (values 2, 1, 0).
 pub(crate) const SELF_SCALE: [&str; 3] = ["Know it", "Partly", "Don't know"];
 
@@ -81,7 +84,12 @@ fn options_of(q: &crate::bank::Question) -> Vec<AnswerOption> {
 fn shape_for(mode: Mode, q: &crate::bank::Question) -> Result<Shape, RoomError> {
     let options = options_of(q);
     let texts: Vec<String> = options.iter().map(|o| o.text.clone()).collect();
-    let key: Vec<usize> = (0..options.len()).filter(|i| options[*i].correct).collect();
+    let key: Vec<usize> = options
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.correct)
+        .map(|(i, _)| i)
+        .collect();
     match mode {
         Mode::Vote => {
             if options.len() < 2 || key.is_empty() {
@@ -153,9 +161,9 @@ impl Room {
         let exclude: HashSet<String> = self.d.asked.iter().map(|q| q.question.id.clone()).collect();
         let kinds = p.kinds.clone().or_else(|| default_kinds(p.mode));
         let seed = self.d.rng.next_u64();
-        let candidates = self
-            .catalog
-            .draw(&p.topics, 8, &exclude, kinds.as_deref(), seed);
+        let candidates =
+            self.catalog
+                .draw(&p.topics, DRAW_CANDIDATES, &exclude, kinds.as_deref(), seed);
         // Several candidates, so a question unfit for the mode (a poll
         // question without options) does not end the draw.
         candidates

@@ -476,6 +476,16 @@ fn stale_or_foreign_tokens_get_seat_expired() {
     assert_eq!(h.room.role_of(c), None);
 }
 
+fn restored_resume(mut room: Room, token: &str) -> Vec<Effect> {
+    room.apply(
+        Command::Hello {
+            conn: 1000,
+            msg: resume_msg(token),
+        },
+        5_000_000,
+    )
+}
+
 #[test]
 fn kicked_player_is_closed_and_cannot_come_back() {
     let mut h = Harness::public();
@@ -485,6 +495,10 @@ fn kicked_player_is_closed_and_cannot_come_back() {
         .iter()
         .any(|e| matches!(e, Effect::Close { conn, code: CLOSE_KICKED, .. } if *conn == c1)));
     assert_eq!(h.room.player_count(), 0);
+    assert!(fx.iter().any(|e| matches!(e, Effect::Checkpoint)));
+    let restored = Room::restore(h.room.snapshot(), Arc::new(Catalog::default())).expect("restore");
+    let fx = restored_resume(restored, &token);
+    assert_eq!(errors(&fx), ["kicked"]);
     let c = h.conn();
     let fx = h.hello(c, resume_msg(&token));
     assert_eq!(errors(&fx), ["kicked"]);
