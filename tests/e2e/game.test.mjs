@@ -352,6 +352,15 @@ test('a full game in the browser', async (t) => {
     assert.ok(csv.includes('capital of Australia'));
     assert.ok(csv.includes('Canberra'));
     assert.ok(lines.length >= 1 + 4 * 3, 'a row per player per question');
+    const [jsonDownload] = await Promise.all([host.waitForEvent('download'), host.getByTestId('json').click()]);
+    const results = JSON.parse(fs.readFileSync(await jsonDownload.path(), 'utf8'));
+    assert.equal(results.code, code);
+    assert.deepEqual(
+      results.questions.map((q) => q.mode),
+      ['buzz', 'vote', 'self', 'text'],
+    );
+    assert.equal(results.players.filter((p) => !p.kicked).length, 3);
+    assert.deepEqual(results.players.filter((p) => p.kicked).map((p) => p.name), ['Dana']);
     // The summary by topic comes from the same results.
     await host.getByTestId('summary').locator('summary').click();
     const row = host.locator('.summary-list li', { hasText: 'Geography' });
