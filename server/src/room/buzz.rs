@@ -18,6 +18,22 @@ fn next_floor(q: &Asked, skip: Option<PlayerId>) -> Option<PlayerId> {
         .find(|id| Some(*id) != skip && q.entries.get(id).is_some_and(|e| e.ruled.is_none()))
 }
 
+/// Private mode: the floor holder's view of the queue, its own entry only.
+pub(crate) fn own_queue(full: &ServerMsg, player: PlayerId) -> Option<ServerMsg> {
+    let ServerMsg::BuzzQueue { qid, queue, floor } = full else {
+        return None;
+    };
+    (*floor == Some(player)).then(|| ServerMsg::BuzzQueue {
+        qid: *qid,
+        queue: queue
+            .iter()
+            .filter(|e| e.player_id == player)
+            .cloned()
+            .collect(),
+        floor: Some(player),
+    })
+}
+
 impl Room {
     /// Player: `buzz`.
     pub(super) fn buzz(
@@ -182,21 +198,10 @@ impl Room {
         let hidden = std::sync::Arc::new(hidden);
         out.send_arc(Audience::Players, &hidden);
         out.send_arc(Audience::Screens, &hidden);
-        if let ServerMsg::BuzzQueue {
-            qid,
-            queue,
-            floor: Some(f),
-        } = full
-        {
-            let own = queue.into_iter().filter(|e| e.player_id == f).collect();
-            out.send(
-                Audience::Player(f),
-                ServerMsg::BuzzQueue {
-                    qid,
-                    queue: own,
-                    floor: Some(f),
-                },
-            );
+        if let ServerMsg::BuzzQueue { floor: Some(f), .. } = &full {
+            if let Some(own) = own_queue(&full, *f) {
+                out.send(Audience::Player(*f), own);
+            }
         }
     }
 }

@@ -1724,3 +1724,31 @@ fn peer_vote_deadline_closes_via_tick() {
         .any(|m| matches!(m, ServerMsg::Closed { .. })));
     assert_eq!(errors(&h.vote(c1, 0)), ["question_closed"]);
 }
+
+#[test]
+fn private_buzz_queue_shows_only_the_own_floor() {
+    let mut h = Harness::new(RoomOptions {
+        private: true,
+        ..RoomOptions::default()
+    });
+    let (c1, a, t1) = h.join("a");
+    let (c2, _, _) = h.join("b");
+    h.ask(open_q("b"), Mode::Buzz, None);
+    let fx = h.buzz(c1);
+    let mine = received(&h.room, &fx, c1);
+    assert!(mine.iter().any(|m| matches!(m, ServerMsg::BuzzQueue { queue, floor: Some(f), .. } if *f == a && queue.len() == 1)));
+    let fx = h.buzz(c2);
+    for m in received(&h.room, &fx, c2) {
+        if let ServerMsg::BuzzQueue { queue, floor, .. } = m {
+            assert!(queue.is_empty() && floor.is_none());
+        }
+    }
+    h.room.apply(Command::Disconnected { conn: c1 }, h.now);
+    let c = h.conn();
+    let state = welcome_state(&h.hello(c, resume_msg(&t1)));
+    assert_eq!(state["buzz_queue"]["floor"], a.0);
+    assert_eq!(
+        state["buzz_queue"]["queue"].as_array().map(Vec::len),
+        Some(1)
+    );
+}

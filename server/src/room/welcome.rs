@@ -62,9 +62,12 @@ impl Room {
 
         let buzz = self.buzz_queue_msgs().map(|(full, hidden)| {
             if host || !private {
-                to_value(&full)
-            } else {
-                to_value(&hidden)
+                return to_value(&full);
+            }
+            match who {
+                Who::Player(id) => super::buzz::own_queue(&full, id)
+                    .map_or_else(|| to_value(&hidden), |own| to_value(&own)),
+                _ => to_value(&hidden),
             }
         });
         obj.insert("buzz_queue".into(), buzz.unwrap_or(Value::Null));
