@@ -271,6 +271,9 @@ impl Catalog {
         let mut tree = TreeBuilder::default();
         let mut questions: Vec<CatalogQuestion> = Vec::new();
         let mut by_key: HashMap<String, usize> = HashMap::new();
+        // (topic node, question) pairs already linked, so a topic lists a
+        // folded duplicate once without scanning its whole list.
+        let mut linked: HashSet<(usize, usize)> = HashSet::new();
         for bank in &banks {
             for topic in &bank.topics {
                 let path = if topic.path.is_empty() {
@@ -317,8 +320,8 @@ impl Catalog {
                             idx
                         }
                     };
-                    if let Some(n) = tree.nodes.get_mut(node) {
-                        if !n.direct.contains(&idx) {
+                    if linked.insert((node, idx)) {
+                        if let Some(n) = tree.nodes.get_mut(node) {
                             n.direct.push(idx);
                         }
                     }

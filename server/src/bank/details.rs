@@ -3,8 +3,8 @@
 //! reader clicks. Tags may sit on one line or spread over many; headings
 //! outside the blocks give the topic path.
 
-use super::doc::{Doc, Draft, DraftTopic, Parsed};
-use super::qa_heading::{answer_text, classify, sole_title, strip_question_label, Line};
+use super::doc::{Doc, Draft, Parsed};
+use super::qa_heading::{answer_text, classify, sole_title, strip_question_label, Line, Topics};
 use super::{text, BankError, Warning};
 
 /// How strongly the text looks like this layout: `<details>` blocks that
@@ -38,6 +38,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
     let offsets = line_offsets(doc);
     let masked = mask_code(doc, &lines, &offsets);
     let mut stack: Vec<(u8, String)> = Vec::new();
+    let mut topics = Topics::default();
     let mut seen_block = false;
     let mut intro: Vec<String> = Vec::new();
     let mut i = 0;
@@ -85,13 +86,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
                                 line: i + 1,
                                 ..Draft::default()
                             };
-                            match parsed.topics.iter_mut().find(|t| t.path == path) {
-                                Some(t) => t.questions.push(draft),
-                                None => parsed.topics.push(DraftTopic {
-                                    path,
-                                    questions: vec![draft],
-                                }),
-                            }
+                            topics.push(path, draft);
                         }
                     }
                     None => parsed.warnings.push(Warning {
@@ -104,6 +99,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
             _ => i += 1,
         }
     }
+    parsed.topics = topics.into_vec();
     parsed.description = intro
         .into_iter()
         .filter(|t| !t.is_empty())
@@ -142,10 +138,23 @@ fn read_block<'a>(
         .ok_or_else(|| syntax(line, "`<details` tag is not closed with `>`"))?;
     let mut depth = 1usize;
     let mut pos = open_end;
+    // Found tag positions are reused while still ahead of `pos`, so deeply
+    // nested or unclosed blocks cost one pass over the text, not one per tag.
+    let mut open_at: Option<Option<usize>> = None;
+    let mut close_at: Option<usize> = None;
     let (inner_end, end) = loop {
-        let next_open = find_ci(text, "<details", pos);
-        let next_close = find_ci(text, "</details", pos)
-            .ok_or_else(|| syntax(line, "`<details>` is not closed with `</details>`"))?;
+        let next_open = match open_at {
+            Some(Some(o)) if o >= pos => Some(o),
+            Some(None) => None,
+            _ => find_ci(text, "<details", pos),
+        };
+        open_at = Some(next_open);
+        let next_close = match close_at {
+            Some(c) if c >= pos => c,
+            _ => find_ci(text, "</details", pos)
+                .ok_or_else(|| syntax(line, "`<details>` is not closed with `</details>`"))?,
+        };
+        close_at = Some(next_close);
         match next_open {
             Some(o) if o < next_close => {
                 depth += 1;
@@ -369,6 +378,17 @@ A value that arrives later.\n\
     fn scores_several_blocks_high_and_plain_markdown_zero() {
         assert!(score(&Doc::new("a", SAMPLE)) >= 70);
         assert_eq!(score(&Doc::new("b", "# T\n\nWhat is a list?\n")), 0);
+    }
+
+    #[test]
+    fn deeply_nested_unclosed_blocks_fail_in_one_pass() {
+        let src = "<details><summary>Q?</summary>".repeat(50_000);
+        let started = std::time::Instant::now();
+        let e = run(&src).unwrap_err();
+        assert!(matches!(e, BankError::Syntax { line: 1, .. }), "{e:?}");
+        // Linear work: far below a second even unoptimized; quadratic
+        // rescanning would take minutes.
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

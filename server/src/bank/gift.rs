@@ -16,7 +16,8 @@
 //! `#feedback` parts are ignored. Structural mistakes (an unclosed or stray
 //! brace, two answer blocks) are [`BankError::Syntax`] errors with the line.
 
-use super::doc::{Doc, Draft, DraftTopic, Parsed};
+use super::doc::{Doc, Draft, Parsed};
+use super::qa_heading::Topics;
 use super::{text, AnswerOption, BankError, Kind, Warning};
 
 /// How strongly the text looks like GIFT: most blank-line separated blocks
@@ -60,6 +61,7 @@ pub fn score(doc: &Doc) -> u32 {
 pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
     let mut parsed = Parsed::default();
     let mut path: Vec<String> = Vec::new();
+    let mut topics = Topics::default();
     for chunk in chunks(doc) {
         let mut body = Vec::new();
         for (line, l) in chunk {
@@ -75,7 +77,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
         match parse_question(doc.file, &body)? {
             Item::Question(draft, warnings) => {
                 parsed.warnings.extend(warnings);
-                push(&mut parsed.topics, &path, draft);
+                topics.push(path.clone(), draft);
             }
             Item::Description(line) => parsed.warnings.push(Warning {
                 line,
@@ -83,19 +85,8 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
             }),
         }
     }
+    parsed.topics = topics.into_vec();
     Ok(parsed)
-}
-
-/// Adds a question to the topic with `path`, creating it at the end when
-/// the category was not seen before.
-fn push(topics: &mut Vec<DraftTopic>, path: &[String], draft: Draft) {
-    match topics.iter_mut().find(|t| t.path == path) {
-        Some(t) => t.questions.push(draft),
-        None => topics.push(DraftTopic {
-            path: path.to_vec(),
-            questions: vec![draft],
-        }),
-    }
 }
 
 /// Blank-line separated blocks of `(line number, text)`, comment lines

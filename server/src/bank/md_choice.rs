@@ -12,8 +12,8 @@
 //! with no `[x]` anywhere is a discussion checklist (the `checklist`
 //! layout), so this layout does not claim it.
 
-use super::doc::{Doc, Draft, DraftTopic, Parsed};
-use super::qa_heading::{classify, sole_title, strip_question_label, Line};
+use super::doc::{Doc, Draft, Parsed};
+use super::qa_heading::{classify, sole_title, strip_question_label, Line, Topics};
 use super::{text, AnswerOption, BankError, Kind, Warning};
 
 /// How strongly the text looks like this layout: option groups of at least
@@ -78,6 +78,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
     let mut notes: Vec<String> = Vec::new();
     // Index of the last question in the last topic, for notes after options.
     let mut last_question: Option<(usize, usize)> = None;
+    let mut topics = Topics::default();
 
     let mut i = 0;
     loop {
@@ -128,20 +129,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
                         std::mem::take(&mut notes),
                         &mut parsed.warnings,
                     );
-                    let topic = match parsed.topics.iter().position(|t| t.path == path) {
-                        Some(k) => k,
-                        None => {
-                            parsed.topics.push(DraftTopic {
-                                path,
-                                questions: Vec::new(),
-                            });
-                            parsed.topics.len() - 1
-                        }
-                    };
-                    if let Some(t) = parsed.topics.get_mut(topic) {
-                        t.questions.push(draft);
-                        last_question = Some((topic, t.questions.len() - 1));
-                    }
+                    last_question = Some(topics.push(path, draft));
                 }
                 None => {
                     let at = options.first().map_or(i + 1, |o| o.0);
@@ -157,9 +145,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
             // Explanations right after the options belong to that question.
             if let Some(Line::Text(t)) = line {
                 if let Some(note) = explanation(t) {
-                    if let Some(q) = last_question
-                        .and_then(|(k, j)| parsed.topics.get_mut(k)?.questions.get_mut(j))
-                    {
+                    if let Some(q) = last_question.and_then(|at| topics.get_mut(at)) {
                         if q.answer.is_empty() {
                             q.answer = note;
                         } else {
@@ -220,6 +206,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
         }
         i += 1;
     }
+    parsed.topics = topics.into_vec();
     Ok(parsed)
 }
 

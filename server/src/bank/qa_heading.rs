@@ -13,6 +13,8 @@
 //! holds small markdown helpers the other answer-carrying importers
 //! (`details`, `md_choice`) share.
 
+use std::collections::HashMap;
+
 use super::doc::{Doc, Draft, DraftTopic, Parsed};
 use super::{text, BankError, Warning};
 
@@ -97,6 +99,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
         .collect::<Vec<_>>()
         .join(" ");
 
+    let mut topics = Topics::default();
     let mut stack: Vec<(u8, String)> = Vec::new();
     let mut i = 0;
     while let Some(line) = lines.get(i) {
@@ -151,16 +154,53 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
             line: n,
             ..Draft::default()
         };
-        match parsed.topics.iter_mut().find(|t| t.path == path) {
-            Some(t) => t.questions.push(draft),
-            None => parsed.topics.push(DraftTopic {
-                path,
-                questions: vec![draft],
-            }),
-        }
+        topics.push(path, draft);
         i = end;
     }
+    parsed.topics = topics.into_vec();
     Ok(parsed)
+}
+
+/// Topics in first-seen order with an index by path, so adding a question
+/// costs the same however many topics a file has.
+#[derive(Default)]
+pub(super) struct Topics {
+    list: Vec<DraftTopic>,
+    index: HashMap<Vec<String>, usize>,
+}
+
+impl Topics {
+    /// Adds a question to the topic at `path`; returns where it landed.
+    pub(super) fn push(&mut self, path: Vec<String>, draft: Draft) -> (usize, usize) {
+        let t = match self.index.get(&path) {
+            Some(&t) => t,
+            None => {
+                self.list.push(DraftTopic {
+                    path: path.clone(),
+                    questions: Vec::new(),
+                });
+                self.index.insert(path, self.list.len() - 1);
+                self.list.len() - 1
+            }
+        };
+        match self.list.get_mut(t) {
+            Some(topic) => {
+                topic.questions.push(draft);
+                (t, topic.questions.len() - 1)
+            }
+            None => (t, 0),
+        }
+    }
+
+    /// A question added earlier, by the position [`Topics::push`] returned.
+    pub(super) fn get_mut(&mut self, at: (usize, usize)) -> Option<&mut Draft> {
+        self.list.get_mut(at.0)?.questions.get_mut(at.1)
+    }
+
+    /// The topics in first-seen order.
+    pub(super) fn into_vec(self) -> Vec<DraftTopic> {
+        self.list
+    }
 }
 
 /// One line of a markdown document, as the answer-carrying importers see it.
