@@ -33,11 +33,13 @@ pub fn score(doc: &Doc) -> u32 {
             // With no `[x]` anywhere (see `modest`), unticked boxes are study
             // items even right under a question line.
             Line::Item(item) if item.checked == Some(false) => boxes += 1,
-            Line::Item(item) if item.checked.is_none() && item.number.is_none() => {
-                // A bare list of questions reads best as one question per item.
-                if text::is_question(item.text) {
-                    question_bullets += 1;
-                }
+            // A bare list of questions reads best as one question per item.
+            Line::Item(item)
+                if item.checked.is_none()
+                    && item.number.is_none()
+                    && text::is_question(item.text) =>
+            {
+                question_bullets += 1
             }
             _ => {}
         }
