@@ -416,19 +416,25 @@ impl Room {
     }
 
     /// Rebuilds a room from [`Room::snapshot`]: every seat disconnected and
-    /// resumable for a full window, an open question closed, host token kept.
+    /// resumable for a full window, host token kept, back at the last
+    /// question boundary (a question still open is dropped).
     pub fn restore(value: serde_json::Value, catalog: Arc<Catalog>) -> Result<Room, RestoreError> {
         let mut d: Durable = serde_json::from_value(value)?;
         for p in &mut d.players {
             p.connected = false;
             p.disconnected_at = None;
         }
-        if let Some(q) = d.current_mut() {
-            if q.open {
-                q.open = false;
-                q.of = q.of.max(q.answered);
+        // Back to the last boundary: a question still open is dropped (it
+        // may be asked again) and any points already credited on it (a buzz
+        // penalty) are taken back, so scores stay the sum of credited points.
+        if d.current().is_some_and(|q| q.open) {
+            if let Some(q) = d.asked.pop() {
+                for (id, points) in &q.points {
+                    if let Some(p) = d.player_mut(*id) {
+                        p.score -= points;
+                    }
+                }
             }
-            q.paused_at = None;
         }
         let mut live = Live {
             restored: true,

@@ -1369,7 +1369,10 @@ fn snapshot_restore_keeps_seats_tokens_and_scores() {
     assert_eq!(id, a);
     let state = welcome_state(&fx);
     assert_eq!(state["you"]["score"], 1000);
-    assert_eq!(state["question"]["open"], false);
+    // The open question was dropped: back at the boundary after q1.
+    assert_eq!(state["question"]["qid"], 1);
+    assert_eq!(room.current_qid(), Some(1));
+    assert_eq!(room.boundary_qid(), Some(1));
     let fx = room.apply(
         Command::Hello {
             conn: 100,
@@ -1751,4 +1754,31 @@ fn private_buzz_queue_shows_only_the_own_floor() {
         state["buzz_queue"]["queue"].as_array().map(Vec::len),
         Some(1)
     );
+}
+
+#[test]
+fn restore_takes_back_points_credited_on_a_question_still_open() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    let (c2, _, _) = h.join("b");
+    let params = AskParams {
+        mode: Mode::Buzz,
+        topics: vec![],
+        question_id: None,
+        time_limit_ms: None,
+        kinds: None,
+        penalty: Some(300),
+    };
+    h.ask_with(open_q("b"), params).expect("ask");
+    h.buzz(c1);
+    h.buzz(c2);
+    h.host_cmd(ClientMsg::Judge {
+        player_id: a,
+        correct: false,
+    });
+    assert_eq!(h.score(a), -300);
+    let room = Room::restore(h.room.snapshot(), Arc::new(Catalog::default())).expect("restore");
+    assert_eq!(room.snapshot()["players"][0]["score"], 0);
+    assert_eq!(room.current_qid(), None);
+    assert!(room.results().questions.is_empty());
 }
