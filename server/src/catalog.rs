@@ -90,6 +90,7 @@ pub struct Catalog {
     /// Root topics, children nested.
     topics: Vec<TopicNode>,
     /// Topic id → question indices of that topic and its descendants, sorted.
+    /// A bank's own topic ids and the bank id are keys too.
     members: HashMap<String, Vec<usize>>,
 }
 
@@ -274,6 +275,8 @@ impl Catalog {
         // (topic node, question) pairs already linked, so a topic lists a
         // folded duplicate once without scanning its whole list.
         let mut linked: HashSet<(usize, usize)> = HashSet::new();
+        // A bank's own topic and bank ids select exactly its questions.
+        let mut own: HashMap<String, Vec<usize>> = HashMap::new();
         for bank in &banks {
             for topic in &bank.topics {
                 let path = if topic.path.is_empty() {
@@ -325,6 +328,8 @@ impl Catalog {
                             n.direct.push(idx);
                         }
                     }
+                    own.entry(topic.id.clone()).or_default().push(idx);
+                    own.entry(bank.id.clone()).or_default().push(idx);
                 }
             }
         }
@@ -334,6 +339,11 @@ impl Catalog {
             .iter()
             .filter_map(|&r| tree.finish(r, &mut members))
             .collect();
+        for (id, mut idxs) in own {
+            idxs.sort_unstable();
+            idxs.dedup();
+            members.entry(id).or_insert(idxs);
+        }
         let mut ids = HashMap::new();
         for (idx, q) in questions.iter().enumerate() {
             ids.insert(q.question.id.clone(), idx);
@@ -393,7 +403,8 @@ impl Catalog {
 
     /// Draws up to `n` distinct questions from `topics` (a parent topic
     /// selects its children; empty means every topic; unknown ids select
-    /// nothing), skipping `exclude` (catalog or source ids) and, when given,
+    /// nothing; a bank's own topic id or a bank id selects just its
+    /// questions, for hosts picking from one bank's view), skipping `exclude` (catalog or source ids) and, when given,
     /// questions not of one of `kinds`. The same seed and catalog always give
     /// the same draw.
     pub fn draw(
@@ -756,6 +767,38 @@ mod tests {
         let mut kinds: Vec<Kind> = drawn.iter().map(|q| q.question.kind).collect();
         kinds.sort_by_key(|k| format!("{k:?}"));
         assert_eq!(kinds, vec![Kind::Choice, Kind::Truefalse]);
+    }
+
+    #[test]
+    fn bank_and_bank_topic_ids_select_their_own_questions() {
+        let c = sample();
+        let drawn = c.draw(&["b-t0".to_string()], 10, &HashSet::new(), None, 5);
+        let mut prompts: Vec<&str> = drawn.iter().map(|q| q.question.prompt.as_str()).collect();
+        prompts.sort();
+        assert_eq!(prompts, vec!["Is 2 prime?", "What is a list?"]);
+        assert_eq!(
+            c.draw(&["a".to_string()], 10, &HashSet::new(), None, 5)
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn loading_the_same_folder_twice_gives_the_same_ids() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../seeds");
+        let (first, _) = load_dir(&dir);
+        let (second, _) = load_dir(&dir);
+        let ids = |c: &Catalog| -> Vec<String> {
+            c.questions()
+                .iter()
+                .map(|q| q.question.id.clone())
+                .collect()
+        };
+        assert!(!first.questions().is_empty());
+        assert_eq!(ids(&first), ids(&second));
+        let topic_ids =
+            |c: &Catalog| -> Vec<String> { c.topics().iter().map(|t| t.id.clone()).collect() };
+        assert_eq!(topic_ids(&first), topic_ids(&second));
     }
 
     #[test]
