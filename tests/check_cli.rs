@@ -28,7 +28,7 @@ fn summarizes_a_seed_bank() {
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.contains("000_bc5a62ff16f5f1b6.txt"), "{stdout}");
     assert!(stdout.contains("layout:"), "{stdout}");
-    assert!(stdout.contains("questions in"), "{stdout}");
+    assert!(stdout.contains(" questions in "), "{stdout}");
     assert!(stdout.contains("by kind: open"), "{stdout}");
 }
 

@@ -105,7 +105,13 @@ fn summary(bank: &Bank, out: &mut dyn Write) -> std::io::Result<()> {
     };
     writeln!(out, "{}: \"{}\" (layout: {layout})", bank.file, bank.title)?;
     writeln!(out, "  id: {}", bank.id)?;
-    writeln!(out, "  {total} questions in {} topics", bank.topics.len())?;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    writeln!(
+        out,
+        "  {} in {}",
+        plural(total, "question"),
+        plural(bank.topics.len(), "topic")
+    )?;
     let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
     for q in bank.topics.iter().flat_map(|t| &t.questions) {
         *kinds.entry(kind_name(q.kind)).or_default() += 1;

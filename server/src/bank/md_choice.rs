@@ -13,45 +13,74 @@
 //! layout), so this layout does not claim it.
 
 use super::doc::{Doc, Draft, Parsed};
-use super::qa_heading::{classify, sole_title, strip_question_label, Line, Topics};
+use super::qa_heading::{
+    classify, is_question_title, sole_title, strip_question_label, Line, Topics,
+};
 use super::{text, AnswerOption, BankError, Kind, Warning};
 
 /// How strongly the text looks like this layout: option groups of at least
-/// two checkbox items, most of them with an `[x]`. Zero without any `[x]`.
+/// two checkbox items with an `[x]`, asked by a question (a paragraph or a
+/// heading ending with `?`). Zero without any `[x]`; low when the groups
+/// only sit under plain headings, which is a progress checklist, not a quiz.
 pub fn score(doc: &Doc) -> u32 {
     let lines = classify(doc);
-    let mut groups = 0u32;
-    let mut marked = 0u32;
-    let mut in_group = (0u32, false);
-    let close = |g: (u32, bool), groups: &mut u32, marked: &mut u32| {
-        if g.0 >= 2 {
-            *groups += 1;
-            if g.1 {
-                *marked += 1;
-            }
-        }
-    };
+    let mut tally = GroupTally::default();
+    let mut group = (0u32, false);
+    // Whether the last thing before the current group asks a question.
+    let mut asked = false;
+    let mut group_asked = false;
     for l in &lines {
-        match l {
-            Line::Text(t) => match text::list_item(t).and_then(|i| i.checked) {
-                Some(checked) => in_group = (in_group.0 + 1, in_group.1 || checked),
-                None => {
-                    close(in_group, &mut groups, &mut marked);
-                    in_group = (0, false);
-                }
-            },
-            Line::Blank => {}
-            _ => {
-                close(in_group, &mut groups, &mut marked);
-                in_group = (0, false);
+        let checked = match l {
+            Line::Text(t) => text::list_item(t).and_then(|i| i.checked),
+            _ => None,
+        };
+        if let Some(c) = checked {
+            if group.0 == 0 {
+                group_asked = asked;
+            }
+            group = (group.0 + 1, group.1 || c);
+            continue;
+        }
+        if matches!(l, Line::Blank) {
+            continue;
+        }
+        tally.close(group, group_asked);
+        group = (0, false);
+        asked = match l {
+            Line::Heading { title, .. } => is_question_title(title),
+            Line::Text(_) | Line::Code(_) => true,
+            Line::Blank => asked,
+        };
+    }
+    tally.close(group, group_asked);
+    match (tally.marked, tally.asked) {
+        (0, _) => 0,
+        (_, 0) => 20,
+        (_, a) => (50 + 45 * a / tally.groups.max(1)).min(95),
+    }
+}
+
+/// Option groups seen by [`score`].
+#[derive(Default)]
+struct GroupTally {
+    groups: u32,
+    marked: u32,
+    asked: u32,
+}
+
+impl GroupTally {
+    fn close(&mut self, group: (u32, bool), asked: bool) {
+        if group.0 < 2 {
+            return;
+        }
+        self.groups += 1;
+        if group.1 {
+            self.marked += 1;
+            if asked {
+                self.asked += 1;
             }
         }
     }
-    close(in_group, &mut groups, &mut marked);
-    if marked == 0 {
-        return 0;
-    }
-    (50 + 45 * marked / groups.max(1)).min(95)
 }
 
 /// A question being read: its text lines, code shown with it, start line.
@@ -360,6 +389,9 @@ print(1 + 1)\n\
     fn scores_zero_for_a_checklist_without_any_x() {
         let checklist = "# Core\n## GIL\n- [ ] How the GIL works\n- [ ] Garbage collector\n## Async\n- [ ] Event loop\n- [ ] Race condition\n";
         assert_eq!(score(&Doc::new("c", checklist)), 0);
+        // Ticked items under plain headings are progress, not answers.
+        let progress = checklist.replace("- [ ] How", "- [x] How");
+        assert!(score(&Doc::new("p", &progress)) <= 20);
         assert!(score(&Doc::new("m", SAMPLE)) >= 90);
     }
 }
