@@ -30,7 +30,7 @@ pub(crate) fn new_token() -> String {
 
 /// Characters that render as nothing (or reorder text) and so could make
 /// two names look alike or a name look empty.
-fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     (c.is_control() && !c.is_whitespace())
         || matches!(c,
             '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'

@@ -29,6 +29,9 @@ enum Op {
     Pause(bool),
     Kick(usize),
     Advance(u64),
+    Restart,
+    /// Ends the game only when the value is 0, so most games run long.
+    End(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -49,6 +52,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<bool>().prop_map(Op::Pause),
         1 => (0..8usize).prop_map(Op::Kick),
         2 => (0..15_000u64).prop_map(Op::Advance),
+        1 => Just(Op::Restart),
+        1 => (0..8u8).prop_map(Op::End),
     ]
 }
 
@@ -164,6 +169,24 @@ impl Sim {
                 None => Vec::new(),
             },
             Op::Advance(ms) => h.advance(ms),
+            Op::Restart => {
+                let snap = h.room.snapshot();
+                let catalog = std::sync::Arc::new(crate::catalog::Catalog::default());
+                let Ok(room) = Room::restore(snap, catalog) else {
+                    return Vec::new();
+                };
+                h.room = room;
+                let host = h.host;
+                h.hello(
+                    host,
+                    ClientMsg::Host {
+                        room: "ABCDEF".into(),
+                        token: super::tests::TOKEN.into(),
+                    },
+                )
+            }
+            Op::End(0) => h.host_cmd(ClientMsg::End),
+            Op::End(_) => Vec::new(),
         }
     }
 }

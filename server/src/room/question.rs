@@ -358,6 +358,8 @@ impl Room {
             return;
         }
         q.finalized = true;
+        // Nobody is judged on a finished question.
+        q.floor = None;
         let awards = match q.mode {
             Mode::Vote => super::scoring::vote_awards(q, &mut d.players),
             Mode::Text => super::scoring::text_awards(q),

@@ -13,11 +13,11 @@ use super::{Audience, ConnId, Out, RecordKind, Room, RoomError};
 /// Most options a peer vote offers; more distinct answers are sampled.
 pub(crate) const MAX_PEER_OPTIONS: usize = 30;
 
-/// Control characters removed (line breaks kept), then trimmed.
+/// Control and invisible characters removed (line breaks kept), then trimmed.
 pub(crate) fn clean_answer(raw: &str) -> Result<String, RoomError> {
     let cleaned: String = raw
         .chars()
-        .filter(|c| !c.is_control() || *c == '\n')
+        .filter(|c| *c == '\n' || (!c.is_control() && !super::players::is_invisible(*c)))
         .collect();
     let text = cleaned.trim();
     if text.is_empty() {
