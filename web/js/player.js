@@ -241,12 +241,14 @@ class PlayerApp {
     this.name = nameInput.value;
     if (!CODE_RE.test(code)) {
       this.formError = t('err.bad_code');
+      this.focusField = 'code';
       this.editCode = true;
       this.render();
       return;
     }
     if (!name || [...name].length > MAX_NAME) {
       this.formError = t('err.bad_name');
+      this.focusField = 'name';
       this.render();
       return;
     }
@@ -489,7 +491,8 @@ class PlayerApp {
       h('button', { type: 'submit', class: 'btn btn-primary btn-block', disabled: this.busy, text: this.busy ? t('form.joining') : t('form.join') }),
     );
     requestAnimationFrame(() => {
-      const target = codeInput && !this.code ? codeInput : nameInput;
+      const wantCode = this.focusField ? this.focusField === 'code' : !this.code;
+      const target = codeInput && wantCode ? codeInput : nameInput;
       if (target.isConnected && !this.busy) target.focus();
     });
     return form;
