@@ -220,6 +220,7 @@ class PlayerApp {
     this.formError = errorText(msg.code, msg.message);
     if (msg.code === 'kicked') return this.kicked();
     if (msg.code === 'no_room' || msg.code === 'room_not_found') this.editCode = true;
+    this.focusField = this.editCode && msg.code !== 'name_taken' && msg.code !== 'bad_name' ? 'code' : 'name';
     this.view = 'form';
     this.render();
   }
