@@ -98,3 +98,16 @@ fn a_missing_file_is_an_error() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("/nonexistent/quizroom-bank.md: cannot read"));
 }
+
+#[test]
+fn a_folder_is_checked_file_by_file() {
+    let out = check(&[seeds().as_os_str()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let files = std::fs::read_dir(seeds()).unwrap().count();
+    assert!(
+        stdout.contains(&format!("{files} of {files} files read without errors")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("classroom.gift"), "{stdout}");
+}

@@ -240,3 +240,44 @@ async fn uploads_need_the_admin_token_when_one_is_set() {
         .unwrap();
     assert_eq!(resp.status(), 201);
 }
+
+#[tokio::test]
+async fn re_uploading_a_file_replaces_its_bank() {
+    let server = common::Server::start().await;
+    let resp = upload(&server, Some("astro.gift"), GIFT.as_bytes().to_vec()).await;
+    assert_eq!(resp.status(), 201);
+    let fixed = "$CATEGORY: Astronomy/Planets\n\n::p1:: Which planet is closest to the Sun? {=Mercury ~Venus ~Mars}\n";
+    let resp = upload(&server, Some("astro.gift"), fixed.as_bytes().to_vec()).await;
+    assert_eq!(resp.status(), 201);
+    let index = bank_index(&server).await;
+    let astro: Vec<&Value> = index["banks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["file"] == "astro.gift")
+        .collect();
+    assert_eq!(astro.len(), 1);
+    assert_eq!(astro[0]["questions"], 1);
+}
+
+#[tokio::test]
+async fn concurrent_uploads_all_reach_the_catalog() {
+    let server = common::Server::start().await;
+    let before = bank_index(&server).await["banks"].as_array().unwrap().len();
+    let bodies: Vec<(String, String)> = (0..8)
+        .map(|i| {
+            (
+                format!("class{i}.gift"),
+                format!("$CATEGORY: Class {i}\n\n::q:: Question {i} is true. {{T}}\n"),
+            )
+        })
+        .collect();
+    let uploads = bodies
+        .iter()
+        .map(|(name, body)| upload(&server, Some(name), body.clone().into_bytes()));
+    for resp in futures_util::future::join_all(uploads).await {
+        assert_eq!(resp.status(), 201);
+    }
+    let after = bank_index(&server).await["banks"].as_array().unwrap().len();
+    assert_eq!(after, before + 8);
+}

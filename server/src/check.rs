@@ -20,9 +20,10 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<bool> {
+    let files = expand(files);
     let mut banks = Vec::new();
     let mut ok = true;
-    for path in files {
+    for path in &files {
         let name = path.display().to_string();
         match read(path, &name) {
             Ok(bank) => banks.push(bank),
@@ -49,6 +50,32 @@ pub fn run(
         }
     }
     Ok(ok)
+}
+
+/// Replaces each folder argument by the files in it (sorted, hidden files
+/// skipped), so `quizroom check seeds` checks what the server would load.
+fn expand(args: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for arg in args {
+        match std::fs::read_dir(arg) {
+            Ok(entries) if arg.is_dir() => {
+                let mut files: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.is_file())
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| !n.starts_with('.'))
+                    })
+                    .collect();
+                files.sort();
+                out.extend(files);
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    out
 }
 
 /// Reads and parses one file; read failures are reported in the same
