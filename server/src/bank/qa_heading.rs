@@ -590,4 +590,66 @@ mod seed_tests {
             assert_eq!(questions, 2, "{format}");
         }
     }
+
+    const PIECES: &[&str] = &[
+        "",
+        "{",
+        "}",
+        "{=a ~b}",
+        "=a",
+        "~%50%b",
+        "~%x%c",
+        "#fb",
+        "\\{",
+        "\\",
+        "::t::",
+        "::",
+        "$CATEGORY: a/b",
+        "{T}",
+        "{#1..2}",
+        "{}",
+        "<details>",
+        "<summary>",
+        "</summary>",
+        "</details>",
+        "<details><summary>Q?</summary>A</details>",
+        "- [x] a",
+        "- [ ] b",
+        "  - note",
+        "# H?",
+        "### 1. Q?",
+        "## Topic",
+        "A. x",
+        "B) y",
+        "ANSWER: Z",
+        "ANSWER: A",
+        "```",
+        "~~~",
+        "Ω текст?",
+        "`<details>`",
+        "> why",
+        "Answer: a",
+        "1. Q?",
+        "%",
+        "->",
+    ];
+
+    proptest::proptest! {
+        /// Whatever mix of format markers a file holds, the answer layouts
+        /// return a bank or an error; they never panic.
+        #[test]
+        fn answer_layouts_never_panic(picks in proptest::collection::vec((0..PIECES.len(), 0..3usize), 0..40)) {
+            let mut src = String::new();
+            for (i, sep) in picks {
+                src.push_str(PIECES.get(i).copied().unwrap_or(""));
+                src.push_str(["\n", " ", "\n\n"].get(sep).copied().unwrap_or("\n"));
+            }
+            let doc = Doc::new("fuzz", &src);
+            let _ = (score(&doc), parse(&doc));
+            let _ = (details::score(&doc), details::parse(&doc));
+            let _ = (md_choice::score(&doc), md_choice::parse(&doc));
+            let _ = (gift::score(&doc), gift::parse(&doc));
+            let _ = (aiken::score(&doc), aiken::parse(&doc));
+        }
+    }
 }
