@@ -65,6 +65,8 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
         ..Parsed::default()
     };
     let mut in_paragraph = false;
+    // Whether a question was read since the last heading.
+    let mut same_topic = false;
     let mut code: Vec<&str> = Vec::new();
     let mut current: Vec<String> = Vec::new();
     for (i, l) in lines.iter().enumerate() {
@@ -75,11 +77,13 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
                 path.heading(*level, title, grouping);
                 current = path.path();
                 in_paragraph = false;
+                same_topic = false;
             }
             Line::Rule => {
                 path.reset();
                 current = path.path();
                 in_paragraph = false;
+                same_topic = false;
             }
             Line::Blank | Line::Underline | Line::Footnote => in_paragraph = false,
             Line::Fence => {
@@ -109,11 +113,17 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
                     if let Some(q) = topics.last_mut() {
                         q.notes.push(clean);
                     }
+                } else if is_item && !clean.ends_with('?') && same_topic {
+                    // A loose list of points under the question above.
+                    if let Some(q) = topics.last_mut() {
+                        q.notes.push(clean);
+                    }
                 } else if current.is_empty() && topics.is_empty() && !clean.ends_with('?') {
                     // Text between the title and the first topic: the intro.
                     push_description(&mut parsed.description, &clean);
                 } else {
                     topics.push(&current, Draft::open(clean, line_no));
+                    same_topic = true;
                 }
                 in_paragraph = true;
             }
@@ -218,6 +228,14 @@ Why?
             .collect();
         assert_eq!(prompts, ["What is a list?", "What is a tuple?"]);
         assert_eq!(p.topics[0].questions[1].notes, ["Explain sets."]);
+    }
+
+    #[test]
+    fn a_loose_list_after_a_question_is_its_notes() {
+        let p = parse_str("# B\n## A\nWhat is a list?\n\n- ordered\n- mutable\n\n## C\n- Is this a question?\n- point\n");
+        assert_eq!(p.topics[0].questions.len(), 1);
+        assert_eq!(p.topics[0].questions[0].notes, ["ordered", "mutable"]);
+        assert_eq!(p.topics[1].questions[0].prompt, "Is this a question?");
     }
 
     #[test]

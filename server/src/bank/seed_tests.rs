@@ -463,3 +463,12 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn answer_key_files_go_to_their_own_layouts() {
+    for (format, text) in answer_key_fixtures() {
+        let doc = super::doc::Doc::new("f.md", &text);
+        let picked = super::detect(&doc).map(|l| l.name);
+        assert_eq!(picked, Some(format), "{text}");
+    }
+}
