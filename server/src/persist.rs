@@ -12,9 +12,9 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::room::{Effect, Room};
+use crate::room::{Effect, RecordKind, Room};
 use crate::state::AppState;
-use crate::store::{now_ms, RoomRow, Store};
+use crate::store::{now_ms, AnswerRow, CheckpointRow, RoomRow, Store};
 
 /// Opens the results database under `config.data_dir`, purging rooms past
 /// `config.retention_hours`. Called once by [`crate::run`].
@@ -79,15 +79,133 @@ pub fn code_taken(state: &AppState, code: &str) -> bool {
 
 /// Called by a room's owner task for every effect after `Send`/`Close`
 /// are handled; persists checkpoints, answers and ended rooms.
+///
+/// A `Checkpoint` or `Ended` returns only once it (and every answer queued
+/// before it) is committed, so what the room shows after a boundary is on
+/// disk; a `Record` is queued and costs the room no disk wait.
 pub fn on_effect(state: &AppState, room: &Room, effect: &Effect) {
-    let _ = (state, room, effect);
+    let Some(store) = state.store() else { return };
+    match effect {
+        Effect::Record(record) => {
+            let row = AnswerRow {
+                room: room.code().to_string(),
+                qid: record.qid,
+                player: record.player_id.0,
+                kind: record_kind(record.kind).to_string(),
+                payload: serde_json::to_value(record).unwrap_or(serde_json::Value::Null),
+                at_ms: record.at,
+            };
+            logged("recording an answer", room.code(), store.record_answer(row));
+        }
+        Effect::Checkpoint => {
+            logged(
+                "checkpoint",
+                room.code(),
+                store.checkpoint(checkpoint_of(room)),
+            );
+        }
+        Effect::Ended => {
+            let checkpoint = checkpoint_of(room);
+            let results = (
+                checkpoint.results_json.clone(),
+                checkpoint.results_csv.clone(),
+            );
+            logged(
+                "final checkpoint",
+                room.code(),
+                store.checkpoint(checkpoint),
+            );
+            logged(
+                "ending a room",
+                room.code(),
+                store.end_room(room.code(), now_ms(), Some(results)),
+            );
+        }
+        Effect::Send { .. } | Effect::Close { .. } => {}
+    }
+}
+
+/// The stable storage name of a record kind (part of the answers key).
+fn record_kind(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Buzz => "buzz",
+        RecordKind::Vote => "vote",
+        RecordKind::Answer => "answer",
+        RecordKind::PeerVote => "peer_vote",
+        RecordKind::Judge => "judge",
+        RecordKind::Mark => "mark",
+    }
+}
+
+fn checkpoint_of(room: &Room) -> CheckpointRow {
+    let snapshot = room.snapshot();
+    let results = room.results();
+    let results_csv = results.to_csv();
+    let results_json = serde_json::to_value(&results).unwrap_or(serde_json::Value::Null);
+    let finished = results_json
+        .get("questions")
+        .and_then(|q| q.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|q| {
+            let qid = u32::try_from(q.get("qid")?.as_u64()?).ok()?;
+            Some((qid, q.clone()))
+        })
+        .collect();
+    CheckpointRow {
+        room: RoomRow {
+            code: room.code().to_string(),
+            host_token: room.host_token().to_string(),
+            title: room.options().title.clone(),
+            created_ms: now_ms(),
+        },
+        // Every qid the snapshot holds, an open one included (a restore
+        // closes it and keeps its answers); later qids are not in it.
+        boundary_qid: room.current_qid().unwrap_or(0),
+        snapshot,
+        results_json,
+        results_csv,
+        finished,
+    }
 }
 
 /// Rooms that were running when the server stopped, restored at their last
 /// question boundary. Called once at start, before accepting sockets.
 pub fn restore_rooms(state: &AppState) -> Vec<Room> {
-    let _ = state;
-    Vec::new()
+    let Some(store) = state.store() else {
+        return Vec::new();
+    };
+    let Some(running) = logged("listing rooms to restore", "-", store.running_rooms()) else {
+        return Vec::new();
+    };
+    logged(
+        "ending rooms that never reached a checkpoint",
+        "-",
+        store.end_rooms_without_checkpoint(now_ms()),
+    );
+    let catalog = state.catalog();
+    let mut rooms = Vec::with_capacity(running.len());
+    for stored in running {
+        // Answers to a question the snapshot does not hold cannot be
+        // counted again; drop them so a later question with that qid
+        // starts clean.
+        logged(
+            "dropping answers of an unfinished question",
+            &stored.code,
+            store.discard_answers_after(&stored.code, stored.boundary_qid),
+        );
+        match Room::restore(stored.snapshot, catalog.clone()) {
+            Ok(room) => {
+                tracing::info!(room = %stored.code, boundary_qid = stored.boundary_qid, "room restored");
+                rooms.push(room);
+            }
+            Err(e) => {
+                crate::metrics::store_error();
+                tracing::error!(room = %stored.code, error = %e, "room not restored; its stored results stay available");
+            }
+        }
+    }
+    rooms
 }
 
 /// Results JSON of a room that is no longer live, if `host_token` owns it.

@@ -255,6 +255,8 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
             rand::rng().random(),
         );
         crate::persist::room_created(state, handle.code(), &host_token, &options.title);
+        // A first checkpoint, so even a room still in its lobby comes back.
+        crate::persist::on_effect(state, &room, &crate::room::Effect::Checkpoint);
         spawn_owner(state, room, handle.clone(), rx);
         tracing::info!(room = %handle.code, "room created");
         return Ok(handle);
@@ -279,7 +281,7 @@ pub fn adopt_room(state: &AppState, room: Room) -> Option<RoomHandle> {
     let (tx, rx) = mpsc::channel(ROOM_QUEUE);
     let handle = RoomHandle {
         code: Arc::from(room.code()),
-        host_token: Arc::from(""),
+        host_token: Arc::from(room.host_token()),
         tx,
     };
     if !state.rooms().insert_new(handle.clone()) {
@@ -429,6 +431,17 @@ impl Owner {
     /// Does what the room asked; returns sockets evicted as slow.
     fn carry_out(&mut self, effects: Vec<Effect>) -> Vec<ConnId> {
         let mut slow = Vec::new();
+        // Storage first: a client that saw a boundary (closed, reveal,
+        // ended) can count on it surviving a crash right after.
+        for effect in &effects {
+            if matches!(effect, Effect::Send { .. } | Effect::Close { .. }) {
+                continue;
+            }
+            if matches!(effect, Effect::Ended) {
+                self.ended = true;
+            }
+            crate::persist::on_effect(&self.state, &self.room, effect);
+        }
         for effect in effects {
             match effect {
                 Effect::Send { to, msg } => self.send(&to, &msg, &mut slow),
@@ -437,12 +450,7 @@ impl Owner {
                         outbox.close(code, &reason);
                     }
                 }
-                other => {
-                    if matches!(other, Effect::Ended) {
-                        self.ended = true;
-                    }
-                    crate::persist::on_effect(&self.state, &self.room, &other);
-                }
+                _ => {}
             }
         }
         slow
