@@ -159,9 +159,9 @@ fn checkpoint_of(room: &Room) -> CheckpointRow {
             title: room.options().title.clone(),
             created_ms: now_ms(),
         },
-        // Every qid the snapshot holds, an open one included (a restore
-        // closes it and keeps its answers); later qids are not in it.
-        boundary_qid: room.current_qid().unwrap_or(0),
+        // A restore drops a question that is still open, so its answers
+        // (and any later qid's) are not part of what comes back.
+        boundary_qid: room.boundary_qid().unwrap_or(0),
         snapshot,
         results_json,
         results_csv,

@@ -514,6 +514,9 @@ impl Owner {
                 (CLOSE_ROOM_GONE, "room closed")
             }
             Stop::Shutdown => {
+                // Close an open question so its answers are kept, then save.
+                let effects = self.room.close_for_shutdown(epoch_ms());
+                self.carry_out(effects);
                 crate::persist::on_effect(&self.state, &self.room, &Effect::Checkpoint);
                 // Sockets close themselves with 1012 when shutdown begins.
                 self.state.rooms().remove(&self.handle);

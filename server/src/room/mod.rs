@@ -354,6 +354,17 @@ impl Room {
         out.0
     }
 
+    /// Server shutdown: closes an open question as the host's `close` would
+    /// (a restore drops open questions), so its answers survive the restart.
+    pub fn close_for_shutdown(&mut self, now: Millis) -> Vec<Effect> {
+        let mut out = Out::default();
+        if self.d.current().is_some_and(|q| q.open) {
+            self.close_current(now, &mut out);
+            out.push(Effect::Checkpoint);
+        }
+        out.0
+    }
+
     /// When the owner task must send the next `Tick` (deadline or throttled flush).
     pub fn next_wakeup(&self) -> Option<Millis> {
         let deadline = self
