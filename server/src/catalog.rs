@@ -446,55 +446,63 @@ impl Catalog {
 
     /// Pairs of different questions whose prompts share most words (word
     /// bags with Jaccard similarity at least [`NEAR_DUPLICATE_THRESHOLD`]).
-    /// Uses prefix filtering, so large banks are not compared pair by pair.
     pub fn near_duplicates(&self) -> Vec<NearDuplicate> {
-        let sets: Vec<Vec<String>> = self
+        self.near_duplicate_scan().pairs
+    }
+
+    /// Like [`Catalog::near_duplicates`], saying whether the search ran to
+    /// the end. Prefix filtering keeps real banks far below the budget of
+    /// [`NEAR_DUPLICATE_BUDGET`] comparisons; a file of near-identical lines
+    /// stops there instead of running for minutes.
+    pub fn near_duplicate_scan(&self) -> NearDuplicateScan {
+        // Words become ids ordered by rarity (rarest first), so a sorted
+        // id list starts with a prompt's rarest words.
+        let bags: Vec<Vec<String>> = self
             .questions
             .iter()
-            .map(|q| {
-                // A repeated word counts once per occurrence ("from x import y"
-                // twice is not "from x import y" once), so each repeat gets
-                // its own token and set similarity becomes bag similarity.
-                let mut seen: HashMap<&str, usize> = HashMap::new();
-                let prompt = normalize(&q.question.prompt);
-                let mut t: Vec<String> = prompt
-                    .split(' ')
-                    .map(|w| {
-                        let n = seen.entry(w).or_default();
-                        *n += 1;
-                        if *n == 1 {
-                            w.to_string()
-                        } else {
-                            format!("{w}#{n}")
-                        }
-                    })
-                    .collect();
-                t.sort();
-                t
-            })
+            .map(|q| word_bag(&q.question.prompt))
             .collect();
         let mut df: HashMap<&str, usize> = HashMap::new();
-        for set in &sets {
-            for t in set {
-                *df.entry(t.as_str()).or_default() += 1;
+        for bag in &bags {
+            for w in bag {
+                *df.entry(w.as_str()).or_default() += 1;
             }
         }
-        let mut postings: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut found = Vec::new();
+        let mut vocab: Vec<(&str, usize)> = df.into_iter().collect();
+        vocab.sort_unstable_by_key(|(w, n)| (*n, *w));
+        let ids: HashMap<&str, u32> = vocab
+            .iter()
+            .enumerate()
+            .map(|(i, (w, _))| (*w, u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        let sets: Vec<Vec<u32>> = bags
+            .iter()
+            .map(|bag| {
+                let mut v: Vec<u32> = bag
+                    .iter()
+                    .filter_map(|w| ids.get(w.as_str()).copied())
+                    .collect();
+                v.sort_unstable();
+                v
+            })
+            .collect();
+
+        let t = NEAR_DUPLICATE_THRESHOLD;
+        let mut postings: HashMap<u32, Vec<usize>> = HashMap::new();
+        let mut pairs = Vec::new();
+        let mut budget = NEAR_DUPLICATE_BUDGET;
         for (i, set) in sets.iter().enumerate() {
             if set.len() < NEAR_DUPLICATE_MIN_TOKENS {
                 continue;
             }
-            // Rarest tokens first: two sets this similar must share one of
-            // their first `prefix` rare tokens.
-            let mut by_rarity: Vec<&str> = set.iter().map(String::as_str).collect();
-            by_rarity.sort_by_key(|t| (df.get(t).copied().unwrap_or(0), *t));
-            let need = (NEAR_DUPLICATE_THRESHOLD * set.len() as f64).ceil() as usize;
-            let prefix = set.len().saturating_sub(need) + 1;
-            let mut candidates: Vec<usize> = by_rarity
+            // Two bags this similar must share one of their `prefix` rarest words.
+            let need = (t * set.len() as f64).ceil() as usize;
+            let prefix = set
+                .get(..set.len().saturating_sub(need).saturating_add(1))
+                .unwrap_or(set);
+            let mut candidates: Vec<usize> = prefix
                 .iter()
-                .take(prefix)
-                .filter_map(|t| postings.get(t))
+                .filter_map(|w| postings.get(w))
                 .flatten()
                 .copied()
                 .collect();
@@ -502,15 +510,23 @@ impl Catalog {
             candidates.dedup();
             for j in candidates {
                 let Some(other) = sets.get(j) else { continue };
-                let inter = set
-                    .iter()
-                    .filter(|t| other.binary_search(t).is_ok())
-                    .count();
-                let union = set.len() + other.len() - inter;
-                let sim = inter as f64 / union.max(1) as f64;
-                if sim >= NEAR_DUPLICATE_THRESHOLD {
+                // Sizes too far apart cannot reach the threshold.
+                let (small, large) = (set.len().min(other.len()), set.len().max(other.len()));
+                if (small as f64) < t * large as f64 {
+                    continue;
+                }
+                if budget == 0 {
+                    return NearDuplicateScan {
+                        pairs,
+                        complete: false,
+                    };
+                }
+                budget -= 1;
+                let inter = sorted_overlap(set, other);
+                let sim = inter as f64 / (set.len() + other.len() - inter).max(1) as f64;
+                if sim >= t {
                     if let (Some(a), Some(b)) = (self.questions.get(j), self.questions.get(i)) {
-                        found.push(NearDuplicate {
+                        pairs.push(NearDuplicate {
                             a: a.clone(),
                             b: b.clone(),
                             similarity: sim,
@@ -518,12 +534,63 @@ impl Catalog {
                     }
                 }
             }
-            for t in by_rarity.iter().take(prefix) {
-                postings.entry(t).or_default().push(i);
+            for w in prefix {
+                postings.entry(*w).or_default().push(i);
             }
         }
-        found
+        NearDuplicateScan {
+            pairs,
+            complete: true,
+        }
     }
+}
+
+/// Most prompt pairs [`Catalog::near_duplicate_scan`] compares before it
+/// stops (and says so).
+pub const NEAR_DUPLICATE_BUDGET: usize = 2_000_000;
+
+/// What a near-duplicate search found and whether it finished.
+#[derive(Debug, Clone)]
+pub struct NearDuplicateScan {
+    pub pairs: Vec<NearDuplicate>,
+    /// False when the comparison budget ran out; more pairs may exist.
+    pub complete: bool,
+}
+
+/// A prompt's words; a repeated word counts once per occurrence ("from x
+/// import y" twice is not "from x import y" once), so set similarity over
+/// these tokens is bag similarity over the words.
+fn word_bag(prompt: &str) -> Vec<String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    normalize(prompt)
+        .split(' ')
+        .map(|w| {
+            let n = seen.entry(w.to_string()).or_default();
+            *n += 1;
+            if *n == 1 {
+                w.to_string()
+            } else {
+                format!("{w}#{n}")
+            }
+        })
+        .collect()
+}
+
+/// Number of common elements of two sorted lists.
+fn sorted_overlap(a: &[u32], b: &[u32]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
+        match x.cmp(y) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
 }
 
 /// Folds what a duplicate adds (an answer, follow-ups, notes) into the
@@ -847,6 +914,7 @@ mod tests {
                 ],
             )],
         )]);
+        assert!(c.near_duplicate_scan().complete);
         let found = c.near_duplicates();
         let pairs: Vec<(&str, &str)> = found
             .iter()

@@ -178,10 +178,10 @@ fn summary(bank: &Bank, out: &mut dyn Write) -> std::io::Result<()> {
             )?;
         }
     }
-    let near = catalog.near_duplicates();
-    if !near.is_empty() {
+    let scan = catalog.near_duplicate_scan();
+    if !scan.pairs.is_empty() {
         writeln!(out, "  near-duplicates:")?;
-        for pair in near {
+        for pair in scan.pairs {
             writeln!(
                 out,
                 "    lines {} and {} ({:.0}% alike): \"{}\" / \"{}\"",
@@ -192,6 +192,13 @@ fn summary(bank: &Bank, out: &mut dyn Write) -> std::io::Result<()> {
                 excerpt(&pair.b.question.prompt)
             )?;
         }
+    }
+    if !scan.complete {
+        writeln!(
+            out,
+            "  near-duplicate search stopped after {} comparisons; more may exist",
+            crate::catalog::NEAR_DUPLICATE_BUDGET
+        )?;
     }
     Ok(())
 }

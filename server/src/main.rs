@@ -45,16 +45,19 @@ fn main() -> anyhow::Result<()> {
     init_tracing(cli.config.log_format);
     match cli.command {
         Some(Cmd::Check { files, json }) => {
-            let all_good = quizroom::check::run(
+            let result = quizroom::check::run(
                 &files,
                 json,
                 &mut std::io::stdout().lock(),
                 &mut std::io::stderr().lock(),
-            )?;
-            if !all_good {
-                std::process::exit(1);
+            );
+            match result {
+                Ok(true) => Ok(()),
+                Ok(false) => std::process::exit(1),
+                // `quizroom check … | head` closing the pipe early is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => Err(e.into()),
             }
-            Ok(())
         }
         Some(Cmd::Healthcheck) => {
             quizroom::healthcheck::probe(cli.config.addr)?;
