@@ -412,6 +412,19 @@ impl Owner {
             self.catalog = latest.clone();
             self.room.set_catalog(latest);
         }
+        // Finding the host scans every socket, so only what can change host
+        // presence pays for it: a host socket coming or going, an eviction,
+        // a tick. A vote or a player's join stays O(1) here.
+        let hello_or_bye = match &cmd {
+            Command::Hello { conn, .. } | Command::Disconnected { conn } => Some(*conn),
+            _ => None,
+        };
+        let is_host = |room: &Room, conn: Option<ConnId>| {
+            conn.is_some_and(|c| room.role_of(c) == Some(Role::Host))
+        };
+        let was_host = is_host(&self.room, hello_or_bye);
+        let tick = matches!(cmd, Command::Tick);
+        let conns_before = self.conns.len();
         let mut pending = vec![cmd];
         let mut rounds = 0;
         while let Some(cmd) = pending.pop() {
@@ -425,7 +438,10 @@ impl Owner {
                 break;
             }
         }
-        self.track_host();
+        if tick || was_host || is_host(&self.room, hello_or_bye) || self.conns.len() != conns_before
+        {
+            self.track_host();
+        }
     }
 
     /// Does what the room asked; returns sockets evicted as slow.

@@ -138,7 +138,9 @@ impl Reader {
                     Some(Ok(msg)) => {
                         self.last_seen = Instant::now();
                         if closing_until.is_none() && !self.outbox.is_closing() {
-                            self.on_frame(msg).await;
+                            // Boxed: the decode and identify path is large, and
+                            // inline it would sit in every idle socket's task.
+                            Box::pin(self.on_frame(msg)).await;
                         }
                     }
                 },
@@ -336,17 +338,13 @@ async fn write_loop(
     outbox: OutboxReceiver,
     ping_every: Duration,
 ) {
-    let OutboxReceiver {
-        mut queue,
-        mut abort,
-    } = outbox;
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let first = tokio::select! {
             biased;
-            _ = abort.changed() => break,
-            msg = queue.recv() => match msg {
+            _ = outbox.aborted() => break,
+            msg = outbox.recv() => match msg {
                 Some(msg) => msg,
                 None => return,
             },
@@ -357,7 +355,7 @@ async fn write_loop(
             sink.feed(first).await?;
             let mut batched = 1;
             while !closing && batched < WRITE_BATCH {
-                let Ok(msg) = queue.try_recv() else {
+                let Some(msg) = outbox.try_recv() else {
                     break;
                 };
                 closing = matches!(msg, Message::Close(_));
@@ -369,15 +367,14 @@ async fn write_loop(
         };
         tokio::select! {
             biased;
-            _ = abort.changed() => break,
+            _ = outbox.aborted() => break,
             written = write => match written {
                 Ok(false) => {}
                 Ok(true) | Err(_) => return,
             },
         }
     }
-    let frame = abort.borrow().clone();
-    if let Some(frame) = frame {
+    if let Some(frame) = outbox.abort_frame() {
         let _ = tokio::time::timeout(ABORT_SEND, sink.send(Message::Close(Some(frame)))).await;
     }
 }

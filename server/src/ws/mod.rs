@@ -19,8 +19,10 @@ use crate::http::error::ApiError;
 use crate::protocol::MAX_CLIENT_MESSAGE;
 use crate::state::AppState;
 
-/// Bytes read from the network at a time.
-const READ_BUFFER: usize = 4 * 1024;
+/// Bytes read from the network at a time. Client messages are small (a
+/// vote is under 100 bytes) and the buffer is allocated up front for every
+/// socket, so it stays small; a bigger frame grows it as needed.
+const READ_BUFFER: usize = 256;
 /// Bytes gathered before writing to the network (flushes write sooner).
 const WRITE_BUFFER: usize = 16 * 1024;
 /// Most bytes buffered for writing; a bigger backlog fails the socket. Must

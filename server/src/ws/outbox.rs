@@ -7,11 +7,11 @@
 //! its explanation, `ended` before close), and an immediate one that jumps
 //! the queue (slow client, whose queue is full by definition).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::Notify;
 
 /// Close code for a socket dropped because it did not read fast enough; it
 /// may `resume` its seat.
@@ -39,56 +39,160 @@ pub enum PushError {
 }
 
 /// The sending side of a socket's queue. Cheap to clone.
-#[derive(Clone, Debug)]
+///
+/// One small allocation per socket: the queue grows only while messages
+/// wait and shrinks back once drained, so tens of thousands of idle sockets
+/// cost almost nothing here (a channel would preallocate a block of slots
+/// per socket).
+#[derive(Debug)]
 pub struct Outbox {
-    queue: mpsc::Sender<Message>,
     shared: Arc<Shared>,
 }
 
 #[derive(Debug)]
 struct Shared {
-    closing: AtomicBool,
-    abort: watch::Sender<Option<CloseFrame>>,
+    capacity: usize,
+    state: Mutex<State>,
+    /// Wakes the writer: a message, an orderly close, the last sender gone.
+    wake: Notify,
+    /// Wakes the writer for an immediate close.
+    abort_wake: Notify,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: VecDeque<Message>,
+    closing: bool,
+    abort: Option<CloseFrame>,
+    senders: usize,
+    receiver_gone: bool,
+}
+
+/// Queue length above which a drained queue gives its memory back.
+const KEEP_CAPACITY: usize = 8;
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state stays consistent even if a holder panicked: every
+        // update is a single assignment or push.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The receiving side, owned by the socket's writer task.
+#[derive(Debug)]
 pub struct OutboxReceiver {
-    /// Messages in order, ending with an orderly close frame if any.
-    pub queue: mpsc::Receiver<Message>,
-    /// Set when the socket must close now, skipping the queue.
-    pub abort: watch::Receiver<Option<CloseFrame>>,
+    shared: Arc<Shared>,
+}
+
+impl Clone for Outbox {
+    fn clone(&self) -> Self {
+        self.shared.lock().senders += 1;
+        Outbox {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        let last = {
+            let mut state = self.shared.lock();
+            state.senders -= 1;
+            state.senders == 0
+        };
+        if last {
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for OutboxReceiver {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.receiver_gone = true;
+        state.queue = VecDeque::new();
+    }
+}
+
+impl OutboxReceiver {
+    /// The next message in order, ending with an orderly close frame if
+    /// any; `None` once every sender is gone and the queue is empty.
+    pub async fn recv(&self) -> Option<Message> {
+        loop {
+            {
+                let mut state = self.shared.lock();
+                if let Some(msg) = pop(&mut state) {
+                    return Some(msg);
+                }
+                if state.senders == 0 {
+                    return None;
+                }
+            }
+            self.shared.wake.notified().await;
+        }
+    }
+
+    /// The next message if one is waiting.
+    pub fn try_recv(&self) -> Option<Message> {
+        pop(&mut self.shared.lock())
+    }
+
+    /// Resolves once the socket must close now, skipping the queue.
+    pub async fn aborted(&self) {
+        while self.abort_frame().is_none() {
+            self.shared.abort_wake.notified().await;
+        }
+    }
+
+    /// The close frame of an immediate close, if one was requested.
+    pub fn abort_frame(&self) -> Option<CloseFrame> {
+        self.shared.lock().abort.clone()
+    }
+}
+
+fn pop(state: &mut State) -> Option<Message> {
+    let msg = state.queue.pop_front();
+    if state.queue.is_empty() && state.queue.capacity() > KEEP_CAPACITY {
+        state.queue = VecDeque::new();
+    }
+    msg
 }
 
 impl Outbox {
     /// A queue holding at most `capacity` messages (at least one).
     pub fn new(capacity: usize) -> (Outbox, OutboxReceiver) {
-        let (queue, queue_rx) = mpsc::channel(capacity.max(1));
-        let (abort, abort_rx) = watch::channel(None);
-        let outbox = Outbox {
-            queue,
-            shared: Arc::new(Shared {
-                closing: AtomicBool::new(false),
-                abort,
+        let shared = Arc::new(Shared {
+            capacity: capacity.max(1),
+            state: Mutex::new(State {
+                senders: 1,
+                ..State::default()
             }),
-        };
+            wake: Notify::new(),
+            abort_wake: Notify::new(),
+        });
         (
-            outbox,
-            OutboxReceiver {
-                queue: queue_rx,
-                abort: abort_rx,
+            Outbox {
+                shared: shared.clone(),
             },
+            OutboxReceiver { shared },
         )
     }
 
     /// Queues one message without waiting.
     pub fn try_push(&self, msg: Message) -> Result<(), PushError> {
-        if self.is_closing() {
-            return Err(PushError::Closed);
+        {
+            let mut state = self.shared.lock();
+            if state.closing || state.receiver_gone {
+                return Err(PushError::Closed);
+            }
+            if state.queue.len() >= self.shared.capacity {
+                return Err(PushError::Full);
+            }
+            state.queue.push_back(msg);
         }
-        self.queue.try_send(msg).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => PushError::Full,
-            mpsc::error::TrySendError::Closed(_) => PushError::Closed,
-        })
+        self.shared.wake.notify_one();
+        Ok(())
     }
 
     /// Queues a text frame holding already-serialized JSON.
@@ -99,38 +203,45 @@ impl Outbox {
     /// Closes after everything already queued has been sent; if the queue is
     /// full, closes at once. Only the first close counts.
     pub fn close(&self, code: u16, reason: &str) {
-        if self.shared.closing.swap(true, Ordering::SeqCst) {
-            return;
-        }
         let frame = close_frame(code, reason);
-        if self
-            .queue
-            .try_send(Message::Close(Some(frame.clone())))
-            .is_err()
-        {
-            self.shared.abort.send_replace(Some(frame));
+        let immediate = {
+            let mut state = self.shared.lock();
+            if state.closing {
+                return;
+            }
+            state.closing = true;
+            if state.queue.len() < self.shared.capacity && !state.receiver_gone {
+                state.queue.push_back(Message::Close(Some(frame)));
+                false
+            } else {
+                state.abort = Some(frame);
+                true
+            }
+        };
+        if immediate {
+            self.shared.abort_wake.notify_one();
+        } else {
+            self.shared.wake.notify_one();
         }
     }
 
-    /// Closes now, dropping whatever is still queued. Only the first close counts.
+    /// Closes now, dropping whatever is still queued. Only the first close
+    /// counts, except that it turns a pending orderly close immediate.
     pub fn abort(&self, code: u16, reason: &str) {
-        if self.shared.closing.swap(true, Ordering::SeqCst) {
-            // An orderly close may be stuck behind a full queue: make it immediate.
-            if self.shared.abort.borrow().is_none() {
-                self.shared
-                    .abort
-                    .send_replace(Some(close_frame(code, reason)));
+        {
+            let mut state = self.shared.lock();
+            if state.abort.is_some() {
+                return;
             }
-            return;
+            state.closing = true;
+            state.abort = Some(close_frame(code, reason));
         }
-        self.shared
-            .abort
-            .send_replace(Some(close_frame(code, reason)));
+        self.shared.abort_wake.notify_one();
     }
 
     /// Whether a close was requested.
     pub fn is_closing(&self) -> bool {
-        self.shared.closing.load(Ordering::SeqCst)
+        self.shared.lock().closing
     }
 }
 
@@ -147,27 +258,25 @@ mod tests {
 
     #[test]
     fn a_full_queue_refuses_without_waiting() {
-        let (outbox, mut rx) = Outbox::new(2);
+        let (outbox, rx) = Outbox::new(2);
         assert_eq!(outbox.try_push(Message::text("a")), Ok(()));
         assert_eq!(outbox.try_push(Message::text("b")), Ok(()));
         assert_eq!(outbox.try_push(Message::text("c")), Err(PushError::Full));
-        assert_eq!(rx.queue.try_recv().ok(), Some(Message::text("a")));
+        assert_eq!(rx.try_recv(), Some(Message::text("a")));
     }
 
     #[test]
     fn orderly_close_is_queued_behind_messages() {
-        let (outbox, mut rx) = Outbox::new(4);
+        let (outbox, rx) = Outbox::new(4);
         outbox.try_push(Message::text("bye")).unwrap();
         outbox.close(CLOSE_NORMAL, "done");
         assert_eq!(
             outbox.try_push(Message::text("late")),
             Err(PushError::Closed)
         );
-        assert_eq!(rx.queue.try_recv().ok(), Some(Message::text("bye")));
-        assert!(
-            matches!(rx.queue.try_recv(), Ok(Message::Close(Some(f))) if f.code == CLOSE_NORMAL)
-        );
-        assert!(rx.abort.borrow().is_none());
+        assert_eq!(rx.try_recv(), Some(Message::text("bye")));
+        assert!(matches!(rx.try_recv(), Some(Message::Close(Some(f))) if f.code == CLOSE_NORMAL));
+        assert!(rx.abort_frame().is_none());
     }
 
     #[test]
@@ -175,10 +284,7 @@ mod tests {
         let (outbox, rx) = Outbox::new(1);
         outbox.try_push(Message::text("stuck")).unwrap();
         outbox.close(CLOSE_RESTART, "restart");
-        assert_eq!(
-            rx.abort.borrow().as_ref().map(|f| f.code),
-            Some(CLOSE_RESTART)
-        );
+        assert_eq!(rx.abort_frame().map(|f| f.code), Some(CLOSE_RESTART));
     }
 
     #[test]
@@ -186,6 +292,44 @@ mod tests {
         let (outbox, rx) = Outbox::new(4);
         outbox.close(CLOSE_NORMAL, "done");
         outbox.abort(CLOSE_SLOW, "slow");
-        assert_eq!(rx.abort.borrow().as_ref().map(|f| f.code), Some(CLOSE_SLOW));
+        assert_eq!(rx.abort_frame().map(|f| f.code), Some(CLOSE_SLOW));
+    }
+
+    #[tokio::test]
+    async fn recv_waits_for_a_push_and_ends_with_the_last_sender() {
+        let (outbox, rx) = Outbox::new(4);
+        let other = outbox.clone();
+        let pusher = tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            other.try_push(Message::text("late")).unwrap();
+        });
+        assert_eq!(rx.recv().await, Some(Message::text("late")));
+        pusher.await.unwrap();
+        drop(outbox);
+        assert_eq!(rx.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn aborted_resolves_on_abort_and_pushes_then_fail() {
+        let (outbox, rx) = Outbox::new(4);
+        let waiter = tokio::spawn(async move {
+            rx.aborted().await;
+            rx.abort_frame().map(|f| f.code)
+        });
+        tokio::task::yield_now().await;
+        outbox.abort(CLOSE_SLOW, "slow");
+        assert_eq!(waiter.await.unwrap(), Some(CLOSE_SLOW));
+        // The receiver is gone with its task: nothing can be queued any more.
+        assert_eq!(outbox.try_push(Message::text("x")), Err(PushError::Closed));
+    }
+
+    #[test]
+    fn a_drained_queue_gives_its_memory_back() {
+        let (outbox, rx) = Outbox::new(256);
+        for _ in 0..100 {
+            outbox.try_push(Message::text("m")).unwrap();
+        }
+        while rx.try_recv().is_some() {}
+        assert!(outbox.shared.lock().queue.capacity() <= KEEP_CAPACITY);
     }
 }
