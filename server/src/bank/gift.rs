@@ -42,8 +42,10 @@ pub fn score(doc: &Doc) -> u32 {
         }
         total += 1;
         let joined = body.join("\n");
-        let titled =
-            joined.trim_start().starts_with("::") && joined.trim_start()[2..].contains("::");
+        let titled = joined
+            .trim_start()
+            .strip_prefix("::")
+            .is_some_and(|r| r.contains("::"));
         if titled || has_gift_block(&joined) {
             marked += 1;
         }
@@ -284,6 +286,9 @@ fn parse_question(file: &str, body: &[(usize, &str)]) -> Result<Item, BankError>
 
     // [markdown] / [html] / [plain] / [moodle]
     let mut markup = true;
+    // Options are cleaned as markup only when the file says so: plain option
+    // text such as `*args` or `1. x` must stay exactly as written.
+    let mut rich = false;
     if chars.get(i).is_some_and(|c| is(c, '[')) {
         let rest = string(chars.get(i..).unwrap_or(&[]));
         for (tag, is_markup) in [
@@ -299,6 +304,7 @@ fn parse_question(file: &str, body: &[(usize, &str)]) -> Result<Item, BankError>
             {
                 i += tag.chars().count();
                 markup = is_markup;
+                rich = tag == "[markdown]" || tag == "[html]";
                 break;
             }
         }
@@ -372,7 +378,7 @@ fn parse_question(file: &str, body: &[(usize, &str)]) -> Result<Item, BankError>
         line: first_line,
         ..Draft::default()
     };
-    answers(file, block_line, inside, &mut draft, &mut warnings)?;
+    answers(file, block_line, inside, rich, &mut draft, &mut warnings)?;
     Ok(Item::Question(draft, warnings))
 }
 
@@ -389,6 +395,7 @@ fn answers(
     file: &str,
     line: usize,
     inside: &[Ch],
+    rich: bool,
     draft: &mut Draft,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), BankError> {
@@ -443,7 +450,7 @@ fn answers(
         return Ok(());
     }
 
-    let entries = entries(file, line, body)?;
+    let entries = entries(file, line, body, rich)?;
     let any_wrong = entries.iter().any(|e| !e.correct_mark);
     let any_weight = entries.iter().any(|e| e.weight.is_some());
     if !any_wrong && entries.iter().any(|e| e.text.contains("->")) {
@@ -507,7 +514,7 @@ fn answers(
 
 /// Splits an answer block at unescaped `=` / `~`, reading `%weight%` and
 /// dropping `#feedback`.
-fn entries(file: &str, line: usize, body: &[Ch]) -> Result<Vec<Entry>, BankError> {
+fn entries(file: &str, line: usize, body: &[Ch], rich: bool) -> Result<Vec<Entry>, BankError> {
     let mut starts: Vec<usize> = body
         .iter()
         .enumerate()
@@ -560,7 +567,11 @@ fn entries(file: &str, line: usize, body: &[Ch]) -> Result<Vec<Entry>, BankError
             })?);
             item = item.get(close + 1..).unwrap_or(&[]);
         }
-        let text = text::collapse_whitespace(&string(item));
+        let text = if rich {
+            text::plain(&string(item))
+        } else {
+            text::collapse_whitespace(&string(item))
+        };
         if text.is_empty() {
             return Err(syntax(
                 file,
@@ -696,6 +707,16 @@ Use \\{\\} for a dict and \\= to assign; 1 \\~ 2 \\# x \\: y {=ok ~no}\n";
         assert_eq!(q.prompt, "What is the capital of France?");
         assert_eq!(q.options[0].text, "Paris");
         assert_eq!(q.options[1].text, "Lyon");
+    }
+
+    #[test]
+    fn moodle_html_export_is_read_as_plain_text() {
+        let src = "// question: 12  name: Q1\n::Q1::[html]<p>Which is <b>mutable</b>?</p>{\n\t=<p>list</p>\n\t~<p>tuple</p>\n}\n";
+        let p = run(src).unwrap();
+        let q = questions(&p)[0];
+        assert_eq!(q.prompt, "Which is mutable?");
+        let opts: Vec<&str> = q.options.iter().map(|o| o.text.as_str()).collect();
+        assert_eq!(opts, vec!["list", "tuple"]);
     }
 
     #[test]
