@@ -283,8 +283,8 @@ fn strip_checkbox(t: &str) -> Option<(bool, &str)> {
     }
 }
 
-/// A piece of inline text: literal text, or a run of `*`/`_` that may turn
-/// out to be an emphasis marker.
+/// A piece of inline text: literal text, or a run of `*`/`_`/`~~` that may
+/// turn out to be an emphasis or strikethrough marker.
 #[derive(Debug, Clone)]
 enum Piece {
     Text(String),
@@ -490,7 +490,14 @@ fn tokenize(s: &str) -> Vec<Piece> {
                     i += 1;
                 }
             },
-            '*' | '_' => {
+            '~' if count_run(&chars, i, '~') != 2 => {
+                let run = count_run(&chars, i, '~');
+                push_text(&mut pieces, &"~".repeat(run));
+                prev = Some('~');
+                i += run;
+            }
+            // `*`/`_` emphasis and `~~strikethrough~~`.
+            '*' | '_' | '~' => {
                 let run = count_run(&chars, i, c);
                 let next = chars.get(i + run).copied();
                 let before_ws = prev.is_none_or(char::is_whitespace);
@@ -499,7 +506,7 @@ fn tokenize(s: &str) -> Vec<Piece> {
                 let after_p = next.is_some_and(is_punct);
                 let left = !after_ws && (!after_p || before_ws || before_p);
                 let right = !before_ws && (!before_p || after_ws || after_p);
-                let (can_open, can_close) = if c == '*' {
+                let (can_open, can_close) = if c != '_' {
                     (left, right)
                 } else {
                     (left && (!right || before_p), right && (!left || after_p))
@@ -862,6 +869,11 @@ mod tests {
         assert_eq!(plain("an *italic* word"), "an italic word");
         assert_eq!(plain("an _italic_ phrase here"), "an italic phrase here");
         assert_eq!(plain("***both***"), "both");
+        assert_eq!(plain("~~old~~ new"), "old new");
+        assert_eq!(
+            plain("(~3.8+) and ~x~ and a ~~~ b"),
+            "(~3.8+) and ~x~ and a ~~~ b"
+        );
         assert_eq!(
             plain("## **Уровень 1: Основы Python (1-25)**"),
             "Уровень 1: Основы Python (1-25)"
