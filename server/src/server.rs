@@ -9,6 +9,7 @@ use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -18,6 +19,11 @@ use crate::state::AppState;
 pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(9);
 /// Part of the budget given to HTTP requests still running.
 const HTTP_DRAIN: Duration = Duration::from_secs(3);
+/// Kernel send buffer of each accepted socket. Left alone, Linux grows it to
+/// megabytes per socket on fast links; a bounded buffer keeps memory per
+/// client small and lets a client that stops reading show up quickly as a
+/// full outbound queue (and be dropped as slow) instead of hiding in the kernel.
+pub const SOCKET_SEND_BUFFER: usize = 64 * 1024;
 
 /// Runs the server on `listener` until `shutdown` resolves, then drains.
 /// Tests call this with a listener on port 0.
@@ -45,6 +51,11 @@ pub async fn run(
         trigger.begin_shutdown();
     });
     let http_state = state.clone();
+    let listener = listener.tap_io(|tcp| {
+        // Quiz traffic is many small messages: send them at once.
+        let _ = tcp.set_nodelay(true);
+        let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(SOCKET_SEND_BUFFER);
+    });
     let serve = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

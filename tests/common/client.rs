@@ -154,7 +154,13 @@ impl Client {
                 Some(Event::Json(value)) if value["type"] == kind => return value,
                 Some(Event::Json(_)) => continue,
                 Some(Event::Closed(frame)) => {
-                    panic!("socket closed while waiting for {kind:?}: {frame:?}")
+                    panic!(
+                        "socket closed while waiting for {kind:?}: {frame:?}; got {:?}",
+                        self.log
+                            .iter()
+                            .map(|m| m["type"].clone())
+                            .collect::<Vec<_>>()
+                    )
                 }
                 None => panic!("no {kind:?} message within {WAIT:?}; got {:?}", self.log),
             }

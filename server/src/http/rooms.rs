@@ -1,10 +1,10 @@
 //! `/api/rooms`: creating a room, and the host's results export.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -19,7 +19,9 @@ const MAX_CREATE_BODY: usize = 4 * 1024;
 
 /// Routes under `/api/rooms`.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/rooms", post(create_room))
+    Router::new()
+        .route("/api/rooms", post(create_room))
+        .route("/api/rooms/{code}/results", get(results))
 }
 
 /// Body of `POST /api/rooms`; every field is optional.
@@ -115,6 +117,93 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
         .filter(|p| *p == "https" || *p == "http")
         .unwrap_or("http");
     format!("{scheme}://{host}")
+}
+
+/// Query of the results export.
+#[derive(Debug, Deserialize)]
+struct ResultsQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+async fn results(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(query): Query<ResultsQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let csv = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_format",
+                "format must be json or csv",
+            ))
+        }
+    };
+    let token = super::history::bearer(&headers).ok_or_else(unauthorized)?;
+    let code = rooms::normalize_code(&code).ok_or_else(|| ApiError::not_found("room"))?;
+    if let Some(room) = state.rooms().get(&code) {
+        if !room.is_host_token(token) {
+            return Err(unauthorized());
+        }
+        let export = room
+            .inspect(move |room| {
+                let results = room.results();
+                if csv {
+                    Export::Csv(results.to_csv())
+                } else {
+                    Export::Json(serde_json::to_value(&results).unwrap_or_default())
+                }
+            })
+            .await;
+        if let Ok(export) = export {
+            return Ok(export.into_response_for(&code));
+        }
+    }
+    // Not live (ended, cleaned up, or never existed): ask storage.
+    let export = if csv {
+        crate::persist::stored_results_csv(&state, &code, token).map(Export::Csv)
+    } else {
+        crate::persist::stored_results(&state, &code, token).map(Export::Json)
+    };
+    export
+        .map(|export| export.into_response_for(&code))
+        .ok_or_else(|| ApiError::not_found("room"))
+}
+
+enum Export {
+    Json(serde_json::Value),
+    Csv(String),
+}
+
+impl Export {
+    fn into_response_for(self, code: &str) -> Response {
+        match self {
+            Export::Json(value) => Json(value).into_response(),
+            Export::Csv(text) => (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"quizroom-{code}.csv\""),
+                    ),
+                ],
+                text,
+            )
+                .into_response(),
+        }
+    }
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "send the room's host token as Authorization: Bearer TOKEN",
+    )
 }
 
 #[cfg(test)]

@@ -30,10 +30,13 @@ use crate::ws::outbox::{
     CLOSE_RESTART, CLOSE_ROOM_GONE, CLOSE_SLOW, CLOSE_TOO_BIG,
 };
 
-/// How long a closing socket waits for the peer's close reply.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How long a closing socket waits for its close frame to go out and the
+/// peer's close reply (a slow peer may start reading again and learn why).
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// The same wait while the server shuts down, to stay within its budget.
+const SHUTDOWN_CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// How long the writer tries to deliver an immediate close frame.
-const ABORT_SEND: Duration = Duration::from_millis(500);
+const ABORT_SEND: Duration = Duration::from_secs(4);
 /// Queued messages written before a flush.
 const WRITE_BATCH: usize = 64;
 /// Longest `message` text in an `error` reply.
@@ -105,7 +108,7 @@ impl Reader {
         let mut closing_until: Option<Instant> = None;
         loop {
             if closing_until.is_none() && (writer_done || self.outbox.is_closing()) {
-                closing_until = Some(Instant::now() + CLOSE_GRACE);
+                closing_until = Some(Instant::now() + self.close_grace());
             }
             let deadline = closing_until.unwrap_or_else(|| self.deadline());
             tokio::select! {
@@ -147,6 +150,14 @@ impl Reader {
             }
         }
         self.finish(writer, writer_done).await;
+    }
+
+    fn close_grace(&self) -> Duration {
+        if self.state.is_shutting_down() {
+            SHUTDOWN_CLOSE_GRACE
+        } else {
+            CLOSE_GRACE
+        }
     }
 
     /// When the reader must act if nothing arrives: the identify deadline,

@@ -1,0 +1,455 @@
+//! A full game in each mode, over real sockets against a server on port 0:
+//! host, screen and several players, from `ask` to `reveal`, scores, results
+//! and `end`. Every game also checks that no player or screen was sent
+//! correctness or host-only fields before the reveal.
+
+mod common;
+
+use common::game::{self, assert_no_keys, before_reveal, Player, SECRET_KEYS};
+use common::{Client, Server};
+use serde_json::{json, Value};
+
+fn clients<'a>(players: &'a mut [Player], screen: &'a mut Client) -> Vec<&'a mut Client> {
+    players
+        .iter_mut()
+        .map(|p| &mut p.client)
+        .chain(std::iter::once(screen))
+        .collect()
+}
+
+fn indices(value: &Value) -> Vec<u64> {
+    value
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default()
+}
+
+async fn vote(player: &mut Player, qid: &Value, choices: &[u64]) {
+    let msg = if choices.len() == 1 {
+        json!({"type": "vote", "qid": qid, "choice": choices[0]})
+    } else {
+        json!({"type": "vote", "qid": qid, "choices": choices})
+    };
+    player.client.send_json(msg).await;
+    let ack = player.client.recv_until("ack").await;
+    assert_eq!(ack["ref"], "vote");
+    assert_eq!(&ack["qid"], qid);
+}
+
+fn points_of(reveal: &Value, player: &Player) -> i64 {
+    reveal["points"][player.id.to_string()]
+        .as_i64()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn vote_game_scores_by_the_key_and_exports_results() {
+    let server = Server::start().await;
+    let room = server.create_room().await;
+    let mut host = game::host(&server, &room).await;
+    let mut screen = game::screen(&server, &room).await;
+    let mut players = game::join_many(&server, &room, "voter", 4).await;
+
+    let question = game::ask(
+        &mut host,
+        "vote",
+        json!({}),
+        &mut clients(&mut players, &mut screen),
+    )
+    .await;
+    let qid = question["qid"].clone();
+    let right = indices(&question["correct"]);
+    assert!(!right.is_empty(), "host copy carries the key: {question}");
+    let options = question["options"].as_array().unwrap().len() as u64;
+    let wrong = (0..options)
+        .find(|i| !right.contains(i))
+        .expect("a wrong option");
+
+    vote(&mut players[0], &qid, &right).await;
+    vote(&mut players[1], &qid, &right).await;
+    vote(&mut players[2], &qid, &[wrong]).await;
+    // players[3] does not answer.
+    let tally = host
+        .recv_matching("tally of 3 answers", |m| {
+            m["type"] == "tally" && m["answered"] == 3
+        })
+        .await;
+    assert_eq!(tally["of"], 4);
+    let counted: u64 = indices(&tally["counts"]).iter().sum();
+    assert!(counted >= 3, "{tally}");
+
+    host.send_json(json!({"type": "reveal"})).await;
+    let reveal = host.recv_until("reveal").await;
+    assert_eq!(indices(&reveal["correct"]), right);
+    for client in clients(&mut players, &mut screen) {
+        let theirs = client.recv_until("reveal").await;
+        assert_eq!(indices(&theirs["correct"]), right);
+    }
+    assert_eq!(points_of(&reveal, &players[0]), 1000);
+    assert_eq!(points_of(&reveal, &players[1]), 1000);
+    assert_eq!(points_of(&reveal, &players[2]), 0);
+    assert_eq!(points_of(&reveal, &players[3]), 0);
+    for player in &players {
+        assert_no_keys(
+            &before_reveal(&player.client, &qid),
+            SECRET_KEYS,
+            &player.name,
+        );
+    }
+    assert_no_keys(&before_reveal(&screen, &qid), SECRET_KEYS, "screen");
+
+    host.send_json(json!({"type": "show_scores"})).await;
+    let scores = host.recv_until("scores").await;
+    let board = scores["leaderboard"].as_array().unwrap();
+    assert_eq!(board.len(), 4);
+    assert_eq!(board[0]["score"], 1000);
+    assert_eq!(board[0]["place"], 1);
+    assert_eq!(board[1]["place"], 1);
+    assert_eq!(board[2]["score"], 0);
+
+    // Results of the live room, JSON and CSV.
+    let http = reqwest::Client::new();
+    let url = server.url(&format!("/api/rooms/{}/results", room.code));
+    let json: Value = http
+        .get(&url)
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json["code"], room.code);
+    assert_eq!(json["questions"].as_array().unwrap().len(), 1, "{json}");
+    let scores: Vec<i64> = json["players"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["score"].as_i64().unwrap())
+        .collect();
+    assert_eq!(scores.iter().sum::<i64>(), 2000);
+    let csv = http
+        .get(format!("{url}?format=csv"))
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert_eq!(
+        csv.headers()["content-type"].to_str().unwrap(),
+        "text/csv; charset=utf-8"
+    );
+    assert!(csv.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains(&format!("{}.csv", room.code)));
+    let text = csv.text().await.unwrap();
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().starts_with("qid,seq,question_id"));
+    assert_eq!(lines.filter(|l| !l.is_empty()).count(), 4, "{text}");
+
+    host.send_json(json!({"type": "end"})).await;
+    host.recv_until("ended").await;
+    for client in clients(&mut players, &mut screen) {
+        client.recv_until("ended").await;
+    }
+}
+
+#[tokio::test]
+async fn results_need_the_host_token() {
+    let server = Server::start().await;
+    let room = server.create_room().await;
+    let other = server.create_room().await;
+    let http = reqwest::Client::new();
+    let url = server.url(&format!("/api/rooms/{}/results", room.code));
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(status(http.get(&url).send().await.unwrap()), 401);
+    assert_eq!(
+        status(
+            http.get(&url)
+                .bearer_auth(&other.host_token)
+                .send()
+                .await
+                .unwrap()
+        ),
+        401
+    );
+    assert_eq!(
+        status(http.get(&url).bearer_auth("Bearer").send().await.unwrap()),
+        401
+    );
+    let unknown = server.url("/api/rooms/ZZZZZZ/results");
+    assert_eq!(
+        status(
+            http.get(&unknown)
+                .bearer_auth(&room.host_token)
+                .send()
+                .await
+                .unwrap()
+        ),
+        404
+    );
+    let ok = http
+        .get(&url)
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["questions"].as_array().map(Vec::len), Some(0));
+}
+
+#[tokio::test]
+async fn buzz_game_passes_the_floor_and_scores_the_judged_answer() {
+    let server = Server::start().await;
+    let room = server.create_room().await;
+    let mut host = game::host(&server, &room).await;
+    let mut screen = game::screen(&server, &room).await;
+    let mut players = game::join_many(&server, &room, "buzzer", 3).await;
+    let question = game::ask(
+        &mut host,
+        "buzz",
+        json!({}),
+        &mut clients(&mut players, &mut screen),
+    )
+    .await;
+    let qid = question["qid"].clone();
+
+    for player in players.iter_mut() {
+        player
+            .client
+            .send_json(json!({"type": "buzz", "qid": qid}))
+            .await;
+        let ack = player.client.recv_until("ack").await;
+        assert_eq!(ack["ref"], "buzz");
+    }
+    // A second press is acknowledged again and changes nothing.
+    players[0]
+        .client
+        .send_json(json!({"type": "buzz", "qid": qid}))
+        .await;
+    players[0].client.recv_until("ack").await;
+
+    let queue = host
+        .recv_matching("queue of 3", |m| {
+            m["type"] == "buzz_queue" && m["queue"].as_array().map(Vec::len) == Some(3)
+        })
+        .await;
+    assert_eq!(queue["floor"], players[0].id);
+    let order: Vec<u64> = queue["queue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["player_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(order, vec![players[0].id, players[1].id, players[2].id]);
+
+    host.send_json(json!({"type": "judge", "player_id": players[0].id, "correct": false}))
+        .await;
+    host.recv_matching("floor passed", |m| {
+        m["type"] == "buzz_queue" && m["floor"] == players[1].id
+    })
+    .await;
+    // Ruled wrong: out for this question.
+    players[0]
+        .client
+        .send_json(json!({"type": "buzz", "qid": qid}))
+        .await;
+    players[0].client.expect_error("not_your_turn").await;
+
+    host.send_json(json!({"type": "judge", "player_id": players[1].id, "correct": true}))
+        .await;
+    host.send_json(json!({"type": "reveal"})).await;
+    let reveal = host.recv_until("reveal").await;
+    assert_eq!(points_of(&reveal, &players[1]), 1000);
+    assert_eq!(points_of(&reveal, &players[0]), 0);
+    for client in clients(&mut players, &mut screen) {
+        client.recv_until("reveal").await;
+    }
+    for player in &players {
+        assert_no_keys(
+            &before_reveal(&player.client, &qid),
+            &["answer", "notes", "followups", "question_id"],
+            &player.name,
+        );
+    }
+}
+
+#[tokio::test]
+async fn poll_game_counts_the_latest_vote_of_each_player() {
+    let server = Server::start().await;
+    let room = server.create_room().await;
+    let mut host = game::host(&server, &room).await;
+    let mut screen = game::screen(&server, &room).await;
+    let mut players = game::join_many(&server, &room, "pollster", 3).await;
+    let question = game::ask(
+        &mut host,
+        "poll",
+        json!({}),
+        &mut clients(&mut players, &mut screen),
+    )
+    .await;
+    let qid = question["qid"].clone();
+    assert!(question["options"].as_array().unwrap().len() >= 2);
+
+    vote(&mut players[0], &qid, &[0]).await;
+    vote(&mut players[0], &qid, &[1]).await; // changed its mind
+    vote(&mut players[1], &qid, &[1]).await;
+    vote(&mut players[2], &qid, &[0]).await;
+    let tally = host
+        .recv_matching("final tally", |m| {
+            m["type"] == "tally" && m["answered"] == 3 && indices(&m["counts"]).get(1) == Some(&2)
+        })
+        .await;
+    assert_eq!(indices(&tally["counts"])[0], 1);
+    // Players see the live tally in a poll.
+    players[2]
+        .client
+        .recv_matching("tally", |m| m["type"] == "tally" && m["answered"] == 3)
+        .await;
+
+    host.send_json(json!({"type": "close"})).await;
+    players[1].client.recv_until("closed").await;
+    players[1]
+        .client
+        .send_json(json!({"type": "vote", "qid": qid, "choice": 0}))
+        .await;
+    players[1].client.expect_error("question_closed").await;
+
+    host.send_json(json!({"type": "reveal"})).await;
+    let reveal = players[0].client.recv_until("reveal").await;
+    assert_eq!(indices(&reveal["counts"])[..2], [1, 2]);
+    assert!(indices(&reveal["correct"]).is_empty());
+}
+
+#[tokio::test]
+async fn self_assessment_feeds_the_knowledge_map() {
+    let server = Server::start().await;
+    let room = server.create_room().await;
+    let mut host = game::host(&server, &room).await;
+    let mut screen = game::screen(&server, &room).await;
+    let mut players = game::join_many(&server, &room, "learner", 3).await;
+    let question = game::ask(
+        &mut host,
+        "self",
+        json!({}),
+        &mut clients(&mut players, &mut screen),
+    )
+    .await;
+    let qid = question["qid"].clone();
+    assert_eq!(
+        question["options"],
+        json!(["Know it", "Partly", "Don't know"])
+    );
+    for (i, player) in players.iter_mut().enumerate() {
+        vote(player, &qid, &[i as u64]).await;
+    }
+    host.send_json(json!({"type": "reveal"})).await;
+    let reveal = screen.recv_until("reveal").await;
+    assert_eq!(indices(&reveal["counts"]), vec![1, 1, 1]);
+
+    let results: Value = reqwest::Client::new()
+        .get(server.url(&format!("/api/rooms/{}/results", room.code)))
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let topics = results["topics"].as_array().unwrap();
+    let sum = |key: &str| {
+        topics
+            .iter()
+            .map(|t| t[key].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    assert_eq!(
+        (sum("know"), sum("partly"), sum("dont_know")),
+        (1, 1, 1),
+        "{results}"
+    );
+}
+
+#[tokio::test]
+async fn text_game_with_marking_and_a_peer_vote() {
+    let server = Server::start().await;
+    let room = server.create_room().await;
+    let mut host = game::host(&server, &room).await;
+    let mut screen = game::screen(&server, &room).await;
+    let mut players = game::join_many(&server, &room, "writer", 3).await;
+    let question = game::ask(
+        &mut host,
+        "text",
+        json!({}),
+        &mut clients(&mut players, &mut screen),
+    )
+    .await;
+    let qid = question["qid"].clone();
+    let texts = ["Ownership moves", "Borrowing rules", "Lifetimes"];
+    for (player, text) in players.iter_mut().zip(texts) {
+        player
+            .client
+            .send_json(json!({"type": "answer", "qid": qid, "text": text}))
+            .await;
+        let ack = player.client.recv_until("ack").await;
+        assert_eq!(ack["ref"], "answer");
+    }
+    for text in texts {
+        host.recv_matching("text_answer", |m| {
+            m["type"] == "text_answer" && m["text"] == text
+        })
+        .await;
+    }
+    // Nobody but the host sees another player's typed answer.
+    for (i, player) in players.iter().enumerate() {
+        for other in texts
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, t)| t)
+        {
+            assert!(
+                !player.client.raw.iter().any(|raw| raw.contains(other)),
+                "{} saw {other:?} before the peer vote",
+                player.name
+            );
+        }
+    }
+    host.send_json(json!({"type": "mark", "player_id": players[0].id, "correct": true}))
+        .await;
+    host.send_json(json!({"type": "peer_vote"})).await;
+    let mut options = Vec::new();
+    for player in players.iter_mut() {
+        let peer = player
+            .client
+            .recv_matching("peer vote question", |m| {
+                m["type"] == "question" && m["phase"] == "peer_vote"
+            })
+            .await;
+        options = peer["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o.as_str().unwrap().to_string())
+            .collect();
+    }
+    let index_of = |text: &str| options.iter().position(|o| o == text).unwrap() as u64;
+    // Voting for one's own answer is refused.
+    players[1]
+        .client
+        .send_json(json!({"type": "vote", "qid": qid, "choice": index_of(texts[1])}))
+        .await;
+    players[1].client.expect_error("own_answer").await;
+    vote(&mut players[0], &qid, &[index_of(texts[1])]).await;
+    vote(&mut players[2], &qid, &[index_of(texts[1])]).await;
+    vote(&mut players[1], &qid, &[index_of(texts[0])]).await;
+
+    host.send_json(json!({"type": "reveal"})).await;
+    let reveal = host.recv_until("reveal").await;
+    assert_eq!(indices(&reveal["correct"]), vec![index_of(texts[1])]);
+    assert_eq!(points_of(&reveal, &players[0]), 1000);
+    assert_eq!(points_of(&reveal, &players[1]), 500);
+    assert_eq!(points_of(&reveal, &players[2]), 0);
+}
