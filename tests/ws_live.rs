@@ -307,7 +307,7 @@ async fn a_client_that_stops_reading_is_dropped_and_others_keep_receiving() {
     let server = Server::start_with(|c| c.outbound_queue = 32).await;
     let room = server.create_room().await;
     // Three host sockets, so the bursts below stay within each one's rate limit.
-    let mut hosts = vec![
+    let mut hosts = [
         game::host(&server, &room).await,
         game::host(&server, &room).await,
         game::host(&server, &room).await,

@@ -513,7 +513,7 @@ impl Owner {
     }
 
     fn track_host(&mut self) {
-        let host_here = !self.room.recipients(&Audience::Host).is_empty();
+        let host_here = self.room.host_connected();
         match (host_here, self.host_away_since) {
             (true, Some(_)) => self.host_away_since = None,
             (false, None) => self.host_away_since = Some(Instant::now()),
