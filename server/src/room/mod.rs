@@ -22,7 +22,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -181,7 +181,10 @@ struct Live {
     seated: usize,
     /// Seats with a socket.
     connected: usize,
-    host_conns: usize,
+    /// Host and screen sockets, kept apart so a host-only message does not
+    /// scan every player socket.
+    hosts: BTreeSet<ConnId>,
+    screens: BTreeSet<ConnId>,
     tally: Throttle,
     roster: Throttle,
     buzz: Throttle,
@@ -295,7 +298,7 @@ impl Room {
 
     /// Whether a host socket is open; with none, the grace period runs.
     pub fn host_connected(&self) -> bool {
-        self.live.host_conns > 0
+        !self.live.hosts.is_empty()
     }
 
     /// Last time a host socket was seen (identified or dropped); the
@@ -385,22 +388,15 @@ impl Room {
 
     /// Sockets an audience resolves to right now.
     pub fn recipients(&self, to: &Audience) -> Vec<ConnId> {
-        let pick = |f: &dyn Fn(Who) -> bool| -> Vec<ConnId> {
-            self.live
-                .conns
-                .iter()
-                .filter(|(_, w)| f(**w))
-                .map(|(c, _)| *c)
-                .collect()
-        };
+        let live = &self.live;
         match to {
             Audience::Conn(c) => vec![*c],
-            Audience::Player(p) => self.live.player_conn.get(p).copied().into_iter().collect(),
-            Audience::Host => pick(&|w| w == Who::Host),
-            Audience::Screens => pick(&|w| w == Who::Screen),
-            Audience::Players => pick(&|w| matches!(w, Who::Player(_))),
-            Audience::HostAndScreens => pick(&|w| matches!(w, Who::Host | Who::Screen)),
-            Audience::All => self.live.conns.keys().copied().collect(),
+            Audience::Player(p) => live.player_conn.get(p).copied().into_iter().collect(),
+            Audience::Host => live.hosts.iter().copied().collect(),
+            Audience::Screens => live.screens.iter().copied().collect(),
+            Audience::Players => live.player_conn.values().copied().collect(),
+            Audience::HostAndScreens => live.hosts.iter().chain(&live.screens).copied().collect(),
+            Audience::All => live.conns.keys().copied().collect(),
         }
     }
 

@@ -92,13 +92,14 @@ impl Room {
                     return Err(RoomError::BadToken);
                 }
                 self.live.conns.insert(conn, Who::Host);
-                self.live.host_conns += 1;
+                self.live.hosts.insert(conn);
                 self.d.last_host_seen = now;
                 self.welcome(conn, Who::Host, None, now, out);
                 Ok(())
             }
             ClientMsg::Screen { .. } => {
                 self.live.conns.insert(conn, Who::Screen);
+                self.live.screens.insert(conn);
                 self.welcome(conn, Who::Screen, None, now, out);
                 Ok(())
             }
@@ -252,7 +253,7 @@ impl Room {
     pub(super) fn disconnected(&mut self, conn: ConnId, now: Millis, out: &mut Out) {
         match self.live.conns.remove(&conn) {
             Some(Who::Host) => {
-                self.live.host_conns = self.live.host_conns.saturating_sub(1);
+                self.live.hosts.remove(&conn);
                 self.d.last_host_seen = now;
             }
             Some(Who::Player(id)) => {
@@ -266,7 +267,10 @@ impl Room {
                     self.roster_changed(now, out);
                 }
             }
-            Some(Who::Screen) | None => {}
+            Some(Who::Screen) => {
+                self.live.screens.remove(&conn);
+            }
+            None => {}
         }
     }
 

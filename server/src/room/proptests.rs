@@ -263,6 +263,37 @@ fn check_floor(room: &Room) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The socket indexes agree: every identified socket is exactly one of
+/// host, screen or the one socket of a connected seat.
+fn check_sockets(room: &Room) -> Result<(), TestCaseError> {
+    let live = &room.live;
+    let mut all: Vec<ConnId> = live.conns.keys().copied().collect();
+    let mut parts: Vec<ConnId> = live
+        .hosts
+        .iter()
+        .chain(&live.screens)
+        .chain(live.player_conn.values())
+        .copied()
+        .collect();
+    all.sort_unstable();
+    parts.sort_unstable();
+    prop_assert_eq!(all, parts);
+    prop_assert_eq!(live.connected, live.player_conn.len());
+    for (id, conn) in &live.player_conn {
+        prop_assert_eq!(live.conns.get(conn), Some(&Who::Player(*id)));
+        prop_assert!(room.d.player(*id).is_some_and(|p| p.connected && !p.kicked));
+    }
+    prop_assert_eq!(
+        room.d.players.iter().filter(|p| p.connected).count(),
+        live.connected
+    );
+    prop_assert_eq!(
+        room.d.players.iter().filter(|p| !p.kicked).count(),
+        live.seated
+    );
+    Ok(())
+}
+
 /// A score is exactly the sum of the points credited on questions.
 fn check_scores(room: &Room) -> Result<(), TestCaseError> {
     for p in &room.d.players {
@@ -350,6 +381,7 @@ proptest! {
             check_counts(&sim.h.room)?;
             check_floor(&sim.h.room)?;
             check_scores(&sim.h.room)?;
+            check_sockets(&sim.h.room)?;
             check_privacy(&sim.h.room, &fx, sim.h.host)?;
         }
         // The snapshot round-trips the durable state.
