@@ -256,17 +256,16 @@ impl Room {
                 self.live.hosts.remove(&conn);
                 self.d.last_host_seen = now;
             }
-            Some(Who::Player(id)) => {
-                if self.live.player_conn.get(&id) == Some(&conn) {
-                    self.live.player_conn.remove(&id);
-                    self.live.connected = self.live.connected.saturating_sub(1);
-                    if let Some(p) = self.d.player_mut(id) {
-                        p.connected = false;
-                        p.disconnected_at = Some(now);
-                    }
-                    self.roster_changed(now, out);
+            Some(Who::Player(id)) if self.live.player_conn.get(&id) == Some(&conn) => {
+                self.live.player_conn.remove(&id);
+                self.live.connected = self.live.connected.saturating_sub(1);
+                if let Some(p) = self.d.player_mut(id) {
+                    p.connected = false;
+                    p.disconnected_at = Some(now);
                 }
+                self.roster_changed(now, out);
             }
+            Some(Who::Player(_)) => {}
             Some(Who::Screen) => {
                 self.live.screens.remove(&conn);
             }
