@@ -202,11 +202,7 @@ struct Game {
     in_flight: Option<(u64, BTreeMap<u64, u64>)>,
 }
 
-async fn http_json(
-    client: &reqwest::Client,
-    req: reqwest::RequestBuilder,
-) -> anyhow::Result<(u16, Value)> {
-    let _ = client;
+async fn http_json(req: reqwest::RequestBuilder) -> anyhow::Result<(u16, Value)> {
     let resp = req.send().await?;
     let status = resp.status().as_u16();
     let body = resp.json().await.unwrap_or(Value::Null);
@@ -218,7 +214,6 @@ async fn http_json(
 async fn setup(addr: SocketAddr, game: &mut Game) -> anyhow::Result<(Ws, Vec<Ws>)> {
     let client = reqwest::Client::new();
     let (status, room) = http_json(
-        &client,
         client
             .post(format!("http://{addr}/api/rooms"))
             .json(&json!({"title": "crash test"})),
@@ -312,7 +307,6 @@ async fn play_question(
 async fn results(addr: SocketAddr, game: &Game) -> anyhow::Result<Value> {
     let client = reqwest::Client::new();
     let (status, body) = http_json(
-        &client,
         client
             .get(format!(
                 "http://{addr}/api/rooms/{}/results?format=json",
@@ -342,7 +336,10 @@ fn check_results(results: &Value, game: &Game) {
             if a["answered"] == json!(true) {
                 counted += 1;
                 let pid = a["player_id"].as_u64().expect("player_id");
-                assert!(voters.insert(pid), "player {pid} counted twice in qid {qid}");
+                assert!(
+                    voters.insert(pid),
+                    "player {pid} counted twice in qid {qid}"
+                );
             }
         }
         let counts: u64 = q["counts"]
@@ -353,7 +350,10 @@ fn check_results(results: &Value, game: &Game) {
             .sum();
         assert_eq!(counts, counted, "counts disagree with answers in qid {qid}");
         assert_eq!(q["answered"].as_u64(), Some(counted), "qid {qid}");
-        assert!(counted <= PLAYERS as u64, "more answers than players in qid {qid}");
+        assert!(
+            counted <= PLAYERS as u64,
+            "more answers than players in qid {qid}"
+        );
     }
     for (qid, votes) in &game.confirmed {
         let q = questions
@@ -407,7 +407,10 @@ fn check_answer_rows(data_dir: &Path, game: &Game, restored_qids: &HashSet<u64>)
         .collect();
     let mut keys = HashSet::new();
     for (qid, player, kind, _) in &rows {
-        assert!(keys.insert((*qid, *player, kind.clone())), "answer row twice");
+        assert!(
+            keys.insert((*qid, *player, kind.clone())),
+            "answer row twice"
+        );
         assert!(
             restored_qids.contains(qid),
             "answer row for qid {qid}, which the room does not have"
@@ -420,7 +423,11 @@ fn check_answer_rows(data_dir: &Path, game: &Game, restored_qids: &HashSet<u64>)
                 .find(|(q, p, k, _)| q == qid && p == player && k == "vote")
                 .unwrap_or_else(|| panic!("no stored vote for qid {qid} player {player}"));
             let payload: Value = serde_json::from_str(&row.3).unwrap();
-            assert_eq!(payload["choices"], json!([choice]), "stored vote {qid}/{player}");
+            assert_eq!(
+                payload["choices"],
+                json!([choice]),
+                "stored vote {qid}/{player}"
+            );
         }
     }
 }
@@ -450,7 +457,7 @@ async fn sigkill_at_random_points_loses_nothing_finished() {
     let seed = std::env::var("QUIZROOM_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| quizroom::store::now_ms());
+        .unwrap_or_else(quizroom::store::now_ms);
     eprintln!("crash test seed {seed} (QUIZROOM_CRASH_SEED={seed} replays it)");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let work = tempfile::tempdir().unwrap();
@@ -475,7 +482,9 @@ async fn sigkill_at_random_points_loses_nothing_finished() {
             );
 
             server = Proc::start(work.path(), &data_dir);
-            let stored = results(server.addr, &game).await.expect("results after restart");
+            let stored = results(server.addr, &game)
+                .await
+                .expect("results after restart");
             check_results(&stored, &game);
             let restored: HashSet<u64> = stored["questions"]
                 .as_array()
@@ -487,7 +496,9 @@ async fn sigkill_at_random_points_loses_nothing_finished() {
             // boundary; either way its in-flight votes were counted at most once.
             game.in_flight = None;
             check_answer_rows(&data_dir, &game, &restored);
-            (host, players) = resume(server.addr, &game).await.expect("resume after restart");
+            (host, players) = resume(server.addr, &game)
+                .await
+                .expect("resume after restart");
             // The game goes on where it stopped.
             round += 1;
             play_question(&mut host, &mut players, &mut game, round)
@@ -501,12 +512,13 @@ async fn sigkill_at_random_points_loses_nothing_finished() {
         server.kill9();
         drop((host, players));
         server = Proc::start(work.path(), &data_dir);
-        let stored = results(server.addr, &game).await.expect("ended room results");
+        let stored = results(server.addr, &game)
+            .await
+            .expect("ended room results");
         assert_eq!(stored["ended"], json!(true), "{stored}");
         check_results(&stored, &game);
         let client = reqwest::Client::new();
         let (status, history) = http_json(
-            &client,
             client
                 .get(format!("http://{}/api/rooms", server.addr))
                 .bearer_auth(&game.host_token),
@@ -534,12 +546,18 @@ async fn sigterm_saves_the_open_question_and_exits_zero() {
     let (mut host, mut players) = setup(server.addr, &mut game).await.expect("setup");
 
     // Open a question and have every vote acknowledged, then stop.
-    host.send(json!({"type":"ask","mode":"self"})).await.unwrap();
-    let qid = host.expect("question").await.unwrap()["qid"].as_u64().unwrap();
+    host.send(json!({"type":"ask","mode":"self"}))
+        .await
+        .unwrap();
+    let qid = host.expect("question").await.unwrap()["qid"]
+        .as_u64()
+        .unwrap();
     let mut votes = BTreeMap::new();
     for (p, seat) in players.iter_mut().zip(&game.seats) {
         p.expect("question").await.unwrap();
-        p.send(json!({"type":"vote","qid":qid,"choice":2})).await.unwrap();
+        p.send(json!({"type":"vote","qid":qid,"choice":2}))
+            .await
+            .unwrap();
         p.expect("ack").await.unwrap();
         votes.insert(seat.player_id, 2);
     }

@@ -146,6 +146,7 @@ async fn upload(
         }
         Err(e) => {
             tracing::info!(code = e.code(), error = %e, "bank upload refused");
+            crate::metrics::bank_import_error();
             Err(bank_error(e))
         }
     }
