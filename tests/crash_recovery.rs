@@ -28,9 +28,9 @@ const WAIT: Duration = Duration::from_secs(10);
 /// Players per game.
 const PLAYERS: usize = 3;
 /// Independent games, each with its own data dir.
-const RUNS: usize = 3;
+const RUNS: usize = 4;
 /// Kills per game.
-const KILLS_PER_RUN: usize = 3;
+const KILLS_PER_RUN: usize = 5;
 
 /// The server binary, copied away from the target dir so a parallel build
 /// cannot swap it out mid-test. `QUIZROOM_TEST_BIN` names another binary
