@@ -231,7 +231,7 @@ fn build(file: &str, format: &str, doc: &doc::Doc, parsed: doc::Parsed) -> Resul
         .or_else(|| first_heading(doc))
         .unwrap_or_else(|| file_stem(file).to_string());
     let mut topics: Vec<Topic> = Vec::new();
-    let mut by_path: std::collections::HashMap<Vec<String>, usize> = Default::default();
+    let mut by_path: std::collections::HashMap<String, usize> = Default::default();
     let mut seen: std::collections::HashMap<(String, String), usize> = Default::default();
     for draft_topic in parsed.topics {
         let path: Vec<String> = draft_topic
@@ -264,10 +264,11 @@ fn build(file: &str, format: &str, doc: &doc::Doc, parsed: doc::Parsed) -> Resul
         if questions.is_empty() {
             continue;
         }
-        match by_path.get(&path).and_then(|&i| topics.get_mut(i)) {
+        // Paths that differ only in case or punctuation are one topic.
+        match by_path.get(&path_key).and_then(|&i| topics.get_mut(i)) {
             Some(t) => t.questions.extend(questions),
             None => {
-                by_path.insert(path.clone(), topics.len());
+                by_path.insert(path_key.clone(), topics.len());
                 topics.push(Topic {
                     id: hash_id(&["topic", &bank_id, &path_key]),
                     path,
@@ -400,6 +401,18 @@ mod tests {
         let c = parse("c.md", src).unwrap();
         assert_ne!(a.id, c.id);
         assert_ne!(a.topics[0].id, c.topics[0].id);
+    }
+
+    #[test]
+    fn topics_differing_in_case_are_one_topic() {
+        let bank = parse(
+            "t.md",
+            b"## Basics\nWhat?\n\n## OOP\nWhy?\n\n## basics:\nHow?\n",
+        )
+        .unwrap();
+        let paths: Vec<String> = bank.topics.iter().map(|t| t.path.join("/")).collect();
+        assert_eq!(paths, ["Basics", "OOP"]);
+        assert_eq!(bank.topics[0].questions.len(), 2);
     }
 
     #[test]

@@ -444,6 +444,11 @@ proptest::proptest! {
         ids.sort_unstable();
         ids.dedup();
         proptest::prop_assert_eq!(ids.len(), n, "duplicate ids");
+        let mut tids: Vec<&str> = bank.topics.iter().map(|t| t.id.as_str()).collect();
+        let n = tids.len();
+        tids.sort_unstable();
+        tids.dedup();
+        proptest::prop_assert_eq!(tids.len(), n, "duplicate topic ids");
         for q in questions(&bank) {
             proptest::prop_assert!(q.line >= 1 && q.line <= line_count, "line {} of {}", q.line, line_count);
         }
