@@ -689,10 +689,12 @@ class HostApp {
                   ruled != null ? h('span', { class: `ruled ruled-${ruled ? 'right' : 'wrong'}`, text: t(`host.ruled.${ruled ? 'right' : 'wrong'}`) }) : null,
                   h('span', { class: 'spacer' }),
                   floor
-                    ? [
-                        h('button', { type: 'button', class: 'btn btn-ok', 'data-testid': 'judge-right', text: `✓ ${t('host.judge.right')} (Y)`, onclick: () => this.judge(true) }),
-                        h('button', { type: 'button', class: 'btn btn-bad', 'data-testid': 'judge-wrong', text: `✗ ${t('host.judge.wrong')} (X)`, onclick: () => this.judge(false) }),
-                      ]
+                    ? h(
+                        'span',
+                        { class: 'judge' },
+                        h('button', { type: 'button', class: 'btn btn-ok', 'data-testid': 'judge-right', title: 'Y', 'aria-keyshortcuts': 'Y', text: `✓ ${t('host.judge.right')}`, onclick: () => this.judge(true) }),
+                        h('button', { type: 'button', class: 'btn btn-bad', 'data-testid': 'judge-wrong', title: 'X', 'aria-keyshortcuts': 'X', text: `✗ ${t('host.judge.wrong')}`, onclick: () => this.judge(false) }),
+                      )
                     : null,
                 );
               }),
