@@ -181,6 +181,8 @@ test('a full game in the browser', async (t) => {
     const queue = await host.locator('[data-testid=queue] .q-name').allTextContents();
     assert.deepEqual(queue, ['Борис', 'Alice']);
     assert.match(await host.locator('[data-testid=queue] li.floor').textContent(), /Борис/);
+    await pages.screen.locator('.screen-queue li').nth(1).waitFor();
+    assert.equal(await pages.screen.locator('.screen-queue li.floor').textContent(), '1Борис');
     await shot(host, 'host-buzz', { fullPage: true });
     await shot(cleo, 'player-phone-buzz');
     await host.getByTestId('judge-wrong').click();
@@ -203,6 +205,8 @@ test('a full game in the browser', async (t) => {
     await host.locator('.pick-list li', { hasText: 'capital of Australia' }).getByRole('button').click();
     await questionOnPlayers(2);
     await waitText(host.getByTestId('host-prompt'), 'capital of Australia');
+    // The prompt sits in a live region so screen readers announce each question.
+    await waitText(cleo.locator('#prompt[aria-live=polite]'), 'capital of Australia');
     const options = await host.locator('.host-options li').allTextContents();
     const right = options.findIndex((o) => o.includes('Canberra'));
     assert.ok(right >= 0, 'Canberra is an option');

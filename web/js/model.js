@@ -31,6 +31,7 @@ export class RoomModel {
     this.answers = [];
     this.playerCount = null; // {count, connected} where no roster is sent
     this.you = null; // the player's own standing (player view)
+    this.youOnQuestion = null; // the last `you` about a question (points, verdict)
     this.pending = null; // the player's own input on the current question
     this.private = false;
     this.phase = PHASE.LOBBY;
@@ -71,6 +72,7 @@ export class RoomModel {
         return true;
       case 'you':
         this.you = msg;
+        if (msg.qid != null) this.youOnQuestion = msg;
         this.patchScores([msg]);
         return true;
       case 'timer':
@@ -115,7 +117,10 @@ export class RoomModel {
     const players = s.roster || s.players;
     if (Array.isArray(players)) this.players = players;
     if (typeof s.player_count === 'number') this.playerCount = { count: s.player_count, connected: s.connected ?? s.player_count };
-    if (s.you) this.you = s.you;
+    if (s.you) {
+      this.you = s.you;
+      if (s.you.qid != null) this.youOnQuestion = s.you;
+    }
     this.pending = s.pending || null;
     if (s.question) this.setQuestion(s.question);
     else {

@@ -567,7 +567,7 @@ class PlayerApp {
     const inputSig = [phase, q.open, this.status === 'online', mine, m.floor, m.queue.map((e) => e.player_id), m.reveal && m.reveal.qid];
     this.regionsQ.input.update(inputSig, () => this.inputView(q, mine));
     this.status_.textContent = this.ackText(q, mine);
-    this.regionsQ.result.update([phase, m.reveal, m.you, m.players.map((p) => [p.player_id, p.score]), this.livePoll(q, mine) && m.tally], () =>
+    this.regionsQ.result.update([phase, m.reveal, m.you, m.youOnQuestion, m.players.map((p) => [p.player_id, p.score]), this.livePoll(q, mine) && m.tally], () =>
       this.livePoll(q, mine) ? histogram(q, m.tally.counts, { mine: mine.choices || [] }) : this.resultView(q, mine),
     );
   }
@@ -695,7 +695,7 @@ class PlayerApp {
     const m = this.model;
     if (m.phase !== PHASE.REVEAL || !m.reveal) return null;
     const r = m.reveal;
-    const you = m.you && m.you.qid === r.qid ? m.you : null;
+    const you = m.youOnQuestion && m.youOnQuestion.qid === r.qid ? m.youOnQuestion : null;
     const fromMap = r.points ? r.points[m.playerId] ?? r.points[String(m.playerId)] : undefined;
     const points = Number(you ? you.points : fromMap ?? 0);
     return h(
@@ -703,8 +703,8 @@ class PlayerApp {
       { class: 'reveal' },
       q.options.length && Array.isArray(r.counts) && r.counts.length
         ? histogram(q, r.counts, { correct: r.correct || [], mine: mine.choices || [] })
-        : r.correct && r.correct.length
-          ? h('p', { text: `${t('q.correct')}: ${r.correct.map((i) => optionLabel(q, i)).join(', ')}` })
+        : q.options.length
+          ? this.ownOutcome(q, r.correct || [], mine.choices || [])
           : null,
       you && you.correct != null ? h('p', { class: `verdict ${you.correct ? 'right' : 'wrong'}`, text: you.correct ? t('player.right') : t('player.wrong') }) : null,
       q.mode === 'poll' || q.mode === 'self'
@@ -712,6 +712,24 @@ class PlayerApp {
         : h('p', { class: `points ${points > 0 ? 'plus' : ''}`, 'data-testid': 'points', text: points ? t('player.points', { n: points }) : t('player.noPoints') }),
       r.answer ? h('p', { class: 'ref-answer' }, h('strong', { text: `${t('host.answer')}: ` }), r.answer) : null,
       this.standingLine(),
+    );
+  }
+
+  /** Options with the key and the player's own choice, where counts are private. */
+  ownOutcome(q, correct, chosen) {
+    return h(
+      'ol',
+      { class: 'outcome' },
+      q.options.map((_, i) =>
+        h(
+          'li',
+          { class: `${correct.includes(i) ? 'correct' : ''}${chosen.includes(i) ? ' mine' : ''}` },
+          h('span', { class: 'opt-letter', 'aria-hidden': 'true', text: letter(i) }),
+          h('span', { class: 'opt-text', text: optionLabel(q, i) }),
+          chosen.includes(i) ? h('span', { class: 'tag-mine', text: t('player.yourAnswer') }) : null,
+          correct.includes(i) ? h('span', { class: 'ok', title: t('q.correct'), 'aria-label': t('q.correct'), text: '✓' }) : null,
+        ),
+      ),
     );
   }
 
