@@ -161,8 +161,11 @@ test('a full game in the browser', async (t) => {
     await pages.host.getByRole('button', { name: 'Remove Dana' }).click();
     await dana.getByTestId('view-kicked').waitFor();
     await waitText(pages.host.getByRole('heading', { name: /Players \(3\)/ }), /3/);
-    await dana.reload();
-    await dana.locator('#name').waitFor();
+    // A new nickname from the same browser does not get her back in.
+    await dana.goto(`${server.base}/join/${code}`);
+    await dana.locator('#name').fill('Dana again');
+    await dana.locator('form.join-form button[type=submit]').click();
+    await dana.getByTestId('view-kicked').waitFor();
     await dana.context().close();
   });
 

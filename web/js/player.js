@@ -100,7 +100,10 @@ class PlayerApp {
           return { type: 'resume', room: this.code, resume_token: creds.resume_token };
         }
         this.helloKind = 'join';
-        return { type: 'join', room: this.code, name: this.name };
+        const join = { type: 'join', room: this.code, name: this.name.trim() };
+        const kickedToken = load(`kicked.${this.code}`);
+        if (kickedToken) join.resume_token = kickedToken;
+        return join;
       },
       onMessage: (msg) => this.onMessage(msg),
       onStatus: (status, detail) => this.onStatus(status, detail),
@@ -227,6 +230,9 @@ class PlayerApp {
 
   kicked() {
     if (this.socket) this.socket.stop();
+    // Kept so a new join from this browser is refused as the same person.
+    const token = (this.creds && this.creds.resume_token) || load(`kicked.${this.code}`);
+    if (token) save(`kicked.${this.code}`, token);
     save(`player.${this.code}`, null);
     this.view = 'kicked';
     this.render();
