@@ -305,7 +305,9 @@ pub struct QuestionMsg {
 /// the welcome state): the only per-player data a player gets in private mode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct YouMsg {
+    /// The player's own seat.
     pub player_id: PlayerId,
+    /// The player's own nickname.
     pub name: String,
     /// The question this is about, when it follows a reveal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -316,6 +318,7 @@ pub struct YouMsg {
     /// Whether the player's answer was right, where the mode has a key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correct: Option<bool>,
+    /// Total score.
     pub score: i64,
     /// 1-based place; equal scores share a place.
     pub place: u32,
@@ -329,10 +332,15 @@ pub struct YouMsg {
 /// One topic of the self-assessment knowledge map.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopicKnowledge {
+    /// Merged topic id.
     pub topic_id: String,
+    /// Topic path, outermost first.
     pub topic: Vec<String>,
+    /// Answers "know it".
     pub know: u32,
+    /// Answers "partly".
     pub partly: u32,
+    /// Answers "don't know".
     pub dont_know: u32,
     /// `(know + 0.5·partly) / responses`.
     pub knowledge: f64,

@@ -104,11 +104,17 @@ pub enum Audience {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
+    /// A buzzer press joined the queue.
     Buzz,
+    /// A vote, poll or self-assessment answer (the latest replaces earlier ones).
     Vote,
+    /// A typed answer.
     Answer,
+    /// A vote in a text question's peer vote.
     PeerVote,
+    /// The host ruled on the floor holder.
     Judge,
+    /// The host marked a typed answer.
     Mark,
 }
 
@@ -116,16 +122,25 @@ pub enum RecordKind {
 /// answer even if the process dies before the next checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnswerRecord {
+    /// Room code.
     pub room: String,
+    /// The question within the room.
     pub qid: Qid,
+    /// The catalog question id.
     pub question_id: String,
+    /// Who answered.
     pub player_id: PlayerId,
+    /// The player's nickname, so records read on their own.
     pub name: String,
+    /// What was counted.
     pub kind: RecordKind,
+    /// Chosen option indices (vote, peer vote).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<usize>,
+    /// The typed answer (text mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// Right or wrong where known (key, judgement, mark).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correct: Option<bool>,
     /// Milliseconds after the question opened (paused time excluded).

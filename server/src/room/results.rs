@@ -14,18 +14,26 @@ use super::Room;
 /// One player's input on one question, as exported.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResultAnswer {
+    /// The seat.
     pub player_id: PlayerId,
+    /// Nickname at export time.
     pub name: String,
+    /// Whether the player buzzed, voted or typed anything.
     pub answered: bool,
+    /// Counted option indices (vote, poll, self).
     pub choices: Option<Vec<usize>>,
+    /// Typed answer (text).
     pub text: Option<String>,
     /// `know`, `partly` or `dont_know` (self mode).
     #[serde(rename = "self")]
     pub self_assessment: Option<&'static str>,
+    /// Pressed the buzzer (buzz).
     pub buzzed: bool,
     /// Right or wrong where something judged it (key, host ruling, mark).
     pub correct: Option<bool>,
+    /// Milliseconds from the question opening to the counted input.
     pub response_ms: Option<u64>,
+    /// Points credited on this question.
     pub points: i64,
     /// Peer votes the player's typed answer received.
     pub peer_votes: u32,
@@ -34,19 +42,33 @@ pub struct ResultAnswer {
 /// One closed question.
 #[derive(Debug, Clone, Serialize)]
 pub struct QuestionResult {
+    /// Question number in the room.
     pub qid: Qid,
+    /// Same as `qid`, as shown to people.
     pub seq: u32,
+    /// Catalog question id.
     pub question_id: String,
+    /// The question text.
     pub prompt: String,
+    /// Topic path, outermost first.
     pub topic: Vec<String>,
+    /// Merged topic id.
     pub topic_id: String,
+    /// How it was asked.
     pub mode: Mode,
+    /// Options as shown (peer vote: the typed answers).
     pub options: Vec<String>,
+    /// Correct option indices (peer vote: the winners).
     pub correct: Vec<usize>,
+    /// Final counts per option.
     pub counts: Vec<u32>,
+    /// Players who answered.
     pub answered: u32,
+    /// Players in the room when it closed.
     pub of: u32,
+    /// The time limit, if any.
     pub time_limit_ms: Option<u64>,
+    /// Whether the outcome was shown.
     pub revealed: bool,
     /// One row per player seated when results were taken.
     pub answers: Vec<ResultAnswer>,
@@ -55,29 +77,46 @@ pub struct QuestionResult {
 /// One player over the whole game.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlayerResult {
+    /// The seat.
     pub player_id: PlayerId,
+    /// Nickname.
     pub name: String,
+    /// Final (or current) score.
     pub score: i64,
     /// 0 for kicked players.
     pub place: u32,
+    /// Questions answered.
     pub answered: u32,
+    /// Answers judged right.
     pub correct: u32,
+    /// Answers judged at all.
     pub judged: u32,
+    /// Mean response time of counted inputs.
     pub avg_response_ms: Option<u64>,
+    /// Whether the host removed the player.
     pub kicked: bool,
 }
 
 /// One topic: correctness and the self-assessment knowledge map.
 #[derive(Debug, Clone, Serialize)]
 pub struct TopicResult {
+    /// Merged topic id.
     pub topic_id: String,
+    /// Topic path, outermost first.
     pub topic: Vec<String>,
+    /// Closed questions asked from it.
     pub questions: u32,
+    /// Answers given.
     pub answered: u32,
+    /// Answers judged right.
     pub correct: u32,
+    /// Answers judged at all.
     pub judged: u32,
+    /// Self-assessed "know it".
     pub know: u32,
+    /// Self-assessed "partly".
     pub partly: u32,
+    /// Self-assessed "don't know".
     pub dont_know: u32,
     /// `(know + 0.5·partly) / responses`, when anyone self-assessed.
     pub knowledge: Option<f64>,
@@ -86,12 +125,19 @@ pub struct TopicResult {
 /// Everything `GET /api/rooms/{code}/results` serves.
 #[derive(Debug, Clone, Serialize)]
 pub struct Results {
+    /// Room code.
     pub code: String,
+    /// Room title.
     pub title: String,
+    /// Whether the room ran in private mode.
     pub private: bool,
+    /// Whether the game is over.
     pub ended: bool,
+    /// Every closed question, in order.
     pub questions: Vec<QuestionResult>,
+    /// Every seat, in join order.
     pub players: Vec<PlayerResult>,
+    /// Per-topic aggregation and knowledge map.
     pub topics: Vec<TopicResult>,
 }
 
