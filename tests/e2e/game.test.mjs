@@ -117,6 +117,12 @@ test('a full game in the browser', async (t) => {
     assert.equal(await child.isChecked(), true, 'checking a parent checks its children');
     await parent.locator(':scope > .tree-row input').uncheck();
     assert.equal(await child.isChecked(), false);
+    // A whole bank can be chosen too, and dropped again from the chosen list.
+    await host.locator('.banks .chip', { hasText: 'classroom' }).click();
+    await host.locator('.banks .chip.chip-on[aria-pressed=true]', { hasText: 'classroom' }).waitFor();
+    await waitText(host.getByTestId('topic-count'), '18 questions in the chosen topics');
+    await host.locator('.chosen .chip', { hasText: 'classroom' }).locator('.chip-x').click();
+    await host.locator('.banks .chip[aria-pressed=false]', { hasText: 'classroom' }).waitFor();
     await host.locator('.tree-row', { hasText: /^\s*Geography/ }).locator('input').first().check();
     await waitText(host.getByTestId('topic-count'), /\d+ questions in the chosen topics/);
   });

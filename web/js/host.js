@@ -143,10 +143,12 @@ class HostApp {
     this.searchResults = null;
     this.picker = new TopicPicker(() => {
       save(`topics.${this.code}`, [...this.picker.checked]);
+      save(`banks.${this.code}`, [...this.picker.banksOn]);
       this.regions.setup.invalidate();
       this.render();
     });
     for (const id of load(`topics.${code}`, []) || []) this.picker.checked.add(id);
+    for (const id of load(`banks.${code}`, []) || []) this.picker.banksOn.add(id);
 
     const el = (tag, cls) => h(tag, { class: cls });
     this.regions = {
@@ -390,7 +392,7 @@ class HostApp {
       return;
     }
     this.regions.room.update([m.players, m.locked, m.phase === PHASE.ENDED], () => this.roomView());
-    this.regions.setup.update([this.catalogState, this.settings, [...this.picker.checked], [...this.picker.expanded], m.phase === PHASE.ENDED], () => this.setupView());
+    this.regions.setup.update([this.catalogState, this.settings, [...this.picker.checked], [...this.picker.banksOn], [...this.picker.expanded], m.phase === PHASE.ENDED], () => this.setupView());
     this.regions.current.update(
       [m.question, m.phase, m.queue, m.floor, m.tally, m.reveal, m.answers, [...this.marks], [...this.judged], m.players.length, m.leaderboard],
       () => this.currentView(),
@@ -581,7 +583,7 @@ class HostApp {
         { class: 'row' },
         h('h3', { text: t('host.topics') }),
         h('span', { class: 'spacer' }),
-        p.checked.size ? h('button', { type: 'button', class: 'link', text: t('host.topics.none'), onclick: () => p.clear() }) : null,
+        p.checked.size || p.banksOn.size ? h('button', { type: 'button', class: 'link', text: t('host.topics.none'), onclick: () => p.clear() }) : null,
       ),
       this.catalogState === 'loading'
         ? h('p', { class: 'muted', text: t('host.topics.loading') })

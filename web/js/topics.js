@@ -23,6 +23,7 @@ export class TopicPicker {
     this.topics = [];
     this.banks = [];
     this.checked = new Set();
+    this.banksOn = new Set();
     this.expanded = new Set();
     this.parents = new Map();
     this.byId = new Map();
@@ -68,6 +69,7 @@ export class TopicPicker {
       this.parents.set(node.id, parent ? parent.id : null);
     });
     for (const id of [...this.checked]) if (!this.byId.has(id)) this.checked.delete(id);
+    for (const id of [...this.banksOn]) if (!this.banks.some((b) => b.id === id)) this.banksOn.delete(id);
   }
 
   /** Questions under a node, counting its whole subtree once. */
@@ -82,9 +84,12 @@ export class TopicPicker {
     return this.topics.reduce((sum, n) => sum + this.total(n), 0);
   }
 
-  /** Smallest set of topic ids covering the selection (parents stand for children). */
+  /**
+   * Ids to draw from: the smallest set of topic ids covering the checked
+   * topics (parents stand for children), plus whole banks.
+   */
   selectedIds() {
-    const out = [];
+    const out = [...this.banksOn];
     const visit = (nodes) => {
       for (const node of nodes || []) {
         if (this.checked.has(node.id)) out.push(node.id);
@@ -104,12 +109,15 @@ export class TopicPicker {
       { class: 'chosen', 'data-testid': 'chosen-topics' },
       ids.map((id) => {
         const node = this.byId.get(id);
-        const label = (node.path && node.path.length ? node.path : [node.title]).join(' › ');
+        const bank = node ? null : this.banks.find((b) => b.id === id);
+        if (!node && !bank) return null;
+        const label = node ? (node.path && node.path.length ? node.path : [node.title]).join(' › ') : `${t('host.bank')}: ${bank.title || bank.id}`;
+        const drop = () => (node ? this.toggle(node, false) : this.toggleBank(id));
         return h(
           'span',
           { class: 'chip chip-on' },
           h('span', { text: label }),
-          h('button', { type: 'button', class: 'chip-x', 'aria-label': `${t('host.topics.remove')}: ${label}`, text: '×', onclick: () => this.toggle(node, false) }),
+          h('button', { type: 'button', class: 'chip-x', 'aria-label': `${t('host.topics.remove')}: ${label}`, text: '×', onclick: drop }),
         );
       }),
     );
@@ -117,7 +125,12 @@ export class TopicPicker {
 
   /** Number of questions in the selection. */
   selectedCount() {
-    return this.selectedIds().reduce((sum, id) => sum + this.total(this.byId.get(id)), 0);
+    return this.selectedIds().reduce((sum, id) => {
+      const node = this.byId.get(id);
+      if (node) return sum + this.total(node);
+      const bank = this.banks.find((b) => b.id === id);
+      return sum + (bank ? Number(bank.questions) || 0 : 0);
+    }, 0);
   }
 
   setSubtree(node, on) {
@@ -151,38 +164,15 @@ export class TopicPicker {
 
   clear() {
     this.checked.clear();
+    this.banksOn.clear();
     this.onChange();
   }
 
-  /** Checks (or, when all are checked already, unchecks) a bank's topics. */
-  async toggleBank(bankId) {
-    const parsed = await fetchBank(bankId);
-    const banks = parsed && Array.isArray(parsed.banks) ? parsed.banks : [parsed];
-    const nodes = [];
-    for (const b of banks) {
-      for (const topic of (b && b.topics) || []) {
-        const node = this.findByPath(topic.path || []);
-        if (node) nodes.push(node);
-      }
-    }
-    if (!nodes.length) return;
-    const allOn = nodes.every((n) => this.checked.has(n.id));
-    for (const n of nodes) {
-      this.setSubtree(n, !allOn);
-      this.fixAncestors(n.id);
-    }
+  /** Selects or drops a whole bank: the server draws exactly its questions. */
+  toggleBank(bankId) {
+    if (this.banksOn.has(bankId)) this.banksOn.delete(bankId);
+    else this.banksOn.add(bankId);
     this.onChange();
-  }
-
-  findByPath(path) {
-    let level = this.topics;
-    let found = null;
-    for (const title of path) {
-      found = (level || []).find((n) => norm(n.title) === norm(title));
-      if (!found) return null;
-      level = found.children;
-    }
-    return found;
   }
 
   /** The tree and bank shortcuts. */
@@ -201,9 +191,11 @@ export class TopicPicker {
               'button',
               {
                 type: 'button',
-                class: 'chip',
+                class: `chip${this.banksOn.has(b.id) ? ' chip-on' : ''}`,
+                'aria-pressed': String(this.banksOn.has(b.id)),
+                'data-bank': b.id,
                 title: [b.title, b.file].filter(Boolean).join(' — '),
-                onclick: () => this.toggleBank(b.id).catch(() => {}),
+                onclick: () => this.toggleBank(b.id),
               },
               h('span', { text: b.title || b.id }),
               h('span', { class: 'count', text: b.questions ?? '' }),
