@@ -1,6 +1,6 @@
 //! Layout 5, `outline`: topic outlines with talking points.
 //!
-//! ```text
+//! ~~~text
 //! Backend topics
 //! ---
 //!
@@ -12,7 +12,7 @@
 //! ```python
 //! # a comment, not a heading
 //! ```
-//! ```
+//! ~~~
 //!
 //! Each topic heading (the level that carries the bullets, `##` here) is a
 //! topic and a discussion question (kind `open`) whose notes are its
