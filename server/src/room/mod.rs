@@ -586,6 +586,7 @@ impl Room {
             ClientMsg::Lock { locked } => {
                 self.d.locked = locked;
                 out.send(Audience::Host, ServerMsg::Locked { locked });
+                out.push(Effect::Checkpoint);
                 Ok(())
             }
             ClientMsg::Pause { paused } => self.pause(paused, now, out),

@@ -70,6 +70,8 @@ pub struct QuestionResult {
     pub time_limit_ms: Option<u64>,
     /// Whether the outcome was shown.
     pub revealed: bool,
+    /// Mean response time of the counted inputs.
+    pub avg_response_ms: Option<u64>,
     /// One row per player seated when results were taken.
     pub answers: Vec<ResultAnswer>,
 }
@@ -118,6 +120,10 @@ pub struct TopicResult {
     pub partly: u32,
     /// Self-assessed "don't know".
     pub dont_know: u32,
+    /// Points credited on the topic's questions.
+    pub points: i64,
+    /// Mean response time of the counted inputs.
+    pub avg_response_ms: Option<u64>,
     /// `(know + 0.5·partly) / responses`, when anyone self-assessed.
     pub knowledge: Option<f64>,
 }
@@ -150,6 +156,15 @@ fn self_label(choices: Option<&Vec<usize>>) -> Option<&'static str> {
     }
 }
 
+fn answers_times(answers: &[ResultAnswer]) -> Vec<u64> {
+    answers.iter().filter_map(|a| a.response_ms).collect()
+}
+
+fn mean(values: &[u64]) -> Option<u64> {
+    let n = u64::try_from(values.len()).ok().filter(|n| *n > 0)?;
+    Some(values.iter().sum::<u64>() / n)
+}
+
 fn question_result(q: &Asked, room: &Room) -> QuestionResult {
     let peer_votes = |id: PlayerId| -> u32 {
         q.peer.as_ref().map_or(0, |peer| {
@@ -161,7 +176,7 @@ fn question_result(q: &Asked, room: &Room) -> QuestionResult {
                 .sum()
         })
     };
-    let answers = room
+    let answers: Vec<ResultAnswer> = room
         .d
         .players
         .iter()
@@ -195,7 +210,9 @@ fn question_result(q: &Asked, room: &Room) -> QuestionResult {
         ),
         None => (q.options.clone(), q.key.clone(), q.counts.clone()),
     };
+    let times: Vec<u64> = answers_times(&answers);
     QuestionResult {
+        avg_response_ms: mean(&times),
         qid: q.qid,
         seq: q.qid,
         question_id: q.question.id.clone(),
@@ -303,6 +320,7 @@ impl Room {
             })
             .collect();
         let mut topics: BTreeMap<String, TopicResult> = BTreeMap::new();
+        let mut topic_times: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         for q in &questions {
             let t = topics
                 .entry(q.topic_id.clone())
@@ -316,10 +334,17 @@ impl Room {
                     know: 0,
                     partly: 0,
                     dont_know: 0,
+                    points: 0,
+                    avg_response_ms: None,
                     knowledge: None,
                 });
             t.questions += 1;
+            topic_times
+                .entry(q.topic_id.clone())
+                .or_default()
+                .extend(answers_times(&q.answers));
             for a in &q.answers {
+                t.points += a.points;
                 t.answered += u32::from(a.answered);
                 if let Some(c) = a.correct {
                     t.judged += 1;
@@ -336,6 +361,7 @@ impl Room {
         let topics = topics
             .into_values()
             .map(|mut t| {
+                t.avg_response_ms = topic_times.get(&t.topic_id).and_then(|v| mean(v));
                 let n = t.know + t.partly + t.dont_know;
                 t.knowledge =
                     (n > 0).then(|| (f64::from(t.know) + 0.5 * f64::from(t.partly)) / f64::from(n));

@@ -1326,6 +1326,8 @@ fn results_cover_closed_questions_and_export_csv() {
     h.host_cmd(ClientMsg::Close);
     let r = h.room.results();
     assert_eq!(r.questions.len(), 2);
+    assert_eq!(r.questions[0].avg_response_ms, Some(0));
+    assert_eq!(r.topics.iter().map(|t| t.points).sum::<i64>(), 1000);
     assert_eq!(r.players[0].answered, 2);
     assert_eq!(r.players[0].correct, 1);
     assert_eq!(r.players[0].judged, 1);
