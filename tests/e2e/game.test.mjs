@@ -281,6 +281,27 @@ test('a full game in the browser', async (t) => {
     await cleo.locator('.reveal .bar-row.mine').waitFor();
   });
 
+  await step('poll round: players see the live tally and may change their vote', async () => {
+    const { host, alice, boris, cleo } = pages;
+    await chooseMode('poll');
+    await host.locator('#pick-search').fill('largest country');
+    await host.locator('.pick-list li', { hasText: 'largest country' }).getByRole('button').click();
+    await questionOnPlayers(4);
+    await alice.locator('.opt[data-index="0"]').click();
+    await waitText(alice.locator('.ack'), /change it until the host closes/);
+    await boris.locator('.opt[data-index="1"]').click();
+    await alice.locator('.q-result .histogram').waitFor();
+    await waitText(alice.locator('.q-result .bar-count').nth(1), /^1/);
+    await alice.locator('.opt[data-index="1"]').click();
+    await waitText(alice.locator('.q-result .bar-count').nth(1), /^2/);
+    await cleo.locator('.opt[data-index="0"]').click();
+    await waitText(host.getByTestId('answered'), '3 of 3 answered');
+    await host.getByTestId('close').click();
+    await cleo.locator('.opt:disabled').first().waitFor();
+    await host.getByTestId('reveal').click();
+    await alice.locator('.reveal .bar-row.mine').waitFor();
+  });
+
   await step('a lost connection shows "reconnecting" and comes back to the same seat', async () => {
     const { host, cleo } = pages;
     const scoreBefore = await cleo.getByTestId('my-score').textContent();
@@ -303,7 +324,7 @@ test('a full game in the browser', async (t) => {
     const { host, alice, boris, cleo } = pages;
     await chooseMode('text');
     await host.getByTestId('draw').click();
-    await questionOnPlayers(4);
+    await questionOnPlayers(5);
     const typed = { alice: 'Canberra', boris: 'Сидней', cleo: 'Perth, I think' };
     for (const [who, text] of Object.entries(typed)) {
       await pages[who].locator('#answer').fill(text);
@@ -360,17 +381,17 @@ test('a full game in the browser', async (t) => {
       lines[0],
       'qid,seq,question_id,topic,mode,prompt,player_id,name,answered,choices,text,self,buzzed,correct,response_ms,points',
     );
-    for (const mode of ['buzz', 'vote', 'self', 'text']) assert.ok(lines.some((l) => l.includes(`,${mode},`) || l.includes(`,"${mode}",`)), `a ${mode} row`);
+    for (const mode of ['buzz', 'vote', 'self', 'poll', 'text']) assert.ok(lines.some((l) => l.includes(`,${mode},`) || l.includes(`,"${mode}",`)), `a ${mode} row`);
     assert.ok(csv.includes('Борис') && csv.includes('Alice') && csv.includes('<i>Cleo</i>'));
     assert.ok(csv.includes('capital of Australia'));
     assert.ok(csv.includes('Canberra'));
-    assert.ok(lines.length >= 1 + 4 * 3, 'a row per player per question');
+    assert.ok(lines.length >= 1 + 5 * 3, 'a row per player per question');
     const [jsonDownload] = await Promise.all([host.waitForEvent('download'), host.getByTestId('json').click()]);
     const results = JSON.parse(fs.readFileSync(await jsonDownload.path(), 'utf8'));
     assert.equal(results.code, code);
     assert.deepEqual(
       results.questions.map((q) => q.mode),
-      ['buzz', 'vote', 'self', 'text'],
+      ['buzz', 'vote', 'self', 'poll', 'text'],
     );
     assert.equal(results.players.filter((p) => !p.kicked).length, 3);
     assert.deepEqual(results.players.filter((p) => p.kicked).map((p) => p.name), ['Dana']);

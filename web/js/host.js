@@ -597,7 +597,19 @@ class HostApp {
       h('p', { class: 'muted small', text: t(`mode.${this.settings.mode}.hint`) }),
       h('div', { class: 'row' }, h('label', { for: 'limit', text: t('host.limit') }), limit),
       h('button', { type: 'button', class: 'btn btn-primary btn-block btn-big', 'data-testid': 'draw', disabled: ended, text: `${t('host.draw')}  (N)`, onclick: () => this.draw() }),
-      h('details', { class: 'pick' }, h('summary', { text: t('host.pick') }), this.searchBox, this.searchOut),
+      h(
+        'details',
+        {
+          class: 'pick',
+          open: this.pickOpen,
+          ontoggle: (e) => {
+            this.pickOpen = e.target.open;
+          },
+        },
+        h('summary', { text: t('host.pick') }),
+        this.searchBox,
+        this.searchOut,
+      ),
     ];
   }
 

@@ -124,6 +124,8 @@ const en = {
   'kind.truefalse': 'true / false',
   'kind.short': 'short answer',
 
+  'opt.true': 'True',
+  'opt.false': 'False',
   'self.0': 'I know it',
   'self.1': 'Partly',
   'self.2': "I don't know",
@@ -359,6 +361,8 @@ const ru = {
   'kind.truefalse': 'верно / неверно',
   'kind.short': 'короткий ответ',
 
+  'opt.true': 'Верно',
+  'opt.false': 'Неверно',
   'self.0': 'Знаю',
   'self.1': 'Частично',
   'self.2': 'Не знаю',

@@ -67,6 +67,8 @@ export function topicPath(path) {
 export function optionLabel(question, i) {
   const text = question.options[i];
   if (question.mode === 'self' && question.options.length === 3) return t(`self.${i}`);
+  // The server's own True/False pair for statements is translated too.
+  if (question.options.length === 2 && question.options[0] === 'True' && question.options[1] === 'False') return t(i === 0 ? 'opt.true' : 'opt.false');
   return text;
 }
 
