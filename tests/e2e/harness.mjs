@@ -30,14 +30,14 @@ const START_TIMEOUT_MS = 20_000;
 
 /**
  * Starts the server binary ($QUIZROOM_BIN, default target/debug/quizroom)
- * on 127.0.0.1:0 with a fresh data folder, and resolves once its log says
- * where it listens. Returns {base, stop(), log()}.
+ * on 127.0.0.1:0 with a fresh data folder (plus `extraArgs`), and resolves
+ * once its log says where it listens. Returns {base, stop(), log()}.
  */
-export async function startServer() {
+export async function startServer(extraArgs = []) {
   const bin = process.env.QUIZROOM_BIN || path.join(REPO, 'target', 'debug', 'quizroom');
   if (!fs.existsSync(bin)) throw new Error(`server binary not found: ${bin} (build it or set QUIZROOM_BIN)`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quizroom-e2e-'));
-  const child = spawn(bin, ['--addr', '127.0.0.1:0', '--data-dir', dataDir, '--seeds', path.join(REPO, 'seeds')], {
+  const child = spawn(bin, ['--addr', '127.0.0.1:0', '--data-dir', dataDir, '--seeds', path.join(REPO, 'seeds'), ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', QUIZROOM_LOG: process.env.QUIZROOM_LOG || 'info' },
   });
