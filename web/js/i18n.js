@@ -227,6 +227,7 @@ const en = {
   'screen.ended': 'Thanks for playing!',
   'screen.queue': 'Buzzed',
   'screen.buzzWait': 'Who knows? Press the button!',
+  'screen.more': '+{n} more',
   'screen.noCode': 'Open this page as /screen/CODE.',
   'screen.paused': 'Paused',
 
@@ -464,6 +465,7 @@ const ru = {
   'screen.ended': 'Спасибо за игру!',
   'screen.queue': 'Нажали',
   'screen.buzzWait': 'Кто знает? Жмите кнопку!',
+  'screen.more': 'и ещё {n}',
   'screen.noCode': 'Откройте эту страницу как /screen/КОД.',
   'screen.paused': 'Пауза',
 

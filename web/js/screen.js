@@ -8,6 +8,9 @@ import { PHASE, RoomModel } from './model.js';
 import { RoomSocket } from './socket.js';
 import { countdown, histogram, joinLink, langSwitch, leaderboard, optionLabel, podium, qrImage, reconnectBanner, topicPath } from './widgets.js';
 
+/** Most names shown in the lobby. */
+const NAME_CLOUD_MAX = 60;
+
 /** Mounts the big screen for a room. */
 export function mountScreen(root, code) {
   const model = new RoomModel();
@@ -67,7 +70,13 @@ export function mountScreen(root, code) {
             'div',
             { class: 'name-cloud' },
             model.players.length
-              ? model.players.map((p) => h('span', { class: 'name-tag', text: p.name }))
+              ? [
+                  // The newest names; a big room shows how many more there are.
+                  model.players.slice(-NAME_CLOUD_MAX).map((p) => h('span', { class: 'name-tag', text: p.name })),
+                  model.players.length > NAME_CLOUD_MAX
+                    ? h('span', { class: 'name-tag more', text: t('screen.more', { n: model.players.length - NAME_CLOUD_MAX }) })
+                    : null,
+                ]
               : model.count()
                 ? h('p', { class: 'player-count', text: t('screen.players', { n: model.count() }) })
                 : h('p', { class: 'muted', text: t('screen.waiting') }),
