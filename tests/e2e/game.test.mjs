@@ -413,6 +413,11 @@ test('a full game in the browser', async (t) => {
     await shot(screen, 'screen-podium');
     await shot(cleo, 'player-phone-final');
     await shot(host, 'host-ended', { fullPage: true });
+    // Later, from the same browser: the room is closed but its results stay downloadable.
+    await host.reload();
+    await host.locator('.results').waitFor();
+    const [later] = await Promise.all([host.waitForEvent('download'), host.getByTestId('csv').click()]);
+    assert.match(fs.readFileSync(await later.path(), 'utf8'), /capital of Australia/);
     for (const [name, page] of Object.entries(pages)) assert.deepEqual(page.errors, [], `${name} had no script errors`);
   });
 });

@@ -213,7 +213,9 @@ class HostApp {
       if (!this.identified) {
         this.socket.stop();
         this.fatal = errorText(msg.code, msg.message);
-        if (msg.code === 'bad_token' || msg.code === 'no_room') forgetRoom(this.code);
+        // An ended room's results stay downloadable with the token; a wrong token is useless.
+        if (msg.code === 'bad_token') forgetRoom(this.code);
+        else this.fatalKeepsResults = true;
         this.render();
         return;
       }
@@ -225,9 +227,8 @@ class HostApp {
       this.socket.welcomed();
       this.model = new RoomModel();
     }
-    if (msg.type === 'locked' || (msg.type === 'roster' && typeof msg.locked === 'boolean')) this.lockPending = null;
     this.model.apply(msg);
-    if (msg.type === 'ended') this.gameOver = true;
+    if (msg.type === 'ended' || this.model.phase === PHASE.ENDED) this.gameOver = true;
     if (msg.type === 'reveal' || msg.type === 'ended' || msg.type === 'closed') {
       this.summaryStale = true;
       if (this.summaryOpen) this.regions.room.invalidate();
@@ -386,7 +387,7 @@ class HostApp {
     ]);
     document.getElementById('shortcuts').textContent = t('host.shortcuts');
     if (this.fatal) {
-      this.regions.room.update('fatal', () => null);
+      this.regions.room.update(['fatal', this.fatalKeepsResults], () => (this.fatalKeepsResults ? this.resultsCard() : null));
       this.regions.setup.update('fatal', () => null);
       this.regions.current.update('fatal', () => null);
       return;
@@ -451,20 +452,26 @@ class HostApp {
             )
           : h('p', { class: 'muted', text: t('host.noPlayers') }),
       ),
-      h(
-        'section',
-        { class: 'card results' },
-        h('h2', { text: t('host.results') }),
-        h(
-          'div',
-          { class: 'row wrap' },
-          h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'csv', text: t('host.download.csv'), onclick: () => this.download('csv') }),
-          h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'json', text: t('host.download.json'), onclick: () => this.download('json') }),
-        ),
-        this.summaryView(),
-        m.phase !== PHASE.ENDED ? h('button', { type: 'button', class: 'btn btn-danger btn-block', 'data-testid': 'end', text: t('host.end'), onclick: () => this.end() }) : null,
-      ),
+      this.resultsCard(),
     ];
+  }
+
+  /** Downloads, the summary by topic, and the end button. */
+  resultsCard() {
+    const m = this.model;
+    return h(
+      'section',
+      { class: 'card results' },
+      h('h2', { text: t('host.results') }),
+      h(
+        'div',
+        { class: 'row wrap' },
+        h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'csv', text: t('host.download.csv'), onclick: () => this.download('csv') }),
+        h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'json', text: t('host.download.json'), onclick: () => this.download('json') }),
+      ),
+      this.summaryView(),
+      m.phase !== PHASE.ENDED && !this.fatal ? h('button', { type: 'button', class: 'btn btn-danger btn-block', 'data-testid': 'end', text: t('host.end'), onclick: () => this.end() }) : null,
+    );
   }
 
   /** Per-topic summary from the results: right answers and self-assessed knowledge. */
