@@ -1784,3 +1784,21 @@ fn restore_takes_back_points_credited_on_a_question_still_open() {
     assert_eq!(room.current_qid(), None);
     assert!(room.results().questions.is_empty());
 }
+
+#[test]
+fn close_for_shutdown_keeps_the_open_question_through_a_restore() {
+    let mut h = Harness::public();
+    let (c1, a, _) = h.join("a");
+    h.ask(open_q("s"), Mode::SelfAssess, None);
+    h.vote(c1, 0);
+    let fx = h.room.close_for_shutdown(h.now);
+    assert!(fx.iter().any(|e| matches!(e, Effect::Checkpoint)));
+    assert_eq!(h.room.boundary_qid(), Some(1));
+    let room = Room::restore(h.room.snapshot(), Arc::new(Catalog::default())).expect("restore");
+    let r = room.results();
+    assert_eq!(r.questions.len(), 1);
+    assert_eq!(r.questions[0].answers[0].player_id, a);
+    assert_eq!(r.questions[0].answers[0].self_assessment, Some("know"));
+    // Nothing open: a second call does nothing.
+    assert!(h.room.close_for_shutdown(h.now).is_empty());
+}
