@@ -35,6 +35,7 @@ test('private room: own results only, no names on the big screen', async () => {
   await host.waitForURL(/\/host\/[A-Z0-9]{6}$/);
   const code = (await host.getByTestId('room-code').textContent()).trim();
   await host.locator('.conn-online').waitFor();
+  await host.getByTestId('private').waitFor();
 
   const screen = await newPage(browser, PROJECTOR, 'screen');
   await screen.goto(`${server.base}/screen/${code}`);

@@ -366,10 +366,11 @@ class HostApp {
   render() {
     const m = this.model;
     const title = m.title || (this.room && this.room.title) || '';
-    this.regions.header.update([title, this.status], () => [
+    this.regions.header.update([title, this.status, m.private], () => [
       h('a', { class: 'brand', href: '/', text: t('app.name') }),
       h('span', { class: 'title', text: t('host.title') }),
       title ? h('span', { class: 'room-title', text: title }) : null,
+      m.private ? h('span', { class: 'badge', 'data-testid': 'private', text: t('host.room.private') }) : null,
       h('span', { class: 'spacer' }),
       connPill(this.status),
       langSwitch(),
