@@ -332,6 +332,7 @@ test('a full game in the browser', async (t) => {
     }
     await waitText(alice.locator('.ack'), /Answer sent/);
     await waitText(cleo.locator('.ack'), /Answer sent/);
+    await cleo.locator('#answer:disabled').waitFor();
     await host.locator('[data-testid=answers] li').nth(2).waitFor();
     const aliceRow = host.locator('[data-testid=answers] li', { hasText: 'Canberra' });
     await aliceRow.locator('button.ok').click();

@@ -138,6 +138,12 @@ class PlayerApp {
     if (msg.type === 'error') {
       if (!this.identified) return this.helloRefused(msg);
       if (msg.code === 'kicked') return this.kicked();
+      // A refused input may be tried again (unless it had been counted already).
+      const key = this.mineKey();
+      if (key && this.mine[key] && this.mine[key].sending) {
+        this.mine[key] = { ...this.mine[key], sending: false };
+        this.saveMine();
+      }
       toast(errorText(msg.code, msg.message), 'error');
       this.render();
       return;
@@ -339,7 +345,8 @@ class PlayerApp {
   sendText(area) {
     const q = this.model.question;
     const text = area.value.trim();
-    if (!q || !this.canAnswer() || !text) return;
+    const mine = this.myAnswer();
+    if (!q || !this.canAnswer() || !text || mine.acked || mine.sending) return;
     if (this.socket.send({ type: 'answer', qid: q.qid, text: text.slice(0, MAX_ANSWER) })) {
       this.setMine({ text, sending: true, acked: false });
       this.render();
@@ -639,11 +646,13 @@ class PlayerApp {
       );
     }
     if (q.mode === 'text' && q.phase !== 'peer_vote') {
+      // The first typed answer counts; it cannot be changed afterwards.
+      const done = Boolean(mine.acked || mine.sending);
       const area = h('textarea', {
         id: 'answer',
         rows: 4,
         maxlength: MAX_ANSWER,
-        disabled: !open,
+        disabled: !open || done,
         'aria-label': t('player.text.label'),
         value: mine.text || '',
       });
@@ -668,7 +677,7 @@ class PlayerApp {
         },
         h('label', { for: 'answer', class: 'sr-only', text: t('player.text.label') }),
         area,
-        h('div', { class: 'row' }, counter, h('span', { class: 'spacer' }), h('button', { type: 'submit', class: 'btn btn-primary', disabled: !open, text: t('player.text.send') })),
+        h('div', { class: 'row' }, counter, h('span', { class: 'spacer' }), h('button', { type: 'submit', class: 'btn btn-primary', disabled: !open || done, text: t('player.text.send') })),
       );
     }
     const chosen = new Set(q.multi ? mine.picked || mine.choices || [] : mine.choices || []);
