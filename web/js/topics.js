@@ -53,7 +53,7 @@ export class TopicPicker {
     const shown = this.topics.filter((n) => this.matches(n));
     this.treeBox.replaceChildren(
       shown.length
-        ? h('ul', { class: 'tree', role: 'tree', 'aria-label': t('host.topics') }, shown.map((n) => this.nodeView(n, 1)))
+        ? h('ul', { class: 'tree', 'aria-label': t('host.topics') }, shown.map((n) => this.nodeView(n)))
         : h('p', { class: 'muted small', text: t('host.pick.none') }),
     );
   }
@@ -206,7 +206,7 @@ export class TopicPicker {
     return [banks, this.filterBox, this.treeBox];
   }
 
-  nodeView(node, depth) {
+  nodeView(node) {
     const kids = (node.children || []).filter((c) => this.matches(c));
     const open = this.expanded.has(node.id) || Boolean(this.filter && kids.length);
     const box = h('input', {
@@ -219,7 +219,7 @@ export class TopicPicker {
     box.indeterminate = !box.checked && this.partly(node);
     return h(
       'li',
-      { role: 'treeitem', 'aria-level': depth, 'aria-expanded': kids.length ? String(open) : null, 'aria-selected': String(box.checked) },
+      null,
       h(
         'div',
         { class: 'tree-row' },
@@ -228,6 +228,7 @@ export class TopicPicker {
               type: 'button',
               class: `twisty${open ? ' open' : ''}`,
               'aria-label': node.title,
+              'aria-expanded': String(open),
               text: '▸',
               onclick: () => {
                 if (open) this.expanded.delete(node.id);
@@ -240,7 +241,7 @@ export class TopicPicker {
         h('label', { for: `topic-${node.id}`, text: node.title }),
         h('span', { class: 'count', text: this.total(node) }),
       ),
-      kids.length && open ? h('ul', { role: 'group' }, kids.map((c) => this.nodeView(c, depth + 1))) : null,
+      kids.length && open ? h('ul', null, kids.map((c) => this.nodeView(c))) : null,
     );
   }
 
