@@ -367,7 +367,8 @@ impl Room {
         };
         for (id, points) in awards {
             q.credit(id, points);
-            if let Some(p) = d.players.get_mut((id.0 as usize).wrapping_sub(1)) {
+            let seat = (id.0 as usize).checked_sub(1);
+            if let Some(p) = seat.and_then(|i| d.players.get_mut(i)) {
                 p.score += points;
             }
         }
