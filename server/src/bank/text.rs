@@ -520,6 +520,9 @@ fn tokenize(s: &str) -> Vec<Piece> {
                 prev = Some(c);
                 i += run;
             }
+            // Invisible characters pasted from web pages and word
+            // processors: they would make equal prompts differ.
+            '\u{200B}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => i += 1,
             _ => {
                 push_text(&mut pieces, c.encode_utf8(&mut [0; 4]));
                 prev = Some(c);
@@ -990,6 +993,11 @@ mod tests {
     fn whitespace_collapsed() {
         assert_eq!(plain("  many   spaces\there  "), "many spaces here");
         assert_eq!(plain("Что такое MRO  "), "Что такое MRO");
+        assert_eq!(
+            plain("Что\u{00A0}такое\u{200B} GIL\u{FEFF}?"),
+            "Что такое GIL?"
+        );
+        assert_eq!(plain("**1. Question?**"), "Question?");
         assert_eq!(plain("hard break\\"), "hard break");
         assert_eq!(plain(""), "");
         assert_eq!(plain("   "), "");
