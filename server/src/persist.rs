@@ -14,7 +14,7 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::room::{Effect, RecordKind, Room};
 use crate::state::AppState;
-use crate::store::{now_ms, AnswerRow, CheckpointRow, RoomRow, Store};
+use crate::store::{now_ms, AnswerRow, CheckpointRow, FinalResults, RoomRow, Store};
 
 /// Opens the results database under `config.data_dir`, purging rooms past
 /// `config.retention_hours`. Called once by [`crate::run`].
@@ -105,20 +105,17 @@ pub fn on_effect(state: &AppState, room: &Room, effect: &Effect) {
             );
         }
         Effect::Ended => {
-            let checkpoint = checkpoint_of(room);
-            let results = (
-                checkpoint.results_json.clone(),
-                checkpoint.results_csv.clone(),
-            );
+            // The last snapshot (so an ended room is never restored as
+            // running), then the final results, computed once.
             logged(
                 "final checkpoint",
                 room.code(),
-                store.checkpoint(checkpoint),
+                store.checkpoint(checkpoint_of(room)),
             );
             logged(
                 "ending a room",
                 room.code(),
-                store.end_room(room.code(), now_ms(), Some(results)),
+                store.end_room(room.code(), now_ms(), Some(final_results(room))),
             );
         }
         Effect::Send { .. } | Effect::Close { .. } => {}
@@ -137,12 +134,30 @@ fn record_kind(kind: RecordKind) -> &'static str {
     }
 }
 
+/// What a boundary stores: the snapshot only. Results are served live
+/// while the room runs and stored once at the end, so a boundary in a big
+/// room costs one serialization, not three.
 fn checkpoint_of(room: &Room) -> CheckpointRow {
-    let snapshot = room.snapshot();
+    CheckpointRow {
+        room: RoomRow {
+            code: room.code().to_string(),
+            host_token: room.host_token().to_string(),
+            title: room.options().title.clone(),
+            created_ms: now_ms(),
+        },
+        snapshot: room.snapshot(),
+        // A restore drops a question that is still open, so its answers
+        // (and any later qid's) are not part of what comes back.
+        boundary_qid: room.boundary_qid().unwrap_or(0),
+    }
+}
+
+/// The results of an ended room as the results endpoint serves them.
+fn final_results(room: &Room) -> FinalResults {
     let results = room.results();
-    let results_csv = results.to_csv();
-    let results_json = serde_json::to_value(&results).unwrap_or(serde_json::Value::Null);
-    let finished = results_json
+    let csv = results.to_csv();
+    let json = serde_json::to_value(&results).unwrap_or(serde_json::Value::Null);
+    let questions = json
         .get("questions")
         .and_then(|q| q.as_array())
         .into_iter()
@@ -152,20 +167,10 @@ fn checkpoint_of(room: &Room) -> CheckpointRow {
             Some((qid, q.clone()))
         })
         .collect();
-    CheckpointRow {
-        room: RoomRow {
-            code: room.code().to_string(),
-            host_token: room.host_token().to_string(),
-            title: room.options().title.clone(),
-            created_ms: now_ms(),
-        },
-        // A restore drops a question that is still open, so its answers
-        // (and any later qid's) are not part of what comes back.
-        boundary_qid: room.boundary_qid().unwrap_or(0),
-        snapshot,
-        results_json,
-        results_csv,
-        finished,
+    FinalResults {
+        json,
+        csv,
+        questions,
     }
 }
 

@@ -117,8 +117,9 @@ pub struct AnswerRow {
     pub at_ms: Millis,
 }
 
-/// A room at a question boundary: enough to bring it back and to answer
-/// results requests without it.
+/// A room at a question boundary: enough to bring it back. Results are not
+/// part of it: a running room serves them live (also after a restore), so
+/// they are computed and stored once, when the room ends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckpointRow {
     pub room: RoomRow,
@@ -127,12 +128,15 @@ pub struct CheckpointRow {
     /// The last qid whose question is finished at this boundary; answers to
     /// later qids belong to a question that a restore will not bring back.
     pub boundary_qid: u32,
-    /// Results of every finished question so far, as the results endpoint shows them.
-    pub results_json: serde_json::Value,
-    /// The same as CSV.
-    pub results_csv: String,
-    /// Results of finished questions by qid (written once, replaced if sent again).
-    pub finished: Vec<(u32, serde_json::Value)>,
+}
+
+/// A room's results when it ends, as the results endpoint serves them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalResults {
+    pub json: serde_json::Value,
+    pub csv: String,
+    /// Results of each finished question by qid.
+    pub questions: Vec<(u32, serde_json::Value)>,
 }
 
 /// Results of a room read back from the database.
@@ -172,7 +176,7 @@ enum Op {
     Ended {
         code: String,
         ended_ms: Millis,
-        results: Option<(serde_json::Value, String)>,
+        results: Option<Box<FinalResults>>,
     },
     DiscardAfter {
         code: String,
@@ -304,12 +308,12 @@ impl Store {
         &self,
         code: &str,
         ended_ms: Millis,
-        results: Option<(serde_json::Value, String)>,
+        results: Option<FinalResults>,
     ) -> Result<(), StoreError> {
         self.send(Op::Ended {
             code: code.to_string(),
             ended_ms,
-            results,
+            results: results.map(Box::new),
         })?;
         self.flush()
     }
@@ -358,7 +362,7 @@ impl Store {
         f(&conn)
     }
 
-    /// Results of room `code` if `host_token` owns it.
+    /// Final results of ended room `code` if `host_token` owns it.
     pub fn results(
         &self,
         code: &str,
@@ -379,15 +383,13 @@ impl Store {
                     },
                 )
                 .optional()?;
-            let Some((json, csv, ended)) = row else {
+            // Only an ended room has stored results; a running one serves
+            // them live.
+            let Some((Some(json), csv, ended)) = row else {
                 return Ok(None);
             };
-            let json = match json {
-                Some(text) => serde_json::from_str(&text)?,
-                None => serde_json::Value::Null,
-            };
             Ok(Some(StoredResults {
-                json,
+                json: serde_json::from_str(&json)?,
                 csv: csv.unwrap_or_default(),
                 ended_ms: ended.map(from_sql),
             }))
@@ -424,7 +426,9 @@ impl Store {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT r.code, r.title, r.created_ms, r.ended_ms,
-                        (SELECT COUNT(*) FROM question_results q WHERE q.room = r.code)
+                        CASE WHEN r.results_json IS NULL THEN r.boundary_qid
+                             ELSE (SELECT COUNT(*) FROM question_results q WHERE q.room = r.code)
+                        END
                  FROM rooms r WHERE r.host_token = ?1
                  ORDER BY r.created_ms DESC, r.code LIMIT 1000",
             )?;
@@ -599,24 +603,15 @@ fn apply(tx: &Transaction<'_>, op: &Op, now: Millis) -> rusqlite::Result<()> {
         Op::Checkpoint(cp) => {
             upsert_room(tx, &cp.room, now)?;
             tx.prepare_cached(
-                "UPDATE rooms SET snapshot = ?2, boundary_qid = ?3, results_json = ?4,
-                 results_csv = ?5, updated_ms = ?6 WHERE code = ?1",
+                "UPDATE rooms SET snapshot = ?2, boundary_qid = ?3, updated_ms = ?4
+                 WHERE code = ?1",
             )?
             .execute(params![
                 cp.room.code,
                 cp.snapshot.to_string(),
                 cp.boundary_qid,
-                cp.results_json.to_string(),
-                cp.results_csv,
                 to_sql(now)
             ])?;
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO question_results (room, qid, payload) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(room, qid) DO UPDATE SET payload = excluded.payload",
-            )?;
-            for (qid, payload) in &cp.finished {
-                stmt.execute(params![cp.room.code, qid, payload.to_string()])?;
-            }
             Ok(())
         }
         Op::Ended {
@@ -624,25 +619,21 @@ fn apply(tx: &Transaction<'_>, op: &Op, now: Millis) -> rusqlite::Result<()> {
             ended_ms,
             results,
         } => {
-            match results {
-                Some((json, csv)) => tx
-                    .prepare_cached(
-                        "UPDATE rooms SET ended_ms = ?2, updated_ms = ?3, results_json = ?4,
-                         results_csv = ?5 WHERE code = ?1",
-                    )?
-                    .execute(params![
-                        code,
-                        to_sql(*ended_ms),
-                        to_sql(now),
-                        json.to_string(),
-                        csv
-                    ])?,
-                None => tx
-                    .prepare_cached(
-                        "UPDATE rooms SET ended_ms = ?2, updated_ms = ?3 WHERE code = ?1",
-                    )?
-                    .execute(params![code, to_sql(*ended_ms), to_sql(now)])?,
-            };
+            tx.prepare_cached("UPDATE rooms SET ended_ms = ?2, updated_ms = ?3 WHERE code = ?1")?
+                .execute(params![code, to_sql(*ended_ms), to_sql(now)])?;
+            if let Some(results) = results {
+                tx.prepare_cached(
+                    "UPDATE rooms SET results_json = ?2, results_csv = ?3 WHERE code = ?1",
+                )?
+                .execute(params![code, results.json.to_string(), results.csv])?;
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO question_results (room, qid, payload) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(room, qid) DO UPDATE SET payload = excluded.payload",
+                )?;
+                for (qid, payload) in &results.questions {
+                    stmt.execute(params![code, qid, payload.to_string()])?;
+                }
+            }
             Ok(())
         }
         Op::DiscardAfter { code, qid } => {
@@ -799,9 +790,14 @@ mod tests {
             room: room(code, token, now_ms()),
             snapshot: json!({ "code": code, "asked": qid }),
             boundary_qid: qid,
-            results_json: json!({ "questions": qid }),
-            results_csv: format!("qid\n{qid}\n"),
-            finished: (1..=qid).map(|q| (q, json!({ "qid": q }))).collect(),
+        }
+    }
+
+    fn final_results(questions: u32) -> FinalResults {
+        FinalResults {
+            json: json!({ "ended": true, "questions": questions }),
+            csv: format!("qid\n{questions}\n"),
+            questions: (1..=questions).map(|q| (q, json!({ "qid": q }))).collect(),
         }
     }
 
@@ -831,11 +827,7 @@ mod tests {
             store.checkpoint(checkpoint("ROOM22", "tok", 2)).unwrap();
             store.checkpoint(checkpoint("ENDED2", "tok", 1)).unwrap();
             store
-                .end_room(
-                    "ENDED2",
-                    now_ms(),
-                    Some((json!({"final": true}), "x\n".into())),
-                )
+                .end_room("ENDED2", now_ms(), Some(final_results(1)))
                 .unwrap();
         }
         let store = open(dir.path());
@@ -844,11 +836,13 @@ mod tests {
         assert_eq!(running[0].code, "ROOM22");
         assert_eq!(running[0].boundary_qid, 2);
         assert_eq!(running[0].snapshot, json!({ "code": "ROOM22", "asked": 2 }));
-        assert_eq!(store.question_results("ROOM22").unwrap().len(), 2);
+        // A running room serves its results live; nothing stored yet.
+        assert!(store.results("ROOM22", "tok").unwrap().is_none());
         let ended = store.results("ENDED2", "tok").unwrap().unwrap();
-        assert_eq!(ended.json, json!({"final": true}));
-        assert_eq!(ended.csv, "x\n");
+        assert_eq!(ended.json, json!({ "ended": true, "questions": 1 }));
+        assert_eq!(ended.csv, "qid\n1\n");
         assert!(ended.ended_ms.is_some());
+        assert_eq!(store.question_results("ENDED2").unwrap().len(), 1);
     }
 
     #[test]
@@ -856,11 +850,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
         store.checkpoint(checkpoint("ROOM33", "right", 1)).unwrap();
+        store
+            .end_room("ROOM33", now_ms(), Some(final_results(1)))
+            .unwrap();
         assert!(store.results("ROOM33", "wrong").unwrap().is_none());
         assert!(store.results("NOROOM", "right").unwrap().is_none());
         let r = store.results("ROOM33", "right").unwrap().unwrap();
-        assert_eq!(r.json, json!({ "questions": 1 }));
-        assert!(r.ended_ms.is_none());
+        assert_eq!(r.json, json!({ "ended": true, "questions": 1 }));
+        assert!(r.ended_ms.is_some());
         assert!(store.host_token_known("right").unwrap());
         assert!(!store.host_token_known("wrong").unwrap());
     }
@@ -879,7 +876,15 @@ mod tests {
         let codes: Vec<_> = rooms.iter().map(|r| r.code.as_str()).collect();
         assert_eq!(codes, ["BBBBBB", "AAAAAA"]);
         assert_eq!(rooms[1].questions, 3);
+        assert_eq!(rooms[1].ended_ms, None);
         assert_eq!(rooms[0].questions, 0);
+        // Once ended, the count comes from the stored results.
+        store
+            .end_room("AAAAAA", 99, Some(final_results(2)))
+            .unwrap();
+        let rooms = store.rooms_of_host("mine").unwrap();
+        assert_eq!(rooms[1].questions, 2);
+        assert_eq!(rooms[1].ended_ms, Some(99));
     }
 
     #[test]
@@ -888,19 +893,23 @@ mod tests {
         let store = open(dir.path());
         store.checkpoint(checkpoint("AAAAAA", "first", 2)).unwrap();
         store.record_answer(answer("AAAAAA", 1, 1, 0)).unwrap();
-        store.end_room("AAAAAA", now_ms(), None).unwrap();
+        store
+            .end_room("AAAAAA", now_ms(), Some(final_results(2)))
+            .unwrap();
         store.room_created(room("AAAAAA", "second", 20)).unwrap();
         store.flush().unwrap();
         assert!(store.results("AAAAAA", "first").unwrap().is_none());
-        let fresh = store.results("AAAAAA", "second").unwrap().unwrap();
-        assert!(fresh.ended_ms.is_none());
+        assert!(store.rooms_of_host("first").unwrap().is_empty());
+        let fresh = store.rooms_of_host("second").unwrap();
+        assert_eq!(fresh.len(), 1);
+        assert_eq!(fresh[0].ended_ms, None);
         assert!(store.answers("AAAAAA").unwrap().is_empty());
         assert!(store.question_results("AAAAAA").unwrap().is_empty());
         // Creating it again with the same token keeps what it has.
-        store.checkpoint(checkpoint("AAAAAA", "second", 1)).unwrap();
+        store.record_answer(answer("AAAAAA", 1, 1, 0)).unwrap();
         store.room_created(room("AAAAAA", "second", 20)).unwrap();
         store.flush().unwrap();
-        assert_eq!(store.question_results("AAAAAA").unwrap().len(), 1);
+        assert_eq!(store.answers("AAAAAA").unwrap().len(), 1);
     }
 
     #[test]
@@ -926,7 +935,8 @@ mod tests {
         let running = store.running_rooms().unwrap();
         assert_eq!(running.len(), 1);
         assert_eq!(running[0].code, "GAME11");
-        let lobby = store.results("LOBBY1", "tok").unwrap().unwrap();
+        let history = store.rooms_of_host("tok").unwrap();
+        let lobby = history.iter().find(|r| r.code == "LOBBY1").unwrap();
         assert_eq!(lobby.ended_ms, Some(99));
     }
 
@@ -936,7 +946,9 @@ mod tests {
         let store = open(dir.path());
         store.checkpoint(checkpoint("OLD111", "tok", 1)).unwrap();
         store.record_answer(answer("OLD111", 1, 1, 0)).unwrap();
-        store.end_room("OLD111", 1_000, None).unwrap();
+        store
+            .end_room("OLD111", 1_000, Some(final_results(1)))
+            .unwrap();
         store.checkpoint(checkpoint("NEW111", "tok", 1)).unwrap();
         store.end_room("NEW111", now_ms(), None).unwrap();
         store.checkpoint(checkpoint("LIVE11", "tok", 1)).unwrap();
