@@ -113,13 +113,13 @@ enum Cmd {
         #[arg(long, default_value_t = 1.0)]
         stall_pct: f64,
         /// Longest think time before a player answers, ms.
-        #[arg(long, default_value_t = 1500)]
+        #[arg(long, default_value_t = 5000)]
         think_ms: u64,
         /// How long each question stays open, ms.
-        #[arg(long, default_value_t = 2500)]
+        #[arg(long, default_value_t = 8000)]
         question_ms: u64,
         /// Pause between reveal and the next question, ms.
-        #[arg(long, default_value_t = 500)]
+        #[arg(long, default_value_t = 2000)]
         pause_ms: u64,
     },
     /// Cost of one broadcast: serialize once, share the bytes.

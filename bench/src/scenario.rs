@@ -353,6 +353,7 @@ pub async fn fanout(
     mem_metrics(&mut out, target, "joined");
     // Let the throttled roster flush settle before timing.
     tokio::time::sleep(Duration::from_millis(1200)).await;
+    let cpu_before = target.cpu_ms();
     for _ in 0..rounds {
         let ask = Order::Ask {
             room: 0,
@@ -362,6 +363,13 @@ pub async fn fanout(
         tokio::time::sleep(Duration::from_millis(200)).await;
         broadcast_round(&mut run, Order::Reveal { room: 0 }, Kind::Reveal).await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    if let (Some(a), Some(b)) = (cpu_before, target.cpu_ms()) {
+        // Each round is one question and one reveal (with a `you` per player).
+        out.metric(
+            "server_cpu_ms_per_round",
+            (b - a) as f64 / f64::from(rounds.max(1)),
+        );
     }
     let after = mem_metrics(&mut out, target, "after");
     let sockets = run.sockets as f64;
@@ -416,6 +424,7 @@ pub async fn votes(
     let mut run = start(target, common, &rooms, players, &topics, b, &mut out).await?;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let mut windows = Vec::new();
+    let mut vote_cpu_ms = Vec::new();
     for _ in 0..rounds {
         let ask = Order::Ask {
             room: 0,
@@ -423,6 +432,7 @@ pub async fn votes(
         };
         broadcast_round(&mut run, ask, Kind::Question).await?;
         tokio::time::sleep(Duration::from_millis(200)).await;
+        let cpu_before = target.cpu_ms();
         let start_us = epoch_us() + 300_000;
         run.fleet
             .broadcast(&Order::Vote {
@@ -443,6 +453,9 @@ pub async fn votes(
             .context("waiting for every vote's ack")?;
         // The last throttled tally follows within one throttle period.
         tokio::time::sleep(Duration::from_millis(500)).await;
+        if let (Some(a), Some(b)) = (cpu_before, target.cpu_ms()) {
+            vote_cpu_ms.push((b - a) as f64);
+        }
         let end_us = epoch_us();
         windows.push((start_us, end_us));
         broadcast_round(&mut run, Order::Reveal { room: 0 }, Kind::Reveal).await?;
@@ -490,6 +503,22 @@ pub async fn votes(
         rates.last().copied().unwrap_or(0.0),
     );
     out.metric("vote_send_span_ms_median", median(&spans));
+    vote_cpu_ms.sort_by(f64::total_cmp);
+    let cpu = median(&vote_cpu_ms);
+    if cpu > 0.0 {
+        // Server CPU per vote round (votes, acks, tallies), and what that
+        // would sustain on one core: the server's own ceiling, whatever
+        // the generator sharing the machine could send.
+        out.metric("server_cpu_ms_per_vote_round_median", cpu);
+        out.metric(
+            "server_cpu_us_per_vote",
+            cpu * 1000.0 / f64::from(players.max(1)),
+        );
+        out.metric(
+            "votes_per_server_cpu_second",
+            f64::from(players) / (cpu / 1000.0),
+        );
+    }
     out.check(
         "votes accepted per s",
         rate,
@@ -577,6 +606,7 @@ pub async fn classroom(
     };
     let run = start(target, common, &rooms, room_size, &topics, b, &mut out).await?;
     mem_metrics(&mut out, target, "joined");
+    let cpu_before = target.cpu_ms();
     let until_us = epoch_us() + secs * 1_000_000;
     run.fleet
         .broadcast(&Order::Play { script, until_us })
@@ -584,6 +614,13 @@ pub async fn classroom(
     let total = Duration::from_secs(secs) + Duration::from_millis(script.question_ms + 1000);
     let samples = sample_rss(target, total, Duration::from_secs(1)).await;
     mem_metrics(&mut out, target, "after");
+    if let (Some(a), Some(b)) = (cpu_before, target.cpu_ms()) {
+        let wall_ms = total.as_millis().max(1) as f64;
+        out.metric(
+            "server_cpu_pct_of_one_core",
+            (b - a) as f64 / wall_ms * 100.0,
+        );
+    }
     let (_, hists) = finish(run, &mut out).await?;
     let mut everyone = Latency::new();
     for name in ["question", "reveal", "vote_ack", "buzz_ack"] {

@@ -43,6 +43,29 @@ fn parse_status(text: &str) -> Option<Mem> {
     })
 }
 
+/// CPU time (user + system) a process has used, in milliseconds, from
+/// `/proc/PID/stat`; the difference over a phase is what the phase cost,
+/// whatever else the shared machine was doing.
+pub fn cpu_ms_of(pid: u32) -> anyhow::Result<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // SAFETY: sysconf only reads a system constant.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    parse_stat_cpu_ticks(&text)
+        .map(|t| t * 1000 / ticks)
+        .ok_or_else(|| anyhow::anyhow!("unreadable /proc/{pid}/stat"))
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/PID/stat` line; the
+/// command name in parentheses may contain spaces, so count after it.
+fn parse_stat_cpu_ticks(text: &str) -> Option<u64> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state is field 3, so utime (14) is index 11.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
 /// Raises the open-file limit to the hard limit and returns the new soft
 /// limit; a process holding thousands of sockets needs it, and children
 /// (workers, a spawned server) inherit it.
@@ -125,6 +148,15 @@ mod tests {
             })
         );
         assert_eq!(parse_status("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn parses_proc_stat_cpu() {
+        let line =
+            "1234 (quiz room) S 1 1234 1234 0 -1 4194304 500 0 0 0 250 75 0 0 20 0 3 0 100 0 0";
+        assert_eq!(parse_stat_cpu_ticks(line), Some(325));
+        assert_eq!(parse_stat_cpu_ticks("garbage"), None);
+        assert!(cpu_ms_of(std::process::id()).is_ok());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tokio::process::{Child, Command};
 
 use crate::http::request;
-use crate::sys::{mem_of, Mem};
+use crate::sys::{cpu_ms_of, mem_of, Mem};
 
 /// Questions in the generated bank: more than any room asks in a run, so
 /// "no repeats in a room" never runs dry.
@@ -125,6 +125,11 @@ impl Target {
     /// The server's memory now, if its PID is known.
     pub fn mem(&self) -> Option<Mem> {
         self.pid.and_then(|p| mem_of(p).ok())
+    }
+
+    /// CPU time the server has used so far, in ms, if its PID is known.
+    pub fn cpu_ms(&self) -> Option<u64> {
+        self.pid.and_then(|p| cpu_ms_of(p).ok())
     }
 
     /// Uploads the generated multiple-choice bank and returns its topic ids.

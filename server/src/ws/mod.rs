@@ -24,7 +24,9 @@ use crate::state::AppState;
 /// socket, so it stays small; a bigger frame grows it as needed.
 const READ_BUFFER: usize = 256;
 /// Bytes gathered before writing to the network (flushes write sooner).
-const WRITE_BUFFER: usize = 16 * 1024;
+/// The buffer keeps the capacity it once reached for the socket's life, so
+/// a burst to one slow reader must not leave a large buffer behind.
+const WRITE_BUFFER: usize = 4 * 1024;
 /// Most bytes buffered for writing; a bigger backlog fails the socket. Must
 /// hold the largest server message (a full room's welcome).
 const MAX_WRITE_BUFFER: usize = 1024 * 1024;
