@@ -1,14 +1,15 @@
 //! The cost of one broadcast as the server does it: serialize the message
-//! once, then hand every recipient's bounded queue a cheap clone of the
-//! same bytes (`try_send`, never waiting). Compared with serializing per
-//! recipient, which is what "serialize once" saves.
+//! once, then push a cheap clone of the same bytes into every recipient's
+//! bounded outbox (the server's own `Outbox`, never waiting). Compared with
+//! serializing per recipient, which is what "serialize once" saves. The
+//! socket writes that follow are measured by the fan-out scenario.
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use axum::extract::ws::{Message, Utf8Bytes};
 use quizroom::protocol::{Mode, QuestionMsg, ServerMsg};
+use quizroom::ws::outbox::{Outbox, OutboxReceiver};
 use serde::Serialize;
-use tokio::sync::mpsc;
 
 /// Timings for one audience size, in nanoseconds.
 #[derive(Debug, Clone, Serialize)]
@@ -17,10 +18,10 @@ pub struct BroadcastCost {
     pub message_bytes: usize,
     /// One `serde_json` serialization of the message.
     pub serialize_ns: f64,
-    /// Serialize once + one clone and `try_send` per recipient.
+    /// Serialize once + one clone and outbox push per recipient.
     pub shared_total_ns: f64,
     pub shared_per_recipient_ns: f64,
-    /// Serialize per recipient + `try_send` (what sharing avoids).
+    /// Serialize per recipient + outbox push (what sharing avoids).
     pub per_copy_total_ns: f64,
 }
 
@@ -56,14 +57,16 @@ pub fn sample_question() -> ServerMsg {
 /// is used or `max_iters` broadcasts were made, whichever comes first.
 pub fn measure(recipients: usize, budget: Duration, max_iters: u32) -> BroadcastCost {
     let msg = sample_question();
-    let (txs, mut rxs): (Vec<_>, Vec<_>) =
-        (0..recipients).map(|_| mpsc::channel::<Bytes>(256)).unzip();
-    let drain = |rxs: &mut Vec<mpsc::Receiver<Bytes>>| {
-        for rx in rxs.iter_mut() {
-            while rx.try_recv().is_ok() {}
+    let (txs, rxs): (Vec<Outbox>, Vec<OutboxReceiver>) =
+        (0..recipients).map(|_| Outbox::new(256)).unzip();
+    // Taking the message off stands in for each socket's writer task.
+    let drain = || {
+        for rx in &rxs {
+            while rx.try_recv().is_some() {}
         }
     };
     let message_bytes = serde_json::to_vec(&msg).map_or(0, |v| v.len());
+    let encode = || Utf8Bytes::from(serde_json::to_string(&msg).unwrap_or_default());
 
     let time = |f: &mut dyn FnMut()| {
         let start = Instant::now();
@@ -76,25 +79,21 @@ pub fn measure(recipients: usize, budget: Duration, max_iters: u32) -> Broadcast
     };
 
     let serialize_ns = time(&mut || {
-        std::hint::black_box(serde_json::to_vec(&msg).unwrap_or_default());
+        std::hint::black_box(encode());
     });
-    let mut rxs_ref = std::mem::take(&mut rxs);
     let shared_total_ns = time(&mut || {
-        let bytes = Bytes::from(serde_json::to_vec(&msg).unwrap_or_default());
+        let frame = Message::Text(encode());
         for tx in &txs {
-            let _ = tx.try_send(bytes.clone());
+            let _ = tx.try_push(frame.clone());
         }
-        drain(&mut rxs_ref);
+        drain();
     });
     let per_copy_total_ns = time(&mut || {
         for tx in &txs {
-            let bytes = Bytes::from(serde_json::to_vec(&msg).unwrap_or_default());
-            let _ = tx.try_send(bytes);
+            let _ = tx.try_push(Message::Text(encode()));
         }
-        drain(&mut rxs_ref);
+        drain();
     });
-    // Draining is part of both loops equally; it stands in for the writer
-    // tasks taking the message off the queue.
     BroadcastCost {
         recipients,
         message_bytes,

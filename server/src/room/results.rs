@@ -279,14 +279,21 @@ impl Room {
             .map(|q| question_result(q, self))
             .collect();
         let ranking = &self.live.ranking;
+        // `question_result` lists answers in `players` order, so a player's
+        // answer sits at the player's own index: O(1), not a scan per
+        // player (which made every checkpoint of a big room O(N²)).
         let players = self
             .d
             .players
             .iter()
-            .map(|p| {
-                let mine = questions
-                    .iter()
-                    .filter_map(|q| q.answers.iter().find(|a| a.player_id == p.id));
+            .enumerate()
+            .map(|(i, p)| {
+                let mine = questions.iter().filter_map(|q| {
+                    q.answers
+                        .get(i)
+                        .filter(|a| a.player_id == p.id)
+                        .or_else(|| q.answers.iter().find(|a| a.player_id == p.id))
+                });
                 let (mut answered, mut correct, mut judged, mut total_ms, mut timed) =
                     (0u32, 0u32, 0u32, 0u64, 0u64);
                 for a in mine {
