@@ -193,8 +193,29 @@ pub fn parse_text(file: &str, text: &str) -> Result<Bank, BankError> {
                 .to_string(),
         });
     };
-    let parsed = (layout.parse)(&doc)?;
-    build(file, layout.name, &doc, parsed)
+    let first = build(file, layout.name, &doc, (layout.parse)(&doc)?);
+    if !matches!(first, Err(BankError::Empty { .. })) {
+        return first;
+    }
+    // The best-looking layout found no questions: let the next ones try,
+    // best first, before calling the file empty.
+    let mut others: Vec<(&Layout, u32)> = LAYOUTS
+        .iter()
+        .filter(|l| l.name != layout.name)
+        .map(|l| (l, (l.score)(&doc)))
+        .filter(|(_, s)| *s > 0)
+        .collect();
+    others.sort_by(|a, b| b.1.cmp(&a.1));
+    for (other, _) in others {
+        match (other.parse)(&doc) {
+            Ok(parsed) => match build(file, other.name, &doc, parsed) {
+                Err(BankError::Empty { .. }) => continue,
+                result => return result,
+            },
+            Err(_) => continue,
+        }
+    }
+    first
 }
 
 /// 16 hex digits of xxh3 over the parts, separated so that `["ab","c"]`
@@ -413,6 +434,18 @@ mod tests {
         let paths: Vec<String> = bank.topics.iter().map(|t| t.path.join("/")).collect();
         assert_eq!(paths, ["Basics", "OOP"]);
         assert_eq!(bank.topics[0].questions.len(), 2);
+    }
+
+    #[test]
+    fn next_layout_tries_when_the_best_finds_nothing() {
+        // Scores highest as plain text (four lines in a block), but those
+        // lines are only tags; the checklist item below is the question.
+        let src = "<br>\n<br>\n<br>\n<br>\n\n- [ ] item one\n";
+        let doc = doc::Doc::new("t.md", src);
+        assert_eq!(detect(&doc).map(|l| l.name), Some("plain"));
+        let bank = parse("t.md", src.as_bytes()).unwrap();
+        assert_eq!(bank.format, "checklist");
+        assert_eq!(bank.topics[0].questions[0].prompt, "item one");
     }
 
     #[test]
