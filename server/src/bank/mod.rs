@@ -205,7 +205,7 @@ pub fn parse_text(file: &str, text: &str) -> Result<Bank, BankError> {
         .map(|l| (l, (l.score)(&doc)))
         .filter(|(_, s)| *s > 0)
         .collect();
-    others.sort_by(|a, b| b.1.cmp(&a.1));
+    others.sort_by_key(|(_, s)| std::cmp::Reverse(*s));
     for (other, _) in others {
         match (other.parse)(&doc) {
             Ok(parsed) => match build(file, other.name, &doc, parsed) {
