@@ -74,7 +74,8 @@ pub struct Topic {
 /// One parsed bank file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bank {
-    /// Stable id derived from the file name and content.
+    /// Stable id derived from the file name only, so editing a bank keeps
+    /// its id (and the ids of unchanged questions).
     pub id: String,
     /// Human title (first heading, or the file name).
     pub title: String,
