@@ -73,6 +73,19 @@ pub struct Peek<'a> {
     pub code: Option<Cow<'a, str>>,
 }
 
+/// Whether a server message's `type` is one of `kinds`, judged from its
+/// opening bytes (the server writes `type` first); a message in any other
+/// shape is passed on to [`peek`] rather than skipped.
+pub fn kind_is(text: &str, kinds: &[&str]) -> bool {
+    let Some(rest) = text.strip_prefix(r#"{"type":""#) else {
+        return true;
+    };
+    match rest.split_once('"') {
+        Some((kind, _)) => kinds.contains(&kind),
+        None => true,
+    }
+}
+
 /// Reads the interesting fields of one server text frame.
 pub fn peek(text: &str) -> Option<Peek<'_>> {
     serde_json::from_str(text).ok()
@@ -162,6 +175,17 @@ mod tests {
         assert_eq!(e.code.as_deref(), Some("room_full"));
         let w = peek(r#"{"type":"welcome","role":"player","player_id":12,"state":{"players":[{"player_id":1}]}}"#).unwrap();
         assert_eq!(w.player_id, Some(12));
+    }
+
+    #[test]
+    fn sniffs_the_type_without_parsing() {
+        let kinds = &["question", "ack"];
+        assert!(kind_is(r#"{"type":"question","qid":1}"#, kinds));
+        assert!(!kind_is(r#"{"type":"tally","qid":1}"#, kinds));
+        assert!(!kind_is(r#"{"type":"questions"}"#, kinds));
+        // Another field order or spacing is not skipped: peek decides.
+        assert!(kind_is(r#"{"qid":1,"type":"tally"}"#, kinds));
+        assert!(kind_is(r#"{ "type": "tally" }"#, kinds));
     }
 
     #[test]
