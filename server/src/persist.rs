@@ -244,3 +244,173 @@ pub fn flush_all(state: &AppState) {
         logged("flushing the results database", "-", store.flush());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::protocol::{ClientMsg, Mode};
+    use crate::room::{Command, RoomOptions};
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    fn state(dir: &std::path::Path) -> AppState {
+        let config = Config {
+            data_dir: dir.to_path_buf(),
+            ..Config::default()
+        };
+        let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds");
+        let (catalog, _) = crate::catalog::load_dir(&seeds);
+        let store = open_store(&config).unwrap();
+        AppState::with_store(config, catalog, Some(store))
+    }
+
+    /// Applies a command and stores what it asks for, as the owner task does.
+    fn apply(state: &AppState, room: &mut Room, cmd: Command, now: u64) -> Vec<Effect> {
+        let effects = room.apply(cmd, now);
+        for e in &effects {
+            on_effect(state, room, e);
+        }
+        effects
+    }
+
+    fn ask(state: &AppState, room: &mut Room, now: u64) -> u32 {
+        let msg = ClientMsg::Ask {
+            mode: Mode::SelfAssess,
+            topics: Vec::new(),
+            question_id: None,
+            time_limit_ms: None,
+            kinds: None,
+            penalty: None,
+        };
+        apply(state, room, Command::Message { conn: 1, msg }, now);
+        room.current_qid().unwrap()
+    }
+
+    fn vote(state: &AppState, room: &mut Room, conn: u64, qid: u32, choice: usize, now: u64) {
+        let msg = ClientMsg::Vote {
+            qid,
+            choice: Some(choice),
+            choices: None,
+        };
+        apply(state, room, Command::Message { conn, msg }, now);
+    }
+
+    #[test]
+    fn a_room_comes_back_at_its_last_boundary_with_its_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let code = "K7XQ2M".to_string();
+        {
+            let state = state(dir.path());
+            let options = RoomOptions {
+                title: "Screening".into(),
+                ..RoomOptions::default()
+            };
+            let mut room = Room::new(code.clone(), "tok".into(), options, state.catalog(), 7);
+            on_effect(&state, &room, &Effect::Checkpoint);
+            let host = ClientMsg::Host {
+                room: code.clone(),
+                token: "tok".into(),
+            };
+            apply(
+                &state,
+                &mut room,
+                Command::Hello { conn: 1, msg: host },
+                NOW,
+            );
+            for conn in [2, 3] {
+                let join = ClientMsg::Join {
+                    room: code.clone(),
+                    name: format!("p{conn}"),
+                    resume_token: None,
+                };
+                apply(&state, &mut room, Command::Hello { conn, msg: join }, NOW);
+            }
+            let q1 = ask(&state, &mut room, NOW + 10);
+            vote(&state, &mut room, 2, q1, 0, NOW + 20);
+            vote(&state, &mut room, 3, q1, 2, NOW + 30);
+            let close = Command::Message {
+                conn: 1,
+                msg: ClientMsg::Close,
+            };
+            apply(&state, &mut room, close, NOW + 40);
+            // A second question is open, with one answer, when the server dies.
+            let q2 = ask(&state, &mut room, NOW + 50);
+            vote(&state, &mut room, 2, q2, 1, NOW + 60);
+            flush_all(&state);
+            assert_eq!(state.store().unwrap().answers(&code).unwrap().len(), 3);
+        }
+
+        let state = state(dir.path());
+        let rooms = restore_rooms(&state);
+        assert_eq!(rooms.len(), 1);
+        let room = &rooms[0];
+        assert_eq!(room.code(), code);
+        assert!(room.is_host_token("tok"));
+        assert_eq!(room.boundary_qid(), Some(1));
+        let results = room.results();
+        assert_eq!(results.questions.len(), 1);
+        assert_eq!(results.questions[0].counts, vec![1, 0, 1]);
+        // The open question's answer went with it; the closed one's stay.
+        let answers = state.store().unwrap().answers(&code).unwrap();
+        assert_eq!(answers.len(), 2);
+        assert!(answers.iter().all(|a| a.qid == 1 && a.kind == "vote"));
+        // Not live, not ended: no stored results yet.
+        assert!(stored_results(&state, &code, "tok").is_none());
+    }
+
+    #[test]
+    fn an_ended_room_keeps_its_results_and_is_not_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let code = "ENDED7".to_string();
+        {
+            let state = state(dir.path());
+            let mut room = Room::new(
+                code.clone(),
+                "tok".into(),
+                RoomOptions::default(),
+                state.catalog(),
+                7,
+            );
+            let host = ClientMsg::Host {
+                room: code.clone(),
+                token: "tok".into(),
+            };
+            apply(
+                &state,
+                &mut room,
+                Command::Hello { conn: 1, msg: host },
+                NOW,
+            );
+            let join = ClientMsg::Join {
+                room: code.clone(),
+                name: "ann".into(),
+                resume_token: None,
+            };
+            apply(
+                &state,
+                &mut room,
+                Command::Hello { conn: 2, msg: join },
+                NOW,
+            );
+            let q1 = ask(&state, &mut room, NOW + 10);
+            vote(&state, &mut room, 2, q1, 1, NOW + 20);
+            let end = Command::Message {
+                conn: 1,
+                msg: ClientMsg::End,
+            };
+            let effects = apply(&state, &mut room, end, NOW + 30);
+            assert!(effects.iter().any(|e| matches!(e, Effect::Ended)));
+        }
+        let state = state(dir.path());
+        assert!(restore_rooms(&state).is_empty());
+        let json = stored_results(&state, &code, "tok").unwrap();
+        assert_eq!(json["ended"], true);
+        assert_eq!(json["questions"][0]["counts"], serde_json::json!([0, 1, 0]));
+        let csv = stored_results_csv(&state, &code, "tok").unwrap();
+        assert!(csv.contains("ann"));
+        assert!(stored_results(&state, &code, "other").is_none());
+        assert!(host_token_known(&state, "tok"));
+        assert!(code_taken(&state, &code));
+    }
+}
