@@ -248,7 +248,6 @@ pub fn flush_all(state: &AppState) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
     use crate::protocol::{ClientMsg, Mode};
     use crate::room::{Command, RoomOptions};
 
