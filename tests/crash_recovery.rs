@@ -585,3 +585,40 @@ async fn sigterm_saves_the_open_question_and_exits_zero() {
     check_results(&stored, &game);
     let (_host, _players) = resume(server.addr, &game).await.expect("resume");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_killed_in_its_lobby_comes_back_for_its_host() {
+    let work = tempfile::tempdir().unwrap();
+    let data_dir = work.path().join("data");
+    let mut server = Proc::start(work.path(), &data_dir);
+    let client = reqwest::Client::new();
+    let (status, room) = http_json(
+        client
+            .post(format!("http://{}/api/rooms", server.addr))
+            .json(&json!({"title": "lobby"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201);
+    // Killed before anything happened in the room.
+    server.kill9();
+
+    let server = Proc::start(work.path(), &data_dir);
+    let mut host = Ws::connect(server.addr).await.unwrap();
+    host.send(json!({"type":"host","room":room["code"],"token":room["host_token"]}))
+        .await
+        .unwrap();
+    host.expect("welcome")
+        .await
+        .expect("the host gets its room back");
+    let (status, history) = http_json(
+        client
+            .get(format!("http://{}/api/rooms", server.addr))
+            .bearer_auth(room["host_token"].as_str().unwrap()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(history["rooms"][0]["code"], room["code"], "{history}");
+    assert_eq!(history["rooms"][0]["status"], "running", "{history}");
+}
