@@ -453,3 +453,63 @@ async fn text_game_with_marking_and_a_peer_vote() {
     assert_eq!(points_of(&reveal, &players[1]), 500);
     assert_eq!(points_of(&reveal, &players[2]), 0);
 }
+
+#[tokio::test]
+async fn an_ended_room_leaves_memory_and_its_results_stay_available() {
+    let server = Server::start().await;
+    let room = server.create_room().await;
+    let mut host = game::host(&server, &room).await;
+    let mut screen = game::screen(&server, &room).await;
+    let mut players = game::join_many(&server, &room, "finisher", 2).await;
+    let question = game::ask(
+        &mut host,
+        "vote",
+        json!({}),
+        &mut clients(&mut players, &mut screen),
+    )
+    .await;
+    let right = indices(&question["correct"]);
+    vote(&mut players[0], &question["qid"], &right).await;
+    host.send_json(json!({"type": "reveal"})).await;
+    host.recv_until("reveal").await;
+    host.send_json(json!({"type": "end"})).await;
+    host.recv_until("ended").await;
+    // The room is gone from memory: its sockets are closed and it takes no one.
+    assert_eq!(screen.expect_close().await, Some(1000));
+    let mut late = Client::connect(&server.ws_url()).await;
+    late.send_json(json!({"type": "screen", "room": room.code}))
+        .await;
+    late.expect_error("no_room").await;
+    // Results come from storage now.
+    let http = reqwest::Client::new();
+    let url = server.url(&format!("/api/rooms/{}/results", room.code));
+    let stored = http
+        .get(&url)
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), 200);
+    let json: Value = stored.json().await.unwrap();
+    assert_eq!(
+        json["questions"].as_array().map(Vec::len),
+        Some(1),
+        "{json}"
+    );
+    let csv = http
+        .get(format!("{url}?format=csv"))
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(csv.text().await.unwrap().starts_with("qid,seq,question_id"));
+    let other = server.create_room().await;
+    let refused = http
+        .get(&url)
+        .bearer_auth(&other.host_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
+}

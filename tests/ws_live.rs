@@ -123,10 +123,16 @@ async fn refresh_mid_question_keeps_seat_score_and_pending_vote() {
         &mut player_clients(&mut players),
     )
     .await;
-    let right = q1["correct"][0].as_u64().unwrap();
+    // The full key (a multi-select question needs every correct option).
+    let right: Vec<u64> = q1["correct"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
     players[0]
         .client
-        .send_json(json!({"type": "vote", "qid": q1["qid"], "choice": right}))
+        .send_json(json!({"type": "vote", "qid": q1["qid"], "choices": right}))
         .await;
     players[0].client.recv_until("ack").await;
     host.send_json(json!({"type": "reveal"})).await;
