@@ -114,7 +114,7 @@ async fn a_host_finds_every_room_it_ran_with_its_results() {
         .text()
         .await
         .unwrap();
-    assert!(csv.starts_with("qid,"), "{csv}");
+    assert!(csv.starts_with("\u{feff}qid,"), "{csv}");
     assert!(csv.contains("ann"), "{csv}");
     // Another host's token gets nothing.
     let refused = client

@@ -113,11 +113,17 @@ async fn one_bank_comes_back_parsed_and_unknown_ids_are_404() {
         .as_str()
         .unwrap()
         .to_string();
-    let resp = reqwest::get(server.url(&format!("/api/banks/{id}")))
+    // A host (any holder of a room's host token) sees the answer key.
+    let room = server.create_room().await;
+    let resp = reqwest::Client::new()
+        .get(server.url(&format!("/api/banks/{id}")))
+        .bearer_auth(&room.host_token)
+        .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
     let body = json(resp).await;
+    assert!(body.get("redacted").is_none(), "{body}");
     let bank = &body["banks"][0];
     assert_eq!(bank["id"], id.as_str());
     let questions: Vec<&Value> = bank["topics"]
@@ -131,6 +137,31 @@ async fn one_bank_comes_back_parsed_and_unknown_ids_are_404() {
     assert_eq!(first["kind"], "choice");
     assert!(first["line"].as_u64().unwrap() > 0);
     assert_eq!(first["options"][0]["correct"], true);
+
+    // Anyone else (a player, say) gets the same questions without the key.
+    for token in [None, Some("0123456789abcdef0123456789abcdef")] {
+        let mut req = reqwest::Client::new().get(server.url(&format!("/api/banks/{id}")));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = json(resp).await;
+        assert_eq!(body["redacted"], true);
+        let text = body.to_string();
+        assert!(
+            !text.contains("\"correct\":true"),
+            "answer key leaked: {text}"
+        );
+        assert!(!text.contains("\"answer\":"), "reference answer leaked");
+        let prompts = body["banks"][0]["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["questions"].as_array().unwrap().len())
+            .sum::<usize>();
+        assert_eq!(prompts, 18);
+    }
 
     let resp = reqwest::get(server.url("/api/banks/no-such-bank"))
         .await

@@ -143,7 +143,12 @@ async fn vote_game_scores_by_the_key_and_exports_results() {
         .to_str()
         .unwrap()
         .contains(&format!("{}.csv", room.code)));
-    let text = csv.text().await.unwrap();
+    let bytes = csv.bytes().await.unwrap();
+    assert!(
+        bytes.starts_with("\u{feff}".as_bytes()),
+        "CSV starts with a UTF-8 BOM"
+    );
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     let mut lines = text.lines();
     assert!(lines.next().unwrap().starts_with("qid,seq,question_id"));
     assert_eq!(lines.filter(|l| !l.is_empty()).count(), 4, "{text}");
@@ -503,7 +508,8 @@ async fn an_ended_room_leaves_memory_and_its_results_stay_available() {
         .await
         .unwrap();
     assert_eq!(csv.status(), 200);
-    assert!(csv.text().await.unwrap().starts_with("qid,seq,question_id"));
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with("\u{feff}qid,seq,question_id"), "{text}");
     let other = server.create_room().await;
     let refused = http
         .get(&url)

@@ -265,8 +265,9 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
 }
 
 /// Whether a live or stored room already belongs to `token`: only such a
-/// token is reused for a new room, so a client cannot pick its own.
-fn host_token_exists(state: &AppState, token: &str) -> bool {
+/// token is reused for a new room, so a client cannot pick its own; and only
+/// such a token sees a bank's answer key over HTTP.
+pub fn host_token_exists(state: &AppState, token: &str) -> bool {
     state
         .rooms()
         .handles()

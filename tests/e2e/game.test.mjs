@@ -376,7 +376,9 @@ test('a full game in the browser', async (t) => {
     const { host } = pages;
     const [download] = await Promise.all([host.waitForEvent('download'), host.getByTestId('csv').click()]);
     assert.equal(download.suggestedFilename(), `quizroom-${code}-results.csv`);
-    const csv = fs.readFileSync(await download.path(), 'utf8');
+    const raw = fs.readFileSync(await download.path(), 'utf8');
+    assert.ok(raw.startsWith('\ufeff'), 'the CSV starts with a UTF-8 BOM so spreadsheets read it as UTF-8');
+    const csv = raw.slice(1);
     const lines = csv.trim().split(/\r?\n/);
     assert.equal(
       lines[0],

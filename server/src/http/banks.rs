@@ -70,17 +70,61 @@ async fn list(State(state): State<AppState>) -> Json<BankIndex> {
 }
 
 /// `GET /api/banks/{id}`: the bank as `quizroom check --json` prints it.
+///
+/// The answer key (correct flags, weights, reference answers, follow-ups and
+/// notes) is host material: players can reach this URL too, so without a
+/// host token (of a live or stored room) or the admin token the same shape
+/// comes back with the key left out and `"redacted": true`.
 async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<BankList>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let catalog = state.catalog();
     let bank = catalog
         .bank(&id)
         .ok_or_else(|| ApiError::not_found("bank"))?;
-    Ok(Json(BankList {
-        banks: vec![bank.clone()],
-    }))
+    let full = may_see_answer_keys(&state, &headers);
+    let shown = if full {
+        bank.clone()
+    } else {
+        without_answer_key(bank)
+    };
+    let mut body = serde_json::json!({ "banks": [shown] });
+    if !full {
+        body["redacted"] = serde_json::Value::Bool(true);
+    }
+    Ok(Json(body))
+}
+
+/// Whether the caller holds the admin token or a host token.
+fn may_see_answer_keys(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(token) = super::history::bearer(headers) else {
+        return false;
+    };
+    let admin = state
+        .config()
+        .admin_token
+        .as_deref()
+        .is_some_and(|expected| constant_time_eq(token.as_bytes(), expected.as_bytes()));
+    admin
+        || (crate::rooms::is_valid_host_token(token)
+            && crate::rooms::host_token_exists(&state, token))
+}
+
+/// A copy of `bank` with everything a player must not see removed.
+fn without_answer_key(bank: &bank::Bank) -> bank::Bank {
+    let mut bank = bank.clone();
+    for question in bank.topics.iter_mut().flat_map(|t| t.questions.iter_mut()) {
+        for option in &mut question.options {
+            option.correct = false;
+            option.weight = None;
+        }
+        question.answer.clear();
+        question.followups.clear();
+        question.notes.clear();
+    }
+    bank
 }
 
 #[derive(Debug, Deserialize)]

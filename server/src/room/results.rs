@@ -388,6 +388,10 @@ impl Room {
 }
 
 /// CSV header, one row per player per question follows.
+/// Marks the CSV as UTF-8 for spreadsheets.
+pub const CSV_BOM: &str = "\u{feff}";
+
+/// The CSV header row.
 pub const CSV_HEADER: &str = "qid,seq,question_id,topic,mode,prompt,player_id,name,answered,choices,text,self,buzzed,correct,response_ms,points";
 
 /// A text cell: a leading formula character is neutralized with `'`, then
@@ -413,9 +417,11 @@ fn mode_name(mode: Mode) -> &'static str {
 
 impl Results {
     /// The results as CSV (one row per player per question, header first,
-    /// CRLF line ends) that opens cleanly in a spreadsheet.
+    /// CRLF line ends) that opens cleanly in a spreadsheet. It starts with a
+    /// UTF-8 byte-order mark: without it Excel reads the file as the local
+    /// ANSI code page and garbles Cyrillic names and prompts.
     pub fn to_csv(&self) -> String {
-        let mut csv = String::new();
+        let mut csv = String::from(CSV_BOM);
         csv.push_str(CSV_HEADER);
         csv.push_str("\r\n");
         let opt_num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();

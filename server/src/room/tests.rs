@@ -1334,7 +1334,10 @@ fn results_cover_closed_questions_and_export_csv() {
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["questions"][0]["answers"][0]["correct"], true);
     let csv = r.to_csv();
-    let lines: Vec<&str> = csv.split("\r\n").collect();
+    let body = csv
+        .strip_prefix(super::results::CSV_BOM)
+        .expect("CSV starts with a BOM");
+    let lines: Vec<&str> = body.split("\r\n").collect();
     assert_eq!(lines[0], super::results::CSV_HEADER);
     // 2 questions x 2 players, header, trailing empty piece.
     assert_eq!(lines.len(), 6);
