@@ -109,7 +109,7 @@ fn may_see_answer_keys(state: &AppState, headers: &HeaderMap) -> bool {
         .is_some_and(|expected| constant_time_eq(token.as_bytes(), expected.as_bytes()));
     admin
         || (crate::rooms::is_valid_host_token(token)
-            && crate::rooms::host_token_exists(&state, token))
+            && crate::rooms::host_token_exists(state, token))
 }
 
 /// A copy of `bank` with everything a player must not see removed.
