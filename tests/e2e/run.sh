@@ -10,9 +10,10 @@ repo="$(cd "$here/../.." && pwd)"
 if [ ! -x /usr/bin/chromium ]; then
   echo "== installing chromium"
   if [ "$(id -u)" -eq 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
     apt-get update && apt-get install -y chromium
   else
-    sudo apt-get update && sudo apt-get install -y chromium
+    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
   fi
 fi
 
