@@ -73,9 +73,26 @@ fn main() -> anyhow::Result<()> {
 fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        let listener = listen(config.addr)?;
         quizroom::run(listener, config, stop_signal()).await
     })
+}
+
+/// Pending handshakes the kernel queues before the server accepts them.
+/// A classroom joining at once (hundreds of phones in a second) overflows
+/// the 128 a plain `bind` asks for, and each overflow costs the phone a
+/// one-second SYN retransmit; the kernel still caps it at `somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (container stop, systemd), the
