@@ -8,28 +8,43 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use tokio::net::{TcpSocket, TcpStream};
+use std::os::fd::AsRawFd;
+
+use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::client::ClientRequestBuilder;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::WebSocketStream;
 
-/// A client WebSocket over plain TCP.
-pub type Ws = WebSocketStream<TcpStream>;
+use crate::stamped::{self, Stamp, StampedTcp};
+
+/// A client WebSocket over plain TCP whose reads keep the kernel's
+/// receive stamp.
+pub type Ws = WebSocketStream<StampedTcp>;
 
 /// Opens a socket bound to `source` (so many clients do not exhaust one
 /// address's ports), upgrades it to a WebSocket on `/ws` with the same
-/// Origin a browser served by this server would send.
-pub async fn connect(server: SocketAddr, source: Ipv4Addr, limit: Duration) -> anyhow::Result<Ws> {
+/// Origin a browser served by this server would send. The returned
+/// [`Stamp`] holds the kernel receive stamp of the socket's latest read
+/// (timestamping is asked for before connecting; if the kernel refuses,
+/// frames simply have no stamp).
+pub async fn connect(
+    server: SocketAddr,
+    source: Ipv4Addr,
+    limit: Duration,
+) -> anyhow::Result<(Ws, Stamp)> {
     tokio::time::timeout(limit, async {
         let socket = TcpSocket::new_v4()?;
         socket
             .bind(SocketAddr::V4(SocketAddrV4::new(source, 0)))
             .with_context(|| format!("bind {source}"))?;
+        let _ = stamped::enable(socket.as_raw_fd());
         let stream = socket
             .connect(server)
             .await
             .with_context(|| format!("connect {server} from {source}"))?;
         stream.set_nodelay(true)?;
+        let stream = StampedTcp::new(stream);
+        let stamp = stream.stamp();
         let uri = format!("ws://{server}/ws")
             .parse()
             .context("websocket uri")?;
@@ -42,7 +57,7 @@ pub async fn connect(server: SocketAddr, source: Ipv4Addr, limit: Duration) -> a
             .write_buffer_size(0);
         let (ws, _) =
             tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
-        Ok(ws)
+        Ok((ws, stamp))
     })
     .await
     .context("websocket connect timed out")?

@@ -155,16 +155,63 @@ pub struct Totals {
     pub bytes: u64,
     /// Receives whose send instant never arrived.
     pub unmatched: u64,
-    /// Latency histograms by name (join, question, reveal, vote_ack, buzz_ack).
+    /// Latency histograms by name (join, question, reveal, vote_ack,
+    /// buzz_ack), ending when a worker task read the frame.
     pub hists: BTreeMap<String, LatencyWire>,
+    /// The same latencies ending at the kernel's receive stamp of the read
+    /// that completed the frame (frames without a stamp are left out and
+    /// counted in `unstamped`).
+    pub arrival_hists: BTreeMap<String, LatencyWire>,
+    /// Timed frames that carried no kernel stamp, by latency name.
+    pub unstamped: BTreeMap<String, u64>,
+    /// Timed frames whose kernel stamp was later than their read instant
+    /// (impossible if the stamps are right; counted to prove it).
+    pub stamp_after_read: u64,
     /// Server `error` codes seen, with counts.
     pub errors: BTreeMap<String, u64>,
-    /// Vote storm: (send µs, ack µs) per vote.
-    pub votes: Vec<(u64, u64)>,
-    /// Tallies the hosts here received: (receive µs, answered).
-    pub tallies: Vec<(u64, u32)>,
+    /// Vote storm: send and ack instants per vote.
+    pub votes: Vec<VoteTimes>,
+    /// Tallies the hosts here received.
+    pub tallies: Vec<TallySeen>,
     /// Questions and reveals the hosts here completed.
     pub rounds: u64,
+}
+
+/// One vote of a storm, in µs since the epoch. Short field names: a
+/// worker ships tens of thousands of these in one line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct VoteTimes {
+    /// When the player wrote the vote.
+    #[serde(rename = "s")]
+    pub sent_us: u64,
+    /// When the player's worker read the ack.
+    #[serde(rename = "r")]
+    pub ack_read_us: u64,
+    /// When the ack reached the player's socket (kernel stamp), if stamped.
+    #[serde(rename = "a")]
+    pub ack_arrival_us: Option<u64>,
+}
+
+impl VoteTimes {
+    /// The ack's arrival, or its read instant when it has no stamp (never
+    /// earlier than the real arrival).
+    pub fn ack_arrival_or_read(&self) -> u64 {
+        self.ack_arrival_us.unwrap_or(self.ack_read_us)
+    }
+}
+
+/// A `tally` a host received, in µs since the epoch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TallySeen {
+    /// When the host's worker read it.
+    #[serde(rename = "r")]
+    pub read_us: u64,
+    /// When it reached the host's socket (kernel stamp), if stamped.
+    #[serde(rename = "a")]
+    pub arrival_us: Option<u64>,
+    /// Votes it counts.
+    #[serde(rename = "n")]
+    pub answered: u32,
 }
 
 /// One line of JSON (no trailing newline).
@@ -203,7 +250,16 @@ mod tests {
         }
         let mut t = Totals::default();
         t.hists.insert("join".into(), LatencyWire(vec![(5, 2)]));
-        t.votes.push((1, 2));
+        t.votes.push(VoteTimes {
+            sent_us: 1,
+            ack_read_us: 3,
+            ack_arrival_us: Some(2),
+        });
+        t.tallies.push(TallySeen {
+            read_us: 4,
+            arrival_us: None,
+            answered: 1,
+        });
         let r = Report::Done(Box::new(t));
         let back: Report = serde_json::from_str(&line(&r)).unwrap();
         assert_eq!(back, r);

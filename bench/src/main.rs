@@ -10,6 +10,7 @@ mod hist;
 mod http;
 mod report;
 mod scenario;
+mod stamped;
 mod sys;
 mod target;
 mod worker;

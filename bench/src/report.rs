@@ -51,8 +51,16 @@ pub struct Outcome {
     pub scenario: String,
     pub params: BTreeMap<String, serde_json::Value>,
     pub machine: Machine,
-    /// Latencies by name, over every sample of the run.
+    /// Latencies by name, over every sample of the run, each ending when a
+    /// generator task read the frame ("read": what the generator itself
+    /// adds is included). The definition of every earlier run.
     pub latencies: BTreeMap<String, Summary>,
+    /// The same latencies ending when the frame's bytes reached the
+    /// client's socket (the kernel receive stamp of the read that completed
+    /// the frame: "the player has it"). Frames without a stamp are left out
+    /// and counted in the `frames_without_stamp` metrics.
+    #[serde(default)]
+    pub arrival_latencies: BTreeMap<String, Summary>,
     /// Named numbers (rates, memory, counts).
     pub metrics: BTreeMap<String, f64>,
     pub checks: Vec<Check>,
@@ -92,9 +100,10 @@ impl Outcome {
         });
     }
 
-    /// Adds the workers' counters and merged histograms.
-    pub fn absorb(&mut self, totals: &[Totals]) -> BTreeMap<String, Latency> {
+    /// Adds the workers' counters and merged histograms (read and arrival).
+    pub fn absorb(&mut self, totals: &[Totals]) -> Merged {
         let mut hists: BTreeMap<String, Latency> = BTreeMap::new();
+        let mut arrival: BTreeMap<String, Latency> = BTreeMap::new();
         let mut counts: BTreeMap<String, f64> = BTreeMap::new();
         let mut sum = |name: &str, v: f64| *counts.entry(name.to_string()).or_default() += v;
         for t in totals {
@@ -107,8 +116,20 @@ impl Outcome {
             sum("bytes_received", t.bytes as f64);
             sum("receives_unmatched", t.unmatched as f64);
             sum("host_rounds", t.rounds as f64);
+            sum("frames_stamp_after_read", t.stamp_after_read as f64);
+            sum("frames_without_stamp", 0.0);
+            for (name, n) in &t.unstamped {
+                sum("frames_without_stamp", *n as f64);
+                sum(&format!("frames_without_stamp:{name}"), *n as f64);
+            }
             for (name, wire) in &t.hists {
                 hists
+                    .entry(name.clone())
+                    .or_default()
+                    .merge(&Latency::from_wire(wire));
+            }
+            for (name, wire) in &t.arrival_hists {
+                arrival
                     .entry(name.clone())
                     .or_default()
                     .merge(&Latency::from_wire(wire));
@@ -123,7 +144,19 @@ impl Outcome {
         for (name, h) in &hists {
             self.latencies.insert(name.clone(), h.summary());
         }
-        hists
+        for (name, h) in &arrival {
+            self.arrival_latencies.insert(name.clone(), h.summary());
+        }
+        Merged {
+            read: hists,
+            arrival,
+        }
+    }
+
+    /// Records one latency measured both ways.
+    pub fn both(&mut self, name: &str, read: Summary, arrival: Summary) {
+        self.latencies.insert(name.to_string(), read);
+        self.arrival_latencies.insert(name.to_string(), arrival);
     }
 
     /// The human-readable table.
@@ -144,22 +177,35 @@ impl Outcome {
         if !self.latencies.is_empty() {
             let _ = writeln!(
                 s,
-                "{:<22} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max"
+                "latency ends at: arrival = kernel receive stamp (the player has it); \
+                 read = the generator task read it (+ generator delay)"
             );
-            for (name, l) in &self.latencies {
-                let ms = |us: u64| format!("{:.2}", us as f64 / 1000.0);
-                let _ = writeln!(
-                    s,
-                    "{:<22} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                    name,
-                    l.count,
-                    ms(l.p50_us),
-                    ms(l.p90_us),
-                    ms(l.p99_us),
-                    ms(l.p999_us),
-                    ms(l.max_us)
-                );
+            let _ = writeln!(
+                s,
+                "{:<22} {:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "latency (ms)", "ends at", "count", "p50", "p90", "p99", "p99.9", "max"
+            );
+            for (name, read) in &self.latencies {
+                let rows = [
+                    ("arrival", self.arrival_latencies.get(name)),
+                    ("read", Some(read)),
+                ];
+                for (clock, l) in rows {
+                    let Some(l) = l else { continue };
+                    let ms = |us: u64| format!("{:.2}", us as f64 / 1000.0);
+                    let _ = writeln!(
+                        s,
+                        "{:<22} {:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                        name,
+                        clock,
+                        l.count,
+                        ms(l.p50_us),
+                        ms(l.p90_us),
+                        ms(l.p99_us),
+                        ms(l.p999_us),
+                        ms(l.max_us)
+                    );
+                }
             }
         }
         for (name, v) in &self.metrics {
@@ -180,6 +226,15 @@ impl Outcome {
         }
         s
     }
+}
+
+/// Merged histograms of a run, by latency name.
+#[derive(Debug, Default)]
+pub struct Merged {
+    /// Ending at the generator's read.
+    pub read: BTreeMap<String, Latency>,
+    /// Ending at the kernel's receive stamp.
+    pub arrival: BTreeMap<String, Latency>,
 }
 
 /// Whole numbers without decimals, others with two.
@@ -213,14 +268,22 @@ mod tests {
         };
         b.hists
             .insert("question".into(), LatencyWire(vec![(3000, 1)]));
+        b.arrival_hists
+            .insert("question".into(), LatencyWire(vec![(2000, 1)]));
+        b.unstamped.insert("question".into(), 2);
         let mut o = Outcome::new("t");
         let hists = o.absorb(&[a, b]);
         assert_eq!(o.metrics["clients_connected"], 5.0);
         assert_eq!(o.metrics["clients_failed"], 1.0);
         assert_eq!(o.metrics["error:rate_limited"], 1.0);
-        assert_eq!(hists["question"].count(), 3);
+        assert_eq!(o.metrics["frames_without_stamp"], 2.0);
+        assert_eq!(o.metrics["frames_without_stamp:question"], 2.0);
+        assert_eq!(o.metrics["frames_stamp_after_read"], 0.0);
+        assert_eq!(hists.read["question"].count(), 3);
+        assert_eq!(hists.arrival["question"].count(), 1);
         assert_eq!(o.latencies["question"].count, 3);
         assert!(o.latencies["question"].max_us >= 2990);
+        assert_eq!(o.arrival_latencies["question"].count, 1);
     }
 
     #[test]
@@ -229,7 +292,10 @@ mod tests {
         o.param("players", 10);
         let mut l = Latency::new();
         l.record(1500);
-        o.latencies.insert("question".into(), l.summary());
+        let mut a = Latency::new();
+        a.record(700);
+        o.both("question", l.summary(), a.summary());
+        o.latencies.insert("join".into(), l.summary());
         o.metric("rss_per_conn_kib", 3.25);
         o.check("question p99 ms", 1.5, "≤ 50 ms", true);
         o.check("last ms", 150.0, "≤ 100 ms", false);
@@ -237,6 +303,15 @@ mod tests {
         assert!(t.contains("== scenario fanout =="), "{t}");
         assert!(t.contains("players=10"), "{t}");
         assert!(t.contains("question") && t.contains("1.50"), "{t}");
+        let row = |name: &str, clock: &str| {
+            t.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 2 && f[0] == name && f[1] == clock
+            })
+        };
+        assert!(row("question", "arrival") && row("question", "read"), "{t}");
+        assert!(t.contains("0.70"), "{t}");
+        assert!(row("join", "read") && !row("join", "arrival"), "{t}");
         assert!(t.contains("rss_per_conn_kib") && t.contains("3.25"), "{t}");
         assert!(t.contains("[PASS] question p99 ms"), "{t}");
         assert!(t.contains("[FAIL] last ms"), "{t}");

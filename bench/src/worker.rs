@@ -18,8 +18,11 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{self, msg, peek, Ws};
-use crate::ctl::{line, Answering, Kind, Order, Report, RoomPart, Script, Setup, Totals};
+use crate::ctl::{
+    line, Answering, Kind, Order, Report, RoomPart, Script, Setup, TallySeen, Totals, VoteTimes,
+};
 use crate::hist::Latency;
+use crate::stamped::{self, Stamp};
 use crate::sys::{epoch_us, Rng};
 
 /// Longest wait for a `welcome` after sending the first message.
@@ -59,6 +62,7 @@ enum Ev {
         kind: Kind,
         qid: u32,
         t_us: u64,
+        arrival_us: Option<u64>,
     },
     Sent {
         room: u32,
@@ -67,22 +71,22 @@ enum Ev {
         t_us: u64,
         share: bool,
     },
+    /// A request answered: sent, answer read, answer arrived (stamp).
     Rtt {
         name: &'static str,
-        us: u64,
+        sent_us: u64,
+        read_us: u64,
+        arrival_us: Option<u64>,
     },
     VoteOrdered,
     VoteDone {
-        pair: Option<(u64, u64)>,
+        times: Option<VoteTimes>,
     },
     PingOrdered,
     PingDone {
         alive: bool,
     },
-    Tally {
-        t_us: u64,
-        answered: u32,
-    },
+    Tally(TallySeen),
     Error {
         code: String,
     },
@@ -122,6 +126,11 @@ pub async fn run() -> anyhow::Result<()> {
         Order::Setup(s) => s,
         other => bail!("first order must be setup, got {other:?}"),
     };
+    // Keep the kernel's receive timestamping switched on for the whole run
+    // (it flips asynchronously, so before the first client socket).
+    let _stamps_on = stamped::warm_up()
+        .map_err(|e| eprintln!("worker {}: no receive timestamps: {e}", setup.worker))
+        .ok();
     let (out_tx, out_rx) = mpsc::unbounded_channel::<Report>();
     let writer = tokio::spawn(write_reports(out_rx));
     let (rec_tx, rec_rx) = mpsc::unbounded_channel::<Ev>();
@@ -148,10 +157,16 @@ pub async fn run() -> anyhow::Result<()> {
         .filter(|r| setup.join && r.host_token.is_some());
     for part in hosted {
         let source = setup.sources[part.room as usize % setup.sources.len().max(1)];
-        let ws = open_host(setup.server, source, part).await?;
+        let (ws, stamp) = open_host(setup.server, source, part).await?;
         let (tx, rx) = mpsc::channel(16);
         hosts.insert(part.room, tx);
-        tasks.spawn(host(shared.clone(), part.clone(), ws, rx, out_tx.clone()));
+        tasks.spawn(host(
+            shared.clone(),
+            part.clone(),
+            (ws, stamp),
+            rx,
+            out_tx.clone(),
+        ));
     }
     let gate = Arc::new(Semaphore::new(setup.connect_parallel.max(1)));
     let mut index = 0u32;
@@ -279,15 +294,15 @@ async fn open_host(
     server: std::net::SocketAddr,
     source: std::net::Ipv4Addr,
     part: &RoomPart,
-) -> anyhow::Result<Ws> {
+) -> anyhow::Result<(Ws, Stamp)> {
     let token = part.host_token.clone().unwrap_or_default();
-    let mut ws = client::connect(server, source, CONNECT_LIMIT).await?;
+    let (mut ws, stamp) = client::connect(server, source, CONNECT_LIMIT).await?;
     ws.send(Message::text(msg::host(&part.code, &token)))
         .await?;
     wait_welcome(&mut ws)
         .await
         .with_context(|| format!("host of room {}", part.code))?;
-    Ok(ws)
+    Ok((ws, stamp))
 }
 
 /// Reads until `welcome`; returns the player id if one was given.
@@ -347,18 +362,19 @@ async fn player(shared: Arc<Shared>, gate: Arc<Semaphore>, spec: PlayerSpec) {
     let permit = gate.acquire_owned().await;
     let t0 = epoch_us();
     let opened = async {
-        let mut ws = client::connect(shared.setup.server, spec.source, CONNECT_LIMIT).await?;
+        let (mut ws, stamp) =
+            client::connect(shared.setup.server, spec.source, CONNECT_LIMIT).await?;
         if shared.setup.join {
             ws.send(Message::text(msg::join(&spec.code, &spec.name)))
                 .await?;
             wait_welcome(&mut ws).await?;
         }
-        anyhow::Ok(ws)
+        anyhow::Ok((ws, stamp))
     }
     .await;
     drop(permit);
-    let ws = match opened {
-        Ok(ws) => ws,
+    let (ws, stamp) = match opened {
+        Ok(opened) => opened,
         Err(e) => {
             let _ = shared.rec.send(Ev::JoinFailed {
                 reason: format!("{e:#}"),
@@ -374,7 +390,7 @@ async fn player(shared: Arc<Shared>, gate: Arc<Semaphore>, spec: PlayerSpec) {
     if spec.stalled {
         stall(shared, ws).await;
     } else {
-        play(shared, ws, spec).await;
+        play(shared, ws, stamp, spec).await;
     }
 }
 
@@ -398,7 +414,7 @@ async fn stall(shared: Arc<Shared>, mut ws: Ws) {
 }
 
 /// A reading player: records receive instants, answers as told.
-async fn play(shared: Arc<Shared>, ws: Ws, spec: PlayerSpec) {
+async fn play(shared: Arc<Shared>, ws: Ws, stamp: Stamp, spec: PlayerSpec) {
     let (mut sink, mut stream) = ws.split();
     let mut dir = shared.directive.clone();
     dir.mark_unchanged();
@@ -423,6 +439,8 @@ async fn play(shared: Arc<Shared>, ws: Ws, spec: PlayerSpec) {
                     Some(Ok(_)) => continue,
                 };
                 let now = epoch_us();
+                // The kernel stamp of the read that completed this frame.
+                let arrival = stamp.last_us();
                 shared.messages.fetch_add(1, Ordering::Relaxed);
                 shared.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
                 // Most traffic (tallies, `you`, `closed`, scores) needs no
@@ -435,7 +453,7 @@ async fn play(shared: Arc<Shared>, ws: Ws, spec: PlayerSpec) {
                 match p.kind.as_ref() {
                     "question" => {
                         let Some(qid) = p.qid else { continue };
-                        let _ = rec.send(Ev::Recv { room: spec.room, kind: Kind::Question, qid, t_us: now });
+                        let _ = rec.send(Ev::Recv { room: spec.room, kind: Kind::Question, qid, t_us: now, arrival_us: arrival });
                         let options = p.options.as_ref().map_or(0, |o| o.len() as u64);
                         current = Some((qid, options));
                         if let Answering::Auto { think_ms, buzz_pct } = shared.setup.answering {
@@ -454,21 +472,22 @@ async fn play(shared: Arc<Shared>, ws: Ws, spec: PlayerSpec) {
                     }
                     "reveal" => {
                         if let Some(qid) = p.qid {
-                            let _ = rec.send(Ev::Recv { room: spec.room, kind: Kind::Reveal, qid, t_us: now });
+                            let _ = rec.send(Ev::Recv { room: spec.room, kind: Kind::Reveal, qid, t_us: now, arrival_us: arrival });
                         }
                     }
                     "ack" => match p.reference.as_deref() {
                         Some("vote") => {
                             if let Some((sent, ordered)) = vote_sent.take() {
-                                let _ = rec.send(Ev::Rtt { name: "vote_ack", us: now.saturating_sub(sent) });
+                                let _ = rec.send(Ev::Rtt { name: "vote_ack", sent_us: sent, read_us: now, arrival_us: arrival });
                                 if ordered {
-                                    let _ = rec.send(Ev::VoteDone { pair: Some((sent, now)) });
+                                    let times = VoteTimes { sent_us: sent, ack_read_us: now, ack_arrival_us: arrival };
+                                    let _ = rec.send(Ev::VoteDone { times: Some(times) });
                                 }
                             }
                         }
                         Some("buzz") => {
                             if let Some(sent) = buzz_sent.take() {
-                                let _ = rec.send(Ev::Rtt { name: "buzz_ack", us: now.saturating_sub(sent) });
+                                let _ = rec.send(Ev::Rtt { name: "buzz_ack", sent_us: sent, read_us: now, arrival_us: arrival });
                             }
                         }
                         _ => {}
@@ -477,7 +496,7 @@ async fn play(shared: Arc<Shared>, ws: Ws, spec: PlayerSpec) {
                         let code = p.code.as_deref().unwrap_or("?").to_string();
                         let _ = rec.send(Ev::Error { code });
                         if let Some((_, true)) = vote_sent.take() {
-                            let _ = rec.send(Ev::VoteDone { pair: None });
+                            let _ = rec.send(Ev::VoteDone { times: None });
                         }
                         buzz_sent = None;
                     }
@@ -503,7 +522,7 @@ async fn play(shared: Arc<Shared>, ws: Ws, spec: PlayerSpec) {
                                 action = Some((Instant::now() + Duration::from_micros(wait), Action::Vote { qid, choice, ordered: true }));
                             }
                             _ => {
-                                let _ = rec.send(Ev::VoteDone { pair: None });
+                                let _ = rec.send(Ev::VoteDone { times: None });
                             }
                         }
                     }
@@ -535,7 +554,7 @@ async fn play(shared: Arc<Shared>, ws: Ws, spec: PlayerSpec) {
                     None => buzz_sent = Some(t),
                 }
                 if sink.send(Message::text(text)).await.is_err() && ordered == Some(true) {
-                    let _ = rec.send(Ev::VoteDone { pair: None });
+                    let _ = rec.send(Ev::VoteDone { times: None });
                     vote_sent = None;
                 }
             }
@@ -549,7 +568,7 @@ async fn play(shared: Arc<Shared>, ws: Ws, spec: PlayerSpec) {
 async fn host(
     shared: Arc<Shared>,
     part: RoomPart,
-    ws: Ws,
+    (ws, stamp): (Ws, Stamp),
     mut cmds: mpsc::Receiver<HostCmd>,
     out: mpsc::UnboundedSender<Report>,
 ) {
@@ -582,6 +601,7 @@ async fn host(
                     _ => { report_error("host socket closed".into()); break; }
                 };
                 let now = epoch_us();
+                let arrival = stamp.last_us();
                 let Some(p) = peek(&text) else { continue };
                 match p.kind.as_ref() {
                     "question" => {
@@ -605,7 +625,7 @@ async fn host(
                     }
                     "tally" => {
                         if let Some(answered) = p.answered {
-                            let _ = rec.send(Ev::Tally { t_us: now, answered });
+                            let _ = rec.send(Ev::Tally(TallySeen { read_us: now, arrival_us: arrival, answered }));
                         }
                     }
                     "buzz_queue" => {
@@ -687,9 +707,9 @@ async fn record(
     type Key = (u32, Kind, u32);
     let expected: u32 = setup.rooms.iter().map(|r| r.players).sum();
     let mut t = Totals::default();
-    let mut hists: HashMap<&'static str, Latency> = HashMap::new();
+    let mut hists = Timings::default();
     let mut sent: HashMap<Key, u64> = HashMap::new();
-    let mut pending: HashMap<Key, Vec<u64>> = HashMap::new();
+    let mut pending: HashMap<Key, Vec<(u64, Option<u64>)>> = HashMap::new();
     let mut reached: HashMap<Key, u32> = HashMap::new();
     let mut live: HashMap<u32, u32> = HashMap::new();
     let mut live_total = 0u32;
@@ -711,7 +731,7 @@ async fn record(
         match ev {
             Ev::Joined { room, us, stalled } => {
                 t.connected += 1;
-                hists.entry("join").or_default().record(us);
+                hists.read.entry("join").or_default().record(us);
                 if !stalled {
                     *live.entry(room).or_default() += 1;
                     live_total += 1;
@@ -736,14 +756,12 @@ async fn record(
                 kind,
                 qid,
                 t_us,
+                arrival_us,
             } => {
                 let key = (room, kind, qid);
                 match sent.get(&key) {
-                    Some(&s) => hists
-                        .entry(kind_name(kind))
-                        .or_default()
-                        .record(t_us.saturating_sub(s)),
-                    None => pending.entry(key).or_default().push(t_us),
+                    Some(&s) => hists.record(kind_name(kind), s, t_us, arrival_us),
+                    None => pending.entry(key).or_default().push((t_us, arrival_us)),
                 }
                 let n = reached.entry(key).or_default();
                 *n += 1;
@@ -761,9 +779,8 @@ async fn record(
                 let key = (room, kind, qid);
                 sent.insert(key, t_us);
                 if let Some(waiting) = pending.remove(&key) {
-                    let h = hists.entry(kind_name(kind)).or_default();
-                    for r in waiting {
-                        h.record(r.saturating_sub(t_us));
+                    for (read, arrival) in waiting {
+                        hists.record(kind_name(kind), t_us, read, arrival);
                     }
                 }
                 if share {
@@ -775,18 +792,23 @@ async fn record(
                     });
                 }
             }
-            Ev::Rtt { name, us } => hists.entry(name).or_default().record(us),
+            Ev::Rtt {
+                name,
+                sent_us,
+                read_us,
+                arrival_us,
+            } => hists.record(name, sent_us, read_us, arrival_us),
             Ev::VoteOrdered => {
                 votes_expected = live_total;
                 votes_done = 0;
                 votes_acked = 0;
             }
-            Ev::VoteDone { pair } => {
+            Ev::VoteDone { times } => {
                 votes_done += 1;
-                if let Some(p) = pair {
+                if let Some(v) = times {
                     votes_acked += 1;
                     if setup.keep_votes {
-                        t.votes.push(p);
+                        t.votes.push(v);
                     }
                 }
                 if votes_done == votes_expected {
@@ -811,9 +833,10 @@ async fn record(
                     });
                 }
             }
-            Ev::Tally { t_us, answered } => {
+            Ev::Tally(tally) => {
+                hists.check_stamp("tally", tally.read_us, tally.arrival_us);
                 if setup.keep_votes {
-                    t.tallies.push((t_us, answered));
+                    t.tallies.push(tally);
                 }
             }
             Ev::Error { code } => *t.errors.entry(code).or_default() += 1,
@@ -827,10 +850,7 @@ async fn record(
             Ev::Round => t.rounds += 1,
             Ev::Finish(reply) => {
                 t.unmatched = pending.values().map(|v| v.len() as u64).sum();
-                t.hists = hists
-                    .iter()
-                    .map(|(k, h)| (k.to_string(), h.to_wire()))
-                    .collect();
+                hists.fill(&mut t);
                 let _ = reply.send(std::mem::take(&mut t));
                 continue;
             }
@@ -845,6 +865,61 @@ async fn record(
     }
 }
 
+/// A worker's latency histograms: each timed frame ends at two instants,
+/// when the worker read it and when its bytes reached the socket (the
+/// kernel stamp), so both are kept side by side.
+#[derive(Default)]
+struct Timings {
+    read: HashMap<&'static str, Latency>,
+    arrival: HashMap<&'static str, Latency>,
+    unstamped: HashMap<&'static str, u64>,
+    stamp_after_read: u64,
+}
+
+impl Timings {
+    /// One timed frame: sent at `sent`, read at `read`, arrived at
+    /// `arrival` (if stamped).
+    fn record(&mut self, name: &'static str, sent: u64, read: u64, arrival: Option<u64>) {
+        self.read
+            .entry(name)
+            .or_default()
+            .record(read.saturating_sub(sent));
+        if let Some(a) = arrival {
+            self.arrival
+                .entry(name)
+                .or_default()
+                .record(a.saturating_sub(sent));
+        }
+        self.check_stamp(name, read, arrival);
+    }
+
+    /// Counts a frame without a stamp, or with one later than its read.
+    fn check_stamp(&mut self, name: &'static str, read: u64, arrival: Option<u64>) {
+        match arrival {
+            Some(a) if a > read => self.stamp_after_read += 1,
+            Some(_) => {}
+            None => *self.unstamped.entry(name).or_default() += 1,
+        }
+    }
+
+    /// Puts the histograms and counters into the worker's totals.
+    fn fill(&self, t: &mut Totals) {
+        let wire = |m: &HashMap<&'static str, Latency>| {
+            m.iter()
+                .map(|(k, h)| (k.to_string(), h.to_wire()))
+                .collect()
+        };
+        t.hists = wire(&self.read);
+        t.arrival_hists = wire(&self.arrival);
+        t.unstamped = self
+            .unstamped
+            .iter()
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect();
+        t.stamp_after_read = self.stamp_after_read;
+    }
+}
+
 /// A join failure reason short enough to count by (first clause only).
 fn short_reason(reason: &str) -> String {
     let first = reason.split(':').next().unwrap_or(reason).trim();
@@ -854,6 +929,23 @@ fn short_reason(reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timings_keep_read_and_arrival_apart() {
+        let mut t = Timings::default();
+        t.record("question", 1_000, 5_000, Some(3_000));
+        t.record("question", 1_000, 9_000, None);
+        t.record("question", 1_000, 2_000, Some(2_500));
+        let mut totals = Totals::default();
+        t.fill(&mut totals);
+        let read = Latency::from_wire(&totals.hists["question"]).summary();
+        let arrival = Latency::from_wire(&totals.arrival_hists["question"]).summary();
+        assert_eq!(read.count, 3);
+        assert_eq!(arrival.count, 2);
+        assert!((1_995..=2_005).contains(&arrival.max_us), "{arrival:?}");
+        assert_eq!(totals.unstamped["question"], 1);
+        assert_eq!(totals.stamp_after_read, 1);
+    }
 
     #[test]
     fn short_reason_keeps_the_first_clause() {

@@ -1,7 +1,9 @@
 //! The load generator's smoke run against a real server on port 0: every
 //! scenario with a few clients for a few seconds, so the generator cannot
 //! rot between benchmark runs. Asserts the run completed and produced
-//! numbers; the targets themselves are checked by hand-run benchmarks.
+//! numbers (including kernel arrival stamps on nearly every timed frame, none
+//! later than its read); the targets themselves are checked by hand-run
+//! benchmarks.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -49,6 +51,55 @@ fn metric(o: &Value, name: &str) -> f64 {
 
 fn count(o: &Value, latency: &str) -> u64 {
     o["latencies"][latency]["count"].as_u64().unwrap_or(0)
+}
+
+fn arrival(o: &Value, latency: &str, field: &str) -> u64 {
+    o["arrival_latencies"][latency][field].as_u64().unwrap_or(0)
+}
+
+fn read(o: &Value, latency: &str, field: &str) -> u64 {
+    o["latencies"][latency][field].as_u64().unwrap_or(0)
+}
+
+/// The kernel-stamped (arrival) latencies of `names` are present for
+/// nearly every frame, never later than the generator's read of the same
+/// frame, and plausible.
+fn assert_stamped(o: &Value, names: &[&str]) {
+    // Checked per frame by the workers: a stamp later than its read.
+    assert_eq!(metric(o, "frames_stamp_after_read"), 0.0, "{o}");
+    let mut timed = 0;
+    for name in names {
+        let (reads, stamped) = (count(o, name), arrival(o, name, "count"));
+        assert!(reads > 0, "no {name} frames: {o}");
+        // Nearly all: the kernel's timestamping switch flips asynchronously
+        // when the first socket asks, so the first frames may lack one.
+        assert!(
+            stamped * 100 >= reads * 95,
+            "{name}: {stamped} of {reads} stamped: {o}"
+        );
+        assert!(stamped <= reads, "{o}");
+        // Per frame arrival ≤ read, so the fastest arrival cannot be later
+        // than the fastest read; and nothing on loopback takes 10 s.
+        assert!(
+            arrival(o, name, "min_us") <= read(o, name, "max_us"),
+            "{name}: {o}"
+        );
+        assert!(arrival(o, name, "max_us") < 10_000_000, "{name}: {o}");
+        if stamped == reads {
+            for field in ["min_us", "p50_us", "p99_us", "max_us"] {
+                assert!(
+                    arrival(o, name, field) <= read(o, name, field),
+                    "{name} {field}: arrival after read: {o}"
+                );
+            }
+        }
+        timed += reads;
+    }
+    let unstamped = metric(o, "frames_without_stamp");
+    assert!(
+        unstamped * 20.0 <= timed as f64,
+        "{unstamped} of {timed} unstamped: {o}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,6 +151,7 @@ async fn smoke_run_completes_and_reports_numbers() {
     assert_eq!(count(fanout, "question"), 80, "{fanout}");
     assert_eq!(count(fanout, "reveal"), 80, "{fanout}");
     assert_eq!(metric(fanout, "receives_unmatched"), 0.0, "{fanout}");
+    assert_stamped(fanout, &["question", "reveal"]);
 
     // Votes: every vote acked and found in a host tally.
     assert_eq!(count(votes, "vote_ack"), 40, "{votes}");
@@ -115,10 +167,25 @@ async fn smoke_run_completes_and_reports_numbers() {
         visible_max < 10_000_000,
         "a vote never showed in a tally: {votes}"
     );
+    assert_stamped(votes, &["vote_ack", "question", "reveal"]);
+    assert_eq!(
+        arrival(votes, "vote_visible_in_tally", "count"),
+        40,
+        "{votes}"
+    );
+    assert!(
+        arrival(votes, "vote_visible_in_tally", "max_us") < 10_000_000,
+        "{votes}"
+    );
+    assert!(
+        metric(votes, "vote_acks_out_per_s_arrival_median") > 0.0,
+        "{votes}"
+    );
 
     // Classroom: rooms played rounds; every stalled client was accounted for.
     assert!(metric(classroom, "host_rounds") >= 3.0, "{classroom}");
     assert!(count(classroom, "question") > 0, "{classroom}");
+    assert_stamped(classroom, &["question", "reveal", "all_reading_clients"]);
     assert_eq!(
         metric(classroom, "stalled_evicted") + metric(classroom, "stalled_still_open"),
         3.0,
