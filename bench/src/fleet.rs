@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, Mutex};
 use tokio::time::Instant;
 
 use crate::ctl::{line, Order, Report, Setup, Totals};
+use crate::placement::Placement;
 
 /// Running workers.
 pub struct Fleet {
@@ -22,14 +23,17 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Starts one worker per setup and hands each its setup.
-    pub async fn start(setups: Vec<Setup>) -> anyhow::Result<Fleet> {
+    /// Starts one worker per setup, placed on CPUs as asked, and hands each
+    /// its setup.
+    pub async fn start(setups: Vec<Setup>, placement: &Placement) -> anyhow::Result<Fleet> {
         let exe = std::env::current_exe().context("own executable")?;
         let mut children = Vec::new();
         let mut stdins = Vec::new();
         let mut stdouts = Vec::new();
         for _ in &setups {
-            let mut child = Command::new(&exe)
+            let mut cmd = Command::new(&exe);
+            placement.apply(&mut cmd);
+            let mut child = cmd
                 .arg("worker")
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())

@@ -8,6 +8,7 @@ mod ctl;
 mod fleet;
 mod hist;
 mod http;
+mod placement;
 mod report;
 mod scenario;
 mod stamped;
@@ -23,6 +24,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::ctl::Script;
+use crate::placement::{cpus_text, parse_cpus, CpuList, Placement};
 use crate::report::Outcome;
 use crate::scenario::Common;
 use crate::target::Target;
@@ -65,6 +67,17 @@ struct Cli {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Pin the started server (every thread) to these CPUs, e.g. `0` or
+    /// `0-1` (off by default).
+    #[arg(long, value_parser = parse_cpus, conflicts_with = "addr")]
+    server_cpus: Option<CpuList>,
+    /// Pin every worker process to these CPUs (off by default).
+    #[arg(long, value_parser = parse_cpus)]
+    worker_cpus: Option<CpuList>,
+    /// Nice value for the worker processes, e.g. 10 to let the server run
+    /// first (off by default).
+    #[arg(long, allow_hyphen_values = true)]
+    worker_nice: Option<i32>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -159,7 +172,13 @@ fn main() -> anyhow::Result<()> {
 
 async fn coordinate(cli: Cli) -> anyhow::Result<()> {
     let target = match (&cli.server_bin, cli.addr) {
-        (Some(bin), _) => Target::spawn(bin, &cli.server_args).await?,
+        (Some(bin), _) => {
+            let placement = Placement {
+                cpus: cli.server_cpus.clone().map(|c| c.0),
+                nice: None,
+            };
+            Target::spawn(bin, &cli.server_args, &placement).await?
+        }
         (None, Some(addr)) => Target::attach(addr, cli.server_pid),
         (None, None) => anyhow::bail!("give --server-bin PATH or --addr HOST:PORT"),
     };
@@ -169,11 +188,28 @@ async fn coordinate(cli: Cli) -> anyhow::Result<()> {
         connect_parallel: cli.connect_parallel,
         max_secs: cli.max_secs,
         seed: cli.seed,
+        worker_placement: Placement {
+            cpus: cli.worker_cpus.clone().map(|c| c.0),
+            nice: cli.worker_nice,
+        },
     };
     let result = run_scenario(&cli.cmd, &target, &common).await;
     let log = target.log_path();
     target.stop().await;
-    let outcomes = result.with_context(|| format!("server log: {log}"))?;
+    let mut outcomes = result.with_context(|| format!("server log: {log}"))?;
+    // Say in every result where the processes ran (absent: wherever the
+    // kernel put them).
+    for o in &mut outcomes {
+        if let Some(c) = &cli.server_cpus {
+            o.param("server_cpus", cpus_text(&c.0));
+        }
+        if let Some(c) = &cli.worker_cpus {
+            o.param("worker_cpus", cpus_text(&c.0));
+        }
+        if let Some(n) = cli.worker_nice {
+            o.param("worker_nice", n);
+        }
+    }
     for o in &outcomes {
         println!("{}", o.table());
     }
@@ -299,6 +335,40 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn placement_flags_are_optional_and_checked() {
+        let cli = Cli::try_parse_from([
+            "quizroom-bench",
+            "--server-bin",
+            "/x",
+            "--server-cpus",
+            "0",
+            "--worker-cpus",
+            "1",
+            "--worker-nice",
+            "-5",
+            "smoke",
+        ])
+        .unwrap();
+        assert_eq!(cli.server_cpus, Some(CpuList(vec![0])));
+        assert_eq!(cli.worker_cpus, Some(CpuList(vec![1])));
+        assert_eq!(cli.worker_nice, Some(-5));
+        let plain = Cli::try_parse_from(["quizroom-bench", "--server-bin", "/x", "smoke"]).unwrap();
+        assert!(plain.server_cpus.is_none() && plain.worker_cpus.is_none());
+        assert!(plain.worker_nice.is_none());
+        // A running server is not ours to move.
+        assert!(Cli::try_parse_from([
+            "quizroom-bench",
+            "--addr",
+            "127.0.0.1:9",
+            "--server-cpus",
+            "0",
+            "smoke"
+        ])
+        .is_err());
+        assert!(Cli::try_parse_from(["quizroom-bench", "--worker-cpus", "1-0", "smoke"]).is_err());
     }
 
     #[test]

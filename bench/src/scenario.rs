@@ -12,6 +12,7 @@ use crate::ctl::{
 };
 use crate::fleet::Fleet;
 use crate::hist::Latency;
+use crate::placement::Placement;
 use crate::report::{loadavg, Merged, Outcome};
 use crate::sys::{epoch_us, source_addrs};
 use crate::target::{NewRoom, Target};
@@ -33,6 +34,8 @@ pub struct Common {
     pub max_secs: u64,
     /// Seed for think times and choices.
     pub seed: u64,
+    /// Where the worker processes run (default: anywhere).
+    pub worker_placement: Placement,
 }
 
 /// How players behave in a run.
@@ -154,7 +157,7 @@ async fn start(
     let sockets = rooms.len() * (players_per_room as usize + 1);
     out.param("workers", setups.len());
     out.param("sources", common.sources);
-    let mut fleet = Fleet::start(setups).await?;
+    let mut fleet = Fleet::start(setups, &common.worker_placement).await?;
     // Joins: allow 1 ms per socket plus a minute, bounded by the hard stop.
     let limit = Duration::from_secs((60 + sockets as u64 / 1000).min(common.max_secs));
     let t0 = epoch_us();
@@ -816,6 +819,7 @@ mod tests {
             connect_parallel: 100,
             max_secs: 60,
             seed: 1,
+            worker_placement: Placement::default(),
         }
     }
 

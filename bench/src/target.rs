@@ -11,6 +11,7 @@ use serde::Deserialize;
 use tokio::process::{Child, Command};
 
 use crate::http::request;
+use crate::placement::Placement;
 use crate::sys::{cpu_ms_of, mem_of, Mem};
 
 /// Questions in the generated bank: more than any room asks in a run, so
@@ -50,8 +51,13 @@ impl Target {
 
     /// Starts `bin` on a free loopback port with room limits high enough
     /// for every scenario, an empty seeds folder (the run uploads its own
-    /// bank) and a scratch data folder; waits until `/healthz` answers.
-    pub async fn spawn(bin: &Path, extra: &[String]) -> anyhow::Result<Target> {
+    /// bank) and a scratch data folder, placed on CPUs as asked; waits
+    /// until `/healthz` answers.
+    pub async fn spawn(
+        bin: &Path,
+        extra: &[String],
+        placement: &Placement,
+    ) -> anyhow::Result<Target> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -60,7 +66,9 @@ impl Target {
         let seeds = scratch.join("seeds");
         std::fs::create_dir_all(&seeds)?;
         let log = std::fs::File::create(scratch.join("server.log"))?;
-        let child = Command::new(bin)
+        let mut cmd = Command::new(bin);
+        placement.apply(&mut cmd);
+        let child = cmd
             .arg("--addr")
             .arg(addr.to_string())
             .arg("--seeds")
