@@ -65,6 +65,12 @@ struct Metrics {
     store_commits: Counter,
     store_commit_seconds: Histogram,
     store_errors: Counter,
+    /// Handles of `messages_in` / `messages_out` by position in
+    /// [`CLIENT_TYPES`] / [`SERVER_TYPES`] (then "other"), made once: a
+    /// per-message `get_or_create` would hash the label and take the
+    /// family's lock on every vote and every ack.
+    messages_in_by_type: Vec<Counter>,
+    messages_out_by_type: Vec<Counter>,
 }
 
 impl Metrics {
@@ -86,6 +92,8 @@ impl Metrics {
             // 50 µs .. ~1.6 s.
             store_commit_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
             store_errors: Counter::default(),
+            messages_in_by_type: Vec::new(),
+            messages_out_by_type: Vec::new(),
             registry: Registry::default(),
         };
         registry.register(
@@ -150,8 +158,30 @@ impl Metrics {
             let _ = m.connections.get_or_create(&RoleLabel { role });
             let _ = m.connections_opened.get_or_create(&RoleLabel { role });
         }
-        Metrics { registry, ..m }
+        let handles = |family: &Family<TypeLabel, Counter>, known: &'static [&'static str]| {
+            known
+                .iter()
+                .chain(std::iter::once(&"other"))
+                .map(|r#type| family.get_or_create(&TypeLabel { r#type }).clone())
+                .collect::<Vec<_>>()
+        };
+        let messages_in_by_type = handles(&m.messages_in, CLIENT_TYPES);
+        let messages_out_by_type = handles(&m.messages_out, SERVER_TYPES);
+        Metrics {
+            registry,
+            messages_in_by_type,
+            messages_out_by_type,
+            ..m
+        }
     }
+}
+
+/// Position of `value` in `known`, or `known.len()` (the "other" slot).
+fn slot(value: &str, known: &[&str]) -> usize {
+    known
+        .iter()
+        .position(|k| *k == value)
+        .unwrap_or(known.len())
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -184,20 +214,16 @@ pub fn connection_closed(role: &str) {
 
 /// A client message of type `kind` was received.
 pub fn message_in(kind: &str) {
-    let r#type = bounded(kind, CLIENT_TYPES);
-    METRICS
-        .messages_in
-        .get_or_create(&TypeLabel { r#type })
-        .inc();
+    if let Some(counter) = METRICS.messages_in_by_type.get(slot(kind, CLIENT_TYPES)) {
+        counter.inc();
+    }
 }
 
 /// A server message of type `kind` was queued for `recipients` sockets.
 pub fn message_out(kind: &str, recipients: usize) {
-    let r#type = bounded(kind, SERVER_TYPES);
-    METRICS
-        .messages_out
-        .get_or_create(&TypeLabel { r#type })
-        .inc_by(recipients as u64);
+    if let Some(counter) = METRICS.messages_out_by_type.get(slot(kind, SERVER_TYPES)) {
+        counter.inc_by(recipients as u64);
+    }
 }
 
 /// Time from a room effect to the last recipient's queue, in seconds.
@@ -257,6 +283,24 @@ mod tests {
         assert_eq!(bounded("vote", CLIENT_TYPES), "vote");
         assert_eq!(bounded("made_up_by_a_client", CLIENT_TYPES), "other");
         assert_eq!(bounded("tally", SERVER_TYPES), "tally");
+    }
+
+    #[test]
+    fn cached_handles_count_into_their_labelled_series() {
+        let value = |family: &Family<TypeLabel, Counter>, r#type: &'static str| {
+            family.get_or_create(&TypeLabel { r#type }).get()
+        };
+        let pong = value(&METRICS.messages_out, "pong");
+        let ping = value(&METRICS.messages_in, "ping");
+        let other = value(&METRICS.messages_in, "other");
+        message_out("pong", 5);
+        message_in("ping");
+        message_in("not-a-type");
+        assert!(value(&METRICS.messages_out, "pong") >= pong + 5);
+        assert!(value(&METRICS.messages_in, "ping") > ping);
+        assert!(value(&METRICS.messages_in, "other") > other);
+        assert_eq!(CLIENT_TYPES[slot("end", CLIENT_TYPES)], "end");
+        assert_eq!(slot("nope", SERVER_TYPES), SERVER_TYPES.len());
     }
 
     #[test]

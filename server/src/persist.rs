@@ -12,9 +12,13 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::config::Config;
+use crate::room::AnswerRecord;
 use crate::room::{Effect, RecordKind, Room};
 use crate::state::AppState;
-use crate::store::{now_ms, AnswerRow, CheckpointRow, FinalResults, RoomRow, Store};
+use crate::store::{
+    now_ms, AnswerPayload, CheckpointRow, FinalResults, FrozenQuestion, QueuedAnswer, RoomRow,
+    Store,
+};
 
 /// Opens the results database under `config.data_dir`, purging rooms past
 /// `config.retention_hours`. Called once by [`crate::run`].
@@ -77,41 +81,46 @@ pub fn code_taken(state: &AppState, code: &str) -> bool {
     logged("looking up a room code", code, store.room_exists(code)).unwrap_or(false)
 }
 
+/// The answer as stored: the record's own JSON, written by the store's
+/// writer thread.
+impl AnswerPayload for AnswerRecord {
+    fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+}
+
+/// Queues one counted answer. Takes the record by value: it moves into the
+/// store's queue and is serialized there, so the room task pays neither a
+/// copy nor the JSON.
+pub fn record(state: &AppState, record: AnswerRecord) {
+    let Some(store) = state.store() else { return };
+    let row = QueuedAnswer {
+        room: record.room.clone(),
+        qid: record.qid,
+        player: record.player_id.0,
+        kind: record_kind(record.kind),
+        at_ms: record.at,
+        payload: Box::new(record),
+    };
+    let room = row.room.clone();
+    logged("recording an answer", &room, store.queue_answer(row));
+}
+
 /// Called by a room's owner task for every effect after `Send`/`Close`
 /// are handled; persists checkpoints, answers and ended rooms.
 ///
 /// A `Checkpoint` or `Ended` returns only once it (and every answer queued
 /// before it) is committed, so what the room shows after a boundary is on
 /// disk; a `Record` is queued and costs the room no disk wait.
-pub fn on_effect(state: &AppState, room: &Room, effect: &Effect) {
+pub fn on_effect(state: &AppState, room: &mut Room, effect: &Effect) {
     let Some(store) = state.store() else { return };
     match effect {
-        Effect::Record(record) => {
-            let row = AnswerRow {
-                room: room.code().to_string(),
-                qid: record.qid,
-                player: record.player_id.0,
-                kind: record_kind(record.kind).to_string(),
-                payload: serde_json::to_value(record).unwrap_or(serde_json::Value::Null),
-                at_ms: record.at,
-            };
-            logged("recording an answer", room.code(), store.record_answer(row));
-        }
-        Effect::Checkpoint => {
-            logged(
-                "checkpoint",
-                room.code(),
-                store.checkpoint(checkpoint_of(room)),
-            );
-        }
+        Effect::Record(r) => record(state, r.clone()),
+        Effect::Checkpoint => checkpoint(store, room, "checkpoint"),
         Effect::Ended => {
             // The last snapshot (so an ended room is never restored as
             // running), then the final results, computed once.
-            logged(
-                "final checkpoint",
-                room.code(),
-                store.checkpoint(checkpoint_of(room)),
-            );
+            checkpoint(store, room, "final checkpoint");
             logged(
                 "ending a room",
                 room.code(),
@@ -134,22 +143,60 @@ fn record_kind(kind: RecordKind) -> &'static str {
     }
 }
 
-/// What a boundary stores: the snapshot only. Results are served live
-/// while the room runs and stored once at the end, so a boundary in a big
-/// room costs one serialization, not three.
-fn checkpoint_of(room: &Room) -> CheckpointRow {
-    CheckpointRow {
-        room: RoomRow {
-            code: room.code().to_string(),
-            host_token: room.host_token().to_string(),
-            title: room.options().title.clone(),
-            created_ms: now_ms(),
-        },
-        snapshot: room.snapshot(),
-        // A restore drops a question that is still open, so its answers
-        // (and any later qid's) are not part of what comes back.
-        boundary_qid: room.boundary_qid().unwrap_or(0),
+/// Writes a boundary and waits for it; on success the room learns which
+/// finished questions need not be written again.
+fn checkpoint(store: &Store, room: &mut Room, what: &str) {
+    let Some(row) = checkpoint_of(room) else {
+        return;
+    };
+    let upto = row.frozen_upto;
+    if logged(what, room.code(), store.checkpoint(row.row)).is_some() {
+        room.frozen_stored(upto);
     }
+}
+
+/// A checkpoint row and how many leading questions it leaves to stored rows.
+struct Boundary {
+    row: CheckpointRow,
+    frozen_upto: usize,
+}
+
+/// What a boundary stores: the snapshot only, as JSON text, with finished
+/// questions written once each. Results are served live while the room runs
+/// and stored once at the end, so a boundary in a big room costs the seats
+/// and the last question, not the whole game.
+fn checkpoint_of(room: &Room) -> Option<Boundary> {
+    let parts = match room.snapshot_parts() {
+        Ok(parts) => parts,
+        Err(e) => {
+            crate::metrics::store_error();
+            tracing::error!(room = %room.code(), error = %e, "snapshot failed");
+            return None;
+        }
+    };
+    Some(Boundary {
+        row: CheckpointRow {
+            room: RoomRow {
+                code: room.code().to_string(),
+                host_token: room.host_token().to_string(),
+                title: room.options().title.clone(),
+                created_ms: now_ms(),
+            },
+            snapshot: parts.json,
+            frozen: parts
+                .frozen
+                .into_iter()
+                .map(|(index, json)| FrozenQuestion {
+                    index: u32::try_from(index).unwrap_or(u32::MAX),
+                    json,
+                })
+                .collect(),
+            // A restore drops a question that is still open, so its answers
+            // (and any later qid's) are not part of what comes back.
+            boundary_qid: room.boundary_qid().unwrap_or(0),
+        },
+        frozen_upto: parts.frozen_upto,
+    })
 }
 
 /// The results of an ended room as the results endpoint serves them.
@@ -306,7 +353,7 @@ mod tests {
                 ..RoomOptions::default()
             };
             let mut room = Room::new(code.clone(), "tok".into(), options, state.catalog(), 7);
-            on_effect(&state, &room, &Effect::Checkpoint);
+            on_effect(&state, &mut room, &Effect::Checkpoint);
             let host = ClientMsg::Host {
                 room: code.clone(),
                 token: "tok".into(),

@@ -203,7 +203,21 @@ impl DecodeError {
 }
 
 /// Decodes one client text frame. Never panics, whatever the input.
+///
+/// A well-formed message is parsed once, straight into [`ClientMsg`]; only
+/// a message that fails that goes through [`classify`], which parses it
+/// again as a JSON tree to tell which error it is. Both paths accept exactly
+/// the same messages (see the tests), so the fast one changes no answer.
 pub fn decode(text: &str) -> Result<ClientMsg, DecodeError> {
+    match serde_json::from_str::<ClientMsg>(text) {
+        Ok(msg) => Ok(msg),
+        Err(_) => classify(text),
+    }
+}
+
+/// The careful decode: JSON tree first, then the `type`, then the fields,
+/// so every failure gets its own code and message.
+fn classify(text: &str) -> Result<ClientMsg, DecodeError> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
     let obj = value
@@ -430,4 +444,192 @@ pub enum ServerMsg {
         t: Option<u64>,
         server_ms: Millis,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One valid message of every type, some with optional fields.
+    const VALID: &[&str] = &[
+        r#"{"type":"host","room":"ABCDEF","token":"t"}"#,
+        r#"{"type":"join","room":"ABCDEF","name":"ann"}"#,
+        r#"{"type":"join","room":"ABCDEF","name":"ann","resume_token":"r"}"#,
+        r#"{"type":"resume","room":"ABCDEF","resume_token":"r"}"#,
+        r#"{"type":"screen","room":"ABCDEF"}"#,
+        r#"{"type":"ask","mode":"vote"}"#,
+        r#"{"type":"ask","mode":"self","topics":["a"],"question_id":"q","time_limit_ms":5,"kinds":["choice"],"penalty":-2}"#,
+        r#"{"type":"judge","player_id":3,"correct":true}"#,
+        r#"{"type":"close"}"#,
+        r#"{"type":"reveal"}"#,
+        r#"{"type":"kick","player_id":1}"#,
+        r#"{"type":"lock","locked":false}"#,
+        r#"{"type":"pause","paused":true}"#,
+        r#"{"type":"mark","player_id":2,"correct":false}"#,
+        r#"{"type":"peer_vote"}"#,
+        r#"{"type":"peer_vote","time_limit_ms":1000}"#,
+        r#"{"type":"show_scores"}"#,
+        r#"{"type":"end"}"#,
+        r#"{"type":"buzz","qid":1}"#,
+        r#"{"type":"vote","qid":7,"choice":2}"#,
+        r#"{"type":"vote","qid":7,"choices":[0,3]}"#,
+        r#"{"type":"vote","qid":7,"choice":null,"choices":null}"#,
+        r#"{"qid":7,"type":"vote","choice":1}"#,
+        r#"{"type":"answer","qid":2,"text":"caf\u00e9 \"quoted\""}"#,
+        r#"{"type":"ping"}"#,
+        r#" {"type":"ping","t":12} "#,
+    ];
+
+    /// Every class of bad input the error codes distinguish, and the
+    /// corners where a one-pass parse and a tree could disagree.
+    const MALFORMED: &[&str] = &[
+        "",
+        "   ",
+        "not json",
+        "{",
+        r#"{"type":"ping"} trailing"#,
+        "[]",
+        "[1,2]",
+        "42",
+        "\"vote\"",
+        "null",
+        "true",
+        "{}",
+        r#"{"type":7}"#,
+        r#"{"type":null}"#,
+        r#"{"qid":1}"#,
+        r#"{"type":"dance"}"#,
+        r#"{"type":"VOTE","qid":1,"choice":0}"#,
+        r#"{"type":"vote"}"#,
+        r#"{"type":"vote","qid":"1","choice":0}"#,
+        r#"{"type":"vote","qid":-1,"choice":0}"#,
+        r#"{"type":"vote","qid":1.5,"choice":0}"#,
+        r#"{"type":"vote","qid":99999999999,"choice":0}"#,
+        r#"{"type":"vote","qid":1,"choice":0,"extra":1}"#,
+        r#"{"type":"vote","qid":1,"qid":2,"choice":0}"#,
+        r#"{"type":"vote","type":"ping","qid":1}"#,
+        r#"{"type":"ping","type":"ping"}"#,
+        r#"{"type":"ask","mode":"quiz"}"#,
+        r#"{"type":"close","x":null}"#,
+        r#"{"type":"judge","player_id":1,"correct":"yes"}"#,
+        r#"{"type":"answer","qid":1,"text":"\ud800"}"#,
+        r#"{"type":"ping","t":18446744073709551616}"#,
+    ];
+
+    #[test]
+    fn every_valid_message_takes_the_fast_path_and_matches_the_careful_one() {
+        for text in VALID {
+            let fast = serde_json::from_str::<ClientMsg>(text);
+            assert!(fast.is_ok(), "{text}: {fast:?}");
+            assert_eq!(decode(text), classify(text), "{text}");
+            assert_eq!(decode(text).ok(), fast.ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_client_type_has_a_valid_example() {
+        for kind in CLIENT_TYPES {
+            let found = VALID.iter().any(|t| {
+                serde_json::from_str::<serde_json::Value>(t)
+                    .ok()
+                    .and_then(|v| v.get("type").and_then(|k| k.as_str()).map(|k| k == *kind))
+                    == Some(true)
+            });
+            assert!(found, "no example of {kind}");
+        }
+    }
+
+    #[test]
+    fn malformed_input_gets_the_same_error_on_both_paths() {
+        for text in MALFORMED {
+            let got = decode(text);
+            assert_eq!(got, classify(text), "{text}");
+        }
+        // The codes themselves, one per class.
+        let code = |t: &str| decode(t).map(|_| ()).map_err(|e| e.code());
+        assert_eq!(code("not json"), Err("bad_json"));
+        assert_eq!(code("[]"), Err("bad_json"));
+        assert_eq!(code("{}"), Err("missing_type"));
+        assert_eq!(code(r#"{"type":7}"#), Err("missing_type"));
+        assert_eq!(code(r#"{"type":"dance"}"#), Err("unknown_type"));
+        assert_eq!(code(r#"{"type":"vote"}"#), Err("bad_message"));
+        assert_eq!(code(r#"{"type":"buzz","qid":1,"x":1}"#), Err("bad_message"));
+        // A repeated key: the last one wins, as it always did.
+        assert_eq!(
+            decode(r#"{"type":"vote","qid":1,"qid":2,"choice":0}"#),
+            Ok(ClientMsg::Vote {
+                qid: 2,
+                choice: Some(0),
+                choices: None
+            })
+        );
+    }
+
+    /// A JSON value of any of the shapes a field might wrongly hold.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("null".to_string()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            (0..10u64).prop_map(|n| n.to_string()),
+            Just("1.5".to_string()),
+            "[a-z_]{0,8}".prop_map(|s| format!("{s:?}")),
+            prop::collection::vec(0..5u8, 0..3).prop_map(|v| format!("{v:?}")),
+            Just("{}".to_string()),
+            Just("\"vote\"".to_string()),
+        ]
+    }
+
+    /// Random objects built from the protocol's own vocabulary, so most are
+    /// near misses of a valid message.
+    fn message() -> impl Strategy<Value = String> {
+        let keys = prop::sample::select(vec![
+            "type",
+            "qid",
+            "choice",
+            "choices",
+            "text",
+            "room",
+            "name",
+            "token",
+            "resume_token",
+            "mode",
+            "player_id",
+            "correct",
+            "locked",
+            "paused",
+            "t",
+            "topics",
+            "time_limit_ms",
+            "penalty",
+            "extra",
+        ]);
+        let kind = prop::sample::select(CLIENT_TYPES.to_vec()).prop_map(|k| format!("{k:?}"));
+        (
+            prop::option::of(kind),
+            prop::collection::vec((keys, value()), 0..5),
+        )
+            .prop_map(|(kind, fields)| {
+                let mut parts: Vec<String> = Vec::new();
+                if let Some(kind) = kind {
+                    parts.push(format!("\"type\":{kind}"));
+                }
+                parts.extend(fields.iter().map(|(k, v)| format!("{k:?}:{v}")));
+                format!("{{{}}}", parts.join(","))
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn both_paths_agree_on_near_misses(text in message()) {
+            prop_assert_eq!(decode(&text), classify(&text));
+        }
+
+        #[test]
+        fn both_paths_agree_on_any_text(text in ".{0,40}") {
+            prop_assert_eq!(decode(&text), classify(&text));
+        }
+    }
 }

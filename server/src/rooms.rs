@@ -247,7 +247,7 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
         if !state.rooms().insert_new(handle.clone()) {
             continue;
         }
-        let room = Room::new(
+        let mut room = Room::new(
             code,
             host_token.clone(),
             options.clone(),
@@ -256,7 +256,7 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
         );
         crate::persist::room_created(state, handle.code(), &host_token, &options.title);
         // A first checkpoint, so even a room still in its lobby comes back.
-        crate::persist::on_effect(state, &room, &crate::room::Effect::Checkpoint);
+        crate::persist::on_effect(state, &mut room, &crate::room::Effect::Checkpoint);
         spawn_owner(state, room, handle.clone(), rx);
         tracing::info!(room = %handle.code, "room created");
         return Ok(handle);
@@ -449,17 +449,23 @@ impl Owner {
     fn carry_out(&mut self, effects: Vec<Effect>) -> Vec<ConnId> {
         let mut slow = Vec::new();
         // Storage first: a client that saw a boundary (closed, reveal,
-        // ended) can count on it surviving a crash right after.
-        for effect in &effects {
-            if matches!(effect, Effect::Send { .. } | Effect::Close { .. }) {
-                continue;
-            }
-            if matches!(effect, Effect::Ended) {
-                self.ended = true;
-            }
-            crate::persist::on_effect(&self.state, &self.room, effect);
-        }
+        // ended) can count on it surviving a crash right after. Sends and
+        // closes wait in `rest` (in order) until everything is stored; an
+        // answer record moves into the store's queue as it is.
+        let mut rest = Vec::with_capacity(effects.len());
         for effect in effects {
+            match effect {
+                Effect::Send { .. } | Effect::Close { .. } => rest.push(effect),
+                Effect::Record(record) => crate::persist::record(&self.state, record),
+                other => {
+                    if matches!(other, Effect::Ended) {
+                        self.ended = true;
+                    }
+                    crate::persist::on_effect(&self.state, &mut self.room, &other);
+                }
+            }
+        }
+        for effect in rest {
             match effect {
                 Effect::Send { to, msg } => self.send(&to, &msg, &mut slow),
                 Effect::Close { conn, code, reason } => {
@@ -527,14 +533,14 @@ impl Owner {
             Stop::Ended => (CLOSE_NORMAL, "room ended"),
             Stop::Abandoned => {
                 tracing::info!("no host for the grace period; room closed");
-                crate::persist::on_effect(&self.state, &self.room, &Effect::Ended);
+                crate::persist::on_effect(&self.state, &mut self.room, &Effect::Ended);
                 (CLOSE_ROOM_GONE, "room closed")
             }
             Stop::Shutdown => {
                 // Close an open question so its answers are kept, then save.
                 let effects = self.room.close_for_shutdown(epoch_ms());
                 self.carry_out(effects);
-                crate::persist::on_effect(&self.state, &self.room, &Effect::Checkpoint);
+                crate::persist::on_effect(&self.state, &mut self.room, &Effect::Checkpoint);
                 // Sockets close themselves with 1012 when shutdown begins.
                 self.state.rooms().remove(&self.handle);
                 return;

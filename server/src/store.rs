@@ -36,7 +36,10 @@ const BATCH: usize = 1024;
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// Schema version stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// Version 2 keeps finished questions of a snapshot in `snapshot_questions`
+/// (written once each) instead of inside `rooms.snapshot`; a version-1
+/// server would restore such a room without them, so it must refuse.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS rooms (
@@ -60,6 +63,12 @@ CREATE TABLE IF NOT EXISTS answers (
     payload TEXT NOT NULL,
     at_ms   INTEGER NOT NULL,
     PRIMARY KEY (room, qid, player, kind)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshot_questions (
+    room  TEXT NOT NULL,
+    idx   INTEGER NOT NULL,
+    json  TEXT NOT NULL,
+    PRIMARY KEY (room, idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS question_results (
     room    TEXT NOT NULL,
@@ -117,14 +126,52 @@ pub struct AnswerRow {
     pub at_ms: Millis,
 }
 
+/// An answer whose JSON is written by the writer thread, so the room task
+/// that counted it pays for neither a JSON tree nor the text: it only moves
+/// the answer into the queue.
+pub trait AnswerPayload: Send {
+    /// The answer as the JSON text stored in `answers.payload`.
+    fn to_json(&self) -> Result<String, serde_json::Error>;
+}
+
+/// One answer as the room counted it, keyed like [`AnswerRow`]; its payload
+/// is serialized on the writer thread.
+pub struct QueuedAnswer {
+    pub room: String,
+    pub qid: u32,
+    pub player: u32,
+    pub kind: &'static str,
+    pub at_ms: Millis,
+    pub payload: Box<dyn AnswerPayload>,
+}
+
+/// One finished question of a room's snapshot, stored once in
+/// `snapshot_questions` so later checkpoints need not write it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrozenQuestion {
+    /// Position in the room's list of asked questions (0-based).
+    pub index: u32,
+    /// The question as JSON text.
+    pub json: String,
+}
+
+/// Name of the snapshot field that says how many finished questions live
+/// in `snapshot_questions` rather than in the snapshot itself.
+pub const FROZEN_FIELD: &str = "frozen_asked";
+
 /// A room at a question boundary: enough to bring it back. Results are not
 /// part of it: a running room serves them live (also after a restore), so
 /// they are computed and stored once, when the room ends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckpointRow {
     pub room: RoomRow,
-    /// The room's own snapshot, handed back to it on restore.
-    pub snapshot: serde_json::Value,
+    /// The room's own snapshot as JSON text. When it holds a
+    /// [`FROZEN_FIELD`] of n, its `asked` list lacks the first n questions:
+    /// they are in `snapshot_questions` (from this or earlier checkpoints)
+    /// and are put back in front on restore.
+    pub snapshot: String,
+    /// Finished questions not stored by an earlier checkpoint.
+    pub frozen: Vec<FrozenQuestion>,
     /// The last qid whose question is finished at this boundary; answers to
     /// later qids belong to a question that a restore will not bring back.
     pub boundary_qid: u32,
@@ -172,7 +219,10 @@ type Done<T> = SyncSender<Result<T, String>>;
 enum Op {
     Created(RoomRow),
     Answer(AnswerRow),
-    Checkpoint(Box<CheckpointRow>),
+    Queued(QueuedAnswer),
+    /// Answered once committed, with whether this checkpoint's own rows were
+    /// accepted (a refused row does not fail the rest of its batch).
+    Checkpoint(Box<CheckpointRow>, Done<()>),
     Ended {
         code: String,
         ended_ms: Millis,
@@ -295,11 +345,18 @@ impl Store {
         self.send(Op::Answer(answer))
     }
 
+    /// Records one answer whose payload the writer thread serializes.
+    /// Queued like [`Store::record_answer`].
+    pub fn queue_answer(&self, answer: QueuedAnswer) -> Result<(), StoreError> {
+        self.send(Op::Queued(answer))
+    }
+
     /// Writes a question-boundary checkpoint and returns once it and every
     /// write queued before it are committed.
     pub fn checkpoint(&self, checkpoint: CheckpointRow) -> Result<(), StoreError> {
-        self.send(Op::Checkpoint(Box::new(checkpoint)))?;
-        self.flush()
+        let (done, rx) = mpsc::sync_channel(1);
+        self.send(Op::Checkpoint(Box::new(checkpoint), done))?;
+        Store::wait(rx)
     }
 
     /// Marks a room ended (with its final results, if given) and returns
@@ -463,7 +520,10 @@ impl Store {
             let mut out = Vec::new();
             for row in rows {
                 let (code, host_token, snapshot, qid) = row?;
-                match serde_json::from_str(&snapshot) {
+                match serde_json::from_str(&snapshot)
+                    .map_err(StoreError::from)
+                    .and_then(|snapshot| with_frozen_questions(c, &code, snapshot))
+                {
                     Ok(snapshot) => out.push(RunningRoom {
                         code,
                         host_token,
@@ -547,6 +607,68 @@ impl Drop for Store {
     }
 }
 
+/// Puts a snapshot's finished questions back in front of its `asked` list
+/// (see [`CheckpointRow::snapshot`]). A snapshot without [`FROZEN_FIELD`]
+/// (older checkpoints) is complete as it is.
+fn with_frozen_questions(
+    c: &Connection,
+    code: &str,
+    mut snapshot: serde_json::Value,
+) -> Result<serde_json::Value, StoreError> {
+    let Some(frozen) = snapshot.get(FROZEN_FIELD) else {
+        return Ok(snapshot);
+    };
+    let missing = |what: String| StoreError::Write(format!("snapshot of {code}: {what}"));
+    let n = frozen
+        .as_u64()
+        .ok_or_else(|| missing(format!("{FROZEN_FIELD} is not a count")))?;
+    let mut stmt = c.prepare_cached(
+        "SELECT idx, json FROM snapshot_questions WHERE room = ?1 AND idx < ?2 ORDER BY idx",
+    )?;
+    let rows = stmt.query_map(params![code, to_sql(n)], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut frozen = Vec::new();
+    for row in rows {
+        let (idx, json) = row?;
+        if u64::try_from(idx).ok() != Some(frozen.len() as u64) {
+            return Err(missing(format!(
+                "finished question {} is missing",
+                frozen.len()
+            )));
+        }
+        frozen.push(serde_json::from_str::<serde_json::Value>(&json)?);
+    }
+    if frozen.len() as u64 != n {
+        return Err(missing(format!(
+            "{} of {n} finished questions stored",
+            frozen.len()
+        )));
+    }
+    splice_frozen(&mut snapshot, frozen).map_err(missing)?;
+    Ok(snapshot)
+}
+
+/// Puts `frozen` (the first questions, in order) in front of the snapshot's
+/// `asked` list and drops [`FROZEN_FIELD`]: the inverse of how a room splits
+/// its snapshot for a checkpoint.
+pub fn splice_frozen(
+    snapshot: &mut serde_json::Value,
+    mut frozen: Vec<serde_json::Value>,
+) -> Result<(), String> {
+    let obj = snapshot
+        .as_object_mut()
+        .ok_or_else(|| "snapshot is not an object".to_string())?;
+    obj.remove(FROZEN_FIELD);
+    let rest = obj
+        .get_mut("asked")
+        .and_then(|a| a.as_array_mut())
+        .ok_or_else(|| "snapshot has no asked list".to_string())?;
+    frozen.append(rest);
+    *rest = frozen;
+    Ok(())
+}
+
 fn upsert_room(tx: &Transaction<'_>, room: &RoomRow, now: Millis) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO rooms (code, host_token, title, created_ms, updated_ms)
@@ -568,7 +690,7 @@ fn apply(tx: &Transaction<'_>, op: &Op, now: Millis) -> rusqlite::Result<()> {
         Op::Created(room) => {
             // A code reused after its old room ended: the old room's rows go,
             // so a new owner never sees (or inherits) them.
-            for table in ["answers", "question_results"] {
+            for table in ["answers", "question_results", "snapshot_questions"] {
                 tx.execute(
                     &format!(
                         "DELETE FROM {table} WHERE room = ?1 AND EXISTS
@@ -600,15 +722,43 @@ fn apply(tx: &Transaction<'_>, op: &Op, now: Millis) -> rusqlite::Result<()> {
             ])?;
             Ok(())
         }
-        Op::Checkpoint(cp) => {
+        Op::Queued(a) => {
+            let payload = a
+                .payload
+                .to_json()
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            tx.prepare_cached(
+                "INSERT INTO answers (room, qid, player, kind, payload, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(room, qid, player, kind)
+                 DO UPDATE SET payload = excluded.payload, at_ms = excluded.at_ms",
+            )?
+            .execute(params![
+                a.room,
+                a.qid,
+                a.player,
+                a.kind,
+                payload,
+                to_sql(a.at_ms)
+            ])?;
+            Ok(())
+        }
+        Op::Checkpoint(cp, _) => {
             upsert_room(tx, &cp.room, now)?;
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO snapshot_questions (room, idx, json) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(room, idx) DO UPDATE SET json = excluded.json",
+            )?;
+            for q in &cp.frozen {
+                stmt.execute(params![cp.room.code, q.index, q.json])?;
+            }
             tx.prepare_cached(
                 "UPDATE rooms SET snapshot = ?2, boundary_qid = ?3, updated_ms = ?4
                  WHERE code = ?1",
             )?
             .execute(params![
                 cp.room.code,
-                cp.snapshot.to_string(),
+                cp.snapshot,
                 cp.boundary_qid,
                 to_sql(now)
             ])?;
@@ -674,6 +824,10 @@ fn purge(conn: &mut Connection, cutoff_ms: Millis) -> rusqlite::Result<usize> {
         [],
     )?;
     tx.execute(
+        "DELETE FROM snapshot_questions WHERE room IN (SELECT code FROM purge_codes)",
+        [],
+    )?;
+    tx.execute(
         "DELETE FROM rooms WHERE code IN (SELECT code FROM purge_codes)",
         [],
     )?;
@@ -703,16 +857,25 @@ fn write_loop(mut conn: Connection, rx: Receiver<Op>, retention_ms: u64) {
         }
         let stop = batch.iter().any(|op| matches!(op, Op::Stop));
         let started = Instant::now();
-        let result = write_batch(&mut conn, &batch);
-        match &result {
-            Ok(()) => crate::metrics::store_commit(started.elapsed().as_secs_f64()),
+        let applied = write_batch(&mut conn, &batch);
+        match &applied {
+            Ok(_) => crate::metrics::store_commit(started.elapsed().as_secs_f64()),
             Err(e) => {
                 crate::metrics::store_error();
                 tracing::error!(error = %e, ops = batch.len(), "results database write failed");
             }
         }
-        for op in batch {
+        let result = applied.as_ref().map(|_| ());
+        for (i, op) in batch.into_iter().enumerate() {
             match op {
+                Op::Checkpoint(_, done) => {
+                    let own = match &applied {
+                        Ok(ok) if ok.get(i).copied().unwrap_or(false) => Ok(()),
+                        Ok(_) => Err("the checkpoint row was refused".to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = done.send(own);
+                }
                 Op::Flush(done) => {
                     let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
                 }
@@ -743,17 +906,24 @@ fn write_loop(mut conn: Connection, rx: Receiver<Op>, retention_ms: u64) {
     }
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Op]) -> Result<(), rusqlite::Error> {
+/// Applies a batch in one transaction; returns, per op, whether it was
+/// applied (one bad row must not lose the rest of the batch).
+fn write_batch(conn: &mut Connection, batch: &[Op]) -> Result<Vec<bool>, rusqlite::Error> {
     let tx = conn.transaction()?;
     let now = now_ms();
+    let mut applied = Vec::with_capacity(batch.len());
     for op in batch {
-        // One bad row must not lose the rest of the batch.
-        if let Err(e) = apply(&tx, op, now) {
-            crate::metrics::store_error();
-            tracing::error!(error = %e, "results database row refused");
+        match apply(&tx, op, now) {
+            Ok(()) => applied.push(true),
+            Err(e) => {
+                crate::metrics::store_error();
+                tracing::error!(error = %e, "results database row refused");
+                applied.push(false);
+            }
         }
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(applied)
 }
 
 #[cfg(test)]
@@ -788,7 +958,8 @@ mod tests {
     fn checkpoint(code: &str, token: &str, qid: u32) -> CheckpointRow {
         CheckpointRow {
             room: room(code, token, now_ms()),
-            snapshot: json!({ "code": code, "asked": qid }),
+            snapshot: json!({ "code": code, "asked": qid }).to_string(),
+            frozen: Vec::new(),
             boundary_qid: qid,
         }
     }
@@ -843,6 +1014,75 @@ mod tests {
         assert_eq!(ended.csv, "qid\n1\n");
         assert!(ended.ended_ms.is_some());
         assert_eq!(store.question_results("ENDED2").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn finished_questions_are_written_once_and_put_back_on_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let frozen = |index: u32| FrozenQuestion {
+            index,
+            json: json!({ "qid": index + 1 }).to_string(),
+        };
+        {
+            let store = open(dir.path());
+            let mut cp = checkpoint("ROOM44", "tok", 2);
+            cp.snapshot =
+                json!({ "code": "ROOM44", "asked": [{ "qid": 3 }], FROZEN_FIELD: 2 }).to_string();
+            cp.frozen = vec![frozen(0), frozen(1)];
+            store.checkpoint(cp).unwrap();
+            // The next boundary writes only what changed.
+            let mut cp = checkpoint("ROOM44", "tok", 3);
+            cp.snapshot =
+                json!({ "code": "ROOM44", "asked": [{ "qid": 4 }], FROZEN_FIELD: 3 }).to_string();
+            cp.frozen = vec![FrozenQuestion {
+                index: 2,
+                json: json!({ "qid": 3, "final": true }).to_string(),
+            }];
+            store.checkpoint(cp).unwrap();
+        }
+        let store = open(dir.path());
+        let running = store.running_rooms().unwrap();
+        assert_eq!(running.len(), 1);
+        assert_eq!(
+            running[0].snapshot,
+            json!({ "code": "ROOM44", "asked": [
+                { "qid": 1 }, { "qid": 2 }, { "qid": 3, "final": true }, { "qid": 4 }
+            ] })
+        );
+    }
+
+    #[test]
+    fn a_snapshot_missing_its_finished_questions_is_not_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let mut cp = checkpoint("ROOM55", "tok", 2);
+        cp.snapshot = json!({ "code": "ROOM55", "asked": [], FROZEN_FIELD: 2 }).to_string();
+        cp.frozen = vec![FrozenQuestion {
+            index: 1,
+            json: "{}".into(),
+        }];
+        store.checkpoint(cp).unwrap();
+        assert!(store.running_rooms().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_refused_checkpoint_is_reported_to_its_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store
+            .read(|c| {
+                c.execute_batch(
+                    "CREATE TRIGGER IF NOT EXISTS refuse BEFORE UPDATE OF snapshot ON rooms
+                     BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        assert!(store.checkpoint(checkpoint("ROOM66", "tok", 1)).is_err());
+        // The queue keeps working for everything else.
+        store.record_answer(answer("ROOM66", 1, 1, 0)).unwrap();
+        store.flush().unwrap();
+        assert_eq!(store.answers("ROOM66").unwrap().len(), 1);
     }
 
     #[test]

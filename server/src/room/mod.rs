@@ -12,6 +12,7 @@ mod players;
 mod question;
 mod results;
 mod scoring;
+mod snapshot;
 mod text;
 mod throttle;
 mod voting;
@@ -32,6 +33,7 @@ use crate::protocol::{ClientMsg, Millis, PlayerId, Qid, Role, ServerMsg};
 
 pub use errors::RoomError;
 pub use results::{PlayerResult, QuestionResult, ResultAnswer, Results, TopicResult};
+pub use snapshot::SnapshotParts;
 
 use model::Durable;
 use throttle::Throttle;
@@ -207,6 +209,10 @@ struct Live {
     ranking: scoring::Ranking,
     /// Set by `restore`: the first command stamps the drop time of every seat.
     restored: bool,
+    /// Leading asked questions the store holds from an earlier checkpoint
+    /// (see [`Room::snapshot_parts`]); 0 after a restore, so the first
+    /// checkpoint writes them all again.
+    frozen_stored: usize,
 }
 
 /// Collects effects while a command runs.
