@@ -5,12 +5,15 @@
 //! checkpoint), close every socket with 1012 so clients know to reconnect,
 //! and return within [`SHUTDOWN_BUDGET`].
 
-use std::future::{Future, IntoFuture};
-use std::net::SocketAddr;
+use std::future::Future;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
-use tokio::net::TcpListener;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tower_service::Service;
 
 use crate::config::Config;
 use crate::state::AppState;
@@ -50,30 +53,15 @@ pub async fn run(
         tracing::info!("shutting down");
         trigger.begin_shutdown();
     });
-    let http_state = state.clone();
-    let listener = listener.tap_io(|tcp| {
-        // Quiz traffic is many small messages: send them at once.
-        let _ = tcp.set_nodelay(true);
-        let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(SOCKET_SEND_BUFFER);
-    });
-    let serve = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { http_state.stopping().await });
-    let serve = serve.into_future();
+    let serve = serve_http(listener, app, state.clone());
     tokio::pin!(serve);
     let served = tokio::select! {
         served = &mut serve => Some(served),
         _ = state.stopping() => None,
     };
     let deadline = tokio::time::Instant::now() + SHUTDOWN_BUDGET;
-    match served {
-        Some(served) => served?,
-        None => match tokio::time::timeout(HTTP_DRAIN, serve).await {
-            Ok(served) => served?,
-            Err(_) => tracing::warn!("HTTP requests still running at shutdown; dropped"),
-        },
+    if served.is_none() && tokio::time::timeout(HTTP_DRAIN, serve).await.is_err() {
+        tracing::warn!("HTTP requests still running at shutdown; dropped");
     }
     if tokio::time::timeout_at(deadline, state.room_tasks().wait_idle())
         .await
@@ -96,4 +84,78 @@ pub async fn run(
     crate::persist::flush_all(&state);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Accepts connections and serves HTTP/1.1 on each until shutdown begins,
+/// then lets running requests finish. Each connection hands hyper the plain
+/// `TcpStream` (no wrapper), so a WebSocket upgrade gets the stream back and
+/// the socket task drives it directly (see `ws::upgrade`).
+async fn serve_http(listener: TcpListener, app: Router, state: AppState) {
+    // Every connection task holds a receiver; all are gone once they end.
+    let (all_closed, close_rx) = tokio::sync::watch::channel(());
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = state.stopping() => break,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                if !is_connection_error(&err) {
+                    // Out of file descriptors or similar: retrying at once
+                    // would spin; a pause lets connections close.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                continue;
+            }
+        };
+        tune(&tcp);
+        let app = app.clone();
+        let state = state.clone();
+        let close_rx = close_rx.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let mut request = request.map(axum::body::Body::new);
+                request.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().call(request)
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                served = conn.as_mut() => {
+                    if let Err(err) = served {
+                        tracing::trace!(%err, "connection ended with an error");
+                    }
+                }
+                _ = state.stopping() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(close_rx);
+        });
+    }
+    drop(listener);
+    drop(close_rx);
+    all_closed.closed().await;
+}
+
+/// Socket options for every accepted connection.
+fn tune(tcp: &TcpStream) {
+    // Quiz traffic is many small messages: send them at once.
+    let _ = tcp.set_nodelay(true);
+    let _ = socket2::SockRef::from(tcp).set_send_buffer_size(SOCKET_SEND_BUFFER);
+}
+
+/// Errors that concern one connection only (the next accept may succeed).
+fn is_connection_error(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
 }

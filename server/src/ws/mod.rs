@@ -1,48 +1,46 @@
-//! `GET /ws`: the WebSocket endpoint. The upgrade checks the Origin and sets
-//! small explicit buffers; [`conn`] then runs the socket (reader and writer
-//! tasks), [`outbox`] is its bounded outbound queue and [`limits`] its rate
-//! limits.
+//! `GET /ws`: the WebSocket endpoint. The handshake is answered here
+//! (Origin check, `101 Switching Protocols`); the upgraded TCP stream then
+//! goes to [`conn`], one task per socket, which speaks the [`frame`] layer
+//! itself, drains the socket's [`outbox`] and applies its [`limits`].
+//!
+//! The socket layer is written for memory: tens of thousands of idle
+//! sockets must fit in a few KiB each, so no socket keeps a read or write
+//! buffer, a second task, or a span.
 
 pub mod conn;
+pub mod frame;
 pub mod limits;
 pub mod outbox;
 
 use std::net::SocketAddr;
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 use crate::config::Config;
 use crate::http::error::ApiError;
-use crate::protocol::MAX_CLIENT_MESSAGE;
 use crate::state::AppState;
 
-/// Bytes read from the network at a time. Client messages are small (a
-/// vote is under 100 bytes) and the buffer is allocated up front for every
-/// socket, so it stays small; a bigger frame grows it as needed.
-const READ_BUFFER: usize = 256;
-/// Bytes gathered before writing to the network (flushes write sooner).
-/// The buffer keeps the capacity it once reached for the socket's life, so
-/// a burst to one slow reader must not leave a large buffer behind.
-const WRITE_BUFFER: usize = 4 * 1024;
-/// Most bytes buffered for writing; a bigger backlog fails the socket. Must
-/// hold the largest server message (a full room's welcome).
-const MAX_WRITE_BUFFER: usize = 1024 * 1024;
-/// Frames and messages up to this size are read whole so the client gets a
-/// clean close 1009 for anything over [`MAX_CLIENT_MESSAGE`]; beyond it the
-/// socket fails at the protocol level (still answered with 1009 when possible).
-pub const READ_LIMIT: usize = 16 * MAX_CLIENT_MESSAGE;
+/// The only WebSocket version there is (RFC 6455).
+const WEBSOCKET_VERSION: &str = "13";
 
-/// Upgrades to a WebSocket if the Origin is allowed.
+/// Answers a WebSocket handshake if it is well-formed and the Origin is
+/// allowed, then runs the socket on its own task.
 pub async fn upgrade(
-    ws: WebSocketUpgrade,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    mut request: Request,
 ) -> Response {
-    if !origin_allowed(&headers, state.config()) {
+    let headers = request.headers();
+    let accept = match handshake_key(headers) {
+        Ok(key) => tungstenite::handshake::derive_accept_key(key.as_bytes()),
+        Err(refusal) => return *refusal,
+    };
+    if !origin_allowed(headers, state.config()) {
         tracing::info!(%peer, origin = ?headers.get(header::ORIGIN), "websocket origin refused");
         return ApiError::new(
             StatusCode::FORBIDDEN,
@@ -59,12 +57,85 @@ pub async fn upgrade(
         )
         .into_response();
     }
-    ws.read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .max_message_size(READ_LIMIT)
-        .max_frame_size(READ_LIMIT)
-        .on_upgrade(move |socket| conn::serve(socket, state, peer.ip()))
+    let Some(on_upgrade) = request
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+    else {
+        return ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "not_upgradable",
+            "this connection cannot switch to WebSocket",
+        )
+        .into_response();
+    };
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(err) => {
+                tracing::debug!(%err, "websocket upgrade failed");
+                return;
+            }
+        };
+        // The server hands hyper plain TCP streams (see `server::serve_http`),
+        // so the stream comes back out and the socket task owns it directly.
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => conn::serve(parts.io.into_inner(), parts.read_buf, state, peer.ip()).await,
+            Err(_) => tracing::error!("upgraded connection is not a TCP stream"),
+        }
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(accept) = HeaderValue::from_str(&accept) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    response
+}
+
+/// The client's `Sec-WebSocket-Key` if the request is a WebSocket
+/// handshake (RFC 6455 section 4.2.1); otherwise the typed refusal.
+fn handshake_key(headers: &HeaderMap) -> Result<&str, Box<Response>> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|value| {
+            value.to_str().is_ok_and(|v| {
+                v.split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
+        })
+    };
+    let refuse = |message: &str| {
+        Box::new(ApiError::new(StatusCode::BAD_REQUEST, "not_websocket", message).into_response())
+    };
+    if !has_token(header::CONNECTION, "upgrade") {
+        return Err(refuse("the Connection header must include 'upgrade'"));
+    }
+    if !has_token(header::UPGRADE, "websocket") {
+        return Err(refuse("the Upgrade header must be 'websocket'"));
+    }
+    let version = headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok());
+    if version.map(str::trim) != Some(WEBSOCKET_VERSION) {
+        let mut response = ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "not_websocket",
+            "only WebSocket version 13 is supported",
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static(WEBSOCKET_VERSION),
+        );
+        return Err(Box::new(response));
+    }
+    headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|key| key.to_str().ok())
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| refuse("the Sec-WebSocket-Key header is missing"))
 }
 
 /// Browsers always send Origin; a page on another site must not drive a

@@ -9,9 +9,10 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
-use tokio::sync::Notify;
+use futures_util::task::AtomicWaker;
 
 /// Close code for a socket dropped because it did not read fast enough; it
 /// may `resume` its seat.
@@ -44,7 +45,7 @@ pub enum PushError {
 /// wait and shrinks back once drained, so tens of thousands of idle sockets
 /// cost almost nothing here (a channel would preallocate a block of slots
 /// per socket).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Outbox {
     shared: Arc<Shared>,
 }
@@ -53,10 +54,10 @@ pub struct Outbox {
 struct Shared {
     capacity: usize,
     state: Mutex<State>,
-    /// Wakes the writer: a message, an orderly close, the last sender gone.
-    wake: Notify,
-    /// Wakes the writer for an immediate close.
-    abort_wake: Notify,
+    /// Wakes the socket's task: a message, a close of either kind. A waker
+    /// slot rather than a `Notify`, so the task needs no stored future to
+    /// wait on it.
+    wake: AtomicWaker,
 }
 
 #[derive(Debug, Default)]
@@ -64,7 +65,6 @@ struct State {
     queue: VecDeque<Message>,
     closing: bool,
     abort: Option<CloseFrame>,
-    senders: usize,
     receiver_gone: bool,
 }
 
@@ -79,32 +79,12 @@ impl Shared {
     }
 }
 
-/// The receiving side, owned by the socket's writer task.
+/// The receiving side, owned by the socket's task. Messages stay at the
+/// front of the queue until written completely, so a partial write resumes
+/// from the shared bytes and nothing is copied.
 #[derive(Debug)]
 pub struct OutboxReceiver {
     shared: Arc<Shared>,
-}
-
-impl Clone for Outbox {
-    fn clone(&self) -> Self {
-        self.shared.lock().senders += 1;
-        Outbox {
-            shared: self.shared.clone(),
-        }
-    }
-}
-
-impl Drop for Outbox {
-    fn drop(&mut self) {
-        let last = {
-            let mut state = self.shared.lock();
-            state.senders -= 1;
-            state.senders == 0
-        };
-        if last {
-            self.shared.wake.notify_one();
-        }
-    }
 }
 
 impl Drop for OutboxReceiver {
@@ -116,32 +96,28 @@ impl Drop for OutboxReceiver {
 }
 
 impl OutboxReceiver {
-    /// The next message in order, ending with an orderly close frame if
-    /// any; `None` once every sender is gone and the queue is empty.
-    pub async fn recv(&self) -> Option<Message> {
-        loop {
-            {
-                let mut state = self.shared.lock();
-                if let Some(msg) = pop(&mut state) {
-                    return Some(msg);
-                }
-                if state.senders == 0 {
-                    return None;
-                }
-            }
-            self.shared.wake.notified().await;
+    /// Wakes `waker` on the next push or close.
+    pub fn register(&self, waker: &Waker) {
+        self.shared.wake.register(waker);
+    }
+
+    /// Copies (cheaply: the payloads are shared) up to `max` messages from
+    /// the front of the queue into `out`, oldest first.
+    pub fn peek(&self, max: usize, out: &mut Vec<Message>) {
+        let state = self.shared.lock();
+        out.extend(state.queue.iter().take(max).cloned());
+    }
+
+    /// Removes the first `n` messages: they have been written.
+    pub fn consume(&self, n: usize) {
+        if n == 0 {
+            return;
         }
-    }
-
-    /// The next message if one is waiting.
-    pub fn try_recv(&self) -> Option<Message> {
-        pop(&mut self.shared.lock())
-    }
-
-    /// Resolves once the socket must close now, skipping the queue.
-    pub async fn aborted(&self) {
-        while self.abort_frame().is_none() {
-            self.shared.abort_wake.notified().await;
+        let mut state = self.shared.lock();
+        let n = n.min(state.queue.len());
+        state.queue.drain(..n);
+        if state.queue.is_empty() && state.queue.capacity() > KEEP_CAPACITY {
+            state.queue = VecDeque::new();
         }
     }
 
@@ -149,14 +125,33 @@ impl OutboxReceiver {
     pub fn abort_frame(&self) -> Option<CloseFrame> {
         self.shared.lock().abort.clone()
     }
-}
 
-fn pop(state: &mut State) -> Option<Message> {
-    let msg = state.queue.pop_front();
-    if state.queue.is_empty() && state.queue.capacity() > KEEP_CAPACITY {
-        state.queue = VecDeque::new();
+    /// Turns a requested immediate close into the queue's content: the
+    /// frame being written (if `keep_front`, so the stream stays valid),
+    /// then the close frame; everything else queued is dropped.
+    pub fn start_abort(&self, keep_front: bool) {
+        let mut state = self.shared.lock();
+        let Some(frame) = state.abort.clone() else {
+            return;
+        };
+        state.queue.truncate(usize::from(keep_front));
+        state.queue.push_back(Message::Close(Some(frame)));
     }
-    msg
+
+    /// Queues a frame the socket itself sends (a ping, a pong) unless the
+    /// socket is closing or its queue is full: a peer that does not read
+    /// is about to be dropped anyway, and only the latest pong matters.
+    pub fn push_control(&self, msg: Message) {
+        let mut state = self.shared.lock();
+        if !state.closing && state.queue.len() < self.shared.capacity {
+            state.queue.push_back(msg);
+        }
+    }
+
+    /// Whether a close (orderly or immediate) was requested.
+    pub fn is_closing(&self) -> bool {
+        self.shared.lock().closing
+    }
 }
 
 impl Outbox {
@@ -164,12 +159,8 @@ impl Outbox {
     pub fn new(capacity: usize) -> (Outbox, OutboxReceiver) {
         let shared = Arc::new(Shared {
             capacity: capacity.max(1),
-            state: Mutex::new(State {
-                senders: 1,
-                ..State::default()
-            }),
-            wake: Notify::new(),
-            abort_wake: Notify::new(),
+            state: Mutex::new(State::default()),
+            wake: AtomicWaker::new(),
         });
         (
             Outbox {
@@ -191,7 +182,7 @@ impl Outbox {
             }
             state.queue.push_back(msg);
         }
-        self.shared.wake.notify_one();
+        self.shared.wake.wake();
         Ok(())
     }
 
@@ -204,7 +195,7 @@ impl Outbox {
     /// full, closes at once. Only the first close counts.
     pub fn close(&self, code: u16, reason: &str) {
         let frame = close_frame(code, reason);
-        let immediate = {
+        {
             let mut state = self.shared.lock();
             if state.closing {
                 return;
@@ -212,17 +203,11 @@ impl Outbox {
             state.closing = true;
             if state.queue.len() < self.shared.capacity && !state.receiver_gone {
                 state.queue.push_back(Message::Close(Some(frame)));
-                false
             } else {
                 state.abort = Some(frame);
-                true
             }
-        };
-        if immediate {
-            self.shared.abort_wake.notify_one();
-        } else {
-            self.shared.wake.notify_one();
         }
+        self.shared.wake.wake();
     }
 
     /// Closes now, dropping whatever is still queued. Only the first close
@@ -236,7 +221,7 @@ impl Outbox {
             state.closing = true;
             state.abort = Some(close_frame(code, reason));
         }
-        self.shared.abort_wake.notify_one();
+        self.shared.wake.wake();
     }
 
     /// Whether a close was requested.
@@ -254,7 +239,17 @@ fn close_frame(code: u16, reason: &str) -> CloseFrame {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
     use super::*;
+
+    fn front(rx: &OutboxReceiver) -> Option<Message> {
+        let mut out = Vec::new();
+        rx.peek(1, &mut out);
+        rx.consume(out.len());
+        out.pop()
+    }
 
     #[test]
     fn a_full_queue_refuses_without_waiting() {
@@ -262,7 +257,21 @@ mod tests {
         assert_eq!(outbox.try_push(Message::text("a")), Ok(()));
         assert_eq!(outbox.try_push(Message::text("b")), Ok(()));
         assert_eq!(outbox.try_push(Message::text("c")), Err(PushError::Full));
-        assert_eq!(rx.try_recv(), Some(Message::text("a")));
+        assert_eq!(front(&rx), Some(Message::text("a")));
+    }
+
+    #[test]
+    fn peeked_messages_stay_queued_until_consumed() {
+        let (outbox, rx) = Outbox::new(4);
+        outbox.try_push(Message::text("a")).unwrap();
+        outbox.try_push(Message::text("b")).unwrap();
+        let mut out = Vec::new();
+        rx.peek(8, &mut out);
+        assert_eq!(out, vec![Message::text("a"), Message::text("b")]);
+        rx.consume(1);
+        out.clear();
+        rx.peek(8, &mut out);
+        assert_eq!(out, vec![Message::text("b")]);
     }
 
     #[test]
@@ -274,8 +283,9 @@ mod tests {
             outbox.try_push(Message::text("late")),
             Err(PushError::Closed)
         );
-        assert_eq!(rx.try_recv(), Some(Message::text("bye")));
-        assert!(matches!(rx.try_recv(), Some(Message::Close(Some(f))) if f.code == CLOSE_NORMAL));
+        assert!(rx.is_closing());
+        assert_eq!(front(&rx), Some(Message::text("bye")));
+        assert!(matches!(front(&rx), Some(Message::Close(Some(f))) if f.code == CLOSE_NORMAL));
         assert!(rx.abort_frame().is_none());
     }
 
@@ -288,37 +298,52 @@ mod tests {
     }
 
     #[test]
-    fn abort_overrides_a_pending_orderly_close() {
+    fn abort_keeps_only_the_frame_being_written_then_closes() {
         let (outbox, rx) = Outbox::new(4);
+        for text in ["half-written", "dropped", "dropped too"] {
+            outbox.try_push(Message::text(text)).unwrap();
+        }
         outbox.close(CLOSE_NORMAL, "done");
         outbox.abort(CLOSE_SLOW, "slow");
         assert_eq!(rx.abort_frame().map(|f| f.code), Some(CLOSE_SLOW));
+        rx.start_abort(true);
+        assert_eq!(front(&rx), Some(Message::text("half-written")));
+        assert!(matches!(front(&rx), Some(Message::Close(Some(f))) if f.code == CLOSE_SLOW));
+        assert_eq!(front(&rx), None);
     }
 
-    #[tokio::test]
-    async fn recv_waits_for_a_push_and_ends_with_the_last_sender() {
-        let (outbox, rx) = Outbox::new(4);
-        let other = outbox.clone();
-        let pusher = tokio::spawn(async move {
-            tokio::task::yield_now().await;
-            other.try_push(Message::text("late")).unwrap();
-        });
-        assert_eq!(rx.recv().await, Some(Message::text("late")));
-        pusher.await.unwrap();
-        drop(outbox);
-        assert_eq!(rx.recv().await, None);
+    #[test]
+    fn control_frames_never_overfill_the_queue() {
+        let (outbox, rx) = Outbox::new(1);
+        rx.push_control(Message::Ping(Default::default()));
+        rx.push_control(Message::Pong(Default::default()));
+        assert!(matches!(front(&rx), Some(Message::Ping(_))));
+        assert_eq!(front(&rx), None);
+        outbox.close(CLOSE_NORMAL, "");
+        front(&rx);
+        rx.push_control(Message::Pong(Default::default()));
+        assert_eq!(front(&rx), None, "nothing follows a close");
     }
 
-    #[tokio::test]
-    async fn aborted_resolves_on_abort_and_pushes_then_fail() {
+    struct CountWakes(AtomicUsize);
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn pushes_and_closes_wake_the_registered_task() {
         let (outbox, rx) = Outbox::new(4);
-        let waiter = tokio::spawn(async move {
-            rx.aborted().await;
-            rx.abort_frame().map(|f| f.code)
-        });
-        tokio::task::yield_now().await;
+        let count = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        rx.register(&waker);
+        outbox.try_push(Message::text("a")).unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        rx.register(&waker);
         outbox.abort(CLOSE_SLOW, "slow");
-        assert_eq!(waiter.await.unwrap(), Some(CLOSE_SLOW));
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+        drop(rx);
         // The receiver is gone with its task: nothing can be queued any more.
         assert_eq!(outbox.try_push(Message::text("x")), Err(PushError::Closed));
     }
@@ -329,7 +354,7 @@ mod tests {
         for _ in 0..100 {
             outbox.try_push(Message::text("m")).unwrap();
         }
-        while rx.try_recv().is_some() {}
+        rx.consume(100);
         assert!(outbox.shared.lock().queue.capacity() <= KEEP_CAPACITY);
     }
 }
