@@ -77,9 +77,13 @@ pub async fn upgrade(
             }
         };
         // The server hands hyper plain TCP streams (see `server::serve_http`),
-        // so the stream comes back out and the socket task owns it directly.
+        // so the stream comes back out and the socket task owns it directly:
+        // a task of its own, holding nothing of the upgrade.
         match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => conn::serve(parts.io.into_inner(), parts.read_buf, state, peer.ip()).await,
+            Ok(parts) => {
+                let stream = parts.io.into_inner();
+                tokio::spawn(conn::serve(stream, parts.read_buf, state, peer.ip()));
+            }
             Err(_) => tracing::error!("upgraded connection is not a TCP stream"),
         }
     });
