@@ -36,25 +36,35 @@ pub(crate) struct Peer {
     pub voted: u32,
 }
 
-/// One player's input on one question.
+/// One player's input on one question. Snapshots leave out fields that are
+/// unset: a big room's checkpoint is mostly these entries, and an absent
+/// field reads back as its default (as do older snapshots' explicit nulls).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Entry {
     /// Counted vote (vote, poll, self).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choices: Option<Vec<usize>>,
     /// Milliseconds after the question opened (paused time excluded) when
     /// the counted input arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_ms: Option<u64>,
     /// Typed answer (text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Host's mark of the typed answer (text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mark: Option<bool>,
     /// Peer-vote option picked (text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_choice: Option<usize>,
     /// Pressed the buzzer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub buzzed: bool,
     /// Host's ruling when the player had the floor (buzz).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruled: Option<bool>,
     /// Whether the answer was right, where anything judged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correct: Option<bool>,
 }
 
@@ -184,5 +194,32 @@ impl Durable {
     /// The current question, mutably.
     pub fn current_mut(&mut self) -> Option<&mut Asked> {
         self.asked.last_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_store_only_what_is_set_and_read_old_nulls() {
+        let entry = Entry {
+            choices: Some(vec![1]),
+            response_ms: Some(5),
+            correct: Some(false),
+            ..Entry::default()
+        };
+        let json = serde_json::to_string(&entry).unwrap();
+        assert_eq!(json, r#"{"choices":[1],"response_ms":5,"correct":false}"#);
+        assert_eq!(serde_json::from_str::<Entry>(&json).unwrap(), entry);
+        let old = r#"{"choices":[1],"response_ms":5,"text":null,"mark":null,
+            "peer_choice":null,"buzzed":false,"ruled":null,"correct":false}"#;
+        assert_eq!(serde_json::from_str::<Entry>(old).unwrap(), entry);
+        let buzzed = Entry {
+            buzzed: true,
+            ..Entry::default()
+        };
+        let back: Entry = serde_json::from_str(&serde_json::to_string(&buzzed).unwrap()).unwrap();
+        assert_eq!(back, buzzed);
     }
 }
