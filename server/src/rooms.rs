@@ -482,9 +482,18 @@ impl Owner {
     /// Serializes `msg` once and queues it for every recipient.
     fn send(&mut self, to: &Audience, msg: &ServerMsg, slow: &mut Vec<ConnId>) {
         let started = std::time::Instant::now();
-        let recipients = match to {
-            Audience::Conn(conn) => vec![*conn],
-            other => self.room.recipients(other),
+        // A reply (ack, error, pong) goes to one socket: no recipient list.
+        let one;
+        let many;
+        let recipients: &[ConnId] = match to {
+            Audience::Conn(conn) => {
+                one = [*conn];
+                &one
+            }
+            other => {
+                many = self.room.recipients(other);
+                &many
+            }
         };
         if recipients.is_empty() {
             return;
@@ -498,7 +507,7 @@ impl Owner {
         };
         let frame = Message::Text(text);
         let mut delivered = 0;
-        for conn in recipients {
+        for &conn in recipients {
             let Some(outbox) = self.conns.get(&conn) else {
                 continue;
             };
