@@ -96,6 +96,7 @@ pub fn serve(
         abort_started: false,
         sent_close: false,
         got_close: false,
+        failed: false,
         stop_seen: false,
         messages: TokenBucket::new(MESSAGE_BURST, MESSAGES_PER_SEC, std::time::Instant::now()),
         strikes: TokenBucket::new(STRIKE_BURST, STRIKES_PER_SEC, std::time::Instant::now()),
@@ -151,6 +152,9 @@ struct Socket {
     abort_started: bool,
     sent_close: bool,
     got_close: bool,
+    /// The peer broke the protocol: once the close frame is out, the socket
+    /// ends without waiting for the peer's reply.
+    failed: bool,
     stop_seen: bool,
     messages: TokenBucket,
     strikes: TokenBucket,
@@ -227,7 +231,7 @@ impl Socket {
             tracing::debug!(%err, "write failed");
             return Poll::Ready(Wake::Done);
         }
-        if self.sent_close && self.got_close {
+        if self.sent_close && (self.got_close || self.failed) {
             return Poll::Ready(Wake::Done);
         }
         if self.stream.poll_read_ready(cx).is_ready() {
@@ -368,7 +372,10 @@ impl Socket {
                     );
                     self.outbox
                         .close(violation.close_code(), violation.reason());
-                    if matches!(violation, Violation::Protocol(_)) {
+                    if violation != Violation::TooBig {
+                        // The stream is no longer trusted (or the message is
+                        // lost): nothing more is read from it.
+                        self.failed = true;
                         return Flow::Continue;
                     }
                 }
