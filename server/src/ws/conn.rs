@@ -212,14 +212,17 @@ impl Socket {
         &mut self,
         cx: &mut Context<'_>,
         stopping: Pin<&mut impl Future<Output = ()>>,
-        timer: Pin<&mut Sleep>,
+        mut timer: Pin<&mut Sleep>,
     ) -> Poll<Wake> {
         if !self.stop_seen && stopping.poll(cx).is_ready() {
             return Poll::Ready(Wake::Stopping);
         }
         self.rx.register(cx.waker());
         if self.closing_until.is_none() && self.rx.is_closing() {
-            self.closing_until = Some(Instant::now() + self.close_grace());
+            // Closed by the room or by this task: the grace starts now.
+            let until = Instant::now() + self.close_grace();
+            self.closing_until = Some(until);
+            timer.as_mut().reset(until);
         }
         if !self.abort_started && self.rx.abort_frame().is_some() {
             // An immediate close: finish the frame being written (the
