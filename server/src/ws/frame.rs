@@ -129,8 +129,19 @@ impl FrameReader {
         self.pos < self.buf.len()
     }
 
-    /// The next complete event, `Ok(None)` if more bytes are needed.
+    /// The next complete event, `Ok(None)` if more bytes are needed. After
+    /// any violation but [`Violation::TooBig`] nothing more is parsed.
     pub fn next_event(&mut self) -> Result<Option<Incoming>, Violation> {
+        match self.parse_next() {
+            Err(violation) if violation != Violation::TooBig => {
+                self.fail("");
+                Err(violation)
+            }
+            other => other,
+        }
+    }
+
+    fn parse_next(&mut self) -> Result<Option<Incoming>, Violation> {
         loop {
             if self.broken {
                 self.buf = Vec::new();
@@ -592,6 +603,14 @@ mod tests {
         let mut reader = FrameReader::new(4096);
         reader.push(&client_frame(0x8, true, &bad));
         assert_eq!(reader.next_event(), Err(Violation::BadUtf8));
+        assert_eq!(reader.next_event(), Ok(None), "reported once, then nothing");
+        // Found by the fuzzer: a refused close code was reported again and
+        // again, because the frame stayed unconsumed.
+        let mut reader = FrameReader::new(4096);
+        reader.push(&client_frame(0x8, true, &1005u16.to_be_bytes()));
+        reader.push(&client_frame(0x1, true, b"after"));
+        assert!(matches!(reader.next_event(), Err(Violation::Protocol(_))));
+        assert_eq!(reader.next_event(), Ok(None));
     }
 
     #[test]
@@ -632,6 +651,7 @@ mod tests {
         reader.push(&client_frame(0x1, true, &[0xc3, 0x28]));
         assert_eq!(reader.next_event(), Err(Violation::BadUtf8));
         assert_eq!(Violation::BadUtf8.close_code(), 1007);
+        assert_eq!(reader.next_event(), Ok(None), "reported once, then nothing");
         let mut reader = FrameReader::new(4096);
         reader.push(&client_frame(0x2, true, &[0xff; 7]));
         assert_eq!(reader.next_event(), Ok(Some(Incoming::Binary(7))));
