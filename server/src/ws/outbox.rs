@@ -1,5 +1,5 @@
 //! The bounded outbound queue of one socket, shared by the room owner task
-//! (broadcasts) and the socket's reader (errors, pongs).
+//! (broadcasts) and the socket's own task (errors, pongs, pings).
 //!
 //! Nobody ever waits on it: a push that finds the queue full fails at once,
 //! and the caller drops the socket as slow. Closing comes in two flavours: an
