@@ -481,7 +481,7 @@ impl Owner {
 
     /// Serializes `msg` once and queues it for every recipient.
     fn send(&mut self, to: &Audience, msg: &ServerMsg, slow: &mut Vec<ConnId>) {
-        let started = std::time::Instant::now();
+        let started = (!matches!(to, Audience::Conn(_))).then(std::time::Instant::now);
         // A reply (ack, error, pong) goes to one socket: no recipient list.
         let one;
         let many;
@@ -525,7 +525,11 @@ impl Owner {
             }
         }
         crate::metrics::message_out(server_msg_kind(msg), delivered);
-        crate::metrics::broadcast_latency(started.elapsed().as_secs_f64());
+        // The fan-out histogram is about broadcasts; a reply to one socket
+        // (every ack) skips the clock reads and the histogram's lock.
+        if let Some(started) = started {
+            crate::metrics::broadcast_latency(started.elapsed().as_secs_f64());
+        }
     }
 
     fn track_host(&mut self) {

@@ -36,10 +36,13 @@ const BATCH: usize = 1024;
 /// batch nobody waits on. Every commit appends each page it touched to the
 /// WAL, so a vote storm committed a few rows at a time writes the same
 /// pages over and over; gathering for a few milliseconds makes it one
-/// commit per few hundred votes. The thread sleeps rather than waiting on
-/// the queue, so a storm does not wake it once per answer; a checkpoint or
-/// flush that arrives meanwhile waits at most this long on top.
+/// commit per few hundred votes.
 const LINGER: Duration = Duration::from_millis(5);
+
+/// While lingering the thread sleeps in slices of this length rather than
+/// waiting on the queue, so a storm does not wake it once per answer, and a
+/// checkpoint or flush that arrives meanwhile waits at most one slice.
+const LINGER_SLICE: Duration = Duration::from_millis(1);
 
 /// How often the writer thread purges rooms past retention.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
@@ -881,7 +884,7 @@ fn write_loop(mut conn: Connection, rx: Receiver<Op>, retention_ms: u64) {
                     if left.is_zero() {
                         break;
                     }
-                    std::thread::sleep(left);
+                    std::thread::sleep(left.min(LINGER_SLICE));
                 }
             }
         }

@@ -106,8 +106,13 @@ impl Room {
         entry.choices = Some(picked);
         entry.response_ms = Some(elapsed);
         entry.correct = correct;
-        let entry = entry.clone();
-        if let Some(rec) = self.record(player, RecordKind::Vote, &entry, now) {
+        // Read back in place: the record copies what it needs, once.
+        let record = self
+            .d
+            .current()
+            .and_then(|q| q.entries.get(&player))
+            .and_then(|entry| self.record(player, RecordKind::Vote, entry, now));
+        if let Some(rec) = record {
             out.push(rec);
         }
         ack(out, conn, "vote", qid);
