@@ -306,6 +306,7 @@ fn spawn_owner(state: &AppState, room: Room, handle: RoomHandle, rx: mpsc::Recei
         host_away_since: Some(Instant::now()),
         last_tick: None,
         ended: false,
+        ack: AckCache::default(),
     };
     state.refresh_gauges();
     tokio::spawn(owner.run(rx).instrument(span));
@@ -325,6 +326,31 @@ struct Owner {
     host_away_since: Option<Instant>,
     last_tick: Option<Instant>,
     ended: bool,
+    /// The last ack sent: in a vote storm every voter gets the same bytes.
+    ack: AckCache,
+}
+
+/// The serialized form of the latest `ack`, reused while its `ref` and
+/// `qid` stay the same, so a storm of votes costs one serialization.
+#[derive(Default)]
+struct AckCache(Option<(String, crate::protocol::Qid, Utf8Bytes)>);
+
+impl AckCache {
+    /// The frame text for `msg`: the cached one for a repeated ack, else
+    /// freshly serialized (and remembered if it is an ack).
+    fn text(&mut self, msg: &ServerMsg) -> Result<Utf8Bytes, serde_json::Error> {
+        if let ServerMsg::Ack { reference, qid } = msg {
+            if let Some((r, q, text)) = &self.0 {
+                if r == reference && q == qid {
+                    return Ok(text.clone());
+                }
+            }
+            let text = Utf8Bytes::from(serde_json::to_string(msg)?);
+            self.0 = Some((reference.clone(), *qid, text.clone()));
+            return Ok(text);
+        }
+        Ok(Utf8Bytes::from(serde_json::to_string(msg)?))
+    }
 }
 
 /// Why the owner loop stopped.
@@ -498,8 +524,8 @@ impl Owner {
         if recipients.is_empty() {
             return;
         }
-        let text = match serde_json::to_string(msg) {
-            Ok(text) => Utf8Bytes::from(text),
+        let text = match self.ack.text(msg) {
+            Ok(text) => text,
             Err(err) => {
                 tracing::error!(%err, "could not serialize a server message");
                 return;
@@ -620,6 +646,28 @@ mod tests {
         assert!(is_valid_host_token(&a));
         assert!(!is_valid_host_token("short"));
         assert!(!is_valid_host_token(&"x".repeat(32).replace('x', " ")));
+    }
+
+    #[test]
+    fn a_repeated_ack_reuses_its_bytes_and_a_new_one_is_fresh() {
+        let ack = |reference: &str, qid| ServerMsg::Ack {
+            reference: reference.into(),
+            qid,
+        };
+        let parse = |t: &Utf8Bytes| serde_json::from_str::<ServerMsg>(t.as_str()).unwrap();
+        let mut cache = AckCache::default();
+        let first = cache.text(&ack("vote", 3)).unwrap();
+        let again = cache.text(&ack("vote", 3)).unwrap();
+        assert_eq!(first.as_str().as_ptr(), again.as_str().as_ptr());
+        for msg in [ack("vote", 4), ack("buzz", 4), ack("vote", 3)] {
+            assert_eq!(parse(&cache.text(&msg).unwrap()), msg);
+        }
+        let pong = ServerMsg::Pong {
+            t: Some(1),
+            server_ms: 2,
+        };
+        assert_eq!(parse(&cache.text(&pong).unwrap()), pong);
+        assert_eq!(parse(&cache.text(&ack("vote", 3)).unwrap()), ack("vote", 3));
     }
 
     #[test]
