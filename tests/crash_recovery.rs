@@ -35,16 +35,24 @@ const KILLS_PER_RUN: usize = 5;
 /// The server binary, copied away from the target dir so a parallel build
 /// cannot swap it out mid-test. `QUIZROOM_TEST_BIN` names another binary
 /// (e.g. a private copy when several checkouts share one target dir).
+///
+/// Copies and spawns happen under one lock: a child forked by another test
+/// thread while a copy is still open for writing would hold that file open
+/// until it execs, and starting the copy then fails with "text file busy".
 fn server_binary(dir: &Path) -> PathBuf {
     let copy = dir.join("quizroom-under-test");
     if !copy.exists() {
         let built = std::env::var_os("QUIZROOM_TEST_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_quizroom")));
+        let _forks = FORKS.lock().unwrap_or_else(|e| e.into_inner());
         std::fs::copy(&built, &copy).expect("copy the server binary");
     }
     copy
 }
+
+/// Held while a binary copy is open for writing and while a child is spawned.
+static FORKS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn seeds_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../seeds")
@@ -60,7 +68,9 @@ impl Proc {
     /// Starts the binary on port 0 with `data_dir` and waits for its
     /// "listening" log line (JSON logs) to learn the port.
     fn start(work: &Path, data_dir: &Path) -> Proc {
-        let mut child = Command::new(server_binary(work))
+        let binary = server_binary(work);
+        let forks = FORKS.lock().unwrap_or_else(|e| e.into_inner());
+        let mut child = Command::new(binary)
             .args(["--addr", "127.0.0.1:0", "--log-format", "json"])
             .arg("--seeds")
             .arg(seeds_dir())
@@ -72,6 +82,7 @@ impl Proc {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the server binary");
+        drop(forks);
         let stderr = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
