@@ -8,6 +8,7 @@ mod ctl;
 mod fleet;
 mod hist;
 mod http;
+mod memory;
 mod placement;
 mod report;
 mod scenario;

@@ -12,6 +12,7 @@ use crate::ctl::{
 };
 use crate::fleet::Fleet;
 use crate::hist::Latency;
+use crate::memory;
 use crate::placement::Placement;
 use crate::report::{loadavg, Merged, Outcome};
 use crate::sys::{epoch_us, source_addrs};
@@ -723,7 +724,7 @@ pub async fn classroom(
         .broadcast(&Order::Play { script, until_us })
         .await?;
     let total = Duration::from_secs(secs) + Duration::from_millis(script.question_ms + 1000);
-    let samples = sample_rss(target, total, Duration::from_secs(1)).await;
+    let samples = memory::sample(target, total, Duration::from_secs(1)).await;
     mem_metrics(&mut out, target, "after");
     if let (Some(a), Some(b)) = (cpu_before, target.cpu_ms()) {
         let wall_ms = total.as_millis().max(1) as f64;
@@ -775,37 +776,33 @@ pub async fn classroom(
             evicted >= stalled,
         );
     }
-    if let Some(growth) = rss_growth(&samples) {
-        let first = samples.first().copied().unwrap_or(0);
-        let last = samples.last().copied().unwrap_or(0);
-        out.metric("server_rss_first_sample_kib", first as f64);
-        out.metric("server_rss_last_sample_kib", last as f64);
-        out.metric(
-            "server_rss_max_sample_kib",
-            samples.iter().copied().max().unwrap_or(0) as f64,
-        );
-        out.metric("server_rss_growth_pct", growth);
-        out.check(
-            "server RSS growth, 2nd vs last quarter",
-            growth,
-            "≤ 10 %",
-            growth <= 10.0,
-        );
+    // Answers the server holds: every vote and buzz it acknowledged (a
+    // player answers a question once; refused inputs get an error).
+    let answers_held = ["vote_ack", "buzz_ack"]
+        .iter()
+        .filter_map(|n| hists.read.get(*n))
+        .map(|h| h.summary().count)
+        .sum::<u64>();
+    let questions = out.metrics.get("host_rounds").copied().unwrap_or(0.0);
+    out.metric("server_rss_samples", samples.len() as f64);
+    if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
+        out.metric("server_rss_first_sample_kib", first.rss_kib as f64);
+        out.metric("server_rss_last_sample_kib", last.rss_kib as f64);
+        if let (Some(a), Some(b)) = (first.inputs, last.inputs) {
+            out.metric("server_answer_inputs", b.saturating_sub(a) as f64);
+        }
+    }
+    out.metric(
+        "server_rss_max_sample_kib",
+        samples.iter().map(|s| s.rss_kib).max().unwrap_or(0) as f64,
+    );
+    match memory::judge(&samples, answers_held) {
+        Some(v) => memory::report(&mut out, &v, answers_held, questions),
+        None => out
+            .notes
+            .push("server PID unknown: no memory over the run".into()),
     }
     Ok(out)
-}
-
-/// How much the mean RSS of the last quarter of the samples exceeds that of
-/// the second quarter (the first quarter is warm-up), in percent.
-fn rss_growth(samples: &[u64]) -> Option<f64> {
-    if samples.len() < 8 {
-        return None;
-    }
-    let q = samples.len() / 4;
-    let mean = |s: &[u64]| s.iter().sum::<u64>() as f64 / s.len().max(1) as f64;
-    let early = mean(&samples[q..2 * q]);
-    let late = mean(&samples[samples.len() - q..]);
-    Some((late - early) / early.max(1.0) * 100.0)
 }
 
 #[cfg(test)]
@@ -952,14 +949,5 @@ mod tests {
         assert!(v.read.summary().max_us >= 59_000_000);
         assert!(v.arrival.summary().max_us >= 59_000_000);
         assert!(vote_round(&mut [], &[], &mut v).is_none());
-    }
-
-    #[test]
-    fn rss_growth_ignores_warm_up() {
-        let flat = [50, 100, 100, 100, 100, 100, 100, 100];
-        assert_eq!(rss_growth(&flat), Some(0.0));
-        let rising = [100, 100, 100, 100, 100, 100, 120, 120];
-        assert_eq!(rss_growth(&rising), Some(20.0));
-        assert_eq!(rss_growth(&[1, 2, 3]), None);
     }
 }

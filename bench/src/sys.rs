@@ -21,6 +21,10 @@ pub struct Mem {
     pub rss_kib: u64,
     /// Peak resident set size.
     pub hwm_kib: u64,
+    /// Anonymous part of the resident set (heap, stacks): what the
+    /// server's own data can grow; the rest is mapped files (code).
+    #[serde(default)]
+    pub anon_kib: u64,
 }
 
 /// Reads `VmRSS` and `VmHWM` from `/proc/PID/status`.
@@ -40,6 +44,7 @@ fn parse_status(text: &str) -> Option<Mem> {
     Some(Mem {
         rss_kib: field("VmRSS:")?,
         hwm_kib: field("VmHWM:").unwrap_or(0),
+        anon_kib: field("RssAnon:").unwrap_or(0),
     })
 }
 
@@ -139,12 +144,13 @@ mod tests {
     #[test]
     fn parses_proc_status() {
         let text =
-            "Name:\tquizroom\nVmPeak:\t  9000 kB\nVmHWM:\t    5120 kB\nVmRSS:\t    4096 kB\n";
+            "Name:\tquizroom\nVmPeak:\t  9000 kB\nVmHWM:\t    5120 kB\nVmRSS:\t    4096 kB\nRssAnon:\t    3000 kB\n";
         assert_eq!(
             parse_status(text),
             Some(Mem {
                 rss_kib: 4096,
-                hwm_kib: 5120
+                hwm_kib: 5120,
+                anon_kib: 3000,
             })
         );
         assert_eq!(parse_status("Name:\tx\n"), None);

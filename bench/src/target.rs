@@ -140,6 +140,18 @@ impl Target {
         self.pid.and_then(|p| cpu_ms_of(p).ok())
     }
 
+    /// Player inputs that can become a held answer (`vote`, `buzz`,
+    /// `answer`, `peer_vote`) the server has received since it started,
+    /// from its own `/metrics` counters; None if they cannot be read. Refused
+    /// inputs (e.g. a vote after the close) are included, so this bounds
+    /// the answers the server holds from above.
+    pub async fn answer_inputs(&self) -> Option<u64> {
+        let r = request(self.addr, "GET", "/metrics", b"", "text/plain", HTTP_LIMIT)
+            .await
+            .ok()?;
+        (r.status == 200).then(|| answer_inputs_of(&r.body))?
+    }
+
     /// Uploads the generated multiple-choice bank and returns its topic ids.
     pub async fn upload_bank(&self) -> anyhow::Result<Vec<String>> {
         let text = bench_bank(BANK_QUESTIONS);
@@ -231,6 +243,32 @@ pub fn bench_bank(n: usize) -> String {
     s
 }
 
+/// Message types a player sends that the room keeps as an answer.
+const ANSWER_INPUTS: [&str; 4] = ["vote", "buzz", "answer", "peer_vote"];
+
+/// Sums `quizroom_messages_in_total{type="…"}` over [`ANSWER_INPUTS`] in
+/// an OpenMetrics text; None if none of them is there.
+fn answer_inputs_of(text: &str) -> Option<u64> {
+    let mut found = false;
+    let mut sum = 0u64;
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("quizroom_messages_in_total{type=\"") else {
+            continue;
+        };
+        let Some((kind, value)) = rest.split_once("\"} ") else {
+            continue;
+        };
+        if !ANSWER_INPUTS.contains(&kind) {
+            continue;
+        }
+        if let Ok(v) = value.trim().parse::<f64>() {
+            found = true;
+            sum += v as u64;
+        }
+    }
+    found.then_some(sum)
+}
+
 /// Ids of the catalog topic nodes under the top topic titled `title`
 /// (the node itself and every descendant).
 fn catalog_topics(v: &serde_json::Value, title: &str) -> Vec<String> {
@@ -268,6 +306,18 @@ mod tests {
         let b = bench_bank(3);
         assert_eq!(b.matches("ANSWER: ").count(), 3);
         assert!(b.starts_with("Question 0: what is 0 + 0?\nA. 0\nB. 1\n"));
+    }
+
+    #[test]
+    fn answer_inputs_sum_the_answer_types_only() {
+        let text = "# TYPE quizroom_messages_in counter\n\
+            quizroom_messages_in_total{type=\"vote\"} 120\n\
+            quizroom_messages_in_total{type=\"ask\"} 7\n\
+            quizroom_messages_in_total{type=\"buzz\"} 30\n\
+            quizroom_messages_in_total{type=\"peer_vote\"} 0\n\
+            quizroom_messages_out_total{type=\"vote\"} 999\n";
+        assert_eq!(answer_inputs_of(text), Some(150));
+        assert_eq!(answer_inputs_of("# EOF\n"), None);
     }
 
     #[test]

@@ -191,6 +191,35 @@ async fn smoke_run_completes_and_reports_numbers() {
         3.0,
         "{classroom}"
     );
+    // Memory over the run: sampled about once a second through play, and
+    // the answers the server counted itself (its /metrics, read at the
+    // first and last sample) cover every answer the players saw acked.
+    assert!(metric(classroom, "server_rss_samples") >= 3.0, "{classroom}");
+    assert!(
+        metric(classroom, "server_rss_play_start_kib") > 0.0,
+        "{classroom}"
+    );
+    let held = metric(classroom, "answers_held");
+    assert_eq!(
+        held,
+        (count(classroom, "vote_ack") + count(classroom, "buzz_ack")) as f64,
+        "{classroom}"
+    );
+    assert!(held > 0.0, "{classroom}");
+    assert!(
+        metric(classroom, "server_answer_inputs") >= held,
+        "{classroom}"
+    );
+    let judged: Vec<&str> = classroom["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        judged.contains(&"server RSS growth beyond held answers KiB"),
+        "{classroom}"
+    );
 
     let _ = stop.send(());
     let _ = std::fs::remove_dir_all(dir);
