@@ -6,6 +6,7 @@ mod broadcast;
 mod client;
 mod ctl;
 mod fleet;
+mod floor;
 mod hist;
 mod http;
 mod memory;
@@ -144,6 +145,32 @@ enum Cmd {
         #[arg(long, value_delimiter = ',', default_value = "40,1000,10000")]
         recipients: Vec<usize>,
     },
+    /// The floor: the same fan-out and vote storm with no server, only a
+    /// process writing to and reading from loopback sockets.
+    Floor {
+        /// Sockets (players).
+        #[arg(long, default_value_t = 10_000)]
+        sockets: usize,
+        /// Fan-out rounds.
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        /// Client processes.
+        #[arg(long, default_value_t = 2)]
+        clients: usize,
+        /// Threads writing on the accepting side.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+    /// Internal: a client process of `floor`.
+    #[command(hide = true)]
+    FloorClient {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long)]
+        count: usize,
+        #[arg(long)]
+        source: std::net::Ipv4Addr,
+    },
     /// A few seconds of every scenario with small N (used by the tests).
     Smoke,
     /// Internal: a client worker process (started by the coordinator).
@@ -159,6 +186,25 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     if let Cmd::Worker = cli.cmd {
         return runtime.block_on(worker::run());
+    }
+    if let Cmd::FloorClient {
+        addr,
+        count,
+        source,
+    } = cli.cmd
+    {
+        return runtime.block_on(floor::client(addr, count, source));
+    }
+    if let Cmd::Floor {
+        sockets,
+        rounds,
+        clients,
+        threads,
+    } = cli.cmd
+    {
+        let measured = floor::run(sockets, rounds, clients, threads)?;
+        print!("{}", floor::table(&measured));
+        return write_json(&cli.json, &measured);
     }
     if let Cmd::Broadcast { recipients } = &cli.cmd {
         let rows: Vec<_> = recipients
@@ -276,7 +322,9 @@ async fn run_scenario(cmd: &Cmd, target: &Target, common: &Common) -> anyhow::Re
                 scenario::classroom(target, common, 3, 10, 3, 10.0, 300, script).await?,
             ]
         }
-        Cmd::Broadcast { .. } | Cmd::Worker => Vec::new(),
+        Cmd::Broadcast { .. } | Cmd::Worker | Cmd::Floor { .. } | Cmd::FloorClient { .. } => {
+            Vec::new()
+        }
     })
 }
 
