@@ -113,6 +113,50 @@ async fn unknown_room_codes_are_refused_then_throttled() {
     other.ping().await;
 }
 
+/// Uses up the failed-join allowance of whoever `client` counts as.
+async fn exhaust_failed_joins(client: &mut Client) {
+    for _ in 0..quizroom::ws::limits::FAILED_JOIN_BURST {
+        client
+            .send_json(json!({"type": "join", "room": "ZZZZZZ", "name": "Ann"}))
+            .await;
+        client.expect_error("no_room").await;
+    }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_throttle_counts_each_forwarded_client() {
+    let server = Server::start_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let xff = |ip: &'static str| [("x-forwarded-for", ip)];
+    let mut typo = Client::connect_with_headers(&server.ws_url(), &xff("203.0.113.1")).await;
+    exhaust_failed_joins(&mut typo).await;
+    let mut same = Client::connect_with_headers(&server.ws_url(), &xff("203.0.113.1")).await;
+    same.send_json(json!({"type": "screen", "room": "ZZZZZZ"}))
+        .await;
+    same.expect_error("rate_limited").await;
+    // Another player behind the same proxy is not punished for it.
+    let mut other = Client::connect_with_headers(&server.ws_url(), &xff("203.0.113.2")).await;
+    other
+        .send_json(json!({"type": "screen", "room": "ZZZZZZ"}))
+        .await;
+    other.expect_error("no_room").await;
+}
+
+#[tokio::test]
+async fn a_forwarded_header_from_an_untrusted_peer_does_not_dodge_the_throttle() {
+    let server = Server::start().await;
+    let mut typo = Client::connect(&server.ws_url()).await;
+    exhaust_failed_joins(&mut typo).await;
+    let mut forged =
+        Client::connect_with_headers(&server.ws_url(), &[("x-forwarded-for", "203.0.113.2")]).await;
+    forged
+        .send_json(json!({"type": "screen", "room": "ZZZZZZ"}))
+        .await;
+    forged.expect_error("rate_limited").await;
+}
+
 #[tokio::test]
 async fn flooding_gets_rate_limited_then_closed_with_1008() {
     let server = Server::start().await;

@@ -194,7 +194,10 @@ async fn smoke_run_completes_and_reports_numbers() {
     // Memory over the run: sampled about once a second through play, and
     // the answers the server counted itself (its /metrics, read at the
     // first and last sample) cover every answer the players saw acked.
-    assert!(metric(classroom, "server_rss_samples") >= 3.0, "{classroom}");
+    assert!(
+        metric(classroom, "server_rss_samples") >= 3.0,
+        "{classroom}"
+    );
     assert!(
         metric(classroom, "server_rss_play_start_kib") > 0.0,
         "{classroom}"

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::client_addr::TrustedProxy;
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum LogFormat {
@@ -79,6 +81,12 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "QUIZROOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Reverse proxies (addresses or networks, comma-separated) whose
+    /// `X-Forwarded-For` names the client; needed behind nginx or Caddy so
+    /// per-address limits see players, not the proxy.
+    #[arg(long, env = "QUIZROOM_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<TrustedProxy>,
 }
 
 impl Default for Config {
@@ -99,6 +107,7 @@ impl Default for Config {
             retention_hours: 24,
             admin_token: None,
             log_format: LogFormat::Text,
+            trusted_proxies: Vec::new(),
         }
     }
 }

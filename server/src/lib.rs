@@ -8,6 +8,7 @@ pub mod assets;
 pub mod bank;
 pub mod catalog;
 pub mod check;
+pub mod client_addr;
 pub mod config;
 pub mod healthcheck;
 pub mod http;

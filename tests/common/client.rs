@@ -57,6 +57,20 @@ impl Client {
         Ok(Client::wrap(ws))
     }
 
+    /// Connects with extra request headers (as a reverse proxy adds them).
+    pub async fn connect_with_headers(ws_url: &str, headers: &[(&'static str, &str)]) -> Client {
+        let mut request = ws_url.into_client_request().expect("websocket url");
+        for (name, value) in headers {
+            request
+                .headers_mut()
+                .insert(*name, value.parse().expect("header value"));
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connect");
+        Client::wrap(ws)
+    }
+
     /// Connects over a socket whose receive buffer is tiny, so a client
     /// that stops reading backs up into the server quickly.
     pub async fn connect_small_buffer(addr: std::net::SocketAddr, ws_url: &str) -> Client {

@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use crate::client_addr::client_addr;
 use crate::config::Config;
 use crate::http::error::ApiError;
 use crate::state::AppState;
@@ -36,12 +37,13 @@ pub async fn upgrade(
     mut request: Request,
 ) -> Response {
     let headers = request.headers();
+    let client = client_addr(peer.ip(), headers, &state.config().trusted_proxies);
     let accept = match handshake_key(headers) {
         Ok(key) => tungstenite::handshake::derive_accept_key(key.as_bytes()),
         Err(refusal) => return *refusal,
     };
     if !origin_allowed(headers, state.config()) {
-        tracing::info!(%peer, origin = ?headers.get(header::ORIGIN), "websocket origin refused");
+        tracing::info!(%client, origin = ?headers.get(header::ORIGIN), "websocket origin refused");
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "bad_origin",
@@ -82,7 +84,7 @@ pub async fn upgrade(
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => {
                 let stream = parts.io.into_inner();
-                tokio::spawn(conn::serve(stream, parts.read_buf, state, peer.ip()));
+                tokio::spawn(conn::serve(stream, parts.read_buf, state, client));
             }
             Err(_) => tracing::error!("upgraded connection is not a TCP stream"),
         }
