@@ -315,3 +315,62 @@ async fn concurrent_uploads_all_reach_the_catalog() {
     let after = bank_index(&server).await["banks"].as_array().unwrap().len();
     assert_eq!(after, before + 8);
 }
+
+/// A data folder of its own, so two servers in a row can share it.
+fn own_data_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("quizroom-banks-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[tokio::test]
+async fn uploaded_banks_survive_a_restart_with_the_same_ids() {
+    let dir = own_data_dir("restart");
+    let data = dir.clone();
+    let mut first = common::Server::start_with(move |c| c.data_dir = data).await;
+    let resp = upload(&first, Some("astro.gift"), GIFT.as_bytes().to_vec()).await;
+    assert_eq!(resp.status(), 201);
+    let id = json(resp).await["banks"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/banks/{id}");
+    let before = json(reqwest::get(first.url(&path)).await.unwrap()).await;
+    first
+        .shutdown_within(std::time::Duration::from_secs(10))
+        .await;
+
+    let data = dir.clone();
+    let second = common::Server::start_with(move |c| c.data_dir = data).await;
+    let resp = reqwest::get(second.url(&path)).await.unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "the uploaded bank is gone after a restart"
+    );
+    let after = json(resp).await;
+    assert_eq!(after["topics"], before["topics"], "question ids changed");
+    let index = bank_index(&second).await;
+    let astronomy = find_topic(&index["topics"], "Astronomy").expect("topic is back");
+    assert_eq!(astronomy["questions"], 2);
+    drop(second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_upload_that_cannot_be_saved_is_refused_and_not_listed() {
+    let dir = own_data_dir("unsaved");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A plain file where the upload folder belongs: saving must fail.
+    std::fs::write(dir.join("banks"), b"not a folder").unwrap();
+    let data = dir.clone();
+    let server = common::Server::start_with(move |c| c.data_dir = data).await;
+    let before = bank_index(&server).await["banks"].as_array().unwrap().len();
+    let resp = upload(&server, Some("astro.gift"), GIFT.as_bytes().to_vec()).await;
+    assert_eq!(resp.status(), 507);
+    assert_eq!(error_code(resp).await, "bank_not_saved");
+    let after = bank_index(&server).await["banks"].as_array().unwrap().len();
+    assert_eq!(after, before, "an unsaved bank must not be listed");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -20,6 +20,7 @@ pub mod rooms;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod uploads;
 pub mod ws;
 
 pub use config::Config;

@@ -35,7 +35,9 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (catalog, bad_banks) = crate::catalog::load_dir(&config.seeds);
+    let (catalog, mut bad_banks) = crate::catalog::load_dir(&config.seeds);
+    let (catalog, bad_uploads) = crate::uploads::load_into(catalog, &crate::uploads::dir(&config));
+    bad_banks.extend(bad_uploads);
     bad_banks
         .iter()
         .for_each(|_| crate::metrics::bank_import_error());

@@ -21,6 +21,9 @@ use crate::state::AppState;
 
 /// Longest accepted upload file name.
 const MAX_NAME_LEN: usize = 128;
+/// Longest upload file name in bytes (the saved copy needs room for a
+/// temporary prefix and suffix within 255 bytes).
+const MAX_NAME_BYTES: usize = 200;
 
 /// Serializes catalog rebuilds: two uploads at once must both end up in the
 /// catalog, not the last one overwriting the first one's rebuild.
@@ -167,12 +170,15 @@ async fn upload(
     })?;
     let size = body.len();
     let worker_state = state.clone();
+    let saved_in = crate::uploads::dir(state.config());
     let parsed = tokio::task::spawn_blocking(move || {
-        let bank = bank::parse(&name, &body)?;
+        let bank = bank::parse(&name, &body).map_err(UploadFailure::Bank)?;
         let _guard = UPLOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // Saved before it is shown: an acknowledged upload survives a restart.
+        crate::uploads::save(&saved_in, &name, &body).map_err(UploadFailure::Save)?;
         let next = worker_state.catalog().with_bank(bank.clone());
         worker_state.set_catalog(next);
-        Ok::<_, BankError>(bank)
+        Ok::<_, UploadFailure>(bank)
     })
     .await
     .map_err(|e| {
@@ -188,12 +194,28 @@ async fn upload(
             tracing::info!(file = %bank.file, bank = %bank.id, format = %bank.format, size, "bank uploaded");
             Ok((StatusCode::CREATED, Json(BankList { banks: vec![bank] })))
         }
-        Err(e) => {
+        Err(UploadFailure::Bank(e)) => {
             tracing::info!(code = e.code(), error = %e, "bank upload refused");
             crate::metrics::bank_import_error();
             Err(bank_error(e))
         }
+        Err(UploadFailure::Save(e)) => {
+            tracing::error!(error = %e, "uploaded bank could not be saved");
+            Err(ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "bank_not_saved",
+                format!("the bank was not saved, so it was not added: {e}"),
+            ))
+        }
     }
+}
+
+/// Why an upload did not reach the catalog.
+enum UploadFailure {
+    /// The file is not a bank we can read.
+    Bank(BankError),
+    /// The server could not keep the file.
+    Save(std::io::Error),
 }
 
 /// Maps a bank error to its HTTP status: size → 413, undecodable → 415,
@@ -252,9 +274,14 @@ fn file_name(raw: Option<&str>) -> Result<String, ApiError> {
     if name.is_empty() || name.starts_with('.') {
         return Err(bad("the file name must not be empty or start with a dot"));
     }
-    if name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+    // The byte bound keeps the saved file's name (plus its temporary
+    // prefix and suffix) within the file system's 255 bytes.
+    if name.chars().count() > MAX_NAME_LEN
+        || name.len() > MAX_NAME_BYTES
+        || name.chars().any(char::is_control)
+    {
         return Err(bad(
-            "the file name must be at most 128 characters without control characters",
+            "the file name must be at most 128 characters (200 bytes) without control characters",
         ));
     }
     Ok(name.to_string())
@@ -269,6 +296,12 @@ mod tests {
         assert_eq!(file_name(Some("a/b/../quiz.gift")).unwrap(), "quiz.gift");
         assert_eq!(file_name(Some("C:\\x\\bank.md")).unwrap(), "bank.md");
         assert_eq!(file_name(None).unwrap_err().code, "missing_name");
+        let long_cyrillic = "б".repeat(120) + ".md";
+        assert_eq!(
+            file_name(Some(&long_cyrillic)).unwrap_err().code,
+            "bad_name"
+        );
+        assert!(file_name(Some(&("б".repeat(90) + ".md"))).is_ok());
         assert_eq!(file_name(Some("  ")).unwrap_err().code, "missing_name");
         assert_eq!(file_name(Some("dir/")).unwrap_err().code, "bad_name");
         assert_eq!(file_name(Some(".env")).unwrap_err().code, "bad_name");
