@@ -56,8 +56,9 @@ struct Cli {
     /// Loopback source addresses (127.0.0.2, ...) to spread sockets over.
     #[arg(long, default_value_t = 8)]
     sources: usize,
-    /// Handshakes in flight at once per worker (the server's listen
-    /// backlog is 128: a burst beyond it costs 1 s SYN retransmits).
+    /// Handshakes in flight at once per worker: a burst beyond the
+    /// server's listen backlog costs 1 s SYN retransmits (quizroom asks
+    /// for 4,096; servers listening with 128 need a value under it).
     #[arg(long, default_value_t = 50)]
     connect_parallel: usize,
     /// Hard stop for every worker, in seconds.
