@@ -12,7 +12,7 @@
 //! after a restart replaces it instead of counting it twice.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -343,11 +343,19 @@ impl Store {
     }
 
     fn send(&self, op: Op) -> Result<(), StoreError> {
-        self.tx.send(op).map_err(|_| StoreError::Closed)
+        match self.tx.try_send(op) {
+            Ok(()) => Ok(()),
+            // A full queue means the disk is behind: wait for room, without
+            // holding up the other tasks of this thread.
+            Err(TrySendError::Full(op)) => {
+                off_the_runtime(|| self.tx.send(op)).map_err(|_| StoreError::Closed)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(StoreError::Closed),
+        }
     }
 
     fn wait<T>(rx: Receiver<Result<T, String>>) -> Result<T, StoreError> {
-        match rx.recv() {
+        match off_the_runtime(|| rx.recv()) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(message)) => Err(StoreError::Write(message)),
             Err(_) => Err(StoreError::Closed),
@@ -959,9 +967,41 @@ fn write_batch(conn: &mut Connection, batch: &[Op]) -> Result<Vec<bool>, rusqlit
     Ok(applied)
 }
 
+/// Runs a wait on the writer thread from a room's task. The rooms run on
+/// the async runtime's worker threads; on a multi-threaded runtime the
+/// worker first hands its queued tasks (other rooms, sockets) to another
+/// thread, so a checkpoint's commit delays only the room that waits for it.
+/// Elsewhere (a single-threaded runtime, or no runtime) it simply waits.
+fn off_the_runtime<R>(wait: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_run_on_every_kind_of_runtime() {
+        // Outside a runtime, on a current-thread runtime (tests), and on the
+        // server's multi-threaded runtime, where the worker steps aside.
+        assert_eq!(off_the_runtime(|| 1), 1);
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(current.block_on(async { off_the_runtime(|| 2) }), 2);
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let on_worker =
+            multi.block_on(async { tokio::spawn(async { off_the_runtime(|| 3) }).await.unwrap() });
+        assert_eq!(on_worker, 3);
+    }
     use serde_json::json;
 
     fn open(dir: &Path) -> Store {
