@@ -64,6 +64,7 @@ struct Metrics {
     bank_import_errors: Counter,
     store_commits: Counter,
     store_commit_seconds: Histogram,
+    store_wal_checkpoint_seconds: Histogram,
     store_errors: Counter,
     /// Handles of `messages_in` / `messages_out` by position in
     /// [`CLIENT_TYPES`] / [`SERVER_TYPES`] (then "other"), made once: a
@@ -91,6 +92,7 @@ impl Metrics {
             store_commits: Counter::default(),
             // 50 µs .. ~1.6 s.
             store_commit_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
+            store_wal_checkpoint_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
             store_errors: Counter::default(),
             messages_in_by_type: Vec::new(),
             messages_out_by_type: Vec::new(),
@@ -147,6 +149,11 @@ impl Metrics {
             "store_commit_seconds",
             "Time to write and commit one results-database batch",
             m.store_commit_seconds.clone(),
+        );
+        registry.register(
+            "store_wal_checkpoint_seconds",
+            "Time to copy the results database's WAL into its file (off the commit path)",
+            m.store_wal_checkpoint_seconds.clone(),
         );
         registry.register(
             "store_errors",
@@ -258,6 +265,12 @@ pub fn set_rooms_and_players(rooms: usize, players: usize) {
 pub fn store_commit(seconds: f64) {
     METRICS.store_commits.inc();
     METRICS.store_commit_seconds.observe(seconds);
+}
+
+/// The WAL checkpointer took `seconds` to copy the WAL into the file;
+/// slow disks show here, not in the commit time rooms wait for.
+pub fn store_wal_checkpoint(seconds: f64) {
+    METRICS.store_wal_checkpoint_seconds.observe(seconds);
 }
 
 /// A results-database operation failed (details are in the log).

@@ -44,6 +44,21 @@ const LINGER: Duration = Duration::from_millis(5);
 /// checkpoint or flush that arrives meanwhile waits at most one slice.
 const LINGER_SLICE: Duration = Duration::from_millis(1);
 
+/// How often the checkpointer thread copies the WAL back into the database
+/// file. A checkpoint syncs the file to disk, which can take tens of
+/// milliseconds; done by the writer, every room waiting for a question
+/// boundary's commit waits for it too.
+const WAL_CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// WAL length (in pages) at which the writer itself checkpoints after a
+/// commit. Only a checkpoint that copies the whole WAL lets it start over,
+/// and under a steady stream of commits only the writer can do that (the
+/// background passes always lag a commit or two behind). By the time the
+/// writer gets to it, the background passes have copied almost every page,
+/// so what the writer does is mostly the sync, a few times less often than
+/// with SQLite's default of 1,000 pages. 4,000 pages is 16 MiB.
+const WAL_WRITER_CHECKPOINT_PAGES: i64 = 4_000;
+
 /// How often the writer thread purges rooms past retention.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
@@ -269,6 +284,9 @@ pub struct Store {
     tx: SyncSender<Op>,
     reader: Mutex<Connection>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Dropped to stop the WAL checkpointer thread.
+    wal_stop: Mutex<Option<SyncSender<()>>>,
+    wal: Mutex<Option<JoinHandle<()>>>,
     path: PathBuf,
 }
 
@@ -321,6 +339,18 @@ impl Store {
             tracing::info!(purged, "purged rooms past retention");
         }
         let reader = open_connection(&path)?;
+        // The checkpointer thread copies WAL pages into the file as they
+        // come; the writer only finishes the job now and then.
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_WRITER_CHECKPOINT_PAGES)?;
+        let checkpointer = open_connection(&path)?;
+        let (wal_stop, wal_stopped) = mpsc::sync_channel(1);
+        let wal = std::thread::Builder::new()
+            .name("quizroom-wal".into())
+            .spawn(move || wal_loop(checkpointer, wal_stopped))
+            .map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let writer = std::thread::Builder::new()
             .name("quizroom-store".into())
@@ -333,6 +363,8 @@ impl Store {
             tx,
             reader: Mutex::new(reader),
             writer: Mutex::new(Some(writer)),
+            wal_stop: Mutex::new(Some(wal_stop)),
+            wal: Mutex::new(Some(wal)),
             path,
         })
     }
@@ -631,6 +663,57 @@ impl Drop for Store {
         let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(handle) = handle {
             let _ = handle.join();
+        }
+        // After the writer: the checkpointer's last pass takes its final
+        // commits into the database file.
+        drop(
+            self.wal_stop
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+        let handle = self.wal.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// One passive WAL checkpoint; returns the WAL's length and how much of it
+/// is now in the database file, in pages. A failure is logged and counted,
+/// and the next pass tries again.
+fn checkpoint_wal(conn: &Connection) -> Option<(i64, i64)> {
+    let started = Instant::now();
+    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+    });
+    match done {
+        Ok(pages) => {
+            crate::metrics::store_wal_checkpoint(started.elapsed().as_secs_f64());
+            Some(pages)
+        }
+        Err(e) => {
+            crate::metrics::store_error();
+            tracing::warn!(error = %e, "WAL checkpoint failed; retrying later");
+            None
+        }
+    }
+}
+
+/// Copies committed pages from the WAL into the database file every
+/// [`WAL_CHECKPOINT_EVERY`], on its own connection and thread, until its
+/// stop channel closes; then once more. `PASSIVE` never blocks the writer
+/// or readers; the writer's own checkpoint at
+/// [`WAL_WRITER_CHECKPOINT_PAGES`] then finds little left to copy.
+fn wal_loop(conn: Connection, stop: Receiver<()>) {
+    loop {
+        let last = !matches!(
+            stop.recv_timeout(WAL_CHECKPOINT_EVERY),
+            Err(RecvTimeoutError::Timeout)
+        );
+        let _ = checkpoint_wal(&conn);
+        if last {
+            return;
         }
     }
 }
@@ -984,6 +1067,28 @@ fn off_the_runtime<R>(wait: impl FnOnce() -> R) -> R {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_checkpointer_copies_the_wal_without_the_writer() {
+        let dir = std::env::temp_dir().join(format!("quizroom-wal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(DB_FILE);
+        let writer = open_connection(&path).unwrap();
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (x TEXT); INSERT INTO t VALUES (zeroblob(20000));")
+            .unwrap();
+        let checkpointer = open_connection(&path).unwrap();
+        let (log, copied) = checkpoint_wal(&checkpointer).unwrap();
+        assert!(log > 0, "the writer's commits are in the WAL");
+        assert_eq!(
+            copied, log,
+            "an idle writer lets a passive pass copy everything"
+        );
+        drop((writer, checkpointer));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn waits_run_on_every_kind_of_runtime() {
