@@ -816,43 +816,30 @@ fn apply(tx: &Transaction<'_>, op: &Op, now: Millis) -> rusqlite::Result<()> {
             )?;
             upsert_room(tx, room, now)
         }
-        Op::Answer(a) => {
-            tx.prepare_cached(
-                "INSERT INTO answers (room, qid, player, kind, payload, at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(room, qid, player, kind)
-                 DO UPDATE SET payload = excluded.payload, at_ms = excluded.at_ms",
-            )?
-            .execute(params![
-                a.room,
-                a.qid,
-                a.player,
-                a.kind,
-                a.payload.to_string(),
-                to_sql(a.at_ms)
-            ])?;
-            Ok(())
-        }
+        Op::Answer(a) => upsert_answer(
+            tx,
+            AnswerKey {
+                room: &a.room,
+                qid: a.qid,
+                player: a.player,
+                kind: &a.kind,
+                at_ms: a.at_ms,
+            },
+            &a.payload.to_string(),
+        ),
         Op::Queued(a) => {
             let payload = a
                 .payload
                 .to_json()
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-            tx.prepare_cached(
-                "INSERT INTO answers (room, qid, player, kind, payload, at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(room, qid, player, kind)
-                 DO UPDATE SET payload = excluded.payload, at_ms = excluded.at_ms",
-            )?
-            .execute(params![
-                a.room,
-                a.qid,
-                a.player,
-                a.kind,
-                payload,
-                to_sql(a.at_ms)
-            ])?;
-            Ok(())
+            let key = AnswerKey {
+                room: &a.room,
+                qid: a.qid,
+                player: a.player,
+                kind: a.kind,
+                at_ms: a.at_ms,
+            };
+            upsert_answer(tx, key, &payload)
         }
         Op::Checkpoint(cp, _) => {
             upsert_room(tx, &cp.room, now)?;
@@ -1028,6 +1015,35 @@ fn write_loop(mut conn: Connection, rx: Receiver<Op>, retention_ms: u64) {
             return;
         }
     }
+}
+
+/// Which answer a row is, and when it arrived.
+struct AnswerKey<'a> {
+    room: &'a str,
+    qid: u32,
+    player: u32,
+    kind: &'a str,
+    at_ms: Millis,
+}
+
+/// Stores one answer; writing the same (room, question, player, kind)
+/// again replaces it, so an answer is never counted twice.
+fn upsert_answer(tx: &Transaction, key: AnswerKey, payload: &str) -> Result<(), rusqlite::Error> {
+    let AnswerKey {
+        room,
+        qid,
+        player,
+        kind,
+        at_ms,
+    } = key;
+    tx.prepare_cached(
+        "INSERT INTO answers (room, qid, player, kind, payload, at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(room, qid, player, kind)
+         DO UPDATE SET payload = excluded.payload, at_ms = excluded.at_ms",
+    )?
+    .execute(params![room, qid, player, kind, payload, to_sql(at_ms)])?;
+    Ok(())
 }
 
 /// Applies a batch in one transaction; returns, per op, whether it was
