@@ -400,7 +400,8 @@ fn check_results(results: &Value, game: &Game) {
 /// The answers table holds each acknowledged vote of a confirmed question
 /// once, and nothing for a question the restored room does not have.
 fn check_answer_rows(data_dir: &Path, game: &Game, restored_qids: &HashSet<u64>) {
-    let conn = rusqlite::Connection::open(data_dir.join(quizroom::store::DB_FILE)).unwrap();
+    let conn =
+        rusqlite::Connection::open(data_dir.join(quizroom::storage::store::DB_FILE)).unwrap();
     let mut stmt = conn
         .prepare("SELECT qid, player, kind, payload FROM answers WHERE room = ?1")
         .unwrap();
@@ -468,7 +469,7 @@ async fn sigkill_at_random_points_loses_nothing_finished() {
     let seed = std::env::var("QUIZROOM_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(quizroom::store::now_ms);
+        .unwrap_or_else(quizroom::storage::store::now_ms);
     eprintln!("crash test seed {seed} (QUIZROOM_CRASH_SEED={seed} replays it)");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let work = tempfile::tempdir().unwrap();

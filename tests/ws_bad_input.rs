@@ -97,7 +97,7 @@ async fn binary_frames_are_refused_with_an_error() {
 async fn unknown_room_codes_are_refused_then_throttled() {
     let server = Server::start().await;
     let mut client = Client::connect(&server.ws_url()).await;
-    let burst = quizroom::ws::limits::FAILED_JOIN_BURST;
+    let burst = quizroom::live::ws::limits::FAILED_JOIN_BURST;
     for _ in 0..burst {
         client
             .send_json(json!({"type": "join", "room": "ZZZZZZ", "name": "Ann"}))
@@ -115,7 +115,7 @@ async fn unknown_room_codes_are_refused_then_throttled() {
 
 /// Uses up the failed-join allowance of whoever `client` counts as.
 async fn exhaust_failed_joins(client: &mut Client) {
-    for _ in 0..quizroom::ws::limits::FAILED_JOIN_BURST {
+    for _ in 0..quizroom::live::ws::limits::FAILED_JOIN_BURST {
         client
             .send_json(json!({"type": "join", "room": "ZZZZZZ", "name": "Ann"}))
             .await;
@@ -179,7 +179,7 @@ async fn flooding_gets_rate_limited_then_closed_with_1008() {
         .iter()
         .filter(|m| m["type"] == "error" && m["code"] == "rate_limited")
         .count();
-    let burst = quizroom::ws::limits::MESSAGE_BURST as usize;
+    let burst = quizroom::live::ws::limits::MESSAGE_BURST as usize;
     // The burst goes through; a slow test machine may refill a few more.
     assert!(
         (burst..=burst + 40).contains(&pongs),

@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, Utf8Bytes};
+use quizroom::live::ws::outbox::{Outbox, OutboxReceiver};
 use quizroom::protocol::{Mode, QuestionMsg, ServerMsg};
-use quizroom::ws::outbox::{Outbox, OutboxReceiver};
 use serde::Serialize;
 
 /// Timings for one audience size, in nanoseconds.

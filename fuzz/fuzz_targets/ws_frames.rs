@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use quizroom::ws::frame::{FrameReader, Incoming, Violation};
+use quizroom::live::ws::frame::{FrameReader, Incoming, Violation};
 
 /// Small, so the fuzzer reaches the size limit often.
 const LIMIT: usize = 512;

@@ -12,15 +12,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use quizroom::live::room::{Command, Room, RoomOptions};
 use quizroom::protocol::{ClientMsg, Mode};
-use quizroom::room::{Command, Room, RoomOptions};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let players: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
     let questions: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
     let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds");
-    let (catalog, _) = quizroom::catalog::load_dir(&seeds);
+    let (catalog, _) = quizroom::bank::catalog::load_dir(&seeds);
     let options = RoomOptions {
         capacity: usize::try_from(players).unwrap_or(usize::MAX) + 1,
         ..RoomOptions::default()

@@ -6,22 +6,16 @@
 
 pub mod assets;
 pub mod bank;
-pub mod catalog;
-pub mod check;
 pub mod client_addr;
 pub mod config;
 pub mod healthcheck;
 pub mod http;
+pub mod live;
 pub mod metrics;
-pub mod persist;
 pub mod protocol;
-pub mod room;
-pub mod rooms;
 pub mod server;
 pub mod state;
-pub mod store;
-pub mod uploads;
-pub mod ws;
+pub mod storage;
 
 pub use config::Config;
 pub use server::run;

@@ -48,7 +48,7 @@ fn main() -> anyhow::Result<()> {
     init_tracing(cli.config.log_format);
     match cli.command {
         Some(Cmd::Check { files, json }) => {
-            let result = quizroom::check::run(
+            let result = quizroom::bank::check::run(
                 &files,
                 json,
                 &mut std::io::stdout().lock(),

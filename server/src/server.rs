@@ -35,16 +35,17 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (catalog, mut bad_banks) = crate::catalog::load_dir(&config.seeds);
-    let (catalog, bad_uploads) = crate::uploads::load_into(catalog, &crate::uploads::dir(&config));
+    let (catalog, mut bad_banks) = crate::bank::catalog::load_dir(&config.seeds);
+    let (catalog, bad_uploads) =
+        crate::storage::uploads::load_into(catalog, &crate::storage::uploads::dir(&config));
     bad_banks.extend(bad_uploads);
     bad_banks
         .iter()
         .for_each(|_| crate::metrics::bank_import_error());
-    let store = crate::persist::open_store(&config)?;
+    let store = crate::storage::persist::open_store(&config)?;
     let state = AppState::with_store(config, catalog, Some(store));
-    for room in crate::persist::restore_rooms(&state) {
-        crate::rooms::adopt_room(&state, room);
+    for room in crate::storage::persist::restore_rooms(&state) {
+        crate::live::rooms::adopt_room(&state, room);
     }
     let app = crate::http::router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, "listening");
@@ -83,7 +84,7 @@ pub async fn run(
             "sockets still open at shutdown"
         );
     }
-    crate::persist::flush_all(&state);
+    crate::storage::persist::flush_all(&state);
     tracing::info!("stopped");
     Ok(())
 }

@@ -5,12 +5,12 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::{watch, Notify};
 
-use crate::catalog::Catalog;
+use crate::bank::catalog::Catalog;
 use crate::config::Config;
-use crate::room::ConnId;
-use crate::rooms::Rooms;
-use crate::store::Store;
-use crate::ws::limits::FailedJoins;
+use crate::live::room::ConnId;
+use crate::live::rooms::Rooms;
+use crate::live::ws::limits::FailedJoins;
+use crate::storage::store::Store;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]

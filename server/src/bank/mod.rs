@@ -3,6 +3,8 @@
 //! Each layout has its own module; [`parse`] picks one by content, never by
 //! file name.
 
+pub mod catalog;
+pub mod check;
 pub mod decode;
 pub mod doc;
 pub mod model;

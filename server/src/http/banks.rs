@@ -15,8 +15,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
+use crate::bank::catalog::TopicNode;
 use crate::bank::{self, BankError, BankList};
-use crate::catalog::TopicNode;
 use crate::state::AppState;
 
 /// Longest accepted upload file name.
@@ -111,8 +111,8 @@ fn may_see_answer_keys(state: &AppState, headers: &HeaderMap) -> bool {
         .as_deref()
         .is_some_and(|expected| constant_time_eq(token.as_bytes(), expected.as_bytes()));
     admin
-        || (crate::rooms::is_valid_host_token(token)
-            && crate::rooms::host_token_exists(state, token))
+        || (crate::live::rooms::is_valid_host_token(token)
+            && crate::live::rooms::host_token_exists(state, token))
 }
 
 /// A copy of `bank` with everything a player must not see removed.
@@ -170,12 +170,12 @@ async fn upload(
     })?;
     let size = body.len();
     let worker_state = state.clone();
-    let saved_in = crate::uploads::dir(state.config());
+    let saved_in = crate::storage::uploads::dir(state.config());
     let parsed = tokio::task::spawn_blocking(move || {
         let bank = bank::parse(&name, &body).map_err(UploadFailure::Bank)?;
         let _guard = UPLOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         // Saved before it is shown: an acknowledged upload survives a restart.
-        crate::uploads::save(&saved_in, &name, &body).map_err(UploadFailure::Save)?;
+        crate::storage::uploads::save(&saved_in, &name, &body).map_err(UploadFailure::Save)?;
         let next = worker_state.catalog().with_bank(bank.clone());
         worker_state.set_catalog(next);
         Ok::<_, UploadFailure>(bank)

@@ -17,7 +17,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/ws", get(crate::ws::upgrade))
+        .route("/ws", get(crate::live::ws::upgrade))
         .merge(banks::routes())
         .merge(metrics::routes())
         .merge(history::routes())

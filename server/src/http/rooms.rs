@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::http::error::ApiError;
-use crate::rooms::{self, CreateError, NewRoom};
+use crate::live::rooms::{self, CreateError, NewRoom};
 use crate::state::AppState;
 
 /// Longest room title in characters.
@@ -165,9 +165,9 @@ async fn results(
     }
     // Not live (ended, cleaned up, or never existed): ask storage.
     let export = if csv {
-        crate::persist::stored_results_csv(&state, &code, token).map(Export::Csv)
+        crate::storage::persist::stored_results_csv(&state, &code, token).map(Export::Csv)
     } else {
-        crate::persist::stored_results(&state, &code, token).map(Export::Json)
+        crate::storage::persist::stored_results(&state, &code, token).map(Export::Json)
     };
     export
         .map(|export| export.into_response_for(&code))

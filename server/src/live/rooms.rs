@@ -20,11 +20,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::catalog::Catalog;
+use crate::bank::catalog::Catalog;
+use crate::live::room::{Audience, Command, ConnId, Effect, Room, RoomOptions};
+use crate::live::ws::outbox::{Outbox, PushError, CLOSE_NORMAL, CLOSE_ROOM_GONE, CLOSE_SLOW};
 use crate::protocol::{ClientMsg, Millis, Role, ServerMsg};
-use crate::room::{Audience, Command, ConnId, Effect, Room, RoomOptions};
 use crate::state::{AppState, TaskGuard};
-use crate::ws::outbox::{Outbox, PushError, CLOSE_NORMAL, CLOSE_ROOM_GONE, CLOSE_SLOW};
 
 /// Characters of a room code: upper-case letters and digits without the
 /// look-alikes 0/O and 1/I/L, so a code read aloud or off a projector is
@@ -235,7 +235,7 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
     };
     for _ in 0..100 {
         let code = new_code();
-        if crate::persist::code_taken(state, &code) {
+        if crate::storage::persist::code_taken(state, &code) {
             continue;
         }
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
@@ -254,9 +254,13 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
             state.catalog(),
             rand::rng().random(),
         );
-        crate::persist::room_created(state, handle.code(), &host_token, &options.title);
+        crate::storage::persist::room_created(state, handle.code(), &host_token, &options.title);
         // A first checkpoint, so even a room still in its lobby comes back.
-        crate::persist::on_effect(state, &mut room, &crate::room::Effect::Checkpoint);
+        crate::storage::persist::on_effect(
+            state,
+            &mut room,
+            &crate::live::room::Effect::Checkpoint,
+        );
         spawn_owner(state, room, handle.clone(), rx);
         tracing::info!(room = %handle.code, "room created");
         return Ok(handle);
@@ -273,7 +277,7 @@ pub fn host_token_exists(state: &AppState, token: &str) -> bool {
         .handles()
         .iter()
         .any(|room| room.is_host_token(token))
-        || crate::persist::host_token_known(state, token)
+        || crate::storage::persist::host_token_known(state, token)
 }
 
 /// Registers a room brought back from storage and starts its owner task.
@@ -482,12 +486,12 @@ impl Owner {
         for effect in effects {
             match effect {
                 Effect::Send { .. } | Effect::Close { .. } => rest.push(effect),
-                Effect::Record(record) => crate::persist::record(&self.state, record),
+                Effect::Record(record) => crate::storage::persist::record(&self.state, record),
                 other => {
                     if matches!(other, Effect::Ended) {
                         self.ended = true;
                     }
-                    crate::persist::on_effect(&self.state, &mut self.room, &other);
+                    crate::storage::persist::on_effect(&self.state, &mut self.room, &other);
                 }
             }
         }
@@ -572,14 +576,18 @@ impl Owner {
             Stop::Ended => (CLOSE_NORMAL, "room ended"),
             Stop::Abandoned => {
                 tracing::info!("no host for the grace period; room closed");
-                crate::persist::on_effect(&self.state, &mut self.room, &Effect::Ended);
+                crate::storage::persist::on_effect(&self.state, &mut self.room, &Effect::Ended);
                 (CLOSE_ROOM_GONE, "room closed")
             }
             Stop::Shutdown => {
                 // Close an open question so its answers are kept, then save.
                 let effects = self.room.close_for_shutdown(epoch_ms());
                 self.carry_out(effects);
-                crate::persist::on_effect(&self.state, &mut self.room, &Effect::Checkpoint);
+                crate::storage::persist::on_effect(
+                    &self.state,
+                    &mut self.room,
+                    &Effect::Checkpoint,
+                );
                 // Sockets close themselves with 1012 when shutdown begins.
                 self.state.rooms().remove(&self.handle);
                 return;

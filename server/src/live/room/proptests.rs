@@ -76,14 +76,14 @@ fn checkpoint_roundtrip(room: &mut Room, stored: &mut Vec<String>) -> serde_json
     }
     room.frozen_stored(parts.frozen_upto);
     let mut snap: serde_json::Value = serde_json::from_str(&parts.json).expect("head parses");
-    let n = snap[crate::store::FROZEN_FIELD]
+    let n = snap[crate::storage::store::FROZEN_FIELD]
         .as_u64()
         .expect("frozen count") as usize;
     let frozen = stored[..n]
         .iter()
         .map(|j| serde_json::from_str(j).expect("question parses"))
         .collect();
-    crate::store::splice_frozen(&mut snap, frozen).expect("splices");
+    crate::storage::store::splice_frozen(&mut snap, frozen).expect("splices");
     snap
 }
 
@@ -196,7 +196,7 @@ impl Sim {
             Op::Advance(ms) => h.advance(ms),
             Op::Restart => {
                 let snap = checkpoint_roundtrip(&mut h.room, &mut self.stored);
-                let catalog = std::sync::Arc::new(crate::catalog::Catalog::default());
+                let catalog = std::sync::Arc::new(crate::bank::catalog::Catalog::default());
                 let Ok(room) = Room::restore(snap, catalog) else {
                     return Vec::new();
                 };
@@ -417,7 +417,7 @@ proptest! {
         }
         // The snapshot round-trips the durable state.
         let snap = sim.h.room.snapshot();
-        let back = Room::restore(snap.clone(), std::sync::Arc::new(crate::catalog::Catalog::default()));
+        let back = Room::restore(snap.clone(), std::sync::Arc::new(crate::bank::catalog::Catalog::default()));
         prop_assert!(back.is_ok());
         if let Ok(back) = back {
             check_scores(&back)?;

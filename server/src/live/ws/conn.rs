@@ -29,18 +29,18 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 use tracing::Instrument;
 
-use crate::protocol::{self, ClientMsg, Role, ServerMsg, MAX_CLIENT_MESSAGE};
-use crate::room::ConnId;
-use crate::rooms::{epoch_ms, normalize_code, RoomHandle, ToRoom};
-use crate::state::{AppState, TaskGuard};
-use crate::ws::frame::{self, FrameReader, Incoming, Violation, WRITE_BATCH};
-use crate::ws::limits::{
+use crate::live::room::ConnId;
+use crate::live::rooms::{epoch_ms, normalize_code, RoomHandle, ToRoom};
+use crate::live::ws::frame::{self, FrameReader, Incoming, Violation, WRITE_BATCH};
+use crate::live::ws::limits::{
     TokenBucket, MESSAGES_PER_SEC, MESSAGE_BURST, STRIKES_PER_SEC, STRIKE_BURST,
 };
-use crate::ws::outbox::{
+use crate::live::ws::outbox::{
     Outbox, OutboxReceiver, PushError, CLOSE_IDENTIFY_TIMEOUT, CLOSE_NORMAL, CLOSE_POLICY,
     CLOSE_RESTART, CLOSE_ROOM_GONE, CLOSE_SLOW,
 };
+use crate::protocol::{self, ClientMsg, Role, ServerMsg, MAX_CLIENT_MESSAGE};
+use crate::state::{AppState, TaskGuard};
 
 /// How long a closing socket has to write what is left, its close frame,
 /// and receive the peer's close reply (a slow peer may start reading again
@@ -610,7 +610,7 @@ mod tests {
         let (server, peer) = listener.accept().await.unwrap();
         let state = AppState::new(
             crate::config::Config::default(),
-            crate::catalog::Catalog::default(),
+            crate::bank::catalog::Catalog::default(),
         );
         let task = serve(server, Bytes::new(), state, peer.ip());
         let size = std::mem::size_of_val(&task);

@@ -12,10 +12,10 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::room::AnswerRecord;
-use crate::room::{Effect, RecordKind, Room};
+use crate::live::room::AnswerRecord;
+use crate::live::room::{Effect, RecordKind, Room};
 use crate::state::AppState;
-use crate::store::{
+use crate::storage::store::{
     now_ms, AnswerPayload, CheckpointRow, FinalResults, FrozenQuestion, QueuedAnswer, RoomRow,
     Store,
 };
@@ -34,7 +34,11 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
     Ok(Arc::new(store))
 }
 
-fn logged<T>(what: &str, room: &str, result: Result<T, crate::store::StoreError>) -> Option<T> {
+fn logged<T>(
+    what: &str,
+    room: &str,
+    result: Result<T, crate::storage::store::StoreError>,
+) -> Option<T> {
     match result {
         Ok(v) => Some(v),
         Err(e) => {
@@ -295,8 +299,8 @@ pub fn flush_all(state: &AppState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::room::{Command, RoomOptions};
     use crate::protocol::{ClientMsg, Mode};
-    use crate::room::{Command, RoomOptions};
 
     const NOW: u64 = 1_700_000_000_000;
 
@@ -306,7 +310,7 @@ mod tests {
             ..Config::default()
         };
         let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds");
-        let (catalog, _) = crate::catalog::load_dir(&seeds);
+        let (catalog, _) = crate::bank::catalog::load_dir(&seeds);
         let store = open_store(&config).unwrap();
         AppState::with_store(config, catalog, Some(store))
     }

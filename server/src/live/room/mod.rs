@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
+use crate::bank::catalog::Catalog;
 use crate::protocol::{ClientMsg, Millis, PlayerId, Qid, Role, ServerMsg};
 
 pub use errors::RoomError;

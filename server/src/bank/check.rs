@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::bank::catalog::Catalog;
 use crate::bank::{self, Bank, BankError, BankList, Kind};
-use crate::catalog::Catalog;
 
 /// Checks every file and writes the report to `out`, and one
 /// `file:line: message` line per bad file to `err`. Returns whether every
@@ -197,7 +197,7 @@ fn summary(bank: &Bank, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "  near-duplicate search stopped after {} comparisons; more may exist",
-            crate::catalog::NEAR_DUPLICATE_BUDGET
+            crate::bank::catalog::NEAR_DUPLICATE_BUDGET
         )?;
     }
     Ok(())

@@ -63,7 +63,7 @@ impl Violation {
     pub fn close_code(self) -> u16 {
         match self {
             Violation::Protocol(_) => CLOSE_PROTOCOL,
-            Violation::TooBig => crate::ws::outbox::CLOSE_TOO_BIG,
+            Violation::TooBig => crate::live::ws::outbox::CLOSE_TOO_BIG,
             Violation::BadUtf8 => CLOSE_BAD_DATA,
         }
     }

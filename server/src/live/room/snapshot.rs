@@ -100,7 +100,7 @@ impl Room {
 #[cfg(test)]
 mod tests {
     use crate::protocol::{ClientMsg, Mode};
-    use crate::store::{splice_frozen, FROZEN_FIELD};
+    use crate::storage::store::{splice_frozen, FROZEN_FIELD};
 
     use super::super::tests::{choice_q, Harness};
 

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use crate::bank::catalog::CatalogQuestion;
 use crate::bank::{AnswerOption, Kind};
-use crate::catalog::CatalogQuestion;
 use crate::protocol::{Millis, Mode, PlayerId, QuestionMsg, ServerMsg, YouMsg};
 
 use super::model::Asked;

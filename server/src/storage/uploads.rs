@@ -8,8 +8,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::bank::catalog::{self, Catalog};
 use crate::bank::BankError;
-use crate::catalog::{self, Catalog};
 use crate::config::Config;
 
 /// The folder uploaded banks are saved in.

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::bank::catalog::{Catalog, CatalogQuestion};
 use crate::bank::{AnswerOption, Kind, Question};
-use crate::catalog::{Catalog, CatalogQuestion};
 use crate::protocol::{ClientMsg, Millis, Mode, PlayerId, ServerMsg};
 
 use super::question::AskParams;

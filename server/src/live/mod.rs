@@ -1,0 +1,7 @@
+//! Live rooms and their sockets: the room state machine ([`room`]), the
+//! registry and owner task that drive it ([`rooms`]), and the WebSocket
+//! layer that carries players' messages to it ([`ws`]).
+
+pub mod room;
+pub mod rooms;
+pub mod ws;
