@@ -242,3 +242,65 @@ async fn a_plain_request_to_the_socket_endpoint_gets_a_typed_error() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_websocket", "{body}");
 }
+
+#[tokio::test]
+async fn a_length_not_in_its_minimal_form_fails_with_1002() {
+    let server = Server::start().await;
+    let mask = [0x12, 0x34, 0x56, 0x78];
+    let payload = br#"{"type":"ping","t":1}"#;
+    let masked_payload: Vec<u8> = payload
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ mask[i % 4])
+        .collect();
+    // The same 21-byte text frame with a 16-bit and with a 64-bit length.
+    let mut in_16 = vec![0x80 | TEXT, 0x80 | 126];
+    in_16.extend((payload.len() as u16).to_be_bytes());
+    let mut in_64 = vec![0x80 | TEXT, 0x80 | 127];
+    in_64.extend((payload.len() as u64).to_be_bytes());
+    for mut bad in [in_16, in_64] {
+        bad.extend(mask);
+        bad.extend(&masked_payload);
+        let mut ws = Raw::connect(&server, &[]).await;
+        ws.send(&bad).await;
+        let (_, opcode, reply) = ws.next_non_ping().await.unwrap();
+        assert_eq!(opcode, CLOSE, "no pong for a badly framed ping: {reply:?}");
+        assert_eq!(close_code(&reply), Some(1002));
+        ws.expect_end().await;
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_pings_counts_against_the_message_rate() {
+    let server = Server::start().await;
+    let mut ws = Raw::connect(&server, &[]).await;
+    let mut burst = Vec::new();
+    for _ in 0..500 {
+        burst.extend(masked(PING, true, b"p"));
+    }
+    ws.send(&burst).await;
+    let (mut pongs, mut limited, mut close) = (0, 0, None);
+    while let Some((_, opcode, payload)) = ws.next_non_ping().await {
+        match opcode {
+            PONG => pongs += 1,
+            TEXT => {
+                let msg: Value = serde_json::from_slice(&payload).unwrap();
+                assert_eq!(msg["code"], "rate_limited", "{msg}");
+                limited += 1;
+            }
+            CLOSE => {
+                close = close_code(&payload);
+                break;
+            }
+            other => panic!("unexpected opcode {other}"),
+        }
+    }
+    // The burst allowance (20 messages) and whatever refilled meanwhile.
+    assert!(pongs < 60, "{pongs} pongs for a burst of 500 pings");
+    assert!(
+        pongs >= 20,
+        "the burst allowance is still answered: {pongs}"
+    );
+    assert!(limited > 0, "the sender is told it is over the rate");
+    assert_eq!(close, Some(1008), "a sender that keeps on is closed");
+}

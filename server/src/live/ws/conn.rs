@@ -402,8 +402,12 @@ impl Socket {
                     self.send_error("bad_json", "binary frames are not accepted; send JSON text");
                 }
             }
+            // Pings cost a pong each, so they count against the same rate
+            // as messages: a flood of them cannot buy unbounded replies.
             Incoming::Ping(payload) if !closing => {
-                self.rx.push_control(Message::Pong(Bytes::from(payload)));
+                if self.admit() {
+                    self.rx.push_control(Message::Pong(Bytes::from(payload)));
+                }
             }
             Incoming::Close(code) => {
                 self.got_close = true;

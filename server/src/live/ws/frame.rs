@@ -169,6 +169,9 @@ impl FrameReader {
                 Err(_) => return Err(self.fail("unknown opcode")),
             };
             let header_len = cursor.position() as usize;
+            if let Some(why) = rest.get(1).and_then(|b| non_minimal_length(b & 0x7f, len)) {
+                return Err(self.fail(why));
+            }
             if header.rsv1 || header.rsv2 || header.rsv3 {
                 return Err(self.fail("reserved bits set"));
             }
@@ -264,6 +267,18 @@ impl FrameReader {
             self.buf.drain(..self.pos);
         }
         self.pos = 0;
+    }
+}
+
+/// RFC 6455 section 5.2: a payload length must be written in the fewest
+/// bytes, and a 64-bit length must have its top bit clear. `code` is the
+/// 7-bit length field of the header, `len` the decoded length.
+fn non_minimal_length(code: u8, len: u64) -> Option<&'static str> {
+    match code {
+        126 if len < 126 => Some("payload length not in its minimal form"),
+        127 if len <= u64::from(u16::MAX) => Some("payload length not in its minimal form"),
+        127 if len >> 63 != 0 => Some("payload length has its top bit set"),
+        _ => None,
     }
 }
 
@@ -585,6 +600,49 @@ mod tests {
         let mut reader = FrameReader::new(4096);
         reader.push(&bytes);
         assert!(matches!(reader.next_event(), Err(Violation::Protocol(_))));
+    }
+
+    #[test]
+    fn non_minimal_lengths_are_protocol_errors() {
+        let mask = [1u8, 2, 3, 4];
+        let masked = |payload: &[u8]| -> Vec<u8> {
+            let mut out = mask.to_vec();
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+            out
+        };
+        // 5 bytes written with a 16-bit length.
+        let mut short_in_16 = vec![0x81, 0x80 | 126, 0, 5];
+        short_in_16.extend(masked(b"hello"));
+        // 5 bytes written with a 64-bit length.
+        let mut short_in_64 = vec![0x81, 0x80 | 127];
+        short_in_64.extend(5u64.to_be_bytes());
+        short_in_64.extend(masked(b"hello"));
+        // 200 bytes (fits 16 bits) written with a 64-bit length.
+        let mut mid_in_64 = vec![0x81, 0x80 | 127];
+        mid_in_64.extend(200u64.to_be_bytes());
+        mid_in_64.extend(masked(&[b'a'; 200]));
+        // A 64-bit length with its top bit set.
+        let mut top_bit = vec![0x82, 0x80 | 127];
+        top_bit.extend((1u64 << 63 | 70_000).to_be_bytes());
+        top_bit.extend(mask);
+        for bytes in [short_in_16, short_in_64, mid_in_64, top_bit] {
+            let mut reader = FrameReader::new(4096);
+            reader.push(&bytes);
+            assert!(
+                matches!(reader.next_event(), Err(Violation::Protocol(_))),
+                "{:?}",
+                &bytes[..10]
+            );
+        }
+        // The minimal forms of the same lengths are fine.
+        let mut reader = FrameReader::new(4096);
+        let mut ok_16 = vec![0x81, 0x80 | 126, 0, 200];
+        ok_16.extend(masked(&[b'a'; 200]));
+        reader.push(&ok_16);
+        assert_eq!(
+            reader.next_event(),
+            Ok(Some(Incoming::Text("a".repeat(200))))
+        );
     }
 
     #[test]
