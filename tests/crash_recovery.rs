@@ -504,9 +504,10 @@ async fn sigkill_at_random_points_loses_nothing_finished() {
                 .iter()
                 .filter_map(|q| q["qid"].as_u64())
                 .collect();
-            // A question open at the kill may or may not have reached its
-            // boundary; either way its in-flight votes were counted at most once.
-            game.in_flight = None;
+            // A question open at the kill comes back open (its answers
+            // stay stored); either way its votes were counted at most once.
+            let mut restored = restored;
+            restored.extend(game.in_flight.take().map(|(qid, _)| qid));
             check_answer_rows(&data_dir, &game, &restored);
             (host, players) = resume(server.addr, &game)
                 .await
@@ -633,4 +634,159 @@ async fn a_room_killed_in_its_lobby_comes_back_for_its_host() {
     assert_eq!(status, 200);
     assert_eq!(history["rooms"][0]["code"], room["code"], "{history}");
     assert_eq!(history["rooms"][0]["status"], "running", "{history}");
+}
+
+/// What one player sends in `mode` for question `qid`.
+fn answer_msg(mode: &str, qid: u64, i: usize) -> Value {
+    match mode {
+        "buzz" => json!({"type":"buzz","qid":qid}),
+        "text" => json!({"type":"answer","qid":qid,"text":format!("answer {i}")}),
+        _ => json!({"type":"vote","qid":qid,"choice": i % 2}),
+    }
+}
+
+/// Whether a resumed player's `pending` shows the input it sent.
+fn pending_shows(mode: &str, pending: &Value, i: usize) -> bool {
+    match mode {
+        "buzz" => pending["buzzed"] == json!(true),
+        "text" => pending["text"] == json!(format!("answer {i}")),
+        _ => pending["choices"] == json!([i % 2]),
+    }
+}
+
+/// Kill -9 while a question of each mode is open and answers are arriving:
+/// every answer a player got an `ack` for is back after the restart, on the
+/// same open question, shown to the player as its own; the timer is frozen
+/// until the host resumes it, and the results count the answers once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_an_open_question_of_every_mode_loses_no_acknowledged_answer() {
+    const SEATS: usize = 8;
+    let seed = quizroom::storage::store::now_ms();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let work = tempfile::tempdir().unwrap();
+    let (mut acked_total, mut found_total) = (0, 0);
+    for mode in ["vote", "poll", "self", "buzz", "text"] {
+        let data_dir = work.path().join(format!("data-{mode}"));
+        let mut server = Proc::start(work.path(), &data_dir);
+        let client = reqwest::Client::new();
+        let (status, room) = http_json(
+            client
+                .post(format!("http://{}/api/rooms", server.addr))
+                .json(&json!({"title": mode})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 201);
+        let mut game = Game {
+            code: room["code"].as_str().unwrap().to_string(),
+            host_token: room["host_token"].as_str().unwrap().to_string(),
+            ..Game::default()
+        };
+        let mut host = Ws::connect(server.addr).await.unwrap();
+        host.send(json!({"type":"host","room":game.code,"token":game.host_token}))
+            .await
+            .unwrap();
+        host.expect("welcome").await.unwrap();
+        let mut players = Vec::new();
+        for i in 0..SEATS {
+            let mut p = Ws::connect(server.addr).await.unwrap();
+            p.send(json!({"type":"join","room":game.code,"name":format!("p{i}")}))
+                .await
+                .unwrap();
+            let welcome = p.expect("welcome").await.unwrap();
+            game.seats.push(Seat {
+                player_id: welcome["player_id"].as_u64().unwrap(),
+                resume_token: welcome["resume_token"].as_str().unwrap().to_string(),
+            });
+            players.push(p);
+        }
+        host.send(json!({"type":"ask","mode":mode,"time_limit_ms":120_000}))
+            .await
+            .unwrap();
+        let qid = host.expect("question").await.unwrap()["qid"]
+            .as_u64()
+            .unwrap();
+        for p in &mut players {
+            p.expect("question").await.unwrap();
+        }
+        // Half answer and wait for the ack; the rest answer at once and the
+        // kill lands while their acks are on the way.
+        let mut acked = Vec::new();
+        for (i, p) in players.iter_mut().enumerate().take(SEATS / 2) {
+            p.send(answer_msg(mode, qid, i)).await.unwrap();
+            p.expect("ack").await.unwrap();
+            acked.push(i);
+        }
+        for (i, p) in players.iter_mut().enumerate().skip(SEATS / 2) {
+            p.send(answer_msg(mode, qid, i)).await.unwrap();
+        }
+        let window = Duration::from_millis(rng.random_range(0..4));
+        for (i, p) in players.iter_mut().enumerate().skip(SEATS / 2) {
+            if let Ok(Ok(_)) = tokio::time::timeout(window, p.expect("ack")).await {
+                acked.push(i);
+            }
+        }
+        server.kill9();
+        drop((host, players));
+
+        let server = Proc::start(work.path(), &data_dir);
+        let (mut host, players) = resume(server.addr, &game).await.expect("resume");
+        drop(players);
+        // Each acknowledged player finds its own input on the open question.
+        let mut found = 0;
+        for &i in &acked {
+            let mut p = Ws::connect(server.addr).await.unwrap();
+            p.send(json!({"type":"resume","room":game.code,
+                "resume_token":game.seats[i].resume_token}))
+                .await
+                .unwrap();
+            let state = p.expect("welcome").await.unwrap()["state"].clone();
+            assert_eq!(state["question"]["qid"], json!(qid), "{mode}: {state}");
+            assert_eq!(state["question"]["open"], json!(true), "{mode}: {state}");
+            assert_eq!(state["question"]["paused"], json!(true), "{mode}: {state}");
+            if pending_shows(mode, &state["pending"], i) {
+                found += 1;
+            } else {
+                eprintln!("{mode}: player {i} lost its acknowledged input: {state}");
+            }
+        }
+        eprintln!(
+            "{mode}: {} answers acknowledged before the kill, {found} back after it",
+            acked.len()
+        );
+        assert_eq!(found, acked.len(), "{mode}: acknowledged answers lost");
+        acked_total += acked.len();
+        found_total += found;
+        // The host resumes the timer and closes: the results count every
+        // acknowledged answer once, and nothing that was never sent.
+        host.send(json!({"type":"pause","paused":false}))
+            .await
+            .unwrap();
+        host.expect("timer").await.unwrap();
+        host.send(json!({"type":"close"})).await.unwrap();
+        host.expect("closed").await.unwrap();
+        let stored = results(server.addr, &game).await.expect("results");
+        let q = &stored["questions"][0];
+        assert_eq!(q["qid"], json!(qid), "{stored}");
+        let answered = q["answered"].as_u64().unwrap() as usize;
+        assert!(
+            answered >= acked.len() && answered <= SEATS,
+            "{mode}: {answered} answered, {} acknowledged: {q}",
+            acked.len()
+        );
+        for &i in &acked {
+            let pid = game.seats[i].player_id;
+            let row = q["answers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["player_id"] == json!(pid))
+                .expect("a row per player");
+            assert_eq!(row["answered"], json!(true), "{mode}: {row}");
+        }
+    }
+    eprintln!(
+        "all modes: {acked_total} acknowledged, {found_total} restored, {} lost",
+        acked_total - found_total
+    );
 }

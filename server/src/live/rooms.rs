@@ -8,7 +8,7 @@
 //! cheap clone; a recipient whose queue is full is dropped as slow (it may
 //! resume) and nobody waits for it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -311,6 +311,7 @@ fn spawn_owner(state: &AppState, room: Room, handle: RoomHandle, rx: mpsc::Recei
         last_tick: None,
         ended: false,
         ack: AckCache::default(),
+        durable: Durability::default(),
     };
     state.refresh_gauges();
     tokio::spawn(owner.run(rx).instrument(span));
@@ -332,6 +333,38 @@ struct Owner {
     ended: bool,
     /// The last ack sent: in a vote storm every voter gets the same bytes.
     ack: AckCache,
+    /// Sends held until the answers queued before them are committed.
+    durable: Durability,
+}
+
+/// An `ack` is a promise that the answer survives a crash, so the sends of
+/// a command that queued an answer record (its ack among them), and every
+/// send after them (order is kept), wait until the store reports the
+/// record committed. One commit wait is in flight per room at a time; the
+/// answers queued meanwhile ride on the next one, so a vote storm costs a
+/// handful of commits, not one per vote, and the room never blocks on it.
+#[derive(Default)]
+struct Durability {
+    /// Sends and closes waiting, in order.
+    held: VecDeque<Effect>,
+    /// The commit being waited for, and how many of `held` it covers.
+    in_flight: Option<(oneshot::Receiver<Result<(), String>>, usize)>,
+    /// Records were queued after `in_flight` was requested.
+    dirty: bool,
+}
+
+/// Waits for the in-flight commit, forever if there is none.
+async fn commit_of(in_flight: &mut Option<(oneshot::Receiver<Result<(), String>>, usize)>) {
+    match in_flight {
+        Some((rx, _)) => {
+            let result = rx.await;
+            if !matches!(result, Ok(Ok(()))) {
+                crate::metrics::store_error();
+                tracing::error!("answers were not committed; their acks go out anyway");
+            }
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// The serialized form of the latest `ack`, reused while its `ref` and
@@ -380,6 +413,7 @@ impl Owner {
             tokio::select! {
                 biased;
                 _ = &mut stopping => break Stop::Shutdown,
+                _ = commit_of(&mut self.durable.in_flight) => self.committed(),
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => self.handle(cmd),
                     None => break Stop::Orphaned,
@@ -483,10 +517,14 @@ impl Owner {
         // closes wait in `rest` (in order) until everything is stored; an
         // answer record moves into the store's queue as it is.
         let mut rest = Vec::with_capacity(effects.len());
+        let mut recorded = false;
         for effect in effects {
             match effect {
                 Effect::Send { .. } | Effect::Close { .. } => rest.push(effect),
-                Effect::Record(record) => crate::storage::persist::record(&self.state, record),
+                Effect::Record(record) => {
+                    recorded = true;
+                    crate::storage::persist::record(&self.state, record);
+                }
                 other => {
                     if matches!(other, Effect::Ended) {
                         self.ended = true;
@@ -495,9 +533,71 @@ impl Owner {
                 }
             }
         }
-        for effect in rest {
+        let durable = recorded && self.state.store().is_some();
+        if !durable && self.durable.held.is_empty() {
+            self.deliver(rest, &mut slow);
+            return slow;
+        }
+        self.durable.held.extend(rest);
+        self.durable.dirty |= durable;
+        if self.durable.in_flight.is_none() {
+            self.request_commit(&mut slow);
+        }
+        slow
+    }
+
+    /// Asks the store to report when what is queued now is committed; the
+    /// sends held so far go out then. Without a store to ask, they go now.
+    fn request_commit(&mut self, slow: &mut Vec<ConnId>) {
+        self.durable.dirty = false;
+        let covered = self.durable.held.len();
+        match self.state.store().map(|store| store.committed()) {
+            Some(Ok(rx)) => self.durable.in_flight = Some((rx, covered)),
+            _ => {
+                let held: Vec<Effect> = self.durable.held.drain(..).collect();
+                self.deliver(held, slow);
+            }
+        }
+    }
+
+    /// The awaited commit happened: its held sends go out; sends held
+    /// behind answers queued since wait for the next commit.
+    fn committed(&mut self) {
+        let mut slow = Vec::new();
+        let covered = self.durable.in_flight.take().map_or(0, |(_, n)| n);
+        let release = if self.durable.dirty {
+            covered.min(self.durable.held.len())
+        } else {
+            self.durable.held.len()
+        };
+        let ready: Vec<Effect> = self.durable.held.drain(..release).collect();
+        self.deliver(ready, &mut slow);
+        if !self.durable.held.is_empty() {
+            self.request_commit(&mut slow);
+        }
+        for conn in slow {
+            self.apply(Command::Disconnected { conn });
+        }
+    }
+
+    /// Sends everything still held once the store has committed it all
+    /// (the room is stopping).
+    fn release_all(&mut self) {
+        if self.durable.held.is_empty() {
+            return;
+        }
+        crate::storage::persist::flush_all(&self.state);
+        self.durable.in_flight = None;
+        let held: Vec<Effect> = self.durable.held.drain(..).collect();
+        let mut slow = Vec::new();
+        self.deliver(held, &mut slow);
+    }
+
+    /// Carries out sends and closes, in order.
+    fn deliver(&mut self, effects: Vec<Effect>, slow: &mut Vec<ConnId>) {
+        for effect in effects {
             match effect {
-                Effect::Send { to, msg } => self.send(&to, &msg, &mut slow),
+                Effect::Send { to, msg } => self.send(&to, &msg, slow),
                 Effect::Close { conn, code, reason } => {
                     if let Some(outbox) = self.conns.remove(&conn) {
                         outbox.close(code, &reason);
@@ -506,7 +606,6 @@ impl Owner {
                 _ => {}
             }
         }
-        slow
     }
 
     /// Serializes `msg` once and queues it for every recipient.
@@ -572,6 +671,7 @@ impl Owner {
     }
 
     fn finish(mut self, stop: Stop) {
+        self.release_all();
         let (code, reason) = match stop {
             Stop::Ended => (CLOSE_NORMAL, "room ended"),
             Stop::Abandoned => {

@@ -242,26 +242,57 @@ pub fn restore_rooms(state: &AppState) -> Vec<Room> {
     let catalog = state.catalog();
     let mut rooms = Vec::with_capacity(running.len());
     for stored in running {
-        // Answers to a question the snapshot does not hold cannot be
-        // counted again; drop them so a later question with that qid
-        // starts clean.
-        logged(
-            "dropping answers of an unfinished question",
-            &stored.code,
-            store.discard_answers_after(&stored.code, stored.boundary_qid),
-        );
         match Room::restore(stored.snapshot, catalog.clone()) {
-            Ok(room) => {
-                tracing::info!(room = %stored.code, boundary_qid = stored.boundary_qid, "room restored");
+            Ok(mut room) => {
+                let replayed = replay_open_question(store, &mut room);
+                tracing::info!(
+                    room = %stored.code,
+                    boundary_qid = stored.boundary_qid,
+                    open_qid = room.current_qid().filter(|_| room.question_open()),
+                    replayed = replayed.applied,
+                    already_stored = replayed.already,
+                    skipped = replayed.skipped,
+                    "room restored"
+                );
                 rooms.push(room);
             }
             Err(e) => {
+                // Answers to a question no snapshot holds cannot be counted
+                // again; drop them so a later question with that qid starts
+                // clean.
+                logged(
+                    "dropping answers of an unfinished question",
+                    &stored.code,
+                    store.discard_answers_after(&stored.code, stored.boundary_qid),
+                );
                 crate::metrics::store_error();
                 tracing::error!(room = %stored.code, error = %e, "room not restored; its stored results stay available");
             }
         }
     }
     rooms
+}
+
+/// Puts the answers recorded on a restored room's last question back on it
+/// (the snapshot has that question as of its last checkpoint), and drops
+/// stored answers of later qids, which no snapshot holds.
+fn replay_open_question(store: &Store, room: &mut Room) -> crate::live::room::Replayed {
+    let code = room.code().to_string();
+    let last = room.current_qid().unwrap_or(0);
+    logged(
+        "dropping answers of a question no snapshot holds",
+        &code,
+        store.discard_answers_after(&code, last),
+    );
+    let Some(answers) = logged("reading answers to replay", &code, store.answers(&code)) else {
+        return Default::default();
+    };
+    let records: Vec<AnswerRecord> = answers
+        .into_iter()
+        .filter(|a| a.qid == last && last > 0)
+        .filter_map(|a| serde_json::from_value(a.payload).ok())
+        .collect();
+    room.replay(&records)
 }
 
 /// Results JSON of a room that is no longer live, if `host_token` owns it.
@@ -347,7 +378,7 @@ mod tests {
     }
 
     #[test]
-    fn a_room_comes_back_at_its_last_boundary_with_its_answers() {
+    fn a_room_comes_back_with_its_open_question_and_every_answer() {
         let dir = tempfile::tempdir().unwrap();
         let code = "K7XQ2M".to_string();
         {
@@ -401,10 +432,16 @@ mod tests {
         let results = room.results();
         assert_eq!(results.questions.len(), 1);
         assert_eq!(results.questions[0].counts, vec![1, 0, 1]);
-        // The open question's answer went with it; the closed one's stay.
+        // The open question is back, open, with the answer acknowledged on
+        // it after its last checkpoint; every stored answer stays.
+        assert_eq!(room.current_qid(), Some(2));
+        assert!(room.question_open());
+        let snap = room.snapshot();
+        assert_eq!(snap["asked"][1]["counts"], serde_json::json!([0, 1, 0]));
+        assert_eq!(snap["asked"][1]["answered"], 1);
         let answers = state.store().unwrap().answers(&code).unwrap();
-        assert_eq!(answers.len(), 2);
-        assert!(answers.iter().all(|a| a.qid == 1 && a.kind == "vote"));
+        assert_eq!(answers.len(), 3);
+        assert!(answers.iter().all(|a| a.kind == "vote"));
         // Not live, not ended: no stored results yet.
         assert!(stored_results(&state, &code, "tok").is_none());
     }

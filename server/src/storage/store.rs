@@ -263,6 +263,8 @@ enum Op {
         ended_ms: Millis,
     },
     Flush(Done<()>),
+    /// Like `Flush`, answered to an async waiter that does not block.
+    Committed(tokio::sync::oneshot::Sender<Result<(), String>>),
     Purge {
         cutoff_ms: Millis,
         done: Option<Done<usize>>,
@@ -458,6 +460,17 @@ impl Store {
         let (done, rx) = mpsc::sync_channel(1);
         self.send(Op::Flush(done))?;
         Store::wait(rx)
+    }
+
+    /// Resolves once everything queued so far is committed, without blocking
+    /// the caller: a room holds the acks of answers it queued until then, so
+    /// an acknowledged answer survives a crash.
+    pub fn committed(
+        &self,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        self.send(Op::Committed(done))?;
+        Ok(rx)
     }
 
     /// Deletes rooms (with their answers and results) that ended, or were
@@ -896,7 +909,7 @@ fn apply(tx: &Transaction<'_>, op: &Op, now: Millis) -> rusqlite::Result<()> {
             .execute([to_sql(*ended_ms)])?;
             Ok(())
         }
-        Op::Flush(_) | Op::Purge { .. } | Op::Stop => Ok(()),
+        Op::Flush(_) | Op::Committed(_) | Op::Purge { .. } | Op::Stop => Ok(()),
     }
 }
 
@@ -988,6 +1001,9 @@ fn write_loop(mut conn: Connection, rx: Receiver<Op>, retention_ms: u64) {
                     let _ = done.send(own);
                 }
                 Op::Flush(done) => {
+                    let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                }
+                Op::Committed(done) => {
                     let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
                 }
                 Op::Purge { cutoff_ms, done } => {

@@ -11,7 +11,7 @@ use super::voting::ack;
 use super::{Audience, ConnId, Effect, Out, RecordKind, Room, RoomError};
 
 /// The next player in the queue who has not been ruled on.
-fn next_floor(q: &Asked, skip: Option<PlayerId>) -> Option<PlayerId> {
+pub(super) fn next_floor(q: &Asked, skip: Option<PlayerId>) -> Option<PlayerId> {
     q.queue
         .iter()
         .map(|(id, _)| *id)
@@ -131,8 +131,10 @@ impl Room {
         self.roster_changed(now, out);
         if close {
             self.close_current(now, out);
-            out.push(Effect::Checkpoint);
         }
+        // Every ruling is a checkpoint: it moves points, and a restored
+        // open question must come back with them.
+        out.push(Effect::Checkpoint);
         Ok(())
     }
 

@@ -10,6 +10,7 @@ mod errors;
 mod model;
 mod players;
 mod question;
+mod recovery;
 mod results;
 mod scoring;
 mod snapshot;
@@ -32,6 +33,7 @@ use crate::bank::catalog::Catalog;
 use crate::protocol::{ClientMsg, Millis, PlayerId, Qid, Role, ServerMsg};
 
 pub use errors::RoomError;
+pub use recovery::Replayed;
 pub use results::{PlayerResult, QuestionResult, ResultAnswer, Results, TopicResult};
 pub use snapshot::SnapshotParts;
 
@@ -213,6 +215,9 @@ struct Live {
     /// (see [`Room::snapshot_parts`]); 0 after a restore, so the first
     /// checkpoint writes them all again.
     frozen_stored: usize,
+    /// The open question's timer was frozen by `restore` (not by the host),
+    /// so a replay may move the freeze to the latest replayed input.
+    paused_by_restore: bool,
 }
 
 /// Collects effects while a command runs.
@@ -343,6 +348,11 @@ impl Room {
         self.d.current().map(|q| q.qid)
     }
 
+    /// Whether the current question still takes answers.
+    pub fn question_open(&self) -> bool {
+        self.d.current().is_some_and(|q| q.open)
+    }
+
     /// The last question that no longer takes answers: what a snapshot
     /// taken now restores up to (answers recorded for later qids are lost).
     pub fn boundary_qid(&self) -> Option<Qid> {
@@ -444,25 +454,15 @@ impl Room {
     }
 
     /// Rebuilds a room from [`Room::snapshot`]: every seat disconnected and
-    /// resumable for a full window, host token kept, back at the last
-    /// question boundary (a question still open is dropped).
+    /// resumable for a full window, host token kept. A question that was
+    /// open stays open with what the snapshot counted (replay the answers
+    /// recorded since with [`Room::replay`]); its running timer is frozen
+    /// until the host resumes it.
     pub fn restore(value: serde_json::Value, catalog: Arc<Catalog>) -> Result<Room, RestoreError> {
         let mut d: Durable = serde_json::from_value(value)?;
         for p in &mut d.players {
             p.connected = false;
             p.disconnected_at = None;
-        }
-        // Back to the last boundary: a question still open is dropped (it
-        // may be asked again) and any points already credited on it (a buzz
-        // penalty) are taken back, so scores stay the sum of credited points.
-        if d.current().is_some_and(|q| q.open) {
-            if let Some(q) = d.asked.pop() {
-                for (id, points) in &q.points {
-                    if let Some(p) = d.player_mut(*id) {
-                        p.score -= points;
-                    }
-                }
-            }
         }
         let mut live = Live {
             restored: true,
@@ -476,7 +476,9 @@ impl Room {
             }
         }
         live.ranking = scoring::Ranking::of(&d.players);
-        Ok(Room { d, live, catalog })
+        let mut room = Room { d, live, catalog };
+        room.pause_restored_timer();
+        Ok(room)
     }
 
     /// Re-sorts the ranking after scores changed or a player was kicked.

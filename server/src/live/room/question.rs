@@ -216,6 +216,9 @@ impl Room {
             peer: None,
             points: BTreeMap::new(),
         });
+        // Stored before anyone sees it, so the answers acknowledged on it
+        // have a question to come back to after a crash.
+        out.push(Effect::Checkpoint);
         self.send_question(now, out);
         self.send_tally(out);
         self.live.tally.sent(now);
@@ -346,7 +349,9 @@ impl Room {
             paused: q.paused_at.is_some(),
             deadline_ms: q.remaining(now),
         };
+        self.live.paused_by_restore = false;
         out.send(Audience::All, msg);
+        out.push(Effect::Checkpoint);
         Ok(())
     }
 

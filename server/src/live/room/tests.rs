@@ -1374,9 +1374,13 @@ fn snapshot_restore_keeps_seats_tokens_and_scores() {
     assert_eq!(id, a);
     let state = welcome_state(&fx);
     assert_eq!(state["you"]["score"], 1000);
-    // The open question was dropped: back at the boundary after q1.
-    assert_eq!(state["question"]["qid"], 1);
-    assert_eq!(room.current_qid(), Some(1));
+    // The open question came back open, its timer frozen at full length
+    // (it saw no input) until the host resumes it.
+    assert_eq!(state["question"]["qid"], 2);
+    assert_eq!(state["question"]["open"], true);
+    assert_eq!(state["question"]["paused"], true);
+    assert_eq!(state["question"]["deadline_ms"], 10_000);
+    assert_eq!(room.current_qid(), Some(2));
     assert_eq!(room.boundary_qid(), Some(1));
     let fx = room.apply(
         Command::Hello {
@@ -1762,7 +1766,7 @@ fn private_buzz_queue_shows_only_the_own_floor() {
 }
 
 #[test]
-fn restore_takes_back_points_credited_on_a_question_still_open() {
+fn restore_keeps_an_open_buzz_question_with_its_ruling_and_floor() {
     let mut h = Harness::public();
     let (c1, a, _) = h.join("a");
     let (c2, _, _) = h.join("b");
@@ -1782,10 +1786,190 @@ fn restore_takes_back_points_credited_on_a_question_still_open() {
         correct: false,
     });
     assert_eq!(h.score(a), -300);
+    let floor = h.room.d.current().and_then(|q| q.floor);
     let room = Room::restore(h.room.snapshot(), Arc::new(Catalog::default())).expect("restore");
-    assert_eq!(room.snapshot()["players"][0]["score"], 0);
-    assert_eq!(room.current_qid(), None);
-    assert!(room.results().questions.is_empty());
+    // The ruling and its penalty stay: scores are still the credited sum.
+    assert_eq!(room.snapshot()["players"][0]["score"], -300);
+    assert_eq!(room.current_qid(), Some(1));
+    assert!(room.question_open());
+    assert_eq!(room.d.current().and_then(|q| q.floor), floor);
+    assert!(floor.is_some());
+}
+
+/// The records a command emitted.
+fn records(fx: &[Effect]) -> Vec<AnswerRecord> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Record(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Restores `snapshot`, replays `recs` twice (the second time changes
+/// nothing), and returns the room.
+fn restored_with(snapshot: serde_json::Value, recs: &[AnswerRecord]) -> Room {
+    let mut room = Room::restore(snapshot, Arc::new(Catalog::default())).expect("restore");
+    let first = room.replay(recs);
+    assert_eq!(first.skipped, 0, "{first:?}");
+    let again = room.replay(recs);
+    assert_eq!(again.applied, 0, "a replay is idempotent: {again:?}");
+    room
+}
+
+#[test]
+fn answers_acknowledged_after_the_ask_checkpoint_are_replayed_in_every_mode() {
+    for mode in [
+        Mode::Vote,
+        Mode::Poll,
+        Mode::SelfAssess,
+        Mode::Buzz,
+        Mode::Text,
+    ] {
+        let mut h = Harness::public();
+        let players: Vec<_> = (0..3).map(|i| h.join(&format!("p{i}"))).collect();
+        let q = if matches!(mode, Mode::Vote | Mode::Poll) {
+            choice_q("q")
+        } else {
+            open_q("q")
+        };
+        let fx = h.ask(q, mode, Some(30_000));
+        assert!(
+            fx.iter().any(|e| matches!(e, Effect::Checkpoint)),
+            "{mode:?}: asking is a checkpoint"
+        );
+        let at_ask = h.room.snapshot();
+        let mut recs = Vec::new();
+        for (i, (conn, _, _)) in players.iter().enumerate() {
+            h.now += 100;
+            let fx = match mode {
+                Mode::Buzz => h.buzz(*conn),
+                Mode::Text => h.answer(*conn, &format!("answer {i}")),
+                _ => h.vote(*conn, i % 2),
+            };
+            assert_eq!(records(&fx).len(), 1, "{mode:?}");
+            recs.extend(records(&fx));
+        }
+        if mode == Mode::Poll {
+            // A changed poll vote: the store keeps the latest record only.
+            h.now += 100;
+            let fx = h.vote(players[0].0, 1);
+            recs.retain(|r| r.player_id != players[0].1);
+            recs.extend(records(&fx));
+        }
+        let mut room = restored_with(at_ask.clone(), &recs);
+        let live = h.room.d.current().cloned().expect("live question");
+        let back = room.d.current().cloned().expect("restored question");
+        assert!(back.open, "{mode:?}");
+        assert_eq!(back.counts, live.counts, "{mode:?}");
+        assert_eq!(back.answered, live.answered, "{mode:?}");
+        assert_eq!(back.entries, live.entries, "{mode:?}");
+        assert_eq!(back.queue, live.queue, "{mode:?}");
+        assert_eq!(back.floor, live.floor, "{mode:?}");
+        // Frozen at the last replayed input: 300 ms into 30 s (400 for poll).
+        let ran = if mode == Mode::Poll { 400 } else { 300 };
+        assert_eq!(
+            back.remaining(h.now + 999_999),
+            Some(30_000 - ran),
+            "{mode:?}"
+        );
+        // The player sees its own input when it resumes.
+        let fx = room.apply(
+            Command::Hello {
+                conn: 500,
+                msg: resume_msg(&players[1].2),
+            },
+            h.now + 60_000,
+        );
+        let state = welcome_state(&fx);
+        assert_eq!(state["question"]["qid"], 1, "{mode:?}");
+        assert_eq!(state["question"]["paused"], true, "{mode:?}");
+        match mode {
+            Mode::Buzz => assert_eq!(state["pending"]["buzzed"], true),
+            Mode::Text => assert_eq!(state["pending"]["text"], "answer 1"),
+            _ => assert_eq!(
+                state["pending"]["choices"],
+                serde_json::json!([1]),
+                "{mode:?}"
+            ),
+        }
+        // Records already in a later snapshot change nothing.
+        let room = restored_with(h.room.snapshot(), &recs);
+        assert_eq!(
+            room.d.current().map(|q| q.counts.clone()),
+            Some(live.counts)
+        );
+    }
+}
+
+#[test]
+fn peer_votes_and_marks_after_the_last_checkpoint_are_replayed() {
+    let mut h = Harness::public();
+    let players: Vec<_> = (0..3).map(|i| h.join(&format!("p{i}"))).collect();
+    h.ask(open_q("t"), Mode::Text, None);
+    for (i, (conn, _, _)) in players.iter().enumerate() {
+        h.answer(*conn, &format!("answer {i}"));
+    }
+    let fx = h.host_cmd(ClientMsg::PeerVote {
+        time_limit_ms: None,
+    });
+    assert!(fx.iter().any(|e| matches!(e, Effect::Checkpoint)));
+    let at_peer = h.room.snapshot();
+    let mut recs = Vec::new();
+    let fx = h.host_cmd(ClientMsg::Mark {
+        player_id: players[2].1,
+        correct: true,
+    });
+    recs.extend(records(&fx));
+    let options = h
+        .room
+        .d
+        .current()
+        .and_then(|q| q.peer.clone())
+        .expect("peer");
+    for (conn, id, _) in &players {
+        let pick = options
+            .authors
+            .iter()
+            .position(|a| !a.contains(id))
+            .expect("another's option");
+        let fx = h.send(
+            *conn,
+            ClientMsg::Vote {
+                qid: 1,
+                choice: Some(pick),
+                choices: None,
+            },
+        );
+        recs.extend(records(&fx));
+    }
+    assert_eq!(recs.len(), 4);
+    let room = restored_with(at_peer, &recs);
+    let live = h.room.d.current().cloned().expect("live");
+    let back = room.d.current().cloned().expect("back");
+    assert_eq!(back.entries, live.entries);
+    assert_eq!(
+        back.peer.map(|p| (p.counts, p.voted)),
+        live.peer.map(|p| (p.counts, p.voted))
+    );
+}
+
+#[test]
+fn a_record_of_a_seat_or_question_the_snapshot_lacks_is_skipped() {
+    let mut h = Harness::public();
+    let (c1, _, _) = h.join("a");
+    h.ask(choice_q("q"), Mode::Vote, None);
+    let at_ask = h.room.snapshot();
+    let (c2, _, _) = h.join("late");
+    let mut recs = records(&h.vote(c1, 0));
+    recs.extend(records(&h.vote(c2, 1)));
+    let mut other = recs[0].clone();
+    other.qid = 7;
+    recs.push(other);
+    let mut room = Room::restore(at_ask, Arc::new(Catalog::default())).expect("restore");
+    let done = room.replay(&recs);
+    assert_eq!((done.applied, done.skipped), (1, 2), "{done:?}");
+    assert_eq!(room.d.current().map(|q| q.answered), Some(1));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::protocol::{Millis, Mode, PlayerId, Qid, ServerMsg, MAX_ANSWER_CHARS};
 use super::model::Peer;
 use super::question::check_time_limit;
 use super::voting::{ack, parse_choices};
-use super::{Audience, ConnId, Out, RecordKind, Room, RoomError};
+use super::{Audience, ConnId, Effect, Out, RecordKind, Room, RoomError};
 
 /// Most options a peer vote offers; more distinct answers are sampled.
 pub(crate) const MAX_PEER_OPTIONS: usize = 30;
@@ -192,6 +192,7 @@ impl Room {
             authors: groups.into_iter().map(|g| g.1).collect(),
             voted: 0,
         });
+        out.push(Effect::Checkpoint);
         self.send_question(now, out);
         self.send_tally(out);
         self.live.tally.sent(now);
