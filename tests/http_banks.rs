@@ -374,3 +374,131 @@ async fn an_upload_that_cannot_be_saved_is_refused_and_not_listed() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every string of a full question that would tell a player the answer:
+/// accepted short answers, correct option texts' flags, reference answers,
+/// follow-ups and notes (the flags themselves are checked by key).
+fn secrets(q: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if q["kind"] == "short" {
+        for o in q["options"].as_array().into_iter().flatten() {
+            out.extend(o["text"].as_str().map(str::to_string));
+        }
+    }
+    out.extend(q["answer"].as_str().map(str::to_string));
+    for field in ["followups", "notes"] {
+        for s in q[field].as_array().into_iter().flatten() {
+            out.extend(s.as_str().map(str::to_string));
+        }
+    }
+    out
+}
+
+/// Walks every question of every bank (the seeds and every file under
+/// tests/banks/, uploaded here) through the public view and finds no key.
+#[tokio::test]
+async fn no_question_of_any_bank_reveals_its_answer_through_the_public_view() {
+    let server = common::Server::start().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/banks");
+    let mut uploaded = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let resp = upload(&server, Some(&name), std::fs::read(&path).unwrap()).await;
+        assert_eq!(resp.status(), 201, "{name}");
+        uploaded += 1;
+    }
+    assert!(uploaded >= 5);
+    let room = server.create_room().await;
+    let index = bank_index(&server).await;
+    let (mut walked, mut shorts, mut keyed) = (0, 0, 0);
+    for b in index["banks"].as_array().unwrap() {
+        let id = b["id"].as_str().unwrap();
+        let url = server.url(&format!("/api/banks/{id}"));
+        let full = json(
+            reqwest::Client::new()
+                .get(&url)
+                .bearer_auth(&room.host_token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let public = json(reqwest::get(&url).await.unwrap()).await;
+        assert_eq!(public["redacted"], true, "{id}");
+        let text = public.to_string();
+        for key in [
+            "\"correct\"",
+            "\"weight\"",
+            "\"answer\"",
+            "\"followups\"",
+            "\"notes\"",
+            "\"warnings\"",
+        ] {
+            assert!(!text.contains(key), "{key} in the public view of {id}");
+        }
+        let full_qs: Vec<&Value> = full["banks"][0]["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|t| t["questions"].as_array().unwrap())
+            .collect();
+        let public_qs: Vec<&Value> = public["banks"][0]["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|t| t["questions"].as_array().unwrap())
+            .collect();
+        assert_eq!(full_qs.len(), public_qs.len(), "{id}");
+        for (f, p) in full_qs.iter().zip(&public_qs) {
+            walked += 1;
+            assert_eq!(f["id"], p["id"]);
+            let fields: Vec<&String> = p.as_object().unwrap().keys().collect();
+            for field in &fields {
+                assert!(
+                    ["id", "prompt", "kind", "options", "line"].contains(&field.as_str()),
+                    "{field} in public question {p}"
+                );
+            }
+            if f["kind"] == "short" {
+                shorts += 1;
+                assert!(p.get("options").is_none(), "accepted answers shown: {p}");
+            }
+            let options: Vec<&str> = p["options"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|o| {
+                    assert_eq!(o.as_object().unwrap().len(), 1, "{o}");
+                    o["text"].as_str().unwrap()
+                })
+                .collect();
+            // Sorted, so the file order (key first, say) says nothing.
+            let mut sorted = options.clone();
+            sorted.sort_by_key(|t| (t.to_lowercase(), t.to_string()));
+            assert_eq!(options, sorted, "{p}");
+            if f["options"]
+                .as_array()
+                .is_some_and(|o| o.iter().any(|o| o["correct"] == true))
+            {
+                keyed += 1;
+            }
+            let visible = p["prompt"].as_str().unwrap().to_lowercase();
+            let shown = p.to_string().to_lowercase();
+            for secret in secrets(f) {
+                let secret = secret.to_lowercase();
+                // A secret that is part of the prompt or an option anyway
+                // (an answer repeating a word of the question) tells nothing.
+                if secret.len() < 3
+                    || visible.contains(&secret)
+                    || options.iter().any(|o| o.to_lowercase() == secret)
+                {
+                    continue;
+                }
+                assert!(!shown.contains(&secret), "{secret:?} leaks in {p}");
+            }
+        }
+    }
+    eprintln!("walked {walked} questions ({shorts} short answers, {keyed} keyed)");
+    assert!(shorts >= 3 && keyed >= 10, "the banks cover every kind");
+}

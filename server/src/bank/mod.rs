@@ -8,6 +8,7 @@ pub mod check;
 pub mod decode;
 pub mod doc;
 pub mod model;
+pub mod public;
 pub mod text;
 
 // One module per layout, chosen per file by content.

@@ -74,10 +74,10 @@ async fn list(State(state): State<AppState>) -> Json<BankIndex> {
 
 /// `GET /api/banks/{id}`: the bank as `quizroom check --json` prints it.
 ///
-/// The answer key (correct flags, weights, reference answers, follow-ups and
-/// notes) is host material: players can reach this URL too, so without a
-/// host token (of a live or stored room) or the admin token the same shape
-/// comes back with the key left out and `"redacted": true`.
+/// The answer key (correct flags, weights, accepted short answers,
+/// reference answers, follow-ups, notes) is host material: players can
+/// reach this URL too, so without a host token (of a live or stored room)
+/// or the admin token the public view comes back, with `"redacted": true`.
 async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -87,16 +87,11 @@ async fn one(
     let bank = catalog
         .bank(&id)
         .ok_or_else(|| ApiError::not_found("bank"))?;
-    let full = may_see_answer_keys(&state, &headers);
-    let shown = if full {
-        bank.clone()
+    let body = if may_see_answer_keys(&state, &headers) {
+        serde_json::json!({ "banks": [bank] })
     } else {
-        without_answer_key(bank)
+        serde_json::json!({ "banks": [bank::public::PublicBank::of(bank)], "redacted": true })
     };
-    let mut body = serde_json::json!({ "banks": [shown] });
-    if !full {
-        body["redacted"] = serde_json::Value::Bool(true);
-    }
     Ok(Json(body))
 }
 
@@ -113,21 +108,6 @@ fn may_see_answer_keys(state: &AppState, headers: &HeaderMap) -> bool {
     admin
         || (crate::live::rooms::is_valid_host_token(token)
             && crate::live::rooms::host_token_exists(state, token))
-}
-
-/// A copy of `bank` with everything a player must not see removed.
-fn without_answer_key(bank: &bank::Bank) -> bank::Bank {
-    let mut bank = bank.clone();
-    for question in bank.topics.iter_mut().flat_map(|t| t.questions.iter_mut()) {
-        for option in &mut question.options {
-            option.correct = false;
-            option.weight = None;
-        }
-        question.answer.clear();
-        question.followups.clear();
-        question.notes.clear();
-    }
-    bank
 }
 
 #[derive(Debug, Deserialize)]
