@@ -410,3 +410,38 @@ async fn a_room_without_its_host_is_cleaned_up_after_the_grace_period() {
         .await;
     late.expect_error("no_room").await;
 }
+
+#[tokio::test]
+async fn look_alike_names_are_taken_and_length_counts_what_readers_see() {
+    let server = Server::start().await;
+    let room = server.create_room().await;
+    let _host = game::host(&server, &room).await;
+    let bob = game::join(&server, &room, "Bob").await;
+    let mut impostor = Client::connect(&server.ws_url()).await;
+    // Fullwidth B, digit zero, Cyrillic Ve, mathematical bold B, other case.
+    for alike in ["\u{FF22}ob", "B0b", "\u{0412}ob", "\u{1D401}ob", "bOB"] {
+        impostor
+            .send_json(json!({"type": "join", "room": room.code, "name": alike}))
+            .await;
+        impostor.expect_error("name_taken").await;
+    }
+    // 24 clusters of two code points each (e + combining acute) fit; 25 do not.
+    let long = "e\u{0301}".repeat(25);
+    impostor
+        .send_json(json!({"type": "join", "room": room.code, "name": long}))
+        .await;
+    impostor.expect_error("bad_name").await;
+    let fits = "e\u{0301}".repeat(24);
+    impostor
+        .send_json(json!({"type": "join", "room": room.code, "name": fits}))
+        .await;
+    let welcome = impostor.recv_until("welcome").await;
+    assert_eq!(welcome["role"], "player");
+    // A fullwidth name is shown in its plain form.
+    let mut wide = Client::connect(&server.ws_url()).await;
+    wide.send_json(json!({"type": "join", "room": room.code, "name": "\u{FF21}nn"}))
+        .await;
+    let welcome = wide.recv_until("welcome").await;
+    assert_eq!(welcome["state"]["you"]["name"], "Ann", "{welcome}");
+    drop(bob);
+}

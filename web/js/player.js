@@ -21,6 +21,14 @@ import {
 
 const CODE_RE = /^[A-Z0-9]{4,12}$/;
 const MAX_NAME = 24;
+
+/** Characters as a reader counts them (grapheme clusters), as the server does. */
+function nameLength(name) {
+  if (typeof Intl !== 'undefined' && Intl.Segmenter) {
+    return [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(name)].length;
+  }
+  return [...name].length;
+}
 const MAX_ANSWER = 500;
 
 /** Normalizes what a person types as a room code. */
@@ -259,7 +267,7 @@ class PlayerApp {
       this.render();
       return;
     }
-    if (!name || [...name].length > MAX_NAME) {
+    if (!name || nameLength(name) > MAX_NAME) {
       this.formError = t('err.bad_name');
       this.focusField = 'name';
       this.render();

@@ -1,13 +1,16 @@
 //! Who is in the room: identification (host, join, resume, screen),
 //! nicknames, seats that survive a drop, kicks, and the throttled roster.
 
+use unicode_normalization::UnicodeNormalization;
+use unicode_segmentation::UnicodeSegmentation;
+
 use crate::protocol::{ClientMsg, Millis, PlayerId, PlayerInfo, Role, ServerMsg};
 
 use super::model::Player;
 use super::throttle::ROSTER_INTERVAL_MS;
 use super::{Audience, ConnId, Effect, Out, Room, RoomError, Who, CLOSE_KICKED, CLOSE_REPLACED};
 
-/// Longest nickname in characters, after cleaning.
+/// Longest nickname in grapheme clusters, after cleaning.
 pub(crate) const MAX_NAME_CHARS: usize = 24;
 
 /// Rooms with more seated players than this stop sending per-player lists
@@ -39,12 +42,19 @@ pub(crate) fn is_invisible(c: char) -> bool {
             | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
 }
 
-/// Cleans a nickname: invisible characters removed, whitespace runs
-/// collapsed to one space, trimmed; `None` unless 1–24 characters remain.
+/// Longest nickname in bytes: 24 clusters of a few code points each (an
+/// emoji with skin tone, a letter with accents) fit; a cluster stacked with
+/// hundreds of combining marks does not.
+pub(crate) const MAX_NAME_BYTES: usize = 256;
+
+/// Cleans a nickname: NFKC-normalized (fullwidth and other compatibility
+/// forms become their plain letters), invisible characters removed,
+/// whitespace runs collapsed to one space, trimmed; `None` unless 1–24
+/// grapheme clusters (what a reader counts as characters) remain.
 pub(crate) fn clean_name(raw: &str) -> Option<String> {
     let mut name = String::new();
     let mut pending_space = false;
-    for c in raw.chars() {
+    for c in raw.nfkc() {
         if c.is_whitespace() {
             pending_space = true;
         } else if !is_invisible(c) {
@@ -55,13 +65,23 @@ pub(crate) fn clean_name(raw: &str) -> Option<String> {
             name.push(c);
         }
     }
-    let len = name.chars().count();
-    (1..=MAX_NAME_CHARS).contains(&len).then_some(name)
+    let len = name.graphemes(true).count();
+    ((1..=MAX_NAME_CHARS).contains(&len) && name.len() <= MAX_NAME_BYTES).then_some(name)
 }
 
-/// The key nicknames are compared by (case-insensitive).
+/// The key nicknames are compared by: two names with one key look alike,
+/// so the second is `name_taken`. NFKC, mapped to its UTS #39 confusable
+/// skeleton (so `B0b`, `Ｂob` and Cyrillic `Воb` read as `BOb`, `Bob`,
+/// `Bob`), lowercased; then skeleton and lowercase once more, so the
+/// lowercase forms the first pass produced meet their own look-alikes.
 pub(crate) fn name_key(name: &str) -> String {
-    name.to_lowercase()
+    let nfkc: String = name.nfkc().collect();
+    let once = unicode_security::skeleton(&nfkc)
+        .collect::<String>()
+        .to_lowercase();
+    unicode_security::skeleton(&once)
+        .collect::<String>()
+        .to_lowercase()
 }
 
 impl Room {
@@ -374,6 +394,39 @@ mod tests {
             clean_name("ÉlodieÉlodieÉlodieÉlodie").map(|n| n.chars().count()),
             Some(24)
         );
+    }
+
+    #[test]
+    fn names_count_grapheme_clusters_not_code_points() {
+        // "é" as e + combining acute: 2 code points, 1 cluster.
+        let decomposed = "e\u{0301}".repeat(24);
+        assert!(clean_name(&decomposed).is_some());
+        assert!(clean_name(&"e\u{0301}".repeat(25)).is_none());
+        // Flags are two code points each.
+        assert!(clean_name(&"\u{1F1FA}\u{1F1F8}".repeat(24)).is_some());
+        // One cluster stacked with hundreds of marks is refused.
+        assert!(clean_name(&format!("a{}", "\u{0301}".repeat(300))).is_none());
+        // Fullwidth letters become plain ones.
+        assert_eq!(clean_name("\u{FF22}ob").as_deref(), Some("Bob"));
+    }
+
+    #[test]
+    fn look_alike_names_share_a_key() {
+        let bob = name_key("Bob");
+        for alike in [
+            "bob",
+            "BOB",
+            "\u{FF22}ob",
+            "B0b",
+            "\u{0412}ob",
+            "\u{1D401}ob",
+        ] {
+            assert_eq!(name_key(alike), bob, "{alike:?}");
+        }
+        for other in ["Rob", "Bobby", "Bo"] {
+            assert_ne!(name_key(other), bob, "{other:?}");
+        }
+        assert_eq!(name_key("rn"), name_key("m"));
     }
 
     #[test]
