@@ -81,9 +81,19 @@ pub enum ClientMsg {
         name: String,
         #[serde(default)]
         resume_token: Option<String>,
+        /// The client answers `sync` probes, so its buzzer presses can be
+        /// latency-compensated (extension).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        sync: bool,
     },
     /// Take back a seat after a drop.
-    Resume { room: String, resume_token: String },
+    Resume {
+        room: String,
+        resume_token: String,
+        /// As for `join` (extension).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        sync: bool,
+    },
     /// Watch `room` as a read-only big screen.
     Screen { room: String },
 
@@ -129,8 +139,16 @@ pub enum ClientMsg {
     End,
 
     // --- player messages ---------------------------------------------------
-    /// Buzz mode: press the buzzer.
-    Buzz { qid: Qid },
+    /// Buzz mode: press the buzzer. `pressed_ms` is the client's clock at
+    /// the press (extension); the socket layer adds what it measured of the
+    /// client's clock in `timing`, never read from the wire.
+    Buzz {
+        qid: Qid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pressed_ms: Option<f64>,
+        #[serde(skip)]
+        timing: Option<PressTiming>,
+    },
     /// Vote, poll, self-assessment or peer vote: pick one or several options.
     Vote {
         qid: Qid,
@@ -148,6 +166,22 @@ pub enum ClientMsg {
         #[serde(default)]
         t: Option<u64>,
     },
+    /// Answer to the server's `sync` probe: the client's clock when it read
+    /// the probe (extension).
+    SyncReply { id: u32, client_ms: f64 },
+}
+
+/// What the socket layer measured about a buzzer press: when it arrived
+/// and, once the client's clock has been sampled, the estimated clock
+/// offset and one-way delay bound (see `live::clock_sync`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PressTiming {
+    /// Server time the press was read from the socket.
+    pub arrival: Millis,
+    /// Estimated `client clock − server clock`, in ms; `None` without samples.
+    pub offset_ms: Option<f64>,
+    /// Longest plausible time the press spent on its way to the server.
+    pub bound_ms: u64,
 }
 
 /// The `type` values [`ClientMsg`] understands; anything else is `unknown_type`.
@@ -171,6 +205,7 @@ pub const CLIENT_TYPES: &[&str] = &[
     "vote",
     "answer",
     "ping",
+    "sync_reply",
 ];
 
 /// A client message that could not be decoded; the socket stays usable.
@@ -265,8 +300,20 @@ pub struct ScoreRow {
 pub struct BuzzEntry {
     pub player_id: PlayerId,
     pub name: String,
-    /// Milliseconds after the question opened.
+    /// Milliseconds after the question opened: the press instant the queue
+    /// is ordered by (compensated for latency where the client is synced).
     pub at_ms: u64,
+    /// Host only: when the press reached the server, ms after the opening.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_ms: Option<u64>,
+    /// Host only: the one-way delay bound the claim was held to; absent
+    /// when the press was ordered by arrival (no clock samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_ms: Option<u64>,
+    /// Host only: the claimed press time fell outside
+    /// [arrival − bound, arrival] and was clamped to it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clamped: bool,
 }
 
 /// A question as it goes on the wire. Players and screens get the public
@@ -444,6 +491,9 @@ pub enum ServerMsg {
         t: Option<u64>,
         server_ms: Millis,
     },
+    /// Clock probe to a player that asked for `sync`: answer with
+    /// `sync_reply` at once (extension).
+    Sync { id: u32, server_ms: Millis },
 }
 
 #[cfg(test)]
@@ -473,6 +523,10 @@ mod tests {
         r#"{"type":"show_scores"}"#,
         r#"{"type":"end"}"#,
         r#"{"type":"buzz","qid":1}"#,
+        r#"{"type":"buzz","qid":1,"pressed_ms":1733240000123.5}"#,
+        r#"{"type":"join","room":"ABCDEF","name":"ann","sync":true}"#,
+        r#"{"type":"resume","room":"ABCDEF","resume_token":"r","sync":true}"#,
+        r#"{"type":"sync_reply","id":3,"client_ms":-12.25}"#,
         r#"{"type":"vote","qid":7,"choice":2}"#,
         r#"{"type":"vote","qid":7,"choices":[0,3]}"#,
         r#"{"type":"vote","qid":7,"choice":null,"choices":null}"#,
@@ -516,6 +570,9 @@ mod tests {
         r#"{"type":"judge","player_id":1,"correct":"yes"}"#,
         r#"{"type":"answer","qid":1,"text":"\ud800"}"#,
         r#"{"type":"ping","t":18446744073709551616}"#,
+        r#"{"type":"buzz","qid":1,"pressed_ms":"soon"}"#,
+        r#"{"type":"buzz","qid":1,"timing":{"arrival":0}}"#,
+        r#"{"type":"sync_reply","id":-1,"client_ms":0}"#,
     ];
 
     #[test]

@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::http::error::ApiError;
+use crate::live::room::{DEFAULT_BUZZ_WINDOW_MS, MAX_BUZZ_WINDOW_MS};
 use crate::live::rooms::{self, CreateError, NewRoom};
 use crate::state::AppState;
 
@@ -35,6 +36,10 @@ struct CreateRoom {
     /// A token from an earlier room, so one host keeps one token.
     #[serde(default)]
     host_token: Option<String>,
+    /// Buzz collection window, 0 to `MAX_BUZZ_WINDOW_MS` (0 turns latency
+    /// compensation off).
+    #[serde(default)]
+    buzz_window_ms: Option<u64>,
 }
 
 async fn create_room(
@@ -56,15 +61,24 @@ async fn create_room(
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "bad_json",
-                format!("expected {{\"title\"?, \"private\"?, \"host_token\"?}}: {e}"),
+                format!("expected {{\"title\"?, \"private\"?, \"host_token\"?, \"buzz_window_ms\"?}}: {e}"),
             )
         })?
     };
+    let buzz_window_ms = request.buzz_window_ms.unwrap_or(DEFAULT_BUZZ_WINDOW_MS);
+    if buzz_window_ms > MAX_BUZZ_WINDOW_MS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_window",
+            format!("buzz_window_ms must be between 0 and {MAX_BUZZ_WINDOW_MS}"),
+        ));
+    }
     let title = clean_title(request.title.as_deref().unwrap_or(""));
     let new = NewRoom {
         title,
         private: request.private.unwrap_or(false),
         host_token: request.host_token,
+        buzz_window_ms,
     };
     let room = rooms::create_room(&state, new).map_err(|e| match e {
         CreateError::TooManyRooms => ApiError::new(

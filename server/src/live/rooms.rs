@@ -175,6 +175,8 @@ pub struct NewRoom {
     pub private: bool,
     /// Reuse this host token if it already owns a room, else mint a fresh one.
     pub host_token: Option<String>,
+    /// Buzz collection window in ms (0: arrival order).
+    pub buzz_window_ms: u64,
 }
 
 impl Rooms {
@@ -232,6 +234,7 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
         capacity: state.config().room_capacity,
         private: new.private,
         resume_window_ms: state.config().resume_window_secs.saturating_mul(1000),
+        buzz_window_ms: new.buzz_window_ms,
     };
     for _ in 0..100 {
         let code = new_code();

@@ -404,6 +404,7 @@ mod tests {
                     room: code.clone(),
                     name: format!("p{conn}"),
                     resume_token: None,
+                    sync: false,
                 };
                 apply(&state, &mut room, Command::Hello { conn, msg: join }, NOW);
             }
@@ -473,6 +474,7 @@ mod tests {
                 room: code.clone(),
                 name: "ann".into(),
                 resume_token: None,
+                sync: false,
             };
             apply(
                 &state,

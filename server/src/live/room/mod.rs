@@ -7,6 +7,7 @@
 
 mod buzz;
 mod errors;
+mod fair;
 mod model;
 mod players;
 mod question;
@@ -19,6 +20,8 @@ mod throttle;
 mod voting;
 mod welcome;
 
+#[cfg(test)]
+mod fair_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
@@ -59,6 +62,20 @@ pub struct RoomOptions {
     pub private: bool,
     /// How long a dropped player's seat is kept for `resume`, in ms.
     pub resume_window_ms: u64,
+    /// Buzz: how long after the first press the room collects presses
+    /// before it gives the floor to the earliest estimated press; 0 turns
+    /// latency compensation off (arrival order).
+    #[serde(default = "default_buzz_window_ms")]
+    pub buzz_window_ms: u64,
+}
+
+/// The buzz collection window of a room created without one.
+pub const DEFAULT_BUZZ_WINDOW_MS: u64 = 150;
+/// The longest buzz collection window a room may have.
+pub const MAX_BUZZ_WINDOW_MS: u64 = 2_000;
+
+fn default_buzz_window_ms() -> u64 {
+    DEFAULT_BUZZ_WINDOW_MS
 }
 
 impl Default for RoomOptions {
@@ -68,6 +85,7 @@ impl Default for RoomOptions {
             capacity: 2000,
             private: false,
             resume_window_ms: 300_000,
+            buzz_window_ms: DEFAULT_BUZZ_WINDOW_MS,
         }
     }
 }
@@ -204,6 +222,9 @@ struct Live {
     /// scan every player socket.
     hosts: BTreeSet<ConnId>,
     screens: BTreeSet<ConnId>,
+    /// Player sockets that answer clock probes: while there is one, buzz
+    /// presses are collected for the room's window before the floor goes.
+    syncing: BTreeSet<ConnId>,
     tally: Throttle,
     roster: Throttle,
     buzz: Throttle,
@@ -406,8 +427,10 @@ impl Room {
             .current()
             .filter(|q| q.open && q.paused_at.is_none())
             .and_then(|q| q.deadline);
+        let window = self.d.current().and_then(|q| q.window_until);
         [
             deadline,
+            window,
             self.live.tally.due(),
             self.live.roster.due(),
             self.live.buzz.due(),
@@ -516,6 +539,8 @@ impl Room {
                 out.send(Audience::Conn(conn), ServerMsg::Pong { t, server_ms: now });
                 Ok(())
             }
+            // Clock sync is the socket layer's; a stray reply changes nothing.
+            ClientMsg::SyncReply { .. } => Ok(()),
             ClientMsg::Host { .. }
             | ClientMsg::Join { .. }
             | ClientMsg::Resume { .. }
@@ -550,7 +575,11 @@ impl Room {
         out: &mut Out,
     ) -> Result<(), RoomError> {
         match msg {
-            ClientMsg::Buzz { qid } => self.buzz(conn, player, qid, now, out),
+            ClientMsg::Buzz {
+                qid,
+                pressed_ms,
+                timing,
+            } => self.buzz(conn, player, qid, pressed_ms, timing, now, out),
             ClientMsg::Vote {
                 qid,
                 choice,
@@ -615,6 +644,7 @@ impl Room {
 
     /// Time passed: close at the deadline, flush what the throttles held back.
     fn tick(&mut self, now: Millis, out: &mut Out) {
+        self.settle_window(now, false, out);
         let due = self
             .d
             .current()

@@ -68,6 +68,20 @@ pub(crate) struct Entry {
     pub correct: Option<bool>,
 }
 
+/// How one buzzer press was placed in the queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Press {
+    /// Ms after the opening when the press reached the server.
+    pub arrival_ms: u64,
+    /// The one-way delay bound the claim was held to; `None`: no clock
+    /// samples or no claim, ordered by arrival.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_ms: Option<u64>,
+    /// The claim fell outside [arrival − bound, arrival].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clamped: bool,
+}
+
 /// A question asked in this room, with everything counted on it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Asked {
@@ -96,9 +110,17 @@ pub(crate) struct Asked {
     pub answered: u32,
     /// Seated players when the question closed (the `of` of the results).
     pub of: u32,
-    /// Buzz presses in server receive order, with their `at_ms`.
+    /// Buzz presses by estimated press instant (`at_ms`, ms after the
+    /// opening), ties in arrival order.
     pub queue: Vec<(PlayerId, u64)>,
     pub floor: Option<PlayerId>,
+    /// How each queued press was placed (arrival, bound), for the host.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub presses: BTreeMap<PlayerId, Press>,
+    /// Buzz: while set, presses are being collected and nobody has the
+    /// floor; at this time the earliest estimated press gets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_until: Option<Millis>,
     pub peer: Option<Peer>,
     /// Points credited on this question; the only source of scores.
     pub points: BTreeMap<PlayerId, i64>,

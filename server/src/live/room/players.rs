@@ -106,6 +106,25 @@ impl Room {
         if !room.trim().eq_ignore_ascii_case(&self.d.code) {
             return Err(RoomError::NoRoom);
         }
+        let sync = matches!(
+            msg,
+            ClientMsg::Join { sync: true, .. } | ClientMsg::Resume { sync: true, .. }
+        );
+        let joined = self.identify(conn, msg, now, out);
+        if sync && joined.is_ok() {
+            self.live.syncing.insert(conn);
+        }
+        joined
+    }
+
+    /// Seats the socket by its first message.
+    fn identify(
+        &mut self,
+        conn: ConnId,
+        msg: ClientMsg,
+        now: Millis,
+        out: &mut Out,
+    ) -> Result<(), RoomError> {
         match msg {
             ClientMsg::Host { token, .. } => {
                 if !self.is_host_token(&token) {
@@ -223,6 +242,7 @@ impl Room {
         }
         if let Some(old) = self.live.player_conn.remove(&id) {
             self.live.conns.remove(&old);
+            self.live.syncing.remove(&old);
             self.live.connected -= 1;
             out.close(old, CLOSE_REPLACED, "resumed on another connection");
         }
@@ -271,6 +291,7 @@ impl Room {
 
     /// A socket went away; a player's seat is kept for the resume window.
     pub(super) fn disconnected(&mut self, conn: ConnId, now: Millis, out: &mut Out) {
+        self.live.syncing.remove(&conn);
         match self.live.conns.remove(&conn) {
             Some(Who::Host) => {
                 self.live.hosts.remove(&conn);
@@ -310,6 +331,7 @@ impl Room {
         self.live.seated = self.live.seated.saturating_sub(1);
         if let Some(conn) = self.live.player_conn.remove(&id) {
             self.live.conns.remove(&conn);
+            self.live.syncing.remove(&conn);
             self.live.connected = self.live.connected.saturating_sub(1);
             out.error(conn, &RoomError::Kicked);
             out.close(conn, CLOSE_KICKED, "kicked");

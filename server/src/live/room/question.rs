@@ -213,6 +213,8 @@ impl Room {
             of: 0,
             queue: Vec::new(),
             floor: None,
+            presses: BTreeMap::new(),
+            window_until: None,
             peer: None,
             points: BTreeMap::new(),
         });
@@ -280,6 +282,7 @@ impl Room {
 
     /// Stops accepting answers; sends `closed` and the final tally.
     pub(super) fn close_current(&mut self, now: Millis, out: &mut Out) {
+        self.settle_window(now, true, out);
         let connected = u32::try_from(self.live.connected).unwrap_or(u32::MAX);
         let Some(q) = self.d.current_mut() else {
             return;

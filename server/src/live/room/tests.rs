@@ -186,7 +186,14 @@ impl Harness {
 
     pub fn buzz(&mut self, conn: ConnId) -> Vec<Effect> {
         let qid = self.qid();
-        self.send(conn, ClientMsg::Buzz { qid })
+        self.send(
+            conn,
+            ClientMsg::Buzz {
+                qid,
+                pressed_ms: None,
+                timing: None,
+            },
+        )
     }
 
     pub fn answer(&mut self, conn: ConnId, text: &str) -> Vec<Effect> {
@@ -210,6 +217,7 @@ pub(super) fn join_msg(name: &str) -> ClientMsg {
         room: "ABCDEF".into(),
         name: name.into(),
         resume_token: None,
+        sync: false,
     }
 }
 
@@ -217,6 +225,7 @@ pub(super) fn resume_msg(token: &str) -> ClientMsg {
     ClientMsg::Resume {
         room: "ABCDEF".into(),
         resume_token: token.into(),
+        sync: false,
     }
 }
 
@@ -516,6 +525,7 @@ fn kicked_player_is_closed_and_cannot_come_back() {
             room: "ABCDEF".into(),
             name: "totally new".into(),
             resume_token: Some(token),
+            sync: false,
         },
     );
     assert_eq!(errors(&fx), ["kicked"]);
@@ -544,12 +554,26 @@ fn players_and_screens_cannot_send_host_commands() {
         assert_eq!(errors(&h.send(s, cmd)), ["forbidden"]);
     }
     assert_eq!(
-        errors(&h.send(s, ClientMsg::Buzz { qid: 1 })),
+        errors(&h.send(
+            s,
+            ClientMsg::Buzz {
+                qid: 1,
+                pressed_ms: None,
+                timing: None
+            }
+        )),
         ["forbidden"]
     );
     let host = h.host;
     assert_eq!(
-        errors(&h.send(host, ClientMsg::Buzz { qid: 1 })),
+        errors(&h.send(
+            host,
+            ClientMsg::Buzz {
+                qid: 1,
+                pressed_ms: None,
+                timing: None
+            }
+        )),
         ["forbidden"]
     );
     assert!(!h.room.d.locked);
@@ -941,9 +965,11 @@ fn buzz_queue_has_one_floor_holder_and_the_host_judges() {
         |m| matches!(m, ServerMsg::Question(q) if q.answer.as_deref() == Some("SECRET-ANSWER-b1"))
     ));
     let fx = h.buzz(c2);
-    assert!(sent_to(&fx, &Audience::All)
-        .iter()
-        .any(|m| matches!(m, ServerMsg::BuzzQueue { floor: Some(f), .. } if *f == b)));
+    for to in [Audience::Host, Audience::Players, Audience::Screens] {
+        assert!(sent_to(&fx, &to)
+            .iter()
+            .any(|m| matches!(m, ServerMsg::BuzzQueue { floor: Some(f), .. } if *f == b)));
+    }
     h.buzz(c1);
     let fx = h.buzz(c2);
     assert!(has_ack(&fx, c2));

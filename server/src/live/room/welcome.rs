@@ -60,8 +60,11 @@ impl Room {
             tally.as_ref().map(to_value).unwrap_or(Value::Null),
         );
 
-        let buzz = self.buzz_queue_msgs().map(|(full, hidden)| {
-            if host || !private {
+        let buzz = self.buzz_queue_msgs().map(|(host_copy, full, hidden)| {
+            if host {
+                return to_value(&host_copy);
+            }
+            if !private {
                 return to_value(&full);
             }
             match who {

@@ -31,6 +31,7 @@ use tracing::Instrument;
 
 use crate::live::room::ConnId;
 use crate::live::rooms::{epoch_ms, normalize_code, RoomHandle, ToRoom};
+use crate::live::ws::clock_sync::{self, ClockSync};
 use crate::live::ws::frame::{self, FrameReader, Incoming, Violation, WRITE_BATCH};
 use crate::live::ws::limits::{
     TokenBucket, MESSAGES_PER_SEC, MESSAGE_BURST, STRIKES_PER_SEC, STRIKE_BURST,
@@ -87,6 +88,7 @@ pub fn serve(
         conn,
         peer,
         room: None,
+        clock: None,
         front_written: 0,
         identify_by: now + identify_within,
         ping_every,
@@ -109,6 +111,12 @@ pub fn serve(
 struct Attached {
     room: RoomHandle,
     role: Role,
+}
+
+/// A synced player's clock state and when to probe it next.
+struct Clock {
+    sync: ClockSync,
+    next_probe: Instant,
 }
 
 /// What woke the socket's task.
@@ -141,6 +149,9 @@ struct Socket {
     conn: ConnId,
     peer: IpAddr,
     room: Option<Attached>,
+    /// Clock sync with a player that asked for it (boxed: most sockets
+    /// never sync, and an idle socket's task must stay small).
+    clock: Option<Box<Clock>>,
     /// Bytes of the queue's first frame already written.
     front_written: usize,
     identify_by: Instant,
@@ -295,7 +306,10 @@ impl Socket {
             return until;
         }
         let dead_at = self.last_seen + self.ping_every * DEAD_AFTER_PINGS;
-        let deadline = self.next_ping.min(dead_at);
+        let mut deadline = self.next_ping.min(dead_at);
+        if let Some(clock) = &self.clock {
+            deadline = deadline.min(clock.next_probe);
+        }
         if self.room.is_none() {
             deadline.min(self.identify_by)
         } else {
@@ -330,7 +344,21 @@ impl Socket {
             self.rx.push_control(Message::Ping(Bytes::new()));
             self.next_ping = now + self.ping_every;
         }
+        self.probe_clock(now);
         Flow::Continue
+    }
+
+    /// Sends the next `sync` probe when it is due.
+    fn probe_clock(&mut self, now: Instant) {
+        let Some(clock) = self.clock.as_mut() else {
+            return;
+        };
+        if now < clock.next_probe {
+            return;
+        }
+        let probe = clock.sync.probe(clock_sync::now_ms());
+        clock.next_probe = now + Duration::from_millis(clock.sync.next_gap_ms());
+        self.send(&probe);
     }
 
     /// Reads what the peer sent and handles every complete frame.
@@ -474,12 +502,27 @@ impl Socket {
             | ClientMsg::Screen { room } => Some(room.clone()),
             _ => None,
         };
-        if let ClientMsg::Ping { t } = msg {
-            self.send(&ServerMsg::Pong {
-                t,
-                server_ms: epoch_ms(),
-            });
-            return;
+        let mut msg = msg;
+        match &mut msg {
+            ClientMsg::Ping { t } => {
+                self.send(&ServerMsg::Pong {
+                    t: *t,
+                    server_ms: epoch_ms(),
+                });
+                return;
+            }
+            ClientMsg::SyncReply { id, client_ms } => {
+                if let Some(clock) = self.clock.as_mut() {
+                    clock.sync.reply(*id, *client_ms, clock_sync::now_ms());
+                }
+                return;
+            }
+            ClientMsg::Buzz { timing, .. } => {
+                // Stamped here, before the room's queue, so a busy room
+                // does not make a press look later than it arrived.
+                *timing = self.clock.as_ref().map(|c| c.sync.timing(epoch_ms()));
+            }
+            _ => {}
         }
         match (&self.room, identity_room) {
             (Some(attached), _) => {
@@ -518,6 +561,10 @@ impl Socket {
             self.send_error("no_room", "no live room has this code");
             return;
         };
+        let wants_sync = matches!(
+            msg,
+            ClientMsg::Join { sync: true, .. } | ClientMsg::Resume { sync: true, .. }
+        );
         let (reply, answer) = tokio::sync::oneshot::channel();
         let hello = ToRoom::Hello {
             conn: self.conn,
@@ -540,6 +587,12 @@ impl Socket {
             crate::metrics::connection_opened(role_name(role));
             if role == Role::Player {
                 self.state.player_online(true);
+                if wants_sync {
+                    self.clock = Some(Box::new(Clock {
+                        sync: ClockSync::new(),
+                        next_probe: Instant::now(),
+                    }));
+                }
             }
             self.room = Some(Attached { room, role });
         }
@@ -594,6 +647,7 @@ fn client_msg_kind(msg: &ClientMsg) -> &'static str {
         ClientMsg::Vote { .. } => "vote",
         ClientMsg::Answer { .. } => "answer",
         ClientMsg::Ping { .. } => "ping",
+        ClientMsg::SyncReply { .. } => "sync_reply",
         #[allow(unreachable_patterns)]
         _ => "other",
     }

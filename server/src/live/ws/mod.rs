@@ -7,6 +7,7 @@
 //! sockets must fit in a few KiB each, so no socket keeps a read or write
 //! buffer, a second task, or a span.
 
+pub mod clock_sync;
 pub mod conn;
 pub mod frame;
 pub mod limits;
