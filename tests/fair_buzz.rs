@@ -87,7 +87,8 @@ async fn pump(
             Ok(n) => n,
         };
         let factor = rand::rng().random_range((1.0 - JITTER)..=(1.0 + JITTER));
-        let at = (Instant::now() + Duration::from_secs_f64(delay as f64 * factor / 1000.0)).max(last);
+        let at =
+            (Instant::now() + Duration::from_secs_f64(delay as f64 * factor / 1000.0)).max(last);
         last = at;
         if tx.send((at, buf[..n].to_vec())).is_err() {
             break;
@@ -110,7 +111,9 @@ struct SyncPlayer {
 impl SyncPlayer {
     async fn join(proxy: SocketAddr, room: &NewRoom, name: &str, link: u64) -> SyncPlayer {
         let url = format!("ws://{proxy}/ws");
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
         let (mut sink, mut stream) = ws.split();
         let join = json!({"type": "join", "room": room.code, "name": name, "sync": true});
         sink.send(Message::text(join.to_string())).await.unwrap();
@@ -176,7 +179,12 @@ struct Table {
     players: Vec<SyncPlayer>,
 }
 
-async fn table(server: &Server, proxies: &[(u64, SocketAddr)], links: &[u64], window: u64) -> Table {
+async fn table(
+    server: &Server,
+    proxies: &[(u64, SocketAddr)],
+    links: &[u64],
+    window: u64,
+) -> Table {
     let room = server
         .create_room_with(json!({"title": "fair", "buzz_window_ms": window}))
         .await;
@@ -285,30 +293,33 @@ async fn the_first_press_wins_across_20_100_and_300_ms_links_in_99_percent() {
     let started = std::time::Instant::now();
     let tables = join_all((0..ROOMS).map(|_| table(&server, &proxies, &LINKS, WINDOW_MS))).await;
     let_clocks_settle().await;
-    let runs: Vec<_> = tables.into_iter().map(|mut t| {
-        tokio::spawn(async move {
-            let mut trials = Vec::new();
-            for _ in 0..TRIALS {
-                let presses = {
-                    let mut rng = rand::rng();
-                    let mut who: Vec<usize> = vec![0, 1, 2];
-                    let n = rng.random_range(2..=3);
-                    for i in (1..who.len()).rev() {
-                        who.swap(i, rng.random_range(0..=i));
-                    }
-                    let mut at = rng.random_range(0.0..40.0);
-                    let mut presses = Vec::new();
-                    for &i in who.iter().take(n) {
-                        presses.push((i, at, 0.0));
-                        at += rng.random_range(5.0..200.0);
-                    }
-                    presses
-                };
-                trials.push(t.trial(&presses).await);
-            }
-            trials
+    let runs: Vec<_> = tables
+        .into_iter()
+        .map(|mut t| {
+            tokio::spawn(async move {
+                let mut trials = Vec::new();
+                for _ in 0..TRIALS {
+                    let presses = {
+                        let mut rng = rand::rng();
+                        let mut who: Vec<usize> = vec![0, 1, 2];
+                        let n = rng.random_range(2..=3);
+                        for i in (1..who.len()).rev() {
+                            who.swap(i, rng.random_range(0..=i));
+                        }
+                        let mut at = rng.random_range(0.0..40.0);
+                        let mut presses = Vec::new();
+                        for &i in who.iter().take(n) {
+                            presses.push((i, at, 0.0));
+                            at += rng.random_range(5.0..200.0);
+                        }
+                        presses
+                    };
+                    trials.push(t.trial(&presses).await);
+                }
+                trials
+            })
         })
-    }).collect();
+        .collect();
     let mut trials = Vec::new();
     for run in runs {
         trials.extend(run.await.expect("room run"));
@@ -334,7 +345,11 @@ async fn the_first_press_wins_across_20_100_and_300_ms_links_in_99_percent() {
             .collect();
         println!("  miss: presses (link, ms after first) {links:?}, floor went to the {} ms link; queue {}", LINKS[t.floor], t.queue["queue"]);
     }
-    assert!(apart.len() >= trials.len() * 7 / 10, "too few trials apart: {}", apart.len());
+    assert!(
+        apart.len() >= trials.len() * 7 / 10,
+        "too few trials apart: {}",
+        apart.len()
+    );
     assert!(share >= 0.99, "only {:.2} % right", share * 100.0);
 }
 
@@ -346,17 +361,20 @@ async fn with_compensation_off_the_slow_player_loses_as_before() {
     let proxies = proxies(&server).await;
     let tables = join_all((0..ROOMS).map(|_| table(&server, &proxies, &[300, 20], 0))).await;
     let_clocks_settle().await;
-    let runs: Vec<_> = tables.into_iter().map(|mut t| {
-        tokio::spawn(async move {
-            let mut trials = Vec::new();
-            for _ in 0..TRIALS {
-                // The 300 ms player presses 30 to 200 ms before the 20 ms one.
-                let lead = rand::rng().random_range(30.0..200.0);
-                trials.push(t.trial(&[(0, 0.0, 0.0), (1, lead, 0.0)]).await);
-            }
-            trials
+    let runs: Vec<_> = tables
+        .into_iter()
+        .map(|mut t| {
+            tokio::spawn(async move {
+                let mut trials = Vec::new();
+                for _ in 0..TRIALS {
+                    // The 300 ms player presses 30 to 200 ms before the 20 ms one.
+                    let lead = rand::rng().random_range(30.0..200.0);
+                    trials.push(t.trial(&[(0, 0.0, 0.0), (1, lead, 0.0)]).await);
+                }
+                trials
+            })
         })
-    }).collect();
+        .collect();
     let mut trials = Vec::new();
     for run in runs {
         trials.extend(run.await.expect("room run"));
@@ -377,29 +395,37 @@ async fn a_timestamp_forged_a_second_early_never_beats_a_press_more_than_its_bou
         .iter()
         .flat_map(|h| LINKS.iter().map(move |f| [*h, *f]))
         .collect();
-    let tables = join_all(pairs.iter().map(|links| table(&server, &proxies, links, WINDOW_MS))).await;
+    let tables = join_all(
+        pairs
+            .iter()
+            .map(|links| table(&server, &proxies, links, WINDOW_MS)),
+    )
+    .await;
     let_clocks_settle().await;
-    let runs: Vec<_> = tables.into_iter().map(|mut t| {
-        tokio::spawn(async move {
-            let mut trials = Vec::new();
-            // The bound the server held the forger to, learned from the
-            // host's queue; until then the largest a link here can have.
-            let mut bound = 700.0;
-            for _ in 0..TRIALS {
-                let gap = bound + rand::rng().random_range(5.0..40.0);
-                let trial = t.trial(&[(0, 0.0, 0.0), (1, gap, 1_000.0)]).await;
-                let forger_id = t.players[1].id;
-                let held = trial.queue["queue"]
-                    .as_array()
-                    .and_then(|q| q.iter().find(|e| e["player_id"] == forger_id))
-                    .and_then(|e| e["bound_ms"].as_f64())
-                    .expect("the host sees the forger's bound");
-                bound = held;
-                trials.push((t.players[0].link, t.players[1].link, held, trial));
-            }
-            trials
+    let runs: Vec<_> = tables
+        .into_iter()
+        .map(|mut t| {
+            tokio::spawn(async move {
+                let mut trials = Vec::new();
+                // The bound the server held the forger to, learned from the
+                // host's queue; until then the largest a link here can have.
+                let mut bound = 700.0;
+                for _ in 0..TRIALS {
+                    let gap = bound + rand::rng().random_range(5.0..40.0);
+                    let trial = t.trial(&[(0, 0.0, 0.0), (1, gap, 1_000.0)]).await;
+                    let forger_id = t.players[1].id;
+                    let held = trial.queue["queue"]
+                        .as_array()
+                        .and_then(|q| q.iter().find(|e| e["player_id"] == forger_id))
+                        .and_then(|e| e["bound_ms"].as_f64())
+                        .expect("the host sees the forger's bound");
+                    bound = held;
+                    trials.push((t.players[0].link, t.players[1].link, held, trial));
+                }
+                trials
+            })
         })
-    }).collect();
+        .collect();
     let mut judged = 0;
     let mut total = 0;
     for run in runs {
@@ -409,7 +435,11 @@ async fn a_timestamp_forged_a_second_early_never_beats_a_press_more_than_its_bou
             let clamped = trial.queue["queue"]
                 .as_array()
                 .is_some_and(|q| q.iter().any(|e| e["clamped"] == true));
-            assert!(clamped, "the forged claim is flagged to the host: {}", trial.queue);
+            assert!(
+                clamped,
+                "the forged claim is flagged to the host: {}",
+                trial.queue
+            );
             if lead > held {
                 judged += 1;
                 assert_eq!(
@@ -421,5 +451,8 @@ async fn a_timestamp_forged_a_second_early_never_beats_a_press_more_than_its_bou
         }
     }
     println!("forged claims: {judged}/{total} trials had the honest press more than the forger's bound earlier; the honest press won all of them");
-    assert!(judged >= total * 3 / 4, "too few judged trials: {judged}/{total}");
+    assert!(
+        judged >= total * 3 / 4,
+        "too few judged trials: {judged}/{total}"
+    );
 }

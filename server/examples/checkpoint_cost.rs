@@ -42,6 +42,7 @@ fn main() {
             room: code.clone(),
             name: format!("player {conn}"),
             resume_token: None,
+            sync: false,
         };
         apply(&mut room, Command::Hello { conn, msg: join });
     }

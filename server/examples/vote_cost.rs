@@ -39,6 +39,7 @@ fn main() {
             room: code.clone(),
             name: format!("player {conn}"),
             resume_token: None,
+            sync: false,
         };
         room.apply(Command::Hello { conn, msg: join }, now);
     }

@@ -190,6 +190,9 @@ test('a full game in the browser', async (t) => {
     const queue = await host.locator('[data-testid=queue] .q-name').allTextContents();
     assert.deepEqual(queue, ['Борис', 'Alice']);
     assert.match(await host.locator('[data-testid=queue] li.floor').textContent(), /Борис/);
+    // Both browsers answered the server's clock probes and sent their press
+    // time: the host sees each press's arrival next to its compensated time.
+    assert.equal(await host.locator('[data-testid=queue] [data-testid=arrival]').count(), 2);
     await pages.screen.locator('.screen-queue li').nth(1).waitFor();
     assert.equal(await pages.screen.locator('.screen-queue li.floor').textContent(), '1Борис');
     await shot(host, 'host-buzz', { fullPage: true });

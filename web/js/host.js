@@ -706,7 +706,15 @@ class HostApp {
                   { class: floor ? 'floor' : '' },
                   h('span', { class: 'q-pos', text: i + 1 }),
                   h('span', { class: 'q-name', text: e.name || m.nameOf(e.player_id) }),
-                  h('span', { class: 'muted small', text: `+${(Number(e.at_ms || 0) / 1000).toFixed(2)} s` }),
+                  h('span', { class: 'muted small', 'data-testid': 'pressed-at', text: `+${(Number(e.at_ms || 0) / 1000).toFixed(2)} s` }),
+                  e.arrival_ms != null && e.bound_ms != null
+                    ? h('span', {
+                        class: `muted small arrival${e.clamped ? ' clamped' : ''}`,
+                        'data-testid': 'arrival',
+                        title: t('host.arrival.hint', { bound: e.bound_ms }),
+                        text: t(e.clamped ? 'host.arrival.clamped' : 'host.arrival', { at: (Number(e.arrival_ms) / 1000).toFixed(2) }),
+                      })
+                    : null,
                   floor ? h('span', { class: 'floor-tag', text: t('host.floor') }) : null,
                   ruled != null ? h('span', { class: `ruled ruled-${ruled ? 'right' : 'wrong'}`, text: t(`host.ruled.${ruled ? 'right' : 'wrong'}`) }) : null,
                   h('span', { class: 'spacer' }),

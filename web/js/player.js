@@ -5,7 +5,7 @@
 import { h, letter, Region, typingIn } from './dom.js';
 import { errorText, onLangChange, t } from './i18n.js';
 import { PHASE, RoomModel } from './model.js';
-import { RoomSocket } from './socket.js';
+import { eventTime, RoomSocket } from './socket.js';
 import { load, save } from './store.js';
 import {
   connPill,
@@ -102,13 +102,13 @@ class PlayerApp {
         const creds = load(`player.${this.code}`);
         if (this.welcomed && creds && creds.resume_token) {
           this.helloKind = 'resume';
-          return { type: 'resume', room: this.code, resume_token: creds.resume_token };
+          return { type: 'resume', room: this.code, resume_token: creds.resume_token, sync: true };
         }
         if (this.helloKind === 'resume' && creds && creds.resume_token) {
-          return { type: 'resume', room: this.code, resume_token: creds.resume_token };
+          return { type: 'resume', room: this.code, resume_token: creds.resume_token, sync: true };
         }
         this.helloKind = 'join';
-        const join = { type: 'join', room: this.code, name: this.name.trim() };
+        const join = { type: 'join', room: this.code, name: this.name.trim(), sync: true };
         const kickedToken = load(`kicked.${this.code}`);
         if (kickedToken) join.resume_token = kickedToken;
         return join;
@@ -312,10 +312,12 @@ class PlayerApp {
     return Boolean(q && this.model.phase === PHASE.OPEN && q.open !== false && this.status === 'online');
   }
 
-  buzz() {
+  /** Presses the buzzer; `event` dates the press (tap or key) exactly. */
+  buzz(event) {
+    const pressedMs = eventTime(event);
     const q = this.model.question;
     if (!q || q.mode !== 'buzz' || !this.canAnswer() || this.myAnswer().buzzed) return;
-    if (this.socket.send({ type: 'buzz', qid: q.qid })) {
+    if (this.socket.send({ type: 'buzz', qid: q.qid, pressed_ms: pressedMs })) {
       this.setMine({ buzzed: true, sending: true });
       this.render();
     }
@@ -367,7 +369,7 @@ class PlayerApp {
     if (!q || this.model.phase !== PHASE.OPEN) return;
     if ((e.code === 'Space' || e.key === ' ') && q.mode === 'buzz') {
       e.preventDefault();
-      this.buzz();
+      this.buzz(e);
       return;
     }
     if (/^[1-9]$/.test(e.key) && q.mode !== 'buzz' && (q.mode !== 'text' || q.phase === 'peer_vote')) {
@@ -646,7 +648,7 @@ class PlayerApp {
             disabled: !open || mine.buzzed || inQueue,
             'aria-keyshortcuts': 'Space',
             'data-testid': 'buzz',
-            onclick: () => this.buzz(),
+            onclick: (e) => this.buzz(e),
           },
           h('span', { class: 'buzz-label', text: t('player.buzz') }),
         ),

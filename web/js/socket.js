@@ -13,6 +13,20 @@ const PING_EVERY_MS = 10_000;
 const SILENT_LIMIT_MS = 25_000;
 
 /**
+ * The clock the server's `sync` probes are answered with and buzzer presses
+ * are stamped on: monotonic, sub-millisecond, shared by the page's events.
+ */
+export function clientNow() {
+  return performance.timeOrigin + performance.now();
+}
+
+/** The instant a DOM event happened, on the clientNow() clock. */
+export function eventTime(event) {
+  const ts = event && typeof event.timeStamp === 'number' ? event.timeStamp : NaN;
+  return Number.isFinite(ts) && ts > 0 ? performance.timeOrigin + ts : clientNow();
+}
+
+/**
  * Status values reported to onStatus: 'connecting' (first try),
  * 'online' (welcomed), 'reconnecting' (lost, retrying), 'stopped'.
  */
@@ -120,6 +134,12 @@ export class RoomSocket {
       }
       if (msg && msg.type === 'pong') {
         this.pongSeen = true;
+        return;
+      }
+      if (msg && msg.type === 'sync') {
+        // Answered at once: the server measures the round trip and our
+        // clock's offset from it, to place buzzer presses fairly.
+        ws.send(JSON.stringify({ type: 'sync_reply', id: msg.id, client_ms: clientNow() }));
         return;
       }
       if (msg && typeof msg.type === 'string') this.onMessage(msg);
