@@ -49,6 +49,31 @@ async fn an_empty_body_is_enough_and_bad_json_is_refused() {
 }
 
 #[tokio::test]
+async fn a_buzz_window_out_of_range_is_refused() {
+    let server = Server::start().await;
+    let http = reqwest::Client::new();
+    for (window, status, code) in [
+        (json!(2001), 400, Some("bad_window")),
+        (json!(-1), 400, Some("bad_json")),
+        (json!("soon"), 400, Some("bad_json")),
+        (json!(0), 201, None),
+        (json!(2000), 201, None),
+    ] {
+        let reply = http
+            .post(server.url("/api/rooms"))
+            .json(&json!({"buzz_window_ms": window}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), status, "window {window}");
+        let body: serde_json::Value = reply.json().await.unwrap();
+        if let Some(code) = code {
+            assert_eq!(body["error"]["code"], code, "window {window}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_host_keeps_one_token_across_rooms() {
     let server = Server::start().await;
     let first = server.create_room().await;

@@ -80,6 +80,8 @@ impl Room {
         let paused_by_restore = self.live.paused_by_restore;
         if let Some(q) = self.d.current_mut() {
             if q.mode == Mode::Buzz && q.open && q.floor.is_none() {
+                // A collection window cut by the restart ends here.
+                q.window_until = None;
                 q.floor = super::buzz::next_floor(q, None);
             }
             if paused_by_restore && q.open {
@@ -135,7 +137,15 @@ impl Room {
                 if entry_of(q).buzzed {
                     return Some(false);
                 }
-                q.queue.push((player, rec.response_ms));
+                // By the stored (compensated) press instant, ties in arrival order.
+                let mut pos = q.queue.partition_point(|(_, t)| *t <= rec.response_ms);
+                if let Some(i) = q
+                    .floor
+                    .and_then(|f| q.queue.iter().position(|(id, _)| *id == f))
+                {
+                    pos = pos.max(i + 1);
+                }
+                q.queue.insert(pos, (player, rec.response_ms));
                 q.answered += 1;
                 let entry = q.entries.entry(player).or_default();
                 entry.buzzed = true;
