@@ -1,7 +1,9 @@
 //! `/api/rooms`: creating a room, and the host's results export.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -44,6 +46,7 @@ struct CreateRoom {
 
 async fn create_room(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -92,6 +95,13 @@ async fn create_room(
             "no free room code; try again",
         ),
     })?;
+    // The creator's address knows this code: its joins with it pass the
+    // failed-join throttle (a classroom behind the teacher's NAT).
+    let client =
+        crate::client_addr::client_addr(peer.ip(), &headers, &state.config().trusted_proxies);
+    state
+        .failed_joins()
+        .remember(client, room.code(), std::time::Instant::now());
     let join_url = format!("{}/join/{}", base_url(&state, &headers), room.code());
     let body = serde_json::json!({
         "code": room.code(),

@@ -547,7 +547,8 @@ impl Socket {
     async fn identify(&mut self, code: &str, msg: ClientMsg) {
         let now = std::time::Instant::now();
         let joins = self.state.failed_joins();
-        if !joins.allowed(self.peer, now) {
+        let code = normalize_code(code);
+        if !joins.allowed(self.peer, code.as_deref(), now) {
             crate::metrics::rate_limited();
             self.send_error(
                 "rate_limited",
@@ -555,7 +556,7 @@ impl Socket {
             );
             return;
         }
-        let room = normalize_code(code).and_then(|code| self.state.rooms().get(&code));
+        let room = code.and_then(|code| self.state.rooms().get(&code));
         let Some(room) = room else {
             joins.record_failure(self.peer, now);
             self.send_error("no_room", "no live room has this code");
@@ -584,6 +585,7 @@ impl Socket {
                 role = role_name(role),
                 "socket identified"
             );
+            joins.remember(self.peer, room.code(), now);
             crate::metrics::connection_opened(role_name(role));
             if role == Role::Player {
                 self.state.player_online(true);
