@@ -284,7 +284,7 @@ async fn let_clocks_settle() {
     tokio::time::sleep(Duration::from_millis(1_800)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_first_press_wins_across_20_100_and_300_ms_links_in_99_percent() {
     const ROOMS: usize = 50;
     const TRIALS: usize = 20;
@@ -353,7 +353,7 @@ async fn the_first_press_wins_across_20_100_and_300_ms_links_in_99_percent() {
     assert!(share >= 0.99, "only {:.2} % right", share * 100.0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_compensation_off_the_slow_player_loses_as_before() {
     const ROOMS: usize = 10;
     const TRIALS: usize = 4;
@@ -385,7 +385,7 @@ async fn with_compensation_off_the_slow_player_loses_as_before() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_timestamp_forged_a_second_early_never_beats_a_press_more_than_its_bound_earlier() {
     const TRIALS: usize = 8;
     let server = Server::start().await;
