@@ -460,7 +460,7 @@ async fn text_game_with_marking_and_a_peer_vote() {
 }
 
 #[tokio::test]
-async fn an_ended_room_leaves_memory_and_its_results_stay_available() {
+async fn an_ended_room_leaves_memory_and_its_final_state_and_results_stay_available() {
     let server = Server::start().await;
     let room = server.create_room().await;
     let mut host = game::host(&server, &room).await;
@@ -479,12 +479,53 @@ async fn an_ended_room_leaves_memory_and_its_results_stay_available() {
     host.recv_until("reveal").await;
     host.send_json(json!({"type": "end"})).await;
     host.recv_until("ended").await;
-    // The room is gone from memory: its sockets are closed and it takes no one.
+    // The room is gone from memory: its sockets are closed and it takes no
+    // one, but the stored final state still answers, never `no_room`.
     assert_eq!(screen.expect_close().await, Some(1000));
     let mut late = Client::connect(&server.ws_url()).await;
     late.send_json(json!({"type": "screen", "room": room.code}))
         .await;
-    late.expect_error("no_room").await;
+    let welcome = late.recv_until("welcome").await;
+    assert_eq!(welcome["state"]["ended"], true, "{welcome}");
+    assert_eq!(
+        welcome["state"]["leaderboard"][0]["score"], 1000,
+        "{welcome}"
+    );
+    assert_eq!(late.expect_close().await, Some(1000));
+    let mut host_again = Client::connect(&server.ws_url()).await;
+    host_again
+        .send_json(json!({"type": "host", "room": room.code, "token": room.host_token}))
+        .await;
+    let welcome = host_again.recv_until("welcome").await;
+    assert_eq!(welcome["role"], "host");
+    assert_eq!(welcome["state"]["ended"], true);
+    let mut reload = Client::connect(&server.ws_url()).await;
+    reload
+        .send_json(
+            json!({"type": "resume", "room": room.code, "resume_token": players[0].resume_token}),
+        )
+        .await;
+    let welcome = reload.recv_until("welcome").await;
+    assert_eq!(welcome["state"]["you"]["place"], 1, "{welcome}");
+    let mut again = Client::connect(&server.ws_url()).await;
+    again
+        .send_json(json!({"type": "join", "room": room.code, "name": "late",
+            "resume_token": players[1].resume_token}))
+        .await;
+    let refused = again.expect_error("room_ended").await;
+    assert_eq!(refused["you"]["place"], 2, "{refused}");
+    assert_eq!(refused["you"]["score"], 0, "{refused}");
+    let mut newcomer = Client::connect(&server.ws_url()).await;
+    newcomer
+        .send_json(json!({"type": "join", "room": room.code, "name": "newcomer"}))
+        .await;
+    let refused = newcomer.expect_error("room_ended").await;
+    assert!(refused.get("you").is_none(), "{refused}");
+    let mut stranger = Client::connect(&server.ws_url()).await;
+    stranger
+        .send_json(json!({"type": "screen", "room": "ZZZZZZ"}))
+        .await;
+    stranger.expect_error("no_room").await;
     // Results come from storage now.
     let http = reqwest::Client::new();
     let url = server.url(&format!("/api/rooms/{}/results", room.code));

@@ -421,7 +421,14 @@ pub enum ServerMsg {
         state: serde_json::Value,
     },
     /// Something the sender did was refused; nothing changed.
-    Error { code: String, message: String },
+    Error {
+        code: String,
+        message: String,
+        /// `room_ended` to a join whose resume token the room knows: that
+        /// player's final standing, so a late reload still shows its place.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        you: Option<Box<YouMsg>>,
+    },
     /// Players in the room.
     Roster { players: Vec<PlayerInfo> },
     /// A new question.

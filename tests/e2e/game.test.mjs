@@ -77,6 +77,16 @@ async function hostState() {
   return pages.host.getByTestId('q-state').getAttribute('class');
 }
 
+/** Waits until the server holds no live room (an ended room is removed). */
+async function waitRoomsGone() {
+  for (let i = 0; i < 100; i += 1) {
+    const text = await (await fetch(`${server.base}/metrics`)).text();
+    if (/^quizroom_rooms 0$/m.test(text)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the ended room stayed in memory');
+}
+
 async function waitText(locator, pattern) {
   await locator.filter({ hasText: pattern }).first().waitFor();
 }
@@ -419,11 +429,57 @@ test('a full game in the browser', async (t) => {
     await shot(screen, 'screen-podium');
     await shot(cleo, 'player-phone-final');
     await shot(host, 'host-ended', { fullPage: true });
-    // Later, from the same browser: the room is closed but its results stay downloadable.
-    await host.reload();
+  });
+
+  await step('after the room leaves memory every screen keeps its final view, also across a reload', async () => {
+    const { host, screen, cleo, alice, boris } = pages;
+    await waitRoomsGone();
+    // Past the removal and the reconnect backoff: nothing was wiped.
+    await host.waitForTimeout(1500);
+    await screen.locator('.podium .step-1').waitFor();
+    await waitText(alice.locator('.final'), /You finished 1 of 3/);
     await host.locator('.results').waitFor();
+    await host.getByText(/The game has ended/).waitFor();
+    for (const page of [host, screen, alice]) assert.equal(await page.locator('.banner-error').count(), 0, 'no error banner');
+    // Reloads within retention: the same final views come from storage.
+    await screen.reload();
+    await screen.locator('.podium .step-1').waitFor();
+    assert.equal(await screen.locator('.podium .step-1 .step-name').textContent(), 'Alice');
+    assert.equal(await screen.locator('.banner-error').count(), 0);
+    await alice.reload();
+    await waitText(alice.locator('.final'), /You finished 1 of 3/);
+    await cleo.reload();
+    await cleo.locator('.final').waitFor();
+    await boris.reload();
+    await waitText(boris.locator('.final'), /Ваше место: \d из 3/);
+    await host.reload();
+    await host.getByText(/The game has ended/).waitFor();
+    await host.locator('.summary[open]').waitFor();
+    await waitText(host.locator('.summary-list li', { hasText: 'Geography' }), /% right/);
+    assert.equal(await host.locator('.banner-error').count(), 0);
     const [later] = await Promise.all([host.waitForEvent('download'), host.getByTestId('csv').click()]);
     assert.match(fs.readFileSync(await later.path(), 'utf8'), /capital of Australia/);
+    await shot(screen, 'screen-podium-reload');
+    await shot(cleo, 'player-phone-final-reload');
+    await shot(host, 'host-summary-reload', { fullPage: true });
+    // The same views in Russian.
+    await screen.locator('.lang-switch button[lang=ru]').click();
+    await waitText(screen.locator('.screen-title'), /Итоги/);
+    await shot(screen, 'screen-podium-reload-ru');
+    await shot(boris, 'player-phone-final-reload-ru');
+    await host.locator('.lang-switch button[lang=ru]').click();
+    await host.getByText(/Игра завершена/).waitFor();
+    await shot(host, 'host-summary-reload-ru', { fullPage: true });
+    await host.locator('.lang-switch button[lang=en]').click();
+    await screen.locator('.lang-switch button[lang=en]').click();
+    // A newcomer is told the game has ended, not that there is no such room.
+    const late = await newPage(browser, PHONE, 'late');
+    await late.goto(`${server.base}/join/${code}`);
+    await late.locator('#name').fill('Latecomer');
+    await late.locator('form.join-form button[type=submit]').click();
+    await waitText(late.getByTestId('view-over'), /This game has ended/);
+    assert.equal(await late.locator('.final').count(), 0);
+    await late.context().close();
     for (const [name, page] of Object.entries(pages)) assert.deepEqual(page.errors, [], `${name} had no script errors`);
   });
 });

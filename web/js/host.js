@@ -228,7 +228,13 @@ class HostApp {
       this.model = new RoomModel();
     }
     this.model.apply(msg);
-    if (msg.type === 'ended' || this.model.phase === PHASE.ENDED) this.gameOver = true;
+    if ((msg.type === 'ended' || this.model.phase === PHASE.ENDED) && !this.gameOver) {
+      // The final view: the summary open beside the downloads.
+      this.gameOver = true;
+      this.summaryOpen = true;
+      this.summaryStale = true;
+      this.regions.room.invalidate();
+    }
     if (msg.type === 'reveal' || msg.type === 'ended' || msg.type === 'closed') {
       this.summaryStale = true;
       if (this.summaryOpen) this.regions.room.invalidate();

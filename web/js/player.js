@@ -172,6 +172,8 @@ class PlayerApp {
       save('player.lastName', this.creds.name);
       this.model = new RoomModel();
       this.model.apply(msg);
+      // A reload after the end: the final view, and no reconnecting to a closed room.
+      if (this.model.phase === PHASE.ENDED) this.gameOver = true;
       this.takePending(msg.state && msg.state.pending);
       this.afterUpdate(true);
       return;
@@ -189,8 +191,8 @@ class PlayerApp {
     if (this.model.apply(msg)) this.afterUpdate(this.mineKey() !== prevKey);
     if (msg.type === 'ended') {
       // Final scores may still follow; the socket is left to close by itself.
+      // The seat is kept so a reload shows the final place again.
       this.gameOver = true;
-      save(`player.${this.code}`, null);
     }
   }
 
@@ -223,6 +225,13 @@ class PlayerApp {
   helloRefused(msg) {
     this.socket.stop();
     this.busy = false;
+    if (msg.code === 'room_ended') {
+      // Not "no such room": the game was played and is over.
+      this.final = msg.you || null;
+      this.view = 'over';
+      this.render();
+      return;
+    }
     if (this.helloKind === 'resume') {
       // The seat is gone (expired, kicked, or the room ended): start over.
       save(`player.${this.code}`, null);
@@ -407,6 +416,19 @@ class PlayerApp {
           this.view === 'elsewhere'
             ? h('button', { type: 'button', class: 'btn btn-primary', text: t('player.takeBack'), onclick: () => this.connect('resume') })
             : h('a', { class: 'btn', href: '/join', text: t('home.join.go') }),
+        ),
+      );
+      return;
+    }
+    if (this.view === 'over') {
+      const you = this.final;
+      this.regions.main.update(['over', you], () =>
+        h(
+          'section',
+          { class: 'card center', 'data-testid': 'view-over' },
+          h('h1', { text: t('player.over') }),
+          you ? h('p', { class: 'final', text: t('player.final', { place: you.place, n: you.of, score: you.score }) }) : null,
+          h('a', { class: 'btn', href: '/join', text: t('player.joinOther') }),
         ),
       );
       return;

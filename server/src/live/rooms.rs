@@ -301,6 +301,49 @@ pub fn adopt_room(state: &AppState, room: Room) -> Option<RoomHandle> {
     Some(handle)
 }
 
+/// Answers a first message for a room no longer in memory from its stored
+/// final state: a room that ended within the retention period still gives
+/// the host its summary, a screen its podium and a known seat its final
+/// place (`welcome` with `ended: true`), and refuses a new join with
+/// `room_ended`, never `no_room`. A welcomed socket is then closed, as the
+/// live room's sockets were at the end. `false` when no such room is stored.
+pub fn answer_from_ended(
+    state: &AppState,
+    code: &str,
+    conn: ConnId,
+    msg: ClientMsg,
+    outbox: &Outbox,
+) -> bool {
+    let Some(mut room) = crate::storage::persist::ended_room(state, code) else {
+        return false;
+    };
+    let effects = room.apply(Command::Hello { conn, msg }, epoch_ms());
+    for effect in effects {
+        match effect {
+            Effect::Send { to, msg }
+                if room.recipients(&to).contains(&conn) || to == Audience::Conn(conn) =>
+            {
+                match serde_json::to_string(msg.as_ref()) {
+                    Ok(text) => {
+                        let _ = outbox.try_push_text(Utf8Bytes::from(text));
+                    }
+                    Err(err) => tracing::error!(%err, "could not serialize a server message"),
+                }
+            }
+            Effect::Close {
+                conn: c,
+                code,
+                reason,
+            } if c == conn => outbox.close(code, &reason),
+            _ => {}
+        }
+    }
+    if room.role_of(conn).is_some() {
+        outbox.close(CLOSE_NORMAL, "room ended");
+    }
+    true
+}
+
 fn spawn_owner(state: &AppState, room: Room, handle: RoomHandle, rx: mpsc::Receiver<ToRoom>) {
     let span = tracing::info_span!("room", room = %handle.code);
     let owner = Owner {

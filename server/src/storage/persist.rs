@@ -295,6 +295,23 @@ fn replay_open_question(store: &Store, room: &mut Room) -> crate::live::room::Re
     room.replay(&records)
 }
 
+/// An ended room rebuilt from its final snapshot, so a host, a screen or a
+/// player reloading after the room left memory gets the final view (or a
+/// `room_ended` refusal) instead of `no_room`, for the retention period.
+pub fn ended_room(state: &AppState, code: &str) -> Option<Room> {
+    let store = state.store()?;
+    let snapshot = logged("reading an ended room", code, store.ended_snapshot(code)).flatten()?;
+    match Room::restore(snapshot, state.catalog()) {
+        Ok(room) if room.is_ended() => Some(room),
+        Ok(_) => None,
+        Err(e) => {
+            crate::metrics::store_error();
+            tracing::error!(room = %code, error = %e, "ended room unreadable");
+            None
+        }
+    }
+}
+
 /// Results JSON of a room that is no longer live, if `host_token` owns it.
 pub fn stored_results(state: &AppState, code: &str, host_token: &str) -> Option<serde_json::Value> {
     let store = state.store()?;

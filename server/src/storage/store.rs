@@ -613,6 +613,26 @@ impl Store {
         })
     }
 
+    /// The last snapshot of ended room `code`, finished questions spliced
+    /// back in: what its final screens are rebuilt from after the room left
+    /// memory. `None` when the room is unknown, still running or purged.
+    pub fn ended_snapshot(&self, code: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        self.read(|c| {
+            let snapshot: Option<String> = c
+                .prepare_cached(
+                    "SELECT snapshot FROM rooms
+                     WHERE code = ?1 AND ended_ms IS NOT NULL AND snapshot IS NOT NULL",
+                )?
+                .query_row([code], |r| r.get(0))
+                .optional()?;
+            let Some(snapshot) = snapshot else {
+                return Ok(None);
+            };
+            let snapshot = serde_json::from_str(&snapshot)?;
+            Ok(Some(with_frozen_questions(c, code, snapshot)?))
+        })
+    }
+
     /// Every stored answer of `code`, in (qid, player, kind) order.
     pub fn answers(&self, code: &str) -> Result<Vec<AnswerRow>, StoreError> {
         self.read(|c| {

@@ -2,7 +2,7 @@
 //! clients match on; the text is for people. Nothing changes on an error.
 
 /// A refused command; sent to the sender as `{"type":"error","code","message"}`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RoomError {
     /// A non-first message before the socket said who it is.
     #[error("send host, join, resume or screen first")]
@@ -31,6 +31,10 @@ pub enum RoomError {
     /// The game is over.
     #[error("the game is over")]
     RoomEnded,
+    /// The game is over, and the joining browser held a seat in it: its
+    /// final standing travels with the error.
+    #[error("the game is over")]
+    RoomEndedFor(Box<crate::protocol::YouMsg>),
     /// Unknown resume token, or the resume window passed.
     #[error("that seat cannot be resumed; join again")]
     SeatExpired,
@@ -108,7 +112,7 @@ impl RoomError {
             RoomError::NameTaken => "name_taken",
             RoomError::RoomLocked => "room_locked",
             RoomError::RoomFull => "room_full",
-            RoomError::RoomEnded => "room_ended",
+            RoomError::RoomEnded | RoomError::RoomEndedFor(_) => "room_ended",
             RoomError::SeatExpired => "seat_expired",
             RoomError::Kicked => "kicked",
             RoomError::Forbidden => "forbidden",
@@ -130,6 +134,14 @@ impl RoomError {
             RoomError::NoAnswers => "no_answers",
             RoomError::NoTimer => "no_timer",
             RoomError::BadMessage(_) => "bad_message",
+        }
+    }
+
+    /// The final standing an error carries (`room_ended` to a known seat).
+    pub fn standing(&self) -> Option<Box<crate::protocol::YouMsg>> {
+        match self {
+            RoomError::RoomEndedFor(you) => Some(you.clone()),
+            _ => None,
         }
     }
 }

@@ -266,6 +266,7 @@ impl Out {
             ServerMsg::Error {
                 code: err.code().to_string(),
                 message: err.to_string(),
+                you: err.standing(),
             },
         );
     }

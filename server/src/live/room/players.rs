@@ -159,7 +159,15 @@ impl Room {
         out: &mut Out,
     ) -> Result<(), RoomError> {
         if self.d.ended {
-            return Err(RoomError::RoomEnded);
+            // A browser that held a seat learns where it finished.
+            let standing = old_token
+                .and_then(|t| self.live.tokens.get(t))
+                .and_then(|id| self.you_msg(*id, None, &self.live.ranking))
+                .filter(|_| !self.kicked_token(old_token));
+            return Err(match standing {
+                Some(you) => RoomError::RoomEndedFor(Box::new(you)),
+                None => RoomError::RoomEnded,
+            });
         }
         let kicked_before = old_token
             .and_then(|t| self.live.tokens.get(t))
@@ -228,13 +236,22 @@ impl Room {
         now: Millis,
         out: &mut Out,
     ) -> Result<(), RoomError> {
-        let id = *self.live.tokens.get(token).ok_or(RoomError::SeatExpired)?;
+        let Some(&id) = self.live.tokens.get(token) else {
+            return Err(if self.d.ended {
+                RoomError::RoomEnded
+            } else {
+                RoomError::SeatExpired
+            });
+        };
         let window = self.d.options.resume_window_ms;
         let p = self.d.player(id).ok_or(RoomError::SeatExpired)?;
         if p.kicked {
             return Err(RoomError::Kicked);
         }
-        let expired = !p.connected
+        // After the end a seat takes nothing new, so it may be looked at
+        // (final place and score) however long ago it dropped.
+        let expired = !self.d.ended
+            && !p.connected
             && p.disconnected_at
                 .is_some_and(|t| now > t.saturating_add(window));
         if expired {
@@ -254,6 +271,14 @@ impl Room {
         self.welcome(conn, Who::Player(id), Some(id), now, out);
         self.roster_changed(now, out);
         Ok(())
+    }
+
+    /// Whether `token` belongs to a kicked seat.
+    fn kicked_token(&self, token: Option<&str>) -> bool {
+        token
+            .and_then(|t| self.live.tokens.get(t))
+            .and_then(|id| self.d.player(*id))
+            .is_some_and(|p| p.kicked)
     }
 
     fn attach(&mut self, conn: ConnId, id: PlayerId) {

@@ -1302,6 +1302,53 @@ fn end_finalizes_and_refuses_further_commands() {
 }
 
 #[test]
+fn after_the_end_a_known_seat_learns_its_final_place_however_late() {
+    let mut h = Harness::public();
+    let (c1, _, t1) = h.join("ann");
+    let (c2, _, t2) = h.join("bob");
+    h.ask(choice_q("q"), Mode::Vote, None);
+    h.vote(c1, 1);
+    h.vote(c2, 0);
+    h.host_cmd(ClientMsg::End);
+    h.room.apply(Command::Disconnected { conn: c2 }, h.now);
+    // Long past the resume window.
+    h.advance(10 * 3_600_000);
+    let c = h.conn();
+    let fx = h.hello(c, resume_msg(&t2));
+    assert_eq!(welcome(&fx).map(|w| w.0), Some(Role::Player));
+    let state = welcome_state(&fx);
+    assert_eq!(state["ended"], true);
+    assert_eq!(state["you"]["place"], 2, "{state}");
+    // A join from the browser that held ann's seat: refused with her standing.
+    let join = ClientMsg::Join {
+        room: "ABCDEF".into(),
+        name: "ann again".into(),
+        resume_token: Some(t1),
+    };
+    let c = h.conn();
+    let fx = h.hello(c, join);
+    let refusal = sent_to(&fx, &Audience::Conn(c));
+    let Some(ServerMsg::Error { code, you, .. }) = refusal.first() else {
+        panic!("no error: {refusal:?}");
+    };
+    assert_eq!(code, "room_ended");
+    let you = you.as_ref().expect("standing");
+    assert_eq!(
+        (you.name.as_str(), you.place, you.of, you.score),
+        ("ann", 1, 2, 1000)
+    );
+    // Unknown tokens and new names: room_ended without a standing.
+    let c = h.conn();
+    assert_eq!(errors(&h.hello(c, resume_msg("nope"))), ["room_ended"]);
+    let c = h.conn();
+    let fx = h.hello(c, join_msg("carl"));
+    assert!(matches!(
+        sent_to(&fx, &Audience::Conn(c)).first(),
+        Some(ServerMsg::Error { code, you: None, .. }) if code == "room_ended"
+    ));
+}
+
+#[test]
 fn asking_again_finalizes_the_unrevealed_question() {
     let mut h = Harness::public();
     let (c1, a, _) = h.join("a");

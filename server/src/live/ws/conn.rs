@@ -30,7 +30,7 @@ use tokio::time::{Instant, Sleep};
 use tracing::Instrument;
 
 use crate::live::room::ConnId;
-use crate::live::rooms::{epoch_ms, normalize_code, RoomHandle, ToRoom};
+use crate::live::rooms::{answer_from_ended, epoch_ms, normalize_code, RoomHandle, ToRoom};
 use crate::live::ws::clock_sync::{self, ClockSync};
 use crate::live::ws::frame::{self, FrameReader, Incoming, Violation, WRITE_BATCH};
 use crate::live::ws::limits::{
@@ -556,8 +556,14 @@ impl Socket {
             );
             return;
         }
-        let room = code.and_then(|code| self.state.rooms().get(&code));
+        let room = code.as_ref().and_then(|code| self.state.rooms().get(code));
         let Some(room) = room else {
+            let ended = code.as_deref().is_some_and(|code| {
+                answer_from_ended(&self.state, code, self.conn, msg, &self.outbox)
+            });
+            if ended {
+                return;
+            }
             joins.record_failure(self.peer, now);
             self.send_error("no_room", "no live room has this code");
             return;
@@ -604,6 +610,7 @@ impl Socket {
         self.send(&ServerMsg::Error {
             code: code.to_string(),
             message: message.chars().take(MAX_ERROR_TEXT).collect(),
+            you: None,
         });
     }
 
