@@ -551,6 +551,19 @@ class HostApp {
     );
   }
 
+  /** Says which chosen topics have nothing the chosen mode can draw. */
+  modeWarning() {
+    if (this.catalogState !== 'ready') return null;
+    const empty = this.picker.emptyForMode(this.settings.mode);
+    if (!empty.length) return null;
+    return h('p', {
+      class: 'warn small',
+      role: 'status',
+      'data-testid': 'mode-warning',
+      text: t('host.noneForMode', { mode: t(`mode.${this.settings.mode}`), topics: empty.join(', ') }),
+    });
+  }
+
   setupView() {
     const p = this.picker;
     const ended = this.model.phase === PHASE.ENDED;
@@ -606,6 +619,7 @@ class HostApp {
           : p.view(),
       this.catalogState === 'ready' ? p.chosenView() : null,
       h('p', { class: 'muted small', 'data-testid': 'topic-count', text: count }),
+      this.modeWarning(),
       h('h3', { text: t('host.mode') }),
       modeGroup,
       h('p', { class: 'muted small', text: t(`mode.${this.settings.mode}.hint`) }),

@@ -5,6 +5,23 @@
 import { bank as fetchBank } from './api.js';
 import { h } from './dom.js';
 import { t } from './i18n.js';
+import { load, save } from './store.js';
+import { toast } from './widgets.js';
+
+/** How long a press on a bank chip shows its full title (touch screens). */
+const LONG_PRESS_MS = 550;
+
+/** The host's own display names for banks, by bank id (this browser only). */
+function bankNames() {
+  const names = load('bankNames', {});
+  return names && typeof names === 'object' ? names : {};
+}
+
+/** What a bank is called here: the host's name for it, else its title. */
+export function bankLabel(b) {
+  const own = bankNames()[b.id];
+  return (typeof own === 'string' && own.trim()) || b.title || b.id;
+}
 
 /** Walks a topic tree depth first. */
 function walk(nodes, fn, parent = null) {
@@ -100,6 +117,18 @@ export class TopicPicker {
     return out;
   }
 
+  /**
+   * Chosen topics with no question the mode can draw (vote, poll and text
+   * count only fitting questions; buzz and self take any), by name.
+   */
+  emptyForMode(mode) {
+    if (!['vote', 'poll', 'text'].includes(mode)) return [];
+    return this.selectedIds()
+      .map((id) => this.byId.get(id))
+      .filter((node) => node && node.modes && Number(node.modes[mode]) === 0)
+      .map((node) => (node.path && node.path.length ? node.path : [node.title]).join(' › '));
+  }
+
   /** Chips naming the chosen topics, each with a button to drop it. */
   chosenView() {
     const ids = this.selectedIds();
@@ -111,11 +140,11 @@ export class TopicPicker {
         const node = this.byId.get(id);
         const bank = node ? null : this.banks.find((b) => b.id === id);
         if (!node && !bank) return null;
-        const label = node ? (node.path && node.path.length ? node.path : [node.title]).join(' › ') : `${t('host.bank')}: ${bank.title || bank.id}`;
+        const label = node ? (node.path && node.path.length ? node.path : [node.title]).join(' › ') : `${t('host.bank')}: ${bankLabel(bank)}`;
         const drop = () => (node ? this.toggle(node, false) : this.toggleBank(id));
         return h(
           'span',
-          { class: 'chip chip-on' },
+          { class: 'chip chip-on', title: label },
           h('span', { text: label }),
           h('button', { type: 'button', class: 'chip-x', 'aria-label': `${t('host.topics.remove')}: ${label}`, text: '×', onclick: drop }),
         );
@@ -186,24 +215,77 @@ export class TopicPicker {
           'div',
           { class: 'banks' },
           h('span', { class: 'muted small', text: `${t('host.banks')}:` }),
-          this.banks.map((b) =>
-            h(
-              'button',
-              {
-                type: 'button',
-                class: `chip${this.banksOn.has(b.id) ? ' chip-on' : ''}`,
-                'aria-pressed': String(this.banksOn.has(b.id)),
-                'data-bank': b.id,
-                title: [b.title, b.file].filter(Boolean).join(' — '),
-                onclick: () => this.toggleBank(b.id),
-              },
-              h('span', { text: b.title || b.id }),
-              h('span', { class: 'count', text: b.questions ?? '' }),
-            ),
-          ),
+          this.banks.map((b) => this.bankChip(b)),
         )
       : null;
     return [banks, this.filterBox, this.treeBox];
+  }
+
+  /**
+   * One bank shortcut: its name cut to fit, the full title and file on
+   * hover (and on a long press), and a pencil to give it a shorter name.
+   */
+  bankChip(b) {
+    const label = bankLabel(b);
+    const full = [label !== b.title ? `${label} (${b.title})` : b.title, b.file].filter(Boolean).join(' — ');
+    let timer = null;
+    let pressed = false;
+    const chip = h(
+      'button',
+      {
+        type: 'button',
+        class: `chip${this.banksOn.has(b.id) ? ' chip-on' : ''}`,
+        'aria-pressed': String(this.banksOn.has(b.id)),
+        'data-bank': b.id,
+        title: full,
+        onpointerdown: (e) => {
+          if (e.pointerType !== 'touch') return;
+          pressed = false;
+          timer = setTimeout(() => {
+            pressed = true;
+            toast(full);
+          }, LONG_PRESS_MS);
+        },
+        onpointerup: () => clearTimeout(timer),
+        onpointerleave: () => clearTimeout(timer),
+        oncontextmenu: (e) => {
+          if (pressed) e.preventDefault();
+        },
+        onclick: (e) => {
+          if (pressed) {
+            // The long press showed the title; it does not also toggle.
+            pressed = false;
+            e.preventDefault();
+            return;
+          }
+          this.toggleBank(b.id);
+        },
+      },
+      h('span', { class: 'chip-label', text: label }),
+      h('span', { class: 'count', text: b.questions ?? '' }),
+    );
+    const rename = h('button', {
+      type: 'button',
+      class: 'chip-edit',
+      'data-rename': b.id,
+      title: t('host.bank.rename'),
+      'aria-label': `${t('host.bank.rename')}: ${label}`,
+      text: '✎',
+      onclick: () => this.renameBank(b),
+    });
+    return h('span', { class: 'bank-chip' }, chip, rename);
+  }
+
+  /** Asks the host for a display name of a bank (empty: back to its title). */
+  renameBank(b) {
+    const typed = window.prompt(t('host.bank.renamePrompt', { title: b.title || b.id }), bankLabel(b));
+    if (typed == null) return;
+    const names = bankNames();
+    const name = typed.trim().slice(0, 80);
+    if (name && name !== b.title) names[b.id] = name;
+    else delete names[b.id];
+    save('bankNames', names);
+    this.onChange();
   }
 
   nodeView(node) {
@@ -265,7 +347,7 @@ export class TopicPicker {
               for (const q of topic.questions || []) {
                 if (!q || !q.id || seen.has(q.id)) continue;
                 seen.add(q.id);
-                out.push({ id: q.id, prompt: q.prompt || '', kind: q.kind || 'open', path: topic.path || [], bank: b.title || b.id });
+                out.push({ id: q.id, prompt: q.prompt || '', kind: q.kind || 'open', path: topic.path || [], bank: bankLabel(b) });
               }
             }
           }

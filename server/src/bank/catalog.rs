@@ -67,7 +67,71 @@ pub struct TopicNode {
     /// Distinct questions in this topic and all its descendants, i.e. what
     /// selecting it can draw.
     pub questions: usize,
+    /// How many of those questions each scored or option mode can draw, so
+    /// the host console can say when a topic has none for the chosen mode.
+    pub modes: ModeCounts,
     pub children: Vec<TopicNode>,
+}
+
+/// Questions of a topic (with its descendants) that fit a mode's draw.
+/// Buzz and self-assessment take any question, so they are not counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ModeCounts {
+    /// Options with an answer key.
+    pub vote: usize,
+    /// Options, keyed or not.
+    pub poll: usize,
+    /// Open and short-answer questions (typed answers).
+    pub text: usize,
+}
+
+/// Kinds with options: what `vote` and `poll` draw.
+pub const OPTION_KINDS: [Kind; 3] = [Kind::Choice, Kind::Multi, Kind::Truefalse];
+
+/// Kinds asked for a typed answer: what `text` draws, so a true/false
+/// statement or a choice question never turns into an open question.
+pub const TYPED_KINDS: [Kind; 2] = [Kind::Open, Kind::Short];
+
+/// Whether `q` has a key a vote can score: a correct option, or a
+/// true/false statement whose answer says which.
+pub fn has_key(q: &Question) -> bool {
+    q.options.iter().any(|o| o.correct)
+        || (q.kind == Kind::Truefalse && q.options.is_empty() && !q.answer.trim().is_empty())
+}
+
+impl ModeCounts {
+    fn of<'a>(questions: impl Iterator<Item = &'a Question>) -> ModeCounts {
+        let mut c = ModeCounts::default();
+        for q in questions {
+            if OPTION_KINDS.contains(&q.kind) {
+                c.poll += 1;
+                if has_key(q) {
+                    c.vote += 1;
+                }
+            }
+            if TYPED_KINDS.contains(&q.kind) {
+                c.text += 1;
+            }
+        }
+        c
+    }
+}
+
+/// Fills every node's [`ModeCounts`] from the questions it can draw.
+fn fill_modes(
+    nodes: &mut [TopicNode],
+    members: &HashMap<String, Vec<usize>>,
+    questions: &[CatalogQuestion],
+) {
+    for node in nodes {
+        let idxs = members.get(&node.id).map(Vec::as_slice).unwrap_or_default();
+        node.modes = ModeCounts::of(
+            idxs.iter()
+                .filter_map(|&i| questions.get(i))
+                .map(|q| &q.question),
+        );
+        fill_modes(&mut node.children, members, questions);
+    }
 }
 
 /// Two different catalog questions whose prompts share most of their words;
@@ -261,6 +325,7 @@ impl TreeBuilder {
             title: node.title.clone(),
             path: node.path.clone(),
             questions: count,
+            modes: ModeCounts::default(),
             children,
         })
     }
@@ -334,11 +399,12 @@ impl Catalog {
             }
         }
         let mut members = HashMap::new();
-        let topics = tree
+        let mut topics: Vec<TopicNode> = tree
             .roots
             .iter()
             .filter_map(|&r| tree.finish(r, &mut members))
             .collect();
+        fill_modes(&mut topics, &members, &questions);
         for (id, mut idxs) in own {
             idxs.sort_unstable();
             idxs.dedup();

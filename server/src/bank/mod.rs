@@ -248,12 +248,21 @@ fn build(file: &str, format: &str, doc: &doc::Doc, parsed: doc::Parsed) -> Resul
     let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
     // Named after the file only, so editing a bank keeps its id.
     let bank_id = hash_id(&["bank", name]);
-    let title = parsed
+    let importer_title = parsed
         .title
         .map(|t| text::plain(&t))
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.is_empty());
+    // Topics of questions above the first heading keep the name they always
+    // had (their ids are made from it); only the shown title reads better.
+    let title = importer_title
+        .clone()
         .or_else(|| first_heading(doc))
         .unwrap_or_else(|| file_stem(file).to_string());
+    let shown_title = readable_slug(
+        &importer_title
+            .or_else(|| first_line_title(doc))
+            .unwrap_or_else(|| title.clone()),
+    );
     let mut topics: Vec<Topic> = Vec::new();
     let mut by_path: std::collections::HashMap<String, usize> = Default::default();
     let mut seen: std::collections::HashMap<(String, String), usize> = Default::default();
@@ -308,13 +317,74 @@ fn build(file: &str, format: &str, doc: &doc::Doc, parsed: doc::Parsed) -> Resul
     }
     Ok(Bank {
         id: bank_id,
-        title,
+        title: shown_title,
         file: file.to_string(),
         description: parsed.description.trim().to_string(),
         format: format.to_string(),
         topics,
         warnings: parsed.warnings,
     })
+}
+
+/// A line that is only an HTML tag (`<img …>`), no text.
+fn is_markup_only(line: &str) -> bool {
+    line.starts_with('<') && line.ends_with('>')
+}
+
+/// Longest first line (in characters) still taken as a bank's title.
+const MAX_TITLE_LINE: usize = 160;
+
+/// A readable title from the top of a file that names itself in its first
+/// line: a plain sentence (`Вопросы для собеседования…:`) or a `//` comment
+/// (GIFT banks start with one), so a bank is not shown as its file name.
+/// Markup-only lines (`<img …>`) are skipped; a heading, a list, a question
+/// or a GIFT block first means there is no such line.
+fn first_line_title(doc: &doc::Doc) -> Option<String> {
+    let line = doc
+        .lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| !l.is_empty() && !is_markup_only(l))?;
+    let candidate = if let Some(comment) = line.strip_prefix("//") {
+        // `// quizroom classroom bank (GIFT format): what it holds` -> the name.
+        let comment = comment.trim();
+        comment.split_once(": ").map_or(comment, |(name, _)| name)
+    } else {
+        let heading_or_item = matches!(
+            doc::classify(&[line]).first(),
+            Some(doc::Line::Heading { .. } | doc::Line::Item(_))
+        );
+        let question_like = line.ends_with('?')
+            || line.contains('{')
+            || line.starts_with("::")
+            || line.starts_with('$');
+        if heading_or_item || question_like {
+            return None;
+        }
+        line
+    };
+    let title = text::plain(candidate);
+    let title = title
+        .trim_end_matches([':', ',', ';', ' '])
+        .trim()
+        .to_string();
+    (!title.is_empty() && title.chars().count() <= MAX_TITLE_LINE).then_some(title)
+}
+
+/// `backend_interview_python` -> `Backend interview python`: a heading or
+/// file name written as an identifier, shown as words. Anything with a space
+/// (or no `_`) is left as it is.
+fn readable_slug(title: &str) -> String {
+    if title.contains(char::is_whitespace) || !title.contains('_') {
+        return title.to_string();
+    }
+    let words = title.replace('_', " ");
+    let words = words.trim();
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => title.to_string(),
+    }
 }
 
 fn first_heading(doc: &doc::Doc) -> Option<String> {
@@ -461,6 +531,44 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_bank_is_titled_by_its_first_line_heading_or_readable_name() {
+        let title = |file: &str, text: &str| parse(file, text.as_bytes()).unwrap().title;
+        // A plain sentence on the first line, its trailing colon dropped.
+        assert_eq!(
+            title(
+                "001_e22965f9a1.txt",
+                "Вопросы для собеседования:\n\nPython\n\nЧто такое GIL?\nЧто такое list?\n"
+            ),
+            "Вопросы для собеседования"
+        );
+        // A GIFT bank's leading comment, up to its colon.
+        assert_eq!(
+            title(
+                "x.gift",
+                "// Friday quiz (GIFT): scored\n\n::a:: Sky is blue {T}\n"
+            ),
+            "Friday quiz (GIFT)"
+        );
+        // A heading still wins over markup; a slug heading reads as words.
+        assert_eq!(
+            title(
+                "a.md",
+                "<img src=\"x.png\"/>\n\n# Real title\n\n## T\n\n- What is X?\n"
+            ),
+            "Real title"
+        );
+        assert_eq!(
+            title(
+                "a.md",
+                "# backend_interview_python\n## Basics\n- What is X?\n"
+            ),
+            "Backend interview python"
+        );
+        // A question on the first line is no title: the file stem is kept.
+        assert_eq!(title("q_list.txt", "What is X?\nWhat is Y?\n"), "Q list");
     }
 
     #[test]

@@ -199,7 +199,7 @@ fn ids_are_stable_across_parses_and_unique() {
 fn headings_seed_nests_topics_and_keeps_continuations_as_notes() {
     let (name, bytes, bank) = seed("000_");
     let text = text_of(&bytes);
-    assert_eq!(bank.title, "backend_interview_python");
+    assert_eq!(bank.title, "Backend interview python");
     let paths: Vec<String> = bank.topics.iter().map(|t| t.path.join(" / ")).collect();
     assert!(paths.contains(&"Python / Basics".to_string()), "{paths:?}");
     assert!(
@@ -475,5 +475,58 @@ fn answer_key_files_go_to_their_own_layouts() {
         let doc = super::doc::Doc::new("f.md", &text);
         let picked = super::detect(&doc).map(|l| l.name);
         assert_eq!(picked, Some(format), "{text}");
+    }
+}
+
+#[test]
+fn every_seed_has_a_readable_title_not_its_file_name() {
+    for (prefix, _) in ALL {
+        let (name, _, bank) = seed(prefix);
+        let stem = name.split('.').next().unwrap_or(&name);
+        assert_ne!(bank.title, stem, "{name}");
+        assert!(!bank.title.contains('_'), "{name}: {}", bank.title);
+    }
+    let (_, _, plain) = seed("001_");
+    assert!(plain
+        .title
+        .starts_with("Вопросы для собеседования Python программиста"));
+}
+
+/// The Russian keyed bank: enough scored questions for a round, every one
+/// with an answer key, over topics the other seeds also have.
+#[test]
+fn the_russian_keyed_bank_covers_the_seed_topics_with_keys() {
+    let bytes = std::fs::read(format!("{SEEDS}/classroom-ru.gift")).expect("read seed");
+    let bank = parse("classroom-ru.gift", &bytes).expect("parses");
+    assert_eq!(bank.format, "gift");
+    assert!(bank.warnings.is_empty(), "{:?}", bank.warnings);
+    let all: Vec<_> = questions(&bank).collect();
+    assert!(all.len() >= 15, "{} questions", all.len());
+    for q in &all {
+        assert!(q.options.iter().any(|o| o.correct), "no key: {}", q.prompt);
+        assert!(
+            q.prompt
+                .chars()
+                .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap_or(c))),
+            "not Russian: {}",
+            q.prompt
+        );
+    }
+    let mut others: Vec<String> = Vec::new();
+    for (prefix, _) in ALL {
+        let (_, _, b) = seed(prefix);
+        others.extend(
+            b.topics
+                .iter()
+                .flat_map(|t| t.path.iter().map(|p| p.to_lowercase())),
+        );
+    }
+    for t in &bank.topics {
+        let top = t.path[0].to_lowercase();
+        assert!(
+            others.contains(&top),
+            "topic {:?} is in no other seed",
+            t.path
+        );
     }
 }

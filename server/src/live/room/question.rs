@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use crate::bank::catalog::CatalogQuestion;
+use crate::bank::catalog::{CatalogQuestion, OPTION_KINDS, TYPED_KINDS};
 use crate::bank::{AnswerOption, Kind};
 use crate::protocol::{Millis, Mode, PlayerId, QuestionMsg, ServerMsg, YouMsg};
 
@@ -132,9 +132,9 @@ fn shape_for(mode: Mode, q: &crate::bank::Question) -> Result<Shape, RoomError> 
 /// Kinds a mode draws from when the host names none.
 fn default_kinds(mode: Mode) -> Option<Vec<Kind>> {
     match mode {
-        Mode::Vote => Some(vec![Kind::Choice, Kind::Multi, Kind::Truefalse]),
-        Mode::Poll => Some(vec![Kind::Choice, Kind::Multi, Kind::Truefalse]),
-        _ => None,
+        Mode::Vote | Mode::Poll => Some(OPTION_KINDS.to_vec()),
+        Mode::Text => Some(TYPED_KINDS.to_vec()),
+        Mode::Buzz | Mode::SelfAssess => None,
     }
 }
 

@@ -1591,6 +1591,50 @@ fn vote_mode_draws_only_keyed_questions_and_question_id_picks_one() {
 }
 
 #[test]
+fn text_mode_never_draws_a_choice_or_true_false_question() {
+    let mut h = Harness::public();
+    h.room.set_catalog(catalog());
+    let mut drawn = Vec::new();
+    for _ in 0..3 {
+        let fx = h.host_cmd(ask_msg(Mode::Text, Vec::new(), None));
+        match asked_prompt(&fx) {
+            Some(p) => drawn.push(p),
+            None => {
+                assert_eq!(errors(&fx), ["no_questions"]);
+                break;
+            }
+        }
+    }
+    drawn.sort();
+    // The three open questions; the keyed choice question stays for a vote.
+    assert_eq!(
+        drawn,
+        [
+            "prompt of go-open",
+            "prompt of py-open-1",
+            "prompt of py-open-2"
+        ]
+    );
+    let fx = h.host_cmd(ask_msg(Mode::Text, Vec::new(), None));
+    assert_eq!(errors(&fx), ["no_questions"]);
+    let fx = h.host_cmd(ask_msg(Mode::Vote, Vec::new(), None));
+    assert_eq!(asked_prompt(&fx).as_deref(), Some("prompt of py-choice"));
+}
+
+#[test]
+fn the_catalog_counts_what_each_mode_can_draw_per_topic() {
+    let catalog = catalog();
+    let python = &catalog.topics()[0];
+    assert_eq!(python.title, "Python");
+    assert_eq!(
+        (python.modes.vote, python.modes.poll, python.modes.text),
+        (1, 1, 2)
+    );
+    let go = &catalog.topics()[1];
+    assert_eq!((go.modes.vote, go.modes.poll, go.modes.text), (0, 0, 1));
+}
+
+#[test]
 fn ten_thousand_joins_cost_linear_work() {
     let mut h = Harness::new(RoomOptions {
         capacity: 20_000,
