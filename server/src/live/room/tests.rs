@@ -1324,6 +1324,7 @@ fn after_the_end_a_known_seat_learns_its_final_place_however_late() {
         room: "ABCDEF".into(),
         name: "ann again".into(),
         resume_token: Some(t1),
+        sync: false,
     };
     let c = h.conn();
     let fx = h.hello(c, join);
