@@ -5,7 +5,12 @@
 //! lost, none counted twice — and that host and players resume with their
 //! tokens. Also: SIGTERM exits 0 within 10 s with the open question saved.
 //!
+//! Each test runs on the embedded SQLite store and on PostgreSQL (a real
+//! server the harness starts in a temporary folder).
+//!
 //! `QUIZROOM_CRASH_SEED=N` replays one sequence of kill points.
+
+mod common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -27,8 +32,19 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 const WAIT: Duration = Duration::from_secs(10);
 /// Players per game.
 const PLAYERS: usize = 3;
-/// Independent games, each with its own data dir.
+/// Independent games, each with its own data dir (or database).
 const RUNS: usize = 4;
+/// Games on PostgreSQL: fewer, the same kill points per game.
+const PG_RUNS: usize = 2;
+
+/// Which results store a server process runs on.
+#[derive(Clone)]
+enum Db {
+    /// The SQLite file under the data dir (the default).
+    Sqlite,
+    /// A PostgreSQL database by URL.
+    Postgres(String),
+}
 /// Kills per game.
 const KILLS_PER_RUN: usize = 5;
 
@@ -67,15 +83,20 @@ struct Proc {
 impl Proc {
     /// Starts the binary on port 0 with `data_dir` and waits for its
     /// "listening" log line (JSON logs) to learn the port.
-    fn start(work: &Path, data_dir: &Path) -> Proc {
+    fn start(work: &Path, data_dir: &Path, db: &Db) -> Proc {
         let binary = server_binary(work);
         let forks = FORKS.lock().unwrap_or_else(|e| e.into_inner());
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(["--addr", "127.0.0.1:0", "--log-format", "json"])
             .arg("--seeds")
             .arg(seeds_dir())
             .arg("--data-dir")
-            .arg(data_dir)
+            .arg(data_dir);
+        if let Db::Postgres(url) = db {
+            command.args(["--database-url", url]);
+        }
+        let mut child = command
             .env("QUIZROOM_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -399,24 +420,8 @@ fn check_results(results: &Value, game: &Game) {
 
 /// The answers table holds each acknowledged vote of a confirmed question
 /// once, and nothing for a question the restored room does not have.
-fn check_answer_rows(data_dir: &Path, game: &Game, restored_qids: &HashSet<u64>) {
-    let conn =
-        rusqlite::Connection::open(data_dir.join(quizroom::storage::store::DB_FILE)).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT qid, player, kind, payload FROM answers WHERE room = ?1")
-        .unwrap();
-    let rows: Vec<(u64, u64, String, String)> = stmt
-        .query_map([&game.code], |r| {
-            Ok((
-                r.get::<_, i64>(0)? as u64,
-                r.get::<_, i64>(1)? as u64,
-                r.get(2)?,
-                r.get(3)?,
-            ))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+fn check_answer_rows(data_dir: &Path, db: &Db, game: &Game, restored_qids: &HashSet<u64>) {
+    let rows = stored_answers(data_dir, db, &game.code);
     let mut keys = HashSet::new();
     for (qid, player, kind, _) in &rows {
         assert!(
@@ -434,12 +439,48 @@ fn check_answer_rows(data_dir: &Path, game: &Game, restored_qids: &HashSet<u64>)
                 .iter()
                 .find(|(q, p, k, _)| q == qid && p == player && k == "vote")
                 .unwrap_or_else(|| panic!("no stored vote for qid {qid} player {player}"));
-            let payload: Value = serde_json::from_str(&row.3).unwrap();
+            let payload = &row.3;
             assert_eq!(
                 payload["choices"],
                 json!([choice]),
                 "stored vote {qid}/{player}"
             );
+        }
+    }
+}
+
+/// The answers table's rows of room `code`: (qid, player, kind, payload),
+/// read straight from the database the server wrote.
+fn stored_answers(data_dir: &Path, db: &Db, code: &str) -> Vec<(u64, u64, String, Value)> {
+    match db {
+        Db::Sqlite => {
+            let conn = rusqlite::Connection::open(data_dir.join(quizroom::storage::store::DB_FILE))
+                .unwrap();
+            let mut stmt = conn
+                .prepare("SELECT qid, player, kind, payload FROM answers WHERE room = ?1")
+                .unwrap();
+            stmt.query_map([code], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get(2)?,
+                    serde_json::from_str(&r.get::<_, String>(3)?).unwrap(),
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+        }
+        Db::Postgres(url) => {
+            use quizroom::storage::Store;
+            let store = quizroom::storage::postgres::PgStore::open(url, Duration::from_secs(3600))
+                .expect("open the PostgreSQL store");
+            store
+                .answers(code)
+                .unwrap()
+                .into_iter()
+                .map(|a| (u64::from(a.qid), u64::from(a.player), a.kind, a.payload))
+                .collect()
         }
     }
 }
@@ -466,6 +507,20 @@ async fn play_until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_points_loses_nothing_finished() {
+    sigkill_at_random_points(RUNS, |_| Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_points_loses_nothing_finished_on_postgres() {
+    let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
+        .await
+        .unwrap();
+    sigkill_at_random_points(PG_RUNS, |_| Db::Postgres(pg.new_database())).await;
+}
+
+/// Plays `runs` games, each on the store `db_for(run)`, killing the server
+/// at random points and checking what comes back after each restart.
+async fn sigkill_at_random_points(runs: usize, db_for: impl Fn(usize) -> Db) {
     let seed = std::env::var("QUIZROOM_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -474,11 +529,12 @@ async fn sigkill_at_random_points_loses_nothing_finished() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let work = tempfile::tempdir().unwrap();
 
-    for run in 0..RUNS {
+    for run in 0..runs {
+        let db = db_for(run);
         let data_dir = work.path().join(format!("data-{run}"));
         let mut game = Game::default();
         let mut round = 0;
-        let mut server = Proc::start(work.path(), &data_dir);
+        let mut server = Proc::start(work.path(), &data_dir, &db);
         let (mut host, mut players) = setup(server.addr, &mut game).await.expect("setup");
 
         for kill in 0..KILLS_PER_RUN {
@@ -493,7 +549,7 @@ async fn sigkill_at_random_points_loses_nothing_finished() {
                 game.confirmed.len()
             );
 
-            server = Proc::start(work.path(), &data_dir);
+            server = Proc::start(work.path(), &data_dir, &db);
             let stored = results(server.addr, &game)
                 .await
                 .expect("results after restart");
@@ -508,7 +564,7 @@ async fn sigkill_at_random_points_loses_nothing_finished() {
             // stay stored); either way its votes were counted at most once.
             let mut restored = restored;
             restored.extend(game.in_flight.take().map(|(qid, _)| qid));
-            check_answer_rows(&data_dir, &game, &restored);
+            check_answer_rows(&data_dir, &db, &game, &restored);
             (host, players) = resume(server.addr, &game)
                 .await
                 .expect("resume after restart");
@@ -524,7 +580,7 @@ async fn sigkill_at_random_points_loses_nothing_finished() {
         host.expect("ended").await.unwrap();
         server.kill9();
         drop((host, players));
-        server = Proc::start(work.path(), &data_dir);
+        server = Proc::start(work.path(), &data_dir, &db);
         let stored = results(server.addr, &game)
             .await
             .expect("ended room results");
@@ -552,9 +608,21 @@ async fn sigkill_at_random_points_loses_nothing_finished() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_saves_the_open_question_and_exits_zero() {
+    sigterm_saves_the_open_question(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_saves_the_open_question_and_exits_zero_on_postgres() {
+    let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
+        .await
+        .unwrap();
+    sigterm_saves_the_open_question(Db::Postgres(pg.new_database())).await;
+}
+
+async fn sigterm_saves_the_open_question(db: Db) {
     let work = tempfile::tempdir().unwrap();
     let data_dir = work.path().join("data");
-    let mut server = Proc::start(work.path(), &data_dir);
+    let mut server = Proc::start(work.path(), &data_dir, &db);
     let mut game = Game::default();
     let (mut host, mut players) = setup(server.addr, &mut game).await.expect("setup");
 
@@ -593,7 +661,7 @@ async fn sigterm_saves_the_open_question_and_exits_zero() {
 
     // The question that was open is closed on restore with its votes.
     game.confirmed.insert(qid, votes);
-    let server = Proc::start(work.path(), &data_dir);
+    let server = Proc::start(work.path(), &data_dir, &db);
     let stored = results(server.addr, &game).await.expect("results");
     check_results(&stored, &game);
     let (_host, _players) = resume(server.addr, &game).await.expect("resume");
@@ -601,9 +669,21 @@ async fn sigterm_saves_the_open_question_and_exits_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_killed_in_its_lobby_comes_back_for_its_host() {
+    a_room_killed_in_its_lobby(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_killed_in_its_lobby_comes_back_for_its_host_on_postgres() {
+    let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
+        .await
+        .unwrap();
+    a_room_killed_in_its_lobby(Db::Postgres(pg.new_database())).await;
+}
+
+async fn a_room_killed_in_its_lobby(db: Db) {
     let work = tempfile::tempdir().unwrap();
     let data_dir = work.path().join("data");
-    let mut server = Proc::start(work.path(), &data_dir);
+    let mut server = Proc::start(work.path(), &data_dir, &db);
     let client = reqwest::Client::new();
     let (status, room) = http_json(
         client
@@ -616,7 +696,7 @@ async fn a_room_killed_in_its_lobby_comes_back_for_its_host() {
     // Killed before anything happened in the room.
     server.kill9();
 
-    let server = Proc::start(work.path(), &data_dir);
+    let server = Proc::start(work.path(), &data_dir, &db);
     let mut host = Ws::connect(server.addr).await.unwrap();
     host.send(json!({"type":"host","room":room["code"],"token":room["host_token"]}))
         .await
@@ -660,6 +740,19 @@ fn pending_shows(mode: &str, pending: &Value, i: usize) -> bool {
 /// until the host resumes it, and the results count the answers once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_an_open_question_of_every_mode_loses_no_acknowledged_answer() {
+    sigkill_during_an_open_question(|_| Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_an_open_question_of_every_mode_loses_no_acknowledged_answer_on_postgres() {
+    let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
+        .await
+        .unwrap();
+    sigkill_during_an_open_question(|_| Db::Postgres(pg.new_database())).await;
+}
+
+/// One room per mode, each on the store `db_for(mode)`.
+async fn sigkill_during_an_open_question(db_for: impl Fn(&str) -> Db) {
     const SEATS: usize = 8;
     let seed = quizroom::storage::store::now_ms();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -667,7 +760,8 @@ async fn sigkill_during_an_open_question_of_every_mode_loses_no_acknowledged_ans
     let (mut acked_total, mut found_total) = (0, 0);
     for mode in ["vote", "poll", "self", "buzz", "text"] {
         let data_dir = work.path().join(format!("data-{mode}"));
-        let mut server = Proc::start(work.path(), &data_dir);
+        let db = db_for(mode);
+        let mut server = Proc::start(work.path(), &data_dir, &db);
         let client = reqwest::Client::new();
         let (status, room) = http_json(
             client
@@ -729,7 +823,7 @@ async fn sigkill_during_an_open_question_of_every_mode_loses_no_acknowledged_ans
         server.kill9();
         drop((host, players));
 
-        let server = Proc::start(work.path(), &data_dir);
+        let server = Proc::start(work.path(), &data_dir, &db);
         let (mut host, players) = resume(server.addr, &game).await.expect("resume");
         drop(players);
         // Each acknowledged player finds its own input on the open question.

@@ -1,6 +1,7 @@
 //! A host's room history (`GET /api/rooms` with its host token) against a
 //! real server on port 0: several rooms under one token, live and ended,
-//! with working links to their results.
+//! with working links to their results, on the embedded SQLite store and on
+//! PostgreSQL.
 
 mod common;
 
@@ -37,6 +38,20 @@ async fn history_needs_a_bearer_token() {
 #[tokio::test]
 async fn a_host_finds_every_room_it_ran_with_its_results() {
     let server = common::Server::start().await;
+    a_host_finds_every_room(&server).await;
+}
+
+#[tokio::test]
+async fn a_host_finds_every_room_it_ran_with_its_results_on_postgres() {
+    let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
+        .await
+        .unwrap();
+    let url = pg.new_database();
+    let server = common::Server::start_with(|c| c.database_url = Some(url)).await;
+    a_host_finds_every_room(&server).await;
+}
+
+async fn a_host_finds_every_room(server: &common::Server) {
     let first = server
         .create_room_with(json!({"title": "Monday screening"}))
         .await;
@@ -52,8 +67,8 @@ async fn a_host_finds_every_room_it_ran_with_its_results() {
         .await;
 
     // Play one question in the first room and end it.
-    let mut host = common::game::host(&server, &first).await;
-    let mut player = common::game::join(&server, &first, "ann").await;
+    let mut host = common::game::host(server, &first).await;
+    let mut player = common::game::join(server, &first, "ann").await;
     let q = common::game::ask(&mut host, "self", json!({}), &mut [&mut player.client]).await;
     player
         .client
@@ -65,7 +80,7 @@ async fn a_host_finds_every_room_it_ran_with_its_results() {
     host.send_json(json!({"type": "end"})).await;
     host.recv_until("ended").await;
 
-    let (status, body) = history(&server, &first.host_token).await;
+    let (status, body) = history(server, &first.host_token).await;
     assert_eq!(status, 200);
     let rooms = body["rooms"].as_array().unwrap();
     let codes: Vec<&str> = rooms.iter().filter_map(|r| r["code"].as_str()).collect();

@@ -87,6 +87,12 @@ pub struct Config {
     /// per-address limits see players, not the proxy.
     #[arg(long, env = "QUIZROOM_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<TrustedProxy>,
+
+    /// PostgreSQL database for results instead of the SQLite file under the
+    /// data dir (e.g. postgres://quizroom@127.0.0.1/quizroom); every node
+    /// of a cluster uses the same one.
+    #[arg(long, env = "QUIZROOM_DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 impl Default for Config {
@@ -108,6 +114,7 @@ impl Default for Config {
             admin_token: None,
             log_format: LogFormat::Text,
             trusted_proxies: Vec::new(),
+            database_url: None,
         }
     }
 }

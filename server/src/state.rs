@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::live::room::ConnId;
 use crate::live::rooms::Rooms;
 use crate::live::ws::limits::FailedJoins;
-use crate::storage::store::Store;
+use crate::storage::{Persistence, Store};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -21,7 +21,7 @@ pub struct AppState {
 struct Inner {
     config: Config,
     catalog: RwLock<Arc<Catalog>>,
-    store: Option<Arc<Store>>,
+    store: Option<Arc<dyn Store>>,
     rooms: Rooms,
     failed_joins: FailedJoins,
     next_conn: AtomicU64,
@@ -39,7 +39,7 @@ impl AppState {
 
     /// Builds the state with the results database (`None` keeps results in
     /// memory only, as unit tests of other parts do).
-    pub fn with_store(config: Config, catalog: Catalog, store: Option<Arc<Store>>) -> AppState {
+    pub fn with_store(config: Config, catalog: Catalog, store: Option<Arc<dyn Store>>) -> AppState {
         AppState {
             inner: Arc::new(Inner {
                 config,
@@ -57,7 +57,7 @@ impl AppState {
     }
 
     /// The results database, if the server runs with one.
-    pub fn store(&self) -> Option<&Arc<Store>> {
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
         self.inner.store.as_ref()
     }
 
@@ -149,6 +149,18 @@ impl AppState {
     /// Live room owner tasks, so shutdown can wait for them to persist.
     pub fn room_tasks(&self) -> &TaskCount {
         &self.inner.room_tasks
+    }
+}
+
+/// The persistence glue reaches the store and catalog through this, so
+/// `storage` needs nothing of the live rooms this state also holds.
+impl Persistence for AppState {
+    fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.inner.store.as_ref()
+    }
+
+    fn catalog(&self) -> Arc<Catalog> {
+        AppState::catalog(self)
     }
 }
 

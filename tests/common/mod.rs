@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod game;
+pub mod services;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,7 +1,117 @@
-//! Durable storage: the results database ([`store`]), the glue that turns a
-//! room's effects into store writes and restores rooms after a restart
+//! Durable storage: the results store ([`Store`], embedded SQLite in
+//! [`store`] by default, PostgreSQL in [`postgres`] for a cluster), the
+//! queue both write through ([`queue`]), the glue that turns a room's
+//! effects into store writes and restores rooms after a restart
 //! ([`persist`]), and uploaded bank files kept on disk ([`uploads`]).
+//!
+//! Nothing here depends on the server's shared state: what the glue needs
+//! from it is the [`Persistence`] trait, so `live` uses `storage` and never
+//! the other way round.
 
 pub mod persist;
+pub mod postgres;
+pub mod queue;
 pub mod store;
 pub mod uploads;
+
+use std::sync::Arc;
+
+use crate::bank::catalog::Catalog;
+use crate::protocol::Millis;
+use store::{
+    AnswerRow, CheckpointRow, FinalResults, QueuedAnswer, RoomRow, RoomSummary, RunningRoom,
+    StoreError, StoredResults,
+};
+
+/// Where results, checkpoints and room history live. One trait so the same
+/// rooms, restore path and HTTP handlers run on the embedded SQLite file
+/// of a single node and on the PostgreSQL database a cluster shares.
+///
+/// Every method is synchronous and may be called from a room's task:
+/// writes are queued to a writer thread (waiting only where a method says
+/// it returns once committed), reads wait off the async runtime. A new kind
+/// of stored data adds methods here with an implementation in each store
+/// (a write is one more [`queue::Op`] variant).
+pub trait Store: Send + Sync {
+    /// Where the data is, for logs (a file path, or a database address
+    /// without its password).
+    fn describe(&self) -> String;
+
+    /// Records a new room so its host can find it later. Queued.
+    fn room_created(&self, room: RoomRow) -> Result<(), StoreError>;
+
+    /// Records one answer as it arrives. Queued; committed within
+    /// milliseconds, and at the latest by the next [`Store::checkpoint`].
+    fn record_answer(&self, answer: AnswerRow) -> Result<(), StoreError>;
+
+    /// Records one answer whose payload the writer thread serializes.
+    /// Queued like [`Store::record_answer`].
+    fn queue_answer(&self, answer: QueuedAnswer) -> Result<(), StoreError>;
+
+    /// Writes a question-boundary checkpoint and returns once it and every
+    /// write queued before it are committed.
+    fn checkpoint(&self, checkpoint: CheckpointRow) -> Result<(), StoreError>;
+
+    /// Marks a room ended (with its final results, if given) and returns
+    /// once committed. An ended room is never restored.
+    fn end_room(
+        &self,
+        code: &str,
+        ended_ms: Millis,
+        results: Option<FinalResults>,
+    ) -> Result<(), StoreError>;
+
+    /// Drops answers to questions after `qid` in `code`: they belong to a
+    /// question that was open when the server stopped and is not restored.
+    fn discard_answers_after(&self, code: &str, qid: u32) -> Result<(), StoreError>;
+
+    /// Marks ended every room that has no checkpoint yet (it was still in
+    /// its lobby when the server stopped and cannot be brought back), so a
+    /// host's history does not show it running forever.
+    fn end_rooms_without_checkpoint(&self, ended_ms: Millis) -> Result<(), StoreError>;
+
+    /// Returns once everything queued so far is committed.
+    fn flush(&self) -> Result<(), StoreError>;
+
+    /// Resolves once everything queued so far is committed, without blocking
+    /// the caller: a room holds the acks of answers it queued until then, so
+    /// an acknowledged answer survives a crash.
+    fn committed(&self) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError>;
+
+    /// Deletes rooms (with their answers and results) that ended, or were
+    /// last written, before `cutoff_ms`. Returns how many rooms went.
+    fn purge_before(&self, cutoff_ms: Millis) -> Result<usize, StoreError>;
+
+    /// Final results of ended room `code` if `host_token` owns it.
+    fn results(&self, code: &str, host_token: &str) -> Result<Option<StoredResults>, StoreError>;
+
+    /// Whether room `code` is in the database, whoever owns it.
+    fn room_exists(&self, code: &str) -> Result<bool, StoreError>;
+
+    /// Whether any room was created with `host_token`, so a host may reuse
+    /// it for a new room.
+    fn host_token_known(&self, host_token: &str) -> Result<bool, StoreError>;
+
+    /// Rooms created with `host_token`, newest first.
+    fn rooms_of_host(&self, host_token: &str) -> Result<Vec<RoomSummary>, StoreError>;
+
+    /// Rooms that have a checkpoint and have not ended: the ones to restore.
+    fn running_rooms(&self) -> Result<Vec<RunningRoom>, StoreError>;
+
+    /// Every stored answer of `code`, in (qid, player, kind) order.
+    fn answers(&self, code: &str) -> Result<Vec<AnswerRow>, StoreError>;
+
+    /// Results of finished questions of `code`, by qid.
+    fn question_results(&self, code: &str) -> Result<Vec<(u32, serde_json::Value)>, StoreError>;
+}
+
+/// What the persistence glue ([`persist`]) needs from the running server:
+/// its store, if any, and the catalog restored rooms pick questions from.
+/// The server's shared state implements it; tests may use anything else.
+pub trait Persistence {
+    /// The results store, or `None` when results stay in memory.
+    fn store(&self) -> Option<&Arc<dyn Store>>;
+
+    /// The current catalog snapshot.
+    fn catalog(&self) -> Arc<Catalog>;
+}

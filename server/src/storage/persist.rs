@@ -14,24 +14,34 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::live::room::AnswerRecord;
 use crate::live::room::{Effect, RecordKind, Room};
-use crate::state::AppState;
 use crate::storage::store::{
     now_ms, AnswerPayload, CheckpointRow, FinalResults, FrozenQuestion, QueuedAnswer, RoomRow,
-    Store,
+    SqliteStore,
 };
+use crate::storage::{Persistence, Store};
 
-/// Opens the results database under `config.data_dir`, purging rooms past
+/// Opens the results store: the PostgreSQL database at
+/// `config.database_url` when one is given (a cluster's shared store),
+/// else the SQLite file under `config.data_dir`; purges rooms past
 /// `config.retention_hours`. Called once by [`crate::run`].
-pub fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
+pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let retention = Duration::from_secs(config.retention_hours.saturating_mul(3600));
-    let store = Store::open(&config.data_dir, retention).with_context(|| {
-        format!(
-            "opening the results database in {}",
-            config.data_dir.display()
-        )
-    })?;
-    tracing::info!(path = %store.path().display(), retention_hours = config.retention_hours, "results database open");
-    Ok(Arc::new(store))
+    let store: Arc<dyn Store> = match &config.database_url {
+        Some(url) => Arc::new(
+            crate::storage::postgres::PgStore::open(url, retention)
+                .context("opening the PostgreSQL results database")?,
+        ),
+        None => Arc::new(
+            SqliteStore::open(&config.data_dir, retention).with_context(|| {
+                format!(
+                    "opening the results database in {}",
+                    config.data_dir.display()
+                )
+            })?,
+        ),
+    };
+    tracing::info!(store = %store.describe(), retention_hours = config.retention_hours, "results database open");
+    Ok(store)
 }
 
 fn logged<T>(
@@ -51,7 +61,7 @@ fn logged<T>(
 
 /// A room was created (`POST /api/rooms`): record who owns it so the host
 /// finds it in its history even before the first question.
-pub fn room_created(state: &AppState, code: &str, host_token: &str, title: &str) {
+pub fn room_created(state: &impl Persistence, code: &str, host_token: &str, title: &str) {
     let Some(store) = state.store() else { return };
     let row = RoomRow {
         code: code.to_string(),
@@ -64,7 +74,7 @@ pub fn room_created(state: &AppState, code: &str, host_token: &str, title: &str)
 
 /// Whether `host_token` already owns a stored room, so `POST /api/rooms`
 /// may accept it for one more room.
-pub fn host_token_known(state: &AppState, host_token: &str) -> bool {
+pub fn host_token_known(state: &impl Persistence, host_token: &str) -> bool {
     let Some(store) = state.store() else {
         return false;
     };
@@ -78,7 +88,7 @@ pub fn host_token_known(state: &AppState, host_token: &str) -> bool {
 
 /// Whether a stored room (live or ended within retention) holds `code`, so
 /// a new room does not take a code whose results are still being served.
-pub fn code_taken(state: &AppState, code: &str) -> bool {
+pub fn code_taken(state: &impl Persistence, code: &str) -> bool {
     let Some(store) = state.store() else {
         return false;
     };
@@ -96,7 +106,7 @@ impl AnswerPayload for AnswerRecord {
 /// Queues one counted answer. Takes the record by value: it moves into the
 /// store's queue and is serialized there, so the room task pays neither a
 /// copy nor the JSON.
-pub fn record(state: &AppState, record: AnswerRecord) {
+pub fn record(state: &impl Persistence, record: AnswerRecord) {
     let Some(store) = state.store() else { return };
     let row = QueuedAnswer {
         room: record.room.clone(),
@@ -116,15 +126,15 @@ pub fn record(state: &AppState, record: AnswerRecord) {
 /// A `Checkpoint` or `Ended` returns only once it (and every answer queued
 /// before it) is committed, so what the room shows after a boundary is on
 /// disk; a `Record` is queued and costs the room no disk wait.
-pub fn on_effect(state: &AppState, room: &mut Room, effect: &Effect) {
+pub fn on_effect(state: &impl Persistence, room: &mut Room, effect: &Effect) {
     let Some(store) = state.store() else { return };
     match effect {
         Effect::Record(r) => record(state, r.clone()),
-        Effect::Checkpoint => checkpoint(store, room, "checkpoint"),
+        Effect::Checkpoint => checkpoint(store.as_ref(), room, "checkpoint"),
         Effect::Ended => {
             // The last snapshot (so an ended room is never restored as
             // running), then the final results, computed once.
-            checkpoint(store, room, "final checkpoint");
+            checkpoint(store.as_ref(), room, "final checkpoint");
             logged(
                 "ending a room",
                 room.code(),
@@ -149,7 +159,7 @@ fn record_kind(kind: RecordKind) -> &'static str {
 
 /// Writes a boundary and waits for it; on success the room learns which
 /// finished questions need not be written again.
-fn checkpoint(store: &Store, room: &mut Room, what: &str) {
+fn checkpoint(store: &dyn Store, room: &mut Room, what: &str) {
     let Some(row) = checkpoint_of(room) else {
         return;
     };
@@ -227,7 +237,7 @@ fn final_results(room: &Room) -> FinalResults {
 
 /// Rooms that were running when the server stopped, restored at their last
 /// question boundary. Called once at start, before accepting sockets.
-pub fn restore_rooms(state: &AppState) -> Vec<Room> {
+pub fn restore_rooms(state: &impl Persistence) -> Vec<Room> {
     let Some(store) = state.store() else {
         return Vec::new();
     };
@@ -244,7 +254,7 @@ pub fn restore_rooms(state: &AppState) -> Vec<Room> {
     for stored in running {
         match Room::restore(stored.snapshot, catalog.clone()) {
             Ok(mut room) => {
-                let replayed = replay_open_question(store, &mut room);
+                let replayed = replay_open_question(store.as_ref(), &mut room);
                 tracing::info!(
                     room = %stored.code,
                     boundary_qid = stored.boundary_qid,
@@ -276,7 +286,7 @@ pub fn restore_rooms(state: &AppState) -> Vec<Room> {
 /// Puts the answers recorded on a restored room's last question back on it
 /// (the snapshot has that question as of its last checkpoint), and drops
 /// stored answers of later qids, which no snapshot holds.
-fn replay_open_question(store: &Store, room: &mut Room) -> crate::live::room::Replayed {
+fn replay_open_question(store: &dyn Store, room: &mut Room) -> crate::live::room::Replayed {
     let code = room.code().to_string();
     let last = room.current_qid().unwrap_or(0);
     logged(
@@ -313,7 +323,11 @@ pub fn ended_room(state: &AppState, code: &str) -> Option<Room> {
 }
 
 /// Results JSON of a room that is no longer live, if `host_token` owns it.
-pub fn stored_results(state: &AppState, code: &str, host_token: &str) -> Option<serde_json::Value> {
+pub fn stored_results(
+    state: &impl Persistence,
+    code: &str,
+    host_token: &str,
+) -> Option<serde_json::Value> {
     let store = state.store()?;
     logged(
         "reading stored results",
@@ -325,7 +339,11 @@ pub fn stored_results(state: &AppState, code: &str, host_token: &str) -> Option<
 }
 
 /// Results CSV of a room that is no longer live, if `host_token` owns it.
-pub fn stored_results_csv(state: &AppState, code: &str, host_token: &str) -> Option<String> {
+pub fn stored_results_csv(
+    state: &impl Persistence,
+    code: &str,
+    host_token: &str,
+) -> Option<String> {
     let store = state.store()?;
     logged(
         "reading stored results",
@@ -338,7 +356,7 @@ pub fn stored_results_csv(state: &AppState, code: &str, host_token: &str) -> Opt
 
 /// Waits until every queued write is committed. The shutdown path calls
 /// this last, after the final checkpoints, before the process exits.
-pub fn flush_all(state: &AppState) {
+pub fn flush_all(state: &impl Persistence) {
     if let Some(store) = state.store() {
         logged("flushing the results database", "-", store.flush());
     }
@@ -349,6 +367,7 @@ mod tests {
     use super::*;
     use crate::live::room::{Command, RoomOptions};
     use crate::protocol::{ClientMsg, Mode};
+    use crate::state::AppState;
 
     const NOW: u64 = 1_700_000_000_000;
 
@@ -364,7 +383,7 @@ mod tests {
     }
 
     /// Applies a command and stores what it asks for, as the owner task does.
-    fn apply(state: &AppState, room: &mut Room, cmd: Command, now: u64) -> Vec<Effect> {
+    fn apply(state: &impl Persistence, room: &mut Room, cmd: Command, now: u64) -> Vec<Effect> {
         let effects = room.apply(cmd, now);
         for e in &effects {
             on_effect(state, room, e);
@@ -372,7 +391,7 @@ mod tests {
         effects
     }
 
-    fn ask(state: &AppState, room: &mut Room, now: u64) -> u32 {
+    fn ask(state: &impl Persistence, room: &mut Room, now: u64) -> u32 {
         let msg = ClientMsg::Ask {
             mode: Mode::SelfAssess,
             topics: Vec::new(),
@@ -385,7 +404,14 @@ mod tests {
         room.current_qid().unwrap()
     }
 
-    fn vote(state: &AppState, room: &mut Room, conn: u64, qid: u32, choice: usize, now: u64) {
+    fn vote(
+        state: &impl Persistence,
+        room: &mut Room,
+        conn: u64,
+        qid: u32,
+        choice: usize,
+        now: u64,
+    ) {
         let msg = ClientMsg::Vote {
             qid,
             choice: Some(choice),

@@ -1,7 +1,9 @@
-//! The results database: one SQLite file under the data dir, so results
-//! survive a restart or a crash without any outside service.
+//! The embedded results database, and the rows every store reads and
+//! writes: one SQLite file under the data dir, so results survive a restart
+//! or a crash without any outside service (the default; see
+//! [`crate::storage::postgres`] for a cluster's shared database).
 //!
-//! Writes go through one writer thread that owns the write connection and
+//! Writes go through one writer thread ([`crate::storage::queue`]) that owns the write connection and
 //! commits whatever is queued as one transaction; a room task never waits on
 //! the disk for an answer, only at a question boundary (a checkpoint), where
 //! it waits until everything it queued before is committed. The database is
@@ -12,7 +14,7 @@
 //! after a restart replaces it instead of counting it twice.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,28 +23,11 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use crate::protocol::Millis;
+use crate::storage::queue::{Backend, Op, WriteQueue};
+use crate::storage::Store;
 
 /// File name of the database inside the data dir.
 pub const DB_FILE: &str = "quizroom.sqlite3";
-
-/// Queued writes the writer thread may lag behind before senders wait; a
-/// bound so a stuck disk shows up as back-pressure, not as unbounded memory.
-const QUEUE: usize = 65_536;
-
-/// Most operations committed in one transaction.
-const BATCH: usize = 1024;
-
-/// How long the writer thread waits for more answers before committing a
-/// batch nobody waits on. Every commit appends each page it touched to the
-/// WAL, so a vote storm committed a few rows at a time writes the same
-/// pages over and over; gathering for a few milliseconds makes it one
-/// commit per few hundred votes.
-const LINGER: Duration = Duration::from_millis(5);
-
-/// While lingering the thread sleeps in slices of this length rather than
-/// waiting on the queue, so a storm does not wake it once per answer, and a
-/// checkpoint or flush that arrives meanwhile waits at most one slice.
-const LINGER_SLICE: Duration = Duration::from_millis(1);
 
 /// How often the checkpointer thread copies the WAL back into the database
 /// file. A checkpoint syncs the file to disk, which can take tens of
@@ -58,9 +43,6 @@ const WAL_CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// so what the writer does is mostly the sync, a few times less often than
 /// with SQLite's default of 1,000 pages. 4,000 pages is 16 MiB.
 const WAL_WRITER_CHECKPOINT_PAGES: i64 = 4_000;
-
-/// How often the writer thread purges rooms past retention.
-const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// Schema version stored in `PRAGMA user_version`.
 /// Version 2 keeps finished questions of a snapshot in `snapshot_questions`
@@ -111,6 +93,9 @@ pub enum StoreError {
     /// SQLite refused an operation.
     #[error("results database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused an operation or could not be reached.
+    #[error("results database (PostgreSQL): {}", pg_detail(.0))]
+    Postgres(#[from] postgres::Error),
     /// The data dir could not be created.
     #[error("data dir {path}: {source}")]
     Io {
@@ -129,6 +114,18 @@ pub enum StoreError {
     /// The database was written by a newer server.
     #[error("results database schema {found} is newer than this server's {SCHEMA_VERSION}")]
     NewerSchema { found: i64 },
+}
+
+/// A PostgreSQL error with the server's own message (its `Display` alone
+/// says only "db error").
+fn pg_detail(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
 }
 
 /// A room as created: who owns it and what it is called.
@@ -241,51 +238,13 @@ pub struct RunningRoom {
     pub boundary_qid: u32,
 }
 
-type Done<T> = SyncSender<Result<T, String>>;
-
-enum Op {
-    Created(RoomRow),
-    Answer(AnswerRow),
-    Queued(QueuedAnswer),
-    /// Answered once committed, with whether this checkpoint's own rows were
-    /// accepted (a refused row does not fail the rest of its batch).
-    Checkpoint(Box<CheckpointRow>, Done<()>),
-    Ended {
-        code: String,
-        ended_ms: Millis,
-        results: Option<Box<FinalResults>>,
-    },
-    DiscardAfter {
-        code: String,
-        qid: u32,
-    },
-    EndUnrestorable {
-        ended_ms: Millis,
-    },
-    Flush(Done<()>),
-    /// Like `Flush`, answered to an async waiter that does not block.
-    Committed(tokio::sync::oneshot::Sender<Result<(), String>>),
-    Purge {
-        cutoff_ms: Millis,
-        done: Option<Done<usize>>,
-    },
-    Stop,
-}
-
-impl Op {
-    /// Whether a caller is blocked until this op is committed (or it must
-    /// not wait: stopping, purging).
-    fn has_waiter(&self) -> bool {
-        !matches!(self, Op::Created(_) | Op::Answer(_) | Op::Queued(_))
-    }
-}
-
-/// The open results database. Share it behind an `Arc`; every method is
-/// synchronous and short (reads use their own connection, writes are queued).
-pub struct Store {
-    tx: SyncSender<Op>,
+/// The embedded results database: one SQLite file under the data dir, the
+/// default store, needing no outside service. Share it behind an `Arc`;
+/// every method is synchronous and short (reads use their own connection,
+/// writes are queued).
+pub struct SqliteStore {
+    queue: WriteQueue,
     reader: Mutex<Connection>,
-    writer: Mutex<Option<JoinHandle<()>>>,
     /// Dropped to stop the WAL checkpointer thread.
     wal_stop: Mutex<Option<SyncSender<()>>>,
     wal: Mutex<Option<JoinHandle<()>>>,
@@ -300,11 +259,11 @@ pub fn now_ms() -> Millis {
         .unwrap_or(0)
 }
 
-fn to_sql(ms: Millis) -> i64 {
+pub(crate) fn to_sql(ms: Millis) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
-fn from_sql(v: i64) -> Millis {
+pub(crate) fn from_sql(v: i64) -> Millis {
     u64::try_from(v).unwrap_or(0)
 }
 
@@ -317,10 +276,10 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if needed) the database in `dir`, purges rooms that
     /// ended more than `retention` ago, and starts the writer thread.
-    pub fn open(dir: &Path, retention: Duration) -> Result<Store, StoreError> {
+    pub fn open(dir: &Path, retention: Duration) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: dir.to_path_buf(),
             source,
@@ -353,18 +312,15 @@ impl Store {
                 path: path.clone(),
                 source,
             })?;
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
-        let writer = std::thread::Builder::new()
-            .name("quizroom-store".into())
-            .spawn(move || write_loop(conn, rx, retention_ms))
-            .map_err(|source| StoreError::Io {
+        let queue = WriteQueue::start("quizroom-store", conn, retention_ms).map_err(|source| {
+            StoreError::Io {
                 path: path.clone(),
                 source,
-            })?;
-        Ok(Store {
-            tx,
+            }
+        })?;
+        Ok(SqliteStore {
+            queue,
             reader: Mutex::new(reader),
-            writer: Mutex::new(Some(writer)),
             wal_stop: Mutex::new(Some(wal_stop)),
             wal: Mutex::new(Some(wal)),
             path,
@@ -376,114 +332,6 @@ impl Store {
         &self.path
     }
 
-    fn send(&self, op: Op) -> Result<(), StoreError> {
-        match self.tx.try_send(op) {
-            Ok(()) => Ok(()),
-            // A full queue means the disk is behind: wait for room, without
-            // holding up the other tasks of this thread.
-            Err(TrySendError::Full(op)) => {
-                off_the_runtime(|| self.tx.send(op)).map_err(|_| StoreError::Closed)
-            }
-            Err(TrySendError::Disconnected(_)) => Err(StoreError::Closed),
-        }
-    }
-
-    fn wait<T>(rx: Receiver<Result<T, String>>) -> Result<T, StoreError> {
-        match off_the_runtime(|| rx.recv()) {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(message)) => Err(StoreError::Write(message)),
-            Err(_) => Err(StoreError::Closed),
-        }
-    }
-
-    /// Records a new room so its host can find it later. Queued.
-    pub fn room_created(&self, room: RoomRow) -> Result<(), StoreError> {
-        self.send(Op::Created(room))
-    }
-
-    /// Records one answer as it arrives. Queued; committed within
-    /// milliseconds, and at the latest by the next [`Store::checkpoint`].
-    pub fn record_answer(&self, answer: AnswerRow) -> Result<(), StoreError> {
-        self.send(Op::Answer(answer))
-    }
-
-    /// Records one answer whose payload the writer thread serializes.
-    /// Queued like [`Store::record_answer`].
-    pub fn queue_answer(&self, answer: QueuedAnswer) -> Result<(), StoreError> {
-        self.send(Op::Queued(answer))
-    }
-
-    /// Writes a question-boundary checkpoint and returns once it and every
-    /// write queued before it are committed.
-    pub fn checkpoint(&self, checkpoint: CheckpointRow) -> Result<(), StoreError> {
-        let (done, rx) = mpsc::sync_channel(1);
-        self.send(Op::Checkpoint(Box::new(checkpoint), done))?;
-        Store::wait(rx)
-    }
-
-    /// Marks a room ended (with its final results, if given) and returns
-    /// once committed. An ended room is never restored.
-    pub fn end_room(
-        &self,
-        code: &str,
-        ended_ms: Millis,
-        results: Option<FinalResults>,
-    ) -> Result<(), StoreError> {
-        self.send(Op::Ended {
-            code: code.to_string(),
-            ended_ms,
-            results: results.map(Box::new),
-        })?;
-        self.flush()
-    }
-
-    /// Drops answers to questions after `qid` in `code`: they belong to a
-    /// question that was open when the server stopped and is not restored.
-    pub fn discard_answers_after(&self, code: &str, qid: u32) -> Result<(), StoreError> {
-        self.send(Op::DiscardAfter {
-            code: code.to_string(),
-            qid,
-        })?;
-        self.flush()
-    }
-
-    /// Marks ended every room that has no checkpoint yet (it was still in
-    /// its lobby when the server stopped and cannot be brought back), so a
-    /// host's history does not show it running forever.
-    pub fn end_rooms_without_checkpoint(&self, ended_ms: Millis) -> Result<(), StoreError> {
-        self.send(Op::EndUnrestorable { ended_ms })?;
-        self.flush()
-    }
-
-    /// Returns once everything queued so far is committed.
-    pub fn flush(&self) -> Result<(), StoreError> {
-        let (done, rx) = mpsc::sync_channel(1);
-        self.send(Op::Flush(done))?;
-        Store::wait(rx)
-    }
-
-    /// Resolves once everything queued so far is committed, without blocking
-    /// the caller: a room holds the acks of answers it queued until then, so
-    /// an acknowledged answer survives a crash.
-    pub fn committed(
-        &self,
-    ) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError> {
-        let (done, rx) = tokio::sync::oneshot::channel();
-        self.send(Op::Committed(done))?;
-        Ok(rx)
-    }
-
-    /// Deletes rooms (with their answers and results) that ended, or were
-    /// last written, before `cutoff_ms`. Returns how many rooms went.
-    pub fn purge_before(&self, cutoff_ms: Millis) -> Result<usize, StoreError> {
-        let (done, rx) = mpsc::sync_channel(1);
-        self.send(Op::Purge {
-            cutoff_ms,
-            done: Some(done),
-        })?;
-        Store::wait(rx)
-    }
-
     fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
@@ -491,13 +339,60 @@ impl Store {
         let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
         f(&conn)
     }
+}
 
-    /// Final results of ended room `code` if `host_token` owns it.
-    pub fn results(
+impl Store for SqliteStore {
+    fn describe(&self) -> String {
+        format!("SQLite {}", self.path.display())
+    }
+
+    fn room_created(&self, room: RoomRow) -> Result<(), StoreError> {
+        self.queue.room_created(room)
+    }
+
+    fn record_answer(&self, answer: AnswerRow) -> Result<(), StoreError> {
+        self.queue.record_answer(answer)
+    }
+
+    fn queue_answer(&self, answer: QueuedAnswer) -> Result<(), StoreError> {
+        self.queue.queue_answer(answer)
+    }
+
+    fn checkpoint(&self, checkpoint: CheckpointRow) -> Result<(), StoreError> {
+        self.queue.checkpoint(checkpoint)
+    }
+
+    fn end_room(
         &self,
         code: &str,
-        host_token: &str,
-    ) -> Result<Option<StoredResults>, StoreError> {
+        ended_ms: Millis,
+        results: Option<FinalResults>,
+    ) -> Result<(), StoreError> {
+        self.queue.end_room(code, ended_ms, results)
+    }
+
+    fn discard_answers_after(&self, code: &str, qid: u32) -> Result<(), StoreError> {
+        self.queue.discard_answers_after(code, qid)
+    }
+
+    fn end_rooms_without_checkpoint(&self, ended_ms: Millis) -> Result<(), StoreError> {
+        self.queue.end_rooms_without_checkpoint(ended_ms)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.queue.flush()
+    }
+
+    fn committed(&self) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError> {
+        self.queue.committed()
+    }
+
+    fn purge_before(&self, cutoff_ms: Millis) -> Result<usize, StoreError> {
+        self.queue.purge_before(cutoff_ms)
+    }
+
+    /// Final results of ended room `code` if `host_token` owns it.
+    fn results(&self, code: &str, host_token: &str) -> Result<Option<StoredResults>, StoreError> {
         self.read(|c| {
             let row = c
                 .query_row(
@@ -527,7 +422,7 @@ impl Store {
     }
 
     /// Whether room `code` is in the database, whoever owns it.
-    pub fn room_exists(&self, code: &str) -> Result<bool, StoreError> {
+    fn room_exists(&self, code: &str) -> Result<bool, StoreError> {
         self.read(|c| {
             Ok(
                 c.query_row("SELECT 1 FROM rooms WHERE code = ?1", [code], |_| Ok(()))
@@ -539,7 +434,7 @@ impl Store {
 
     /// Whether any room was created with `host_token`, so a host may reuse
     /// it for a new room.
-    pub fn host_token_known(&self, host_token: &str) -> Result<bool, StoreError> {
+    fn host_token_known(&self, host_token: &str) -> Result<bool, StoreError> {
         self.read(|c| {
             Ok(c.query_row(
                 "SELECT 1 FROM rooms WHERE host_token = ?1 LIMIT 1",
@@ -552,7 +447,7 @@ impl Store {
     }
 
     /// Rooms created with `host_token`, newest first.
-    pub fn rooms_of_host(&self, host_token: &str) -> Result<Vec<RoomSummary>, StoreError> {
+    fn rooms_of_host(&self, host_token: &str) -> Result<Vec<RoomSummary>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT r.code, r.title, r.created_ms, r.ended_ms,
@@ -576,7 +471,7 @@ impl Store {
     }
 
     /// Rooms that have a checkpoint and have not ended: the ones to restore.
-    pub fn running_rooms(&self) -> Result<Vec<RunningRoom>, StoreError> {
+    fn running_rooms(&self) -> Result<Vec<RunningRoom>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare(
                 "SELECT code, host_token, snapshot, boundary_qid FROM rooms
@@ -634,7 +529,7 @@ impl Store {
     }
 
     /// Every stored answer of `code`, in (qid, player, kind) order.
-    pub fn answers(&self, code: &str) -> Result<Vec<AnswerRow>, StoreError> {
+    fn answers(&self, code: &str) -> Result<Vec<AnswerRow>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT qid, player, kind, payload, at_ms FROM answers
@@ -666,10 +561,7 @@ impl Store {
     }
 
     /// Results of finished questions of `code`, by qid.
-    pub fn question_results(
-        &self,
-        code: &str,
-    ) -> Result<Vec<(u32, serde_json::Value)>, StoreError> {
+    fn question_results(&self, code: &str) -> Result<Vec<(u32, serde_json::Value)>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT qid, payload FROM question_results WHERE room = ?1 ORDER BY qid",
@@ -690,13 +582,9 @@ impl Store {
     }
 }
 
-impl Drop for Store {
+impl Drop for SqliteStore {
     fn drop(&mut self) {
-        let _ = self.tx.send(Op::Stop);
-        let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
-        }
+        self.queue.stop();
         // After the writer: the checkpointer's last pass takes its final
         // commits into the database file.
         drop(
@@ -757,7 +645,26 @@ fn wal_loop(conn: Connection, stop: Receiver<()>) {
 fn with_frozen_questions(
     c: &Connection,
     code: &str,
+    snapshot: serde_json::Value,
+) -> Result<serde_json::Value, StoreError> {
+    with_frozen_rows(code, snapshot, |n| {
+        let mut stmt = c.prepare_cached(
+            "SELECT idx, json FROM snapshot_questions WHERE room = ?1 AND idx < ?2 ORDER BY idx",
+        )?;
+        let rows = stmt.query_map(params![code, to_sql(n)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    })
+}
+
+/// The store-independent half of [`with_frozen_questions`]: `fetch(n)`
+/// returns the stored (index, JSON) rows below `n` in index order; they must
+/// be exactly `0..n`, or the room is not restored.
+pub(crate) fn with_frozen_rows(
+    code: &str,
     mut snapshot: serde_json::Value,
+    fetch: impl FnOnce(u64) -> Result<Vec<(i64, String)>, StoreError>,
 ) -> Result<serde_json::Value, StoreError> {
     let Some(frozen) = snapshot.get(FROZEN_FIELD) else {
         return Ok(snapshot);
@@ -766,15 +673,8 @@ fn with_frozen_questions(
     let n = frozen
         .as_u64()
         .ok_or_else(|| missing(format!("{FROZEN_FIELD} is not a count")))?;
-    let mut stmt = c.prepare_cached(
-        "SELECT idx, json FROM snapshot_questions WHERE room = ?1 AND idx < ?2 ORDER BY idx",
-    )?;
-    let rows = stmt.query_map(params![code, to_sql(n)], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-    })?;
     let mut frozen = Vec::new();
-    for row in rows {
-        let (idx, json) = row?;
+    for (idx, json) in fetch(n)? {
         if u64::try_from(idx).ok() != Some(frozen.len() as u64) {
             return Err(missing(format!(
                 "finished question {} is missing",
@@ -966,90 +866,14 @@ fn purge(conn: &mut Connection, cutoff_ms: Millis) -> rusqlite::Result<usize> {
     Ok(n)
 }
 
-/// Owns the write connection: takes one op, then whatever else is queued
-/// (up to [`BATCH`]), commits them as one transaction, then answers waiters.
-fn write_loop(mut conn: Connection, rx: Receiver<Op>, retention_ms: u64) {
-    let mut last_purge = Instant::now();
-    loop {
-        let first = match rx.recv_timeout(PURGE_EVERY) {
-            Ok(op) => op,
-            Err(RecvTimeoutError::Timeout) => Op::Purge {
-                cutoff_ms: now_ms().saturating_sub(retention_ms),
-                done: None,
-            },
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        let mut batch = vec![first];
-        let linger_until = Instant::now() + LINGER;
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(mpsc::TryRecvError::Disconnected) => break,
-                Err(mpsc::TryRecvError::Empty) => {
-                    // Only answers (and room rows) may wait for company;
-                    // anyone blocked on this batch gets it now.
-                    if batch.iter().any(Op::has_waiter) {
-                        break;
-                    }
-                    let left = linger_until.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    std::thread::sleep(left.min(LINGER_SLICE));
-                }
-            }
-        }
-        let stop = batch.iter().any(|op| matches!(op, Op::Stop));
-        let started = Instant::now();
-        let applied = write_batch(&mut conn, &batch);
-        match &applied {
-            Ok(_) => crate::metrics::store_commit(started.elapsed().as_secs_f64()),
-            Err(e) => {
-                crate::metrics::store_error();
-                tracing::error!(error = %e, ops = batch.len(), "results database write failed");
-            }
-        }
-        let result = applied.as_ref().map(|_| ());
-        for (i, op) in batch.into_iter().enumerate() {
-            match op {
-                Op::Checkpoint(_, done) => {
-                    let own = match &applied {
-                        Ok(ok) if ok.get(i).copied().unwrap_or(false) => Ok(()),
-                        Ok(_) => Err("the checkpoint row was refused".to_string()),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    let _ = done.send(own);
-                }
-                Op::Flush(done) => {
-                    let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
-                }
-                Op::Committed(done) => {
-                    let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
-                }
-                Op::Purge { cutoff_ms, done } => {
-                    let purged = purge(&mut conn, cutoff_ms).map_err(|e| e.to_string());
-                    if let Err(e) = &purged {
-                        crate::metrics::store_error();
-                        tracing::error!(error = %e, "purge failed");
-                    }
-                    last_purge = Instant::now();
-                    if let Some(done) = done {
-                        let _ = done.send(purged);
-                    }
-                }
-                _ => {}
-            }
-        }
-        if last_purge.elapsed() >= PURGE_EVERY {
-            last_purge = Instant::now();
-            if let Err(e) = purge(&mut conn, now_ms().saturating_sub(retention_ms)) {
-                crate::metrics::store_error();
-                tracing::error!(error = %e, "purge failed");
-            }
-        }
-        if stop {
-            return;
-        }
+/// The SQLite writer: the write connection, owned by the writer thread.
+impl Backend for Connection {
+    fn write_batch(&mut self, batch: &[Op]) -> Result<Vec<bool>, StoreError> {
+        Ok(write_batch(self, batch)?)
+    }
+
+    fn purge(&mut self, cutoff_ms: Millis) -> Result<usize, StoreError> {
+        Ok(purge(self, cutoff_ms)?)
     }
 }
 
@@ -1102,20 +926,6 @@ fn write_batch(conn: &mut Connection, batch: &[Op]) -> Result<Vec<bool>, rusqlit
     Ok(applied)
 }
 
-/// Runs a wait on the writer thread from a room's task. The rooms run on
-/// the async runtime's worker threads; on a multi-threaded runtime the
-/// worker first hands its queued tasks (other rooms, sockets) to another
-/// thread, so a checkpoint's commit delays only the room that waits for it.
-/// Elsewhere (a single-threaded runtime, or no runtime) it simply waits.
-fn off_the_runtime<R>(wait: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(wait)
-        }
-        _ => wait(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1141,28 +951,10 @@ mod tests {
         drop((writer, checkpointer));
         let _ = std::fs::remove_dir_all(&dir);
     }
-
-    #[test]
-    fn waits_run_on_every_kind_of_runtime() {
-        // Outside a runtime, on a current-thread runtime (tests), and on the
-        // server's multi-threaded runtime, where the worker steps aside.
-        assert_eq!(off_the_runtime(|| 1), 1);
-        let current = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        assert_eq!(current.block_on(async { off_the_runtime(|| 2) }), 2);
-        let multi = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .unwrap();
-        let on_worker =
-            multi.block_on(async { tokio::spawn(async { off_the_runtime(|| 3) }).await.unwrap() });
-        assert_eq!(on_worker, 3);
-    }
     use serde_json::json;
 
-    fn open(dir: &Path) -> Store {
-        Store::open(dir, Duration::from_secs(24 * 3600)).unwrap()
+    fn open(dir: &Path) -> SqliteStore {
+        SqliteStore::open(dir, Duration::from_secs(24 * 3600)).unwrap()
     }
 
     fn room(code: &str, token: &str, created_ms: Millis) -> RoomRow {
@@ -1467,7 +1259,7 @@ mod tests {
             let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
             conn.pragma_update(None, "user_version", 99).unwrap();
         }
-        let err = Store::open(dir.path(), Duration::from_secs(1))
+        let err = SqliteStore::open(dir.path(), Duration::from_secs(1))
             .err()
             .unwrap();
         assert!(matches!(err, StoreError::NewerSchema { found: 99 }));

@@ -1,0 +1,359 @@
+//! The write queue both result stores share: callers queue writes and a
+//! writer thread that owns the database connection commits whatever is
+//! queued as one transaction. A room task never waits on the database for
+//! an answer, only at a question boundary, where it waits until everything
+//! it queued before is committed.
+//!
+//! What differs between databases (how a batch is written, how old rooms
+//! are purged) is a [`Backend`]; the queue, its batching and its waits are
+//! written once here.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::protocol::Millis;
+use crate::storage::store::{
+    now_ms, AnswerRow, CheckpointRow, FinalResults, QueuedAnswer, RoomRow, StoreError,
+};
+
+/// Queued writes the writer thread may lag behind before senders wait; a
+/// bound so a stuck disk shows up as back-pressure, not as unbounded memory.
+const QUEUE: usize = 65_536;
+
+/// Most operations committed in one transaction.
+const BATCH: usize = 1024;
+
+/// How long the writer thread waits for more answers before committing a
+/// batch nobody waits on. Every commit appends each page it touched to the
+/// WAL, so a vote storm committed a few rows at a time writes the same
+/// pages over and over; gathering for a few milliseconds makes it one
+/// commit per few hundred votes.
+const LINGER: Duration = Duration::from_millis(5);
+
+/// While lingering the thread sleeps in slices of this length rather than
+/// waiting on the queue, so a storm does not wake it once per answer, and a
+/// checkpoint or flush that arrives meanwhile waits at most one slice.
+const LINGER_SLICE: Duration = Duration::from_millis(1);
+
+/// How often the writer thread purges rooms past retention.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Where a waiting caller hears how its write went.
+pub(crate) type Done<T> = SyncSender<Result<T, String>>;
+
+/// One queued write. A new kind of write is a new variant here and one
+/// arm in each backend's batch writer.
+pub(crate) enum Op {
+    Created(RoomRow),
+    Answer(AnswerRow),
+    Queued(QueuedAnswer),
+    /// Answered once committed, with whether this checkpoint's own rows were
+    /// accepted (a refused row does not fail the rest of its batch).
+    Checkpoint(Box<CheckpointRow>, Done<()>),
+    Ended {
+        code: String,
+        ended_ms: Millis,
+        results: Option<Box<FinalResults>>,
+    },
+    DiscardAfter {
+        code: String,
+        qid: u32,
+    },
+    EndUnrestorable {
+        ended_ms: Millis,
+    },
+    Flush(Done<()>),
+    /// Like `Flush`, answered to an async waiter that does not block.
+    Committed(tokio::sync::oneshot::Sender<Result<(), String>>),
+    Purge {
+        cutoff_ms: Millis,
+        done: Option<Done<usize>>,
+    },
+    Stop,
+}
+
+impl Op {
+    /// Whether a caller is blocked until this op is committed (or it must
+    /// not wait: stopping, purging).
+    pub(crate) fn has_waiter(&self) -> bool {
+        !matches!(self, Op::Created(_) | Op::Answer(_) | Op::Queued(_))
+    }
+}
+
+/// How one database writes what the queue hands it. Runs on the writer
+/// thread only, so it may block and owns its connection.
+pub(crate) trait Backend: Send + 'static {
+    /// Applies `batch` in one transaction; returns, per op, whether it was
+    /// applied (one refused row must not lose the rest of the batch). An
+    /// error means nothing of the batch was committed.
+    fn write_batch(&mut self, batch: &[Op]) -> Result<Vec<bool>, StoreError>;
+
+    /// Deletes rooms (with their answers and results) that ended, or were
+    /// last written, before `cutoff_ms`; returns how many rooms went.
+    fn purge(&mut self, cutoff_ms: Millis) -> Result<usize, StoreError>;
+}
+
+/// The sending side of a store's writer thread: every write method of a
+/// store is one of these. Stopping (or dropping) it lets the writer commit
+/// what is queued and waits for it to finish.
+pub(crate) struct WriteQueue {
+    tx: SyncSender<Op>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl WriteQueue {
+    /// Starts the writer thread `name` over `backend`.
+    pub(crate) fn start(
+        name: &str,
+        backend: impl Backend,
+        retention_ms: u64,
+    ) -> std::io::Result<WriteQueue> {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let writer = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || write_loop(backend, rx, retention_ms))?;
+        Ok(WriteQueue {
+            tx,
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    fn send(&self, op: Op) -> Result<(), StoreError> {
+        match self.tx.try_send(op) {
+            Ok(()) => Ok(()),
+            // A full queue means the database is behind: wait for room,
+            // without holding up the other tasks of this thread.
+            Err(TrySendError::Full(op)) => {
+                off_the_runtime(|| self.tx.send(op)).map_err(|_| StoreError::Closed)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(StoreError::Closed),
+        }
+    }
+
+    fn wait<T>(rx: Receiver<Result<T, String>>) -> Result<T, StoreError> {
+        match off_the_runtime(|| rx.recv()) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(message)) => Err(StoreError::Write(message)),
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+
+    /// See [`crate::storage::Store::room_created`].
+    pub(crate) fn room_created(&self, room: RoomRow) -> Result<(), StoreError> {
+        self.send(Op::Created(room))
+    }
+
+    /// See [`crate::storage::Store::record_answer`].
+    pub(crate) fn record_answer(&self, answer: AnswerRow) -> Result<(), StoreError> {
+        self.send(Op::Answer(answer))
+    }
+
+    /// See [`crate::storage::Store::queue_answer`].
+    pub(crate) fn queue_answer(&self, answer: QueuedAnswer) -> Result<(), StoreError> {
+        self.send(Op::Queued(answer))
+    }
+
+    /// See [`crate::storage::Store::checkpoint`].
+    pub(crate) fn checkpoint(&self, checkpoint: CheckpointRow) -> Result<(), StoreError> {
+        let (done, rx) = mpsc::sync_channel(1);
+        self.send(Op::Checkpoint(Box::new(checkpoint), done))?;
+        WriteQueue::wait(rx)
+    }
+
+    /// See [`crate::storage::Store::end_room`].
+    pub(crate) fn end_room(
+        &self,
+        code: &str,
+        ended_ms: Millis,
+        results: Option<FinalResults>,
+    ) -> Result<(), StoreError> {
+        self.send(Op::Ended {
+            code: code.to_string(),
+            ended_ms,
+            results: results.map(Box::new),
+        })?;
+        self.flush()
+    }
+
+    /// See [`crate::storage::Store::discard_answers_after`].
+    pub(crate) fn discard_answers_after(&self, code: &str, qid: u32) -> Result<(), StoreError> {
+        self.send(Op::DiscardAfter {
+            code: code.to_string(),
+            qid,
+        })?;
+        self.flush()
+    }
+
+    /// See [`crate::storage::Store::end_rooms_without_checkpoint`].
+    pub(crate) fn end_rooms_without_checkpoint(&self, ended_ms: Millis) -> Result<(), StoreError> {
+        self.send(Op::EndUnrestorable { ended_ms })?;
+        self.flush()
+    }
+
+    /// See [`crate::storage::Store::flush`].
+    pub(crate) fn flush(&self) -> Result<(), StoreError> {
+        let (done, rx) = mpsc::sync_channel(1);
+        self.send(Op::Flush(done))?;
+        WriteQueue::wait(rx)
+    }
+
+    /// See [`crate::storage::Store::committed`].
+    pub(crate) fn committed(
+        &self,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        self.send(Op::Committed(done))?;
+        Ok(rx)
+    }
+
+    /// See [`crate::storage::Store::purge_before`].
+    pub(crate) fn purge_before(&self, cutoff_ms: Millis) -> Result<usize, StoreError> {
+        let (done, rx) = mpsc::sync_channel(1);
+        self.send(Op::Purge {
+            cutoff_ms,
+            done: Some(done),
+        })?;
+        WriteQueue::wait(rx)
+    }
+
+    /// Lets the writer commit what is queued, then waits for it to end.
+    pub(crate) fn stop(&self) {
+        let _ = self.tx.send(Op::Stop);
+        let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for WriteQueue {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Owns the write connection: takes one op, then whatever else is queued
+/// (up to [`BATCH`]), commits them as one transaction, then answers waiters.
+fn write_loop(mut backend: impl Backend, rx: Receiver<Op>, retention_ms: u64) {
+    let mut last_purge = Instant::now();
+    loop {
+        let first = match rx.recv_timeout(PURGE_EVERY) {
+            Ok(op) => op,
+            Err(RecvTimeoutError::Timeout) => Op::Purge {
+                cutoff_ms: now_ms().saturating_sub(retention_ms),
+                done: None,
+            },
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let mut batch = vec![first];
+        let linger_until = Instant::now() + LINGER;
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Empty) => {
+                    // Only answers (and room rows) may wait for company;
+                    // anyone blocked on this batch gets it now.
+                    if batch.iter().any(Op::has_waiter) {
+                        break;
+                    }
+                    let left = linger_until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    std::thread::sleep(left.min(LINGER_SLICE));
+                }
+            }
+        }
+        let stop = batch.iter().any(|op| matches!(op, Op::Stop));
+        let started = Instant::now();
+        let applied = backend.write_batch(&batch);
+        match &applied {
+            Ok(_) => crate::metrics::store_commit(started.elapsed().as_secs_f64()),
+            Err(e) => {
+                crate::metrics::store_error();
+                tracing::error!(error = %e, ops = batch.len(), "results database write failed");
+            }
+        }
+        let result = applied.as_ref().map(|_| ());
+        for (i, op) in batch.into_iter().enumerate() {
+            match op {
+                Op::Checkpoint(_, done) => {
+                    let own = match &applied {
+                        Ok(ok) if ok.get(i).copied().unwrap_or(false) => Ok(()),
+                        Ok(_) => Err("the checkpoint row was refused".to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = done.send(own);
+                }
+                Op::Flush(done) => {
+                    let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                }
+                Op::Committed(done) => {
+                    let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                }
+                Op::Purge { cutoff_ms, done } => {
+                    let purged = backend.purge(cutoff_ms).map_err(|e| e.to_string());
+                    if let Err(e) = &purged {
+                        crate::metrics::store_error();
+                        tracing::error!(error = %e, "purge failed");
+                    }
+                    last_purge = Instant::now();
+                    if let Some(done) = done {
+                        let _ = done.send(purged);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if last_purge.elapsed() >= PURGE_EVERY {
+            last_purge = Instant::now();
+            if let Err(e) = backend.purge(now_ms().saturating_sub(retention_ms)) {
+                crate::metrics::store_error();
+                tracing::error!(error = %e, "purge failed");
+            }
+        }
+        if stop {
+            return;
+        }
+    }
+}
+
+/// Runs a wait on the writer thread from a room's task. The rooms run on
+/// the async runtime's worker threads; on a multi-threaded runtime the
+/// worker first hands its queued tasks (other rooms, sockets) to another
+/// thread, so a checkpoint's commit delays only the room that waits for it.
+/// Elsewhere (a single-threaded runtime, or no runtime) it simply waits.
+pub(crate) fn off_the_runtime<R>(wait: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_run_on_every_kind_of_runtime() {
+        // Outside a runtime, on a current-thread runtime (tests), and on the
+        // server's multi-threaded runtime, where the worker steps aside.
+        assert_eq!(off_the_runtime(|| 1), 1);
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(current.block_on(async { off_the_runtime(|| 2) }), 2);
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let on_worker =
+            multi.block_on(async { tokio::spawn(async { off_the_runtime(|| 3) }).await.unwrap() });
+        assert_eq!(on_worker, 3);
+    }
+}
