@@ -98,6 +98,11 @@ pub trait Store: Send + Sync {
     /// Rooms that have a checkpoint and have not ended: the ones to restore.
     fn running_rooms(&self) -> Result<Vec<RunningRoom>, StoreError>;
 
+    /// The last snapshot of ended room `code`, finished questions spliced
+    /// back in: what its final screens are rebuilt from after the room left
+    /// memory. `None` when the room is unknown, still running or purged.
+    fn ended_snapshot(&self, code: &str) -> Result<Option<serde_json::Value>, StoreError>;
+
     /// Every stored answer of `code`, in (qid, player, kind) order.
     fn answers(&self, code: &str) -> Result<Vec<AnswerRow>, StoreError>;
 

@@ -308,7 +308,7 @@ fn replay_open_question(store: &dyn Store, room: &mut Room) -> crate::live::room
 /// An ended room rebuilt from its final snapshot, so a host, a screen or a
 /// player reloading after the room left memory gets the final view (or a
 /// `room_ended` refusal) instead of `no_room`, for the retention period.
-pub fn ended_room(state: &AppState, code: &str) -> Option<Room> {
+pub fn ended_room(state: &impl Persistence, code: &str) -> Option<Room> {
     let store = state.store()?;
     let snapshot = logged("reading an ended room", code, store.ended_snapshot(code)).flatten()?;
     match Room::restore(snapshot, state.catalog()) {

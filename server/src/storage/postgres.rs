@@ -528,6 +528,19 @@ fn purge(conn: &mut Conn, cutoff_ms: Millis) -> Result<usize, StoreError> {
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
+/// The stored finished questions of `code` below index `n`, in order.
+fn frozen_rows(c: &mut Client, code: &str, n: u64) -> Result<Vec<(i64, String)>, StoreError> {
+    let rows = c.query(
+        "SELECT idx, json FROM snapshot_questions WHERE room = $1 AND idx < $2 ORDER BY idx",
+        &[&code, &to_sql(n)],
+    )?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push((r.try_get(0)?, r.try_get(1)?));
+    }
+    Ok(out)
+}
+
 fn to_u32(v: i64) -> u32 {
     u32::try_from(v).unwrap_or(0)
 }
@@ -665,18 +678,7 @@ impl Store for PgStore {
                 let restored = serde_json::from_str(&snapshot)
                     .map_err(StoreError::from)
                     .and_then(|snapshot| {
-                        with_frozen_rows(&code, snapshot, |n| {
-                            let rows = c.query(
-                                "SELECT idx, json FROM snapshot_questions
-                                 WHERE room = $1 AND idx < $2 ORDER BY idx",
-                                &[&code, &to_sql(n)],
-                            )?;
-                            let mut out = Vec::with_capacity(rows.len());
-                            for r in rows {
-                                out.push((r.try_get(0)?, r.try_get(1)?));
-                            }
-                            Ok(out)
-                        })
+                        with_frozen_rows(&code, snapshot, |n| frozen_rows(c, &code, n))
                     });
                 match restored {
                     Ok(snapshot) => out.push(RunningRoom {
@@ -692,6 +694,22 @@ impl Store for PgStore {
                 }
             }
             Ok(out)
+        })
+    }
+
+    fn ended_snapshot(&self, code: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let code = code.to_string();
+        self.read(move |c| {
+            let row = c.query_opt(
+                "SELECT snapshot FROM rooms
+                 WHERE code = $1 AND ended_ms IS NOT NULL AND snapshot IS NOT NULL",
+                &[&code],
+            )?;
+            let Some(row) = row else { return Ok(None) };
+            let snapshot = serde_json::from_str(row.try_get::<_, &str>(0)?)?;
+            Ok(Some(with_frozen_rows(&code, snapshot, |n| {
+                frozen_rows(c, &code, n)
+            })?))
         })
     }
 

@@ -511,7 +511,7 @@ impl Store for SqliteStore {
     /// The last snapshot of ended room `code`, finished questions spliced
     /// back in: what its final screens are rebuilt from after the room left
     /// memory. `None` when the room is unknown, still running or purged.
-    pub fn ended_snapshot(&self, code: &str) -> Result<Option<serde_json::Value>, StoreError> {
+    fn ended_snapshot(&self, code: &str) -> Result<Option<serde_json::Value>, StoreError> {
         self.read(|c| {
             let snapshot: Option<String> = c
                 .prepare_cached(
