@@ -38,7 +38,7 @@ const SERVER_TYPES: &[&str] = &[
     "you",
 ];
 
-const ROLES: &[&str] = &["host", "player", "screen"];
+const ROLES: &[&str] = &["host", "interviewer", "player", "screen"];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RoleLabel {

@@ -64,6 +64,9 @@ pub enum Role {
     Player,
     /// Read-only big screen.
     Screen,
+    /// A co-host on the interview panel: sees what the host sees, judges,
+    /// marks and scores, but does not run the game (extension).
+    Interviewer,
 }
 
 /// Every message a client may send. Decode with [`decode`].
@@ -96,6 +99,8 @@ pub enum ClientMsg {
     },
     /// Watch `room` as a read-only big screen.
     Screen { room: String },
+    /// Join `room`'s interview panel with the token the owner issued (extension).
+    Interviewer { room: String, token: String },
 
     // --- host commands -----------------------------------------------------
     /// Draw (or pick) the next question and broadcast it.
@@ -137,6 +142,20 @@ pub enum ClientMsg {
     ShowScores,
     /// End the game; results are kept.
     End,
+    /// Owner: issue a panel token for an interviewer called `name` (extension).
+    AddInterviewer { name: String },
+    /// Owner: revoke an interviewer's token and disconnect it (extension).
+    RevokeInterviewer { interviewer_id: u32 },
+    /// Owner or interviewer: score a player's answer on the room's scale
+    /// and/or leave a note; the latest per grader counts (extension).
+    Assess {
+        qid: Qid,
+        player_id: PlayerId,
+        #[serde(default)]
+        score: Option<u32>,
+        #[serde(default)]
+        note: Option<String>,
+    },
 
     // --- player messages ---------------------------------------------------
     /// Buzz mode: press the buzzer. `pressed_ms` is the client's clock at
@@ -190,6 +209,7 @@ pub const CLIENT_TYPES: &[&str] = &[
     "join",
     "resume",
     "screen",
+    "interviewer",
     "ask",
     "judge",
     "close",
@@ -201,6 +221,9 @@ pub const CLIENT_TYPES: &[&str] = &[
     "peer_vote",
     "show_scores",
     "end",
+    "add_interviewer",
+    "revoke_interviewer",
+    "assess",
     "buzz",
     "vote",
     "answer",
@@ -501,6 +524,42 @@ pub enum ServerMsg {
     /// Clock probe to a player that asked for `sync`: answer with
     /// `sync_reply` at once (extension).
     Sync { id: u32, server_ms: Millis },
+    /// Owner: the interview panel, with each interviewer's token (extension).
+    Interviewers { interviewers: Vec<InterviewerInfo> },
+    /// Host and panel: a grader's score and note on one answer (extension).
+    Assessment(AssessmentMsg),
+    /// Host and panel: who judged or marked what (extension).
+    Action {
+        qid: Qid,
+        action: String,
+        player_id: PlayerId,
+        correct: bool,
+        by: u32,
+        by_name: String,
+    },
+}
+
+/// One interviewer as the owner sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterviewerInfo {
+    pub id: u32,
+    pub name: String,
+    /// The panel token; only ever sent to the owner.
+    pub token: String,
+    pub connected: bool,
+}
+
+/// One grader's assessment of one answer. `by` 0 is the owner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssessmentMsg {
+    pub qid: Qid,
+    pub player_id: PlayerId,
+    pub by: u32,
+    pub by_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[cfg(test)]
@@ -529,6 +588,11 @@ mod tests {
         r#"{"type":"peer_vote","time_limit_ms":1000}"#,
         r#"{"type":"show_scores"}"#,
         r#"{"type":"end"}"#,
+        r#"{"type":"interviewer","room":"ABCDEF","token":"t"}"#,
+        r#"{"type":"add_interviewer","name":"Ann"}"#,
+        r#"{"type":"revoke_interviewer","interviewer_id":2}"#,
+        r#"{"type":"assess","qid":1,"player_id":2,"score":3,"note":"solid"}"#,
+        r#"{"type":"assess","qid":1,"player_id":2,"note":"no score"}"#,
         r#"{"type":"buzz","qid":1}"#,
         r#"{"type":"buzz","qid":1,"pressed_ms":1733240000123.5}"#,
         r#"{"type":"join","room":"ABCDEF","name":"ann","sync":true}"#,

@@ -11,7 +11,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::http::error::ApiError;
-use crate::live::room::{DEFAULT_BUZZ_WINDOW_MS, MAX_BUZZ_WINDOW_MS};
+use crate::live::room::{
+    DEFAULT_BUZZ_WINDOW_MS, DEFAULT_SCORE_SCALE, MAX_BUZZ_WINDOW_MS, MAX_SCORE_SCALE,
+};
 use crate::live::rooms::{self, CreateError, NewRoom};
 use crate::state::AppState;
 
@@ -42,6 +44,9 @@ struct CreateRoom {
     /// compensation off).
     #[serde(default)]
     buzz_window_ms: Option<u64>,
+    /// Interview panel: answers are scored 0 to this (1 to `MAX_SCORE_SCALE`).
+    #[serde(default)]
+    score_scale: Option<u32>,
 }
 
 async fn create_room(
@@ -76,12 +81,21 @@ async fn create_room(
             format!("buzz_window_ms must be between 0 and {MAX_BUZZ_WINDOW_MS}"),
         ));
     }
+    let score_scale = request.score_scale.unwrap_or(DEFAULT_SCORE_SCALE);
+    if !(1..=MAX_SCORE_SCALE).contains(&score_scale) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_scale",
+            format!("score_scale must be between 1 and {MAX_SCORE_SCALE}"),
+        ));
+    }
     let title = clean_title(request.title.as_deref().unwrap_or(""));
     let new = NewRoom {
         title,
         private: request.private.unwrap_or(false),
         host_token: request.host_token,
         buzz_window_ms,
+        score_scale,
     };
     let room = rooms::create_room(&state, new).map_err(|e| match e {
         CreateError::TooManyRooms => ApiError::new(

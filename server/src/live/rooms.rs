@@ -177,6 +177,8 @@ pub struct NewRoom {
     pub host_token: Option<String>,
     /// Buzz collection window in ms (0: arrival order).
     pub buzz_window_ms: u64,
+    /// Interview panel score scale (0 to this).
+    pub score_scale: u32,
 }
 
 impl Rooms {
@@ -235,6 +237,7 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
         private: new.private,
         resume_window_ms: state.config().resume_window_secs.saturating_mul(1000),
         buzz_window_ms: new.buzz_window_ms,
+        score_scale: new.score_scale,
     };
     for _ in 0..100 {
         let code = new_code();

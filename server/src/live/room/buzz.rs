@@ -150,6 +150,7 @@ impl Room {
         &mut self,
         player: PlayerId,
         correct: bool,
+        by: u32,
         now: Millis,
         out: &mut Out,
     ) -> Result<(), RoomError> {
@@ -176,6 +177,7 @@ impl Room {
         let entry = q.entries.entry(player).or_default();
         entry.ruled = Some(correct);
         entry.correct = Some(correct);
+        entry.judged_by = Some(by);
         let entry = entry.clone();
         let close = correct;
         q.floor = if correct { None } else { next_floor(q, None) };
@@ -186,6 +188,7 @@ impl Room {
         if let Some(rec) = self.record(player, RecordKind::Judge, &entry, now) {
             out.push(rec);
         }
+        self.attribute("judge", player, correct, by, out);
         self.buzz_queue_changed(true, now, out);
         self.roster_changed(now, out);
         if close {

@@ -9,6 +9,7 @@ mod buzz;
 mod errors;
 mod fair;
 mod model;
+mod panel;
 mod players;
 mod question;
 mod recovery;
@@ -67,6 +68,18 @@ pub struct RoomOptions {
     /// latency compensation off (arrival order).
     #[serde(default = "default_buzz_window_ms")]
     pub buzz_window_ms: u64,
+    /// Interview panel: the top of the scale answers are scored on (0 to this).
+    #[serde(default = "default_score_scale")]
+    pub score_scale: u32,
+}
+
+/// The score scale of a room created without one (0–3).
+pub const DEFAULT_SCORE_SCALE: u32 = 3;
+/// The largest score scale a room may have.
+pub const MAX_SCORE_SCALE: u32 = 10;
+
+fn default_score_scale() -> u32 {
+    DEFAULT_SCORE_SCALE
 }
 
 /// The buzz collection window of a room created without one.
@@ -86,6 +99,7 @@ impl Default for RoomOptions {
             private: false,
             resume_window_ms: 300_000,
             buzz_window_ms: DEFAULT_BUZZ_WINDOW_MS,
+            score_scale: DEFAULT_SCORE_SCALE,
         }
     }
 }
@@ -108,8 +122,10 @@ pub enum Command {
 pub enum Audience {
     /// One socket (replies, errors, welcome).
     Conn(ConnId),
-    /// Every socket of the host.
+    /// Every host-side socket: the owner's and the interviewers'.
     Host,
+    /// The owner's sockets only (panel tokens).
+    Owner,
     /// Every big screen.
     Screens,
     /// Every player socket.
@@ -169,6 +185,9 @@ pub struct AnswerRecord {
     pub response_ms: u64,
     /// Server time the input was counted.
     pub at: Millis,
+    /// Who judged or marked it (0: the owner, else an interviewer id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<u32>,
 }
 
 /// What the owner task must do after a command.
@@ -202,6 +221,8 @@ pub enum RestoreError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
     Host,
+    /// A panel member, by interviewer id.
+    Interviewer(u32),
     Screen,
     Player(PlayerId),
 }
@@ -313,6 +334,7 @@ impl Room {
                 ended: false,
                 asked: Vec::new(),
                 last_host_seen: 0,
+                panel: panel::Panel::default(),
             },
             live: Live::default(),
             catalog,
@@ -346,7 +368,10 @@ impl Room {
 
     /// Whether a host socket is open; with none, the grace period runs.
     pub fn host_connected(&self) -> bool {
-        !self.live.hosts.is_empty()
+        self.live
+            .hosts
+            .iter()
+            .any(|c| self.live.conns.get(c) == Some(&Who::Host))
     }
 
     /// Last time a host socket was seen (identified or dropped); the
@@ -448,6 +473,12 @@ impl Room {
             Audience::Conn(c) => vec![*c],
             Audience::Player(p) => live.player_conn.get(p).copied().into_iter().collect(),
             Audience::Host => live.hosts.iter().copied().collect(),
+            Audience::Owner => live
+                .hosts
+                .iter()
+                .filter(|c| live.conns.get(c) == Some(&Who::Host))
+                .copied()
+                .collect(),
             Audience::Screens => live.screens.iter().copied().collect(),
             Audience::Players => live.player_conn.values().copied().collect(),
             Audience::HostAndScreens => live.hosts.iter().chain(&live.screens).copied().collect(),
@@ -459,6 +490,7 @@ impl Room {
     pub fn role_of(&self, conn: ConnId) -> Option<Role> {
         self.live.conns.get(&conn).map(|w| match w {
             Who::Host => Role::Host,
+            Who::Interviewer(_) => Role::Interviewer,
             Who::Screen => Role::Screen,
             Who::Player(_) => Role::Player,
         })
@@ -556,13 +588,18 @@ impl Room {
                 self.player_message(conn, player, msg, now, out)
             }
             host_command => {
-                if who != Who::Host {
+                let allowed = match who {
+                    Who::Host => true,
+                    Who::Interviewer(_) => panel::interviewer_may(&host_command),
+                    Who::Screen | Who::Player(_) => false,
+                };
+                let Some(by) = self.grader_of(who).filter(|_| allowed) else {
                     return Err(RoomError::Forbidden);
-                }
+                };
                 if self.d.ended {
                     return Err(RoomError::RoomEnded);
                 }
-                self.host_command(conn, host_command, now, out)
+                self.host_command(conn, by, host_command, now, out)
             }
         }
     }
@@ -594,6 +631,7 @@ impl Room {
     fn host_command(
         &mut self,
         conn: ConnId,
+        by: u32,
         msg: ClientMsg,
         now: Millis,
         out: &mut Out,
@@ -617,7 +655,7 @@ impl Room {
                 };
                 self.ask(ask, now, out)
             }
-            ClientMsg::Judge { player_id, correct } => self.judge(player_id, correct, now, out),
+            ClientMsg::Judge { player_id, correct } => self.judge(player_id, correct, by, now, out),
             ClientMsg::Close => self.close(now, out),
             ClientMsg::Reveal => self.reveal(now, out),
             ClientMsg::Kick { player_id } => self.kick(player_id, now, out),
@@ -628,7 +666,19 @@ impl Room {
                 Ok(())
             }
             ClientMsg::Pause { paused } => self.pause(paused, now, out),
-            ClientMsg::Mark { player_id, correct } => self.mark(conn, player_id, correct, now, out),
+            ClientMsg::Mark { player_id, correct } => {
+                self.mark(conn, player_id, correct, by, now, out)
+            }
+            ClientMsg::AddInterviewer { name } => self.add_interviewer(&name, out),
+            ClientMsg::RevokeInterviewer { interviewer_id } => {
+                self.revoke_interviewer(interviewer_id, out)
+            }
+            ClientMsg::Assess {
+                qid,
+                player_id,
+                score,
+                note,
+            } => self.assess(conn, by, qid, player_id, score, note, now, out),
             ClientMsg::PeerVote { time_limit_ms } => self.peer_vote(time_limit_ms, now, out),
             ClientMsg::ShowScores => {
                 self.show_scores(out);
@@ -692,6 +742,10 @@ impl Room {
             correct: entry.correct.or(entry.ruled).or(entry.mark),
             response_ms: entry.response_ms.unwrap_or_else(|| q.elapsed(now)),
             at: now,
+            by: match kind {
+                RecordKind::Judge | RecordKind::Mark => entry.judged_by,
+                _ => None,
+            },
         }))
     }
 }

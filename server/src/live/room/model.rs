@@ -66,6 +66,9 @@ pub(crate) struct Entry {
     /// Whether the answer was right, where anything judged it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correct: Option<bool>,
+    /// The grader who judged or marked it (0: the owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_by: Option<u32>,
 }
 
 /// How one buzzer press was placed in the queue.
@@ -195,6 +198,9 @@ pub(crate) struct Durable {
     /// Every question asked, the current one last.
     pub asked: Vec<Asked>,
     pub last_host_seen: Millis,
+    /// Interviewers, scores and notes (see `panel`).
+    #[serde(default)]
+    pub panel: super::panel::Panel,
 }
 
 impl Durable {

@@ -100,7 +100,8 @@ impl Room {
             ClientMsg::Host { room, .. }
             | ClientMsg::Join { room, .. }
             | ClientMsg::Resume { room, .. }
-            | ClientMsg::Screen { room } => room,
+            | ClientMsg::Screen { room }
+            | ClientMsg::Interviewer { room, .. } => room,
             _ => return Err(RoomError::NotIdentified),
         };
         if !room.trim().eq_ignore_ascii_case(&self.d.code) {
@@ -133,8 +134,14 @@ impl Room {
                 self.live.conns.insert(conn, Who::Host);
                 self.live.hosts.insert(conn);
                 self.d.last_host_seen = now;
-                self.welcome(conn, Who::Host, None, now, out);
+                self.welcome_staff(conn, Who::Host, now, out);
                 Ok(())
+            }
+            ClientMsg::Interviewer { token, .. } => {
+                if self.d.ended {
+                    return Err(RoomError::RoomEnded);
+                }
+                self.interviewer_hello(conn, &token, now, out)
             }
             ClientMsg::Screen { .. } => {
                 self.live.conns.insert(conn, Who::Screen);
@@ -297,6 +304,7 @@ impl Room {
     ) {
         let role = match who {
             Who::Host => Role::Host,
+            Who::Interviewer(_) => Role::Interviewer,
             Who::Screen => Role::Screen,
             Who::Player(_) => Role::Player,
         };
@@ -321,6 +329,10 @@ impl Room {
             Some(Who::Host) => {
                 self.live.hosts.remove(&conn);
                 self.d.last_host_seen = now;
+            }
+            Some(Who::Interviewer(_)) => {
+                self.live.hosts.remove(&conn);
+                self.send_interviewers(out);
             }
             Some(Who::Player(id)) if self.live.player_conn.get(&id) == Some(&conn) => {
                 self.live.player_conn.remove(&id);

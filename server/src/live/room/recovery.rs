@@ -171,6 +171,7 @@ impl Room {
                 }
                 entry.mark = rec.correct;
                 entry.correct = rec.correct;
+                entry.judged_by = rec.by;
             }
             RecordKind::PeerVote => {
                 let pick = *rec.choices.first()?;

@@ -37,6 +37,9 @@ pub struct ResultAnswer {
     pub points: i64,
     /// Peer votes the player's typed answer received.
     pub peer_votes: u32,
+    /// Who judged or marked the answer (host or interviewer name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judged_by: Option<String>,
 }
 
 /// One closed question.
@@ -145,6 +148,8 @@ pub struct Results {
     pub players: Vec<PlayerResult>,
     /// Per-topic aggregation and knowledge map.
     pub topics: Vec<TopicResult>,
+    /// The interview panel: graders, the scale, every score and note.
+    pub panel: serde_json::Value,
 }
 
 fn self_label(choices: Option<&Vec<usize>>) -> Option<&'static str> {
@@ -199,6 +204,7 @@ fn question_result(q: &Asked, room: &Room) -> QuestionResult {
                 response_ms: e.and_then(|e| e.response_ms),
                 points: q.points.get(&p.id).copied().unwrap_or(0),
                 peer_votes: peer_votes(p.id),
+                judged_by: e.and_then(|e| e.judged_by).map(|by| room.grader_name(by)),
             }
         })
         .collect();
@@ -383,6 +389,7 @@ impl Room {
             questions,
             players,
             topics,
+            panel: self.panel_results(),
         }
     }
 }

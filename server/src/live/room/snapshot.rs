@@ -43,6 +43,7 @@ struct Head<'a> {
     asked: &'a [Asked],
     last_host_seen: Millis,
     frozen_asked: usize,
+    panel: &'a super::panel::Panel,
 }
 
 impl Room {
@@ -61,6 +62,7 @@ impl Room {
             ended,
             asked,
             last_host_seen,
+            panel,
         } = &self.d;
         let frozen_upto = asked.len().saturating_sub(1);
         let from = self.live.frozen_stored.min(frozen_upto);
@@ -82,6 +84,7 @@ impl Room {
             asked: asked.get(frozen_upto..).unwrap_or_default(),
             last_host_seen: *last_host_seen,
             frozen_asked: frozen_upto,
+            panel,
         };
         Ok(SnapshotParts {
             json: serde_json::to_string(&head)?,

@@ -104,6 +104,7 @@ impl Room {
         conn: ConnId,
         player: PlayerId,
         correct: bool,
+        by: u32,
         now: Millis,
         out: &mut Out,
     ) -> Result<(), RoomError> {
@@ -125,11 +126,13 @@ impl Room {
             .ok_or(RoomError::NoAnswer)?;
         entry.mark = Some(correct);
         entry.correct = Some(correct);
+        entry.judged_by = Some(by);
         let entry = entry.clone();
         if let Some(rec) = self.record(player, RecordKind::Mark, &entry, now) {
             out.push(rec);
         }
         ack(out, conn, "mark", qid);
+        self.attribute("mark", player, correct, by, out);
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use super::{Room, Who};
 impl Room {
     /// The room as `who` may see it at `now`.
     pub(super) fn state_for(&self, who: Who, now: Millis) -> Value {
-        let host = who == Who::Host;
+        let host = matches!(who, Who::Host | Who::Interviewer(_));
         let private = self.d.options.private;
         let q = self.d.current();
         let mut state = json!({
@@ -48,7 +48,7 @@ impl Room {
         obj.insert("reveal".into(), reveal.unwrap_or(Value::Null));
 
         let tally_visible = match who {
-            Who::Host | Who::Screen => true,
+            Who::Host | Who::Interviewer(_) | Who::Screen => true,
             Who::Player(_) => {
                 !private
                     && q.is_some_and(|q| q.mode == crate::protocol::Mode::Poll && q.peer.is_none())

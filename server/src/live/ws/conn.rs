@@ -499,7 +499,8 @@ impl Socket {
             ClientMsg::Host { room, .. }
             | ClientMsg::Join { room, .. }
             | ClientMsg::Resume { room, .. }
-            | ClientMsg::Screen { room } => Some(room.clone()),
+            | ClientMsg::Screen { room }
+            | ClientMsg::Interviewer { room, .. } => Some(room.clone()),
             _ => None,
         };
         let mut msg = msg;
@@ -631,6 +632,7 @@ fn role_name(role: Role) -> &'static str {
         Role::Host => "host",
         Role::Player => "player",
         Role::Screen => "screen",
+        Role::Interviewer => "interviewer",
     }
 }
 
@@ -657,6 +659,10 @@ fn client_msg_kind(msg: &ClientMsg) -> &'static str {
         ClientMsg::Answer { .. } => "answer",
         ClientMsg::Ping { .. } => "ping",
         ClientMsg::SyncReply { .. } => "sync_reply",
+        ClientMsg::Interviewer { .. } => "interviewer",
+        ClientMsg::AddInterviewer { .. } => "add_interviewer",
+        ClientMsg::RevokeInterviewer { .. } => "revoke_interviewer",
+        ClientMsg::Assess { .. } => "assess",
         #[allow(unreachable_patterns)]
         _ => "other",
     }
