@@ -5,6 +5,7 @@ pub mod error;
 pub mod history;
 pub mod metrics;
 pub mod qr;
+pub mod report;
 pub mod rooms;
 pub mod web;
 
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .merge(qr::routes())
         .merge(web::routes())
         .merge(rooms::routes())
+        .merge(report::routes())
         .with_state(state)
 }
 

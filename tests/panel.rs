@@ -1,0 +1,319 @@
+//! The interview panel over real sockets: co-host rights, attribution of
+//! every ruling and score, revocation, tokens that stay in their room, and
+//! the per-candidate report after the room ended.
+
+mod common;
+
+use serde_json::{json, Value};
+
+use common::{game, Client, NewRoom, Server};
+
+/// Owner adds an interviewer; returns its id and token.
+async fn invite(owner: &mut Client, name: &str) -> (u64, String) {
+    owner
+        .send_json(json!({"type": "add_interviewer", "name": name}))
+        .await;
+    let list = owner
+        .recv_matching("interviewers with the new one", |m| {
+            m["type"] == "interviewers"
+                && m["interviewers"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|i| i["name"] == name))
+        })
+        .await;
+    let me = list["interviewers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["name"] == name))
+        .cloned()
+        .expect("listed");
+    (
+        me["id"].as_u64().expect("id"),
+        me["token"].as_str().expect("token").to_string(),
+    )
+}
+
+async fn interviewer(server: &Server, room: &NewRoom, token: &str) -> Client {
+    let mut c = Client::connect(&server.ws_url()).await;
+    c.send_json(json!({"type": "interviewer", "room": room.code, "token": token}))
+        .await;
+    let welcome = c.recv_until("welcome").await;
+    assert_eq!(welcome["role"], "interviewer", "{welcome}");
+    assert_eq!(welcome["state"]["score_scale"], 3);
+    assert!(
+        welcome["state"].get("interviewers").is_none(),
+        "an interviewer never sees the panel's tokens"
+    );
+    c
+}
+
+fn screening(server: &Server) -> impl std::future::Future<Output = NewRoom> + '_ {
+    server.create_room_with(json!({"title": "Screening", "private": true, "score_scale": 3}))
+}
+
+#[tokio::test]
+async fn interviewers_see_host_material_judge_mark_and_score_but_do_not_run_the_game() {
+    let server = Server::start().await;
+    let room = screening(&server).await;
+    let mut owner = game::host(&server, &room).await;
+    let (ann_id, ann_token) = invite(&mut owner, "Ann").await;
+    let mut ann = interviewer(&server, &room, &ann_token).await;
+    let mut cand = game::join(&server, &room, "cand").await;
+
+    // Only the owner asks; the interviewer gets the host copy.
+    ann.send_json(json!({"type": "ask", "mode": "text"})).await;
+    ann.expect_error("forbidden").await;
+    owner
+        .send_json(json!({"type": "ask", "mode": "text"}))
+        .await;
+    let q = ann.recv_until("question").await;
+    assert!(q.get("question_id").is_some(), "host copy: {q}");
+    let qid = q["qid"].clone();
+    cand.client
+        .send_json(json!({"type": "answer", "qid": qid, "text": "a typed answer"}))
+        .await;
+    let typed = ann.recv_until("text_answer").await;
+    assert_eq!(typed["text"], "a typed answer");
+
+    // The interviewer marks: acknowledged, and attributed to it for everyone on the panel.
+    ann.send_json(json!({"type": "mark", "player_id": cand.id, "correct": true}))
+        .await;
+    assert_eq!(ann.recv_until("ack").await["ref"], "mark");
+    let action = owner.recv_until("action").await;
+    assert_eq!(action["action"], "mark");
+    assert_eq!(action["by"], ann_id);
+    assert_eq!(action["by_name"], "Ann");
+
+    // Scores on the room's scale, with a note; both graders side by side.
+    ann.send_json(json!({"type": "assess", "qid": qid, "player_id": cand.id, "score": 2, "note": "good start"}))
+        .await;
+    assert_eq!(ann.recv_until("ack").await["ref"], "assess");
+    let seen = owner.recv_until("assessment").await;
+    assert_eq!(
+        (seen["by_name"].clone(), seen["score"].clone()),
+        (json!("Ann"), json!(2))
+    );
+    owner
+        .send_json(json!({"type": "assess", "qid": qid, "player_id": cand.id, "score": 3}))
+        .await;
+    let own = ann
+        .recv_matching("the owner's score", |m| {
+            m["type"] == "assessment" && m["by"] == 0
+        })
+        .await;
+    assert_eq!(own["score"], 3);
+    for bad in [
+        json!({"type": "assess", "qid": qid, "player_id": cand.id, "score": 4}),
+        json!({"type": "assess", "qid": 99, "player_id": cand.id, "score": 1}),
+        json!({"type": "assess", "qid": qid, "player_id": 77, "score": 1}),
+        json!({"type": "assess", "qid": qid, "player_id": cand.id, "note": "x".repeat(2001)}),
+    ] {
+        ann.send_json(bad.clone()).await;
+        let err = ann.recv_until("error").await;
+        assert!(
+            ["bad_message", "wrong_question", "unknown_player"]
+                .contains(&err["code"].as_str().unwrap_or("")),
+            "{bad}: {err}"
+        );
+    }
+
+    // Owner-only commands.
+    for cmd in [
+        json!({"type": "reveal"}),
+        json!({"type": "close"}),
+        json!({"type": "end"}),
+        json!({"type": "kick", "player_id": cand.id}),
+        json!({"type": "lock", "locked": true}),
+        json!({"type": "add_interviewer", "name": "Mallory"}),
+        json!({"type": "revoke_interviewer", "interviewer_id": ann_id}),
+    ] {
+        ann.send_json(cmd.clone()).await;
+        let err = ann.recv_until("error").await;
+        assert_eq!(err["code"], "forbidden", "{cmd}");
+    }
+    // Nothing of the panel reaches the candidate.
+    for m in &cand.client.log {
+        assert!(
+            !["assessment", "action", "interviewers"].contains(&m["type"].as_str().unwrap_or("")),
+            "candidate saw {m}"
+        );
+    }
+
+    // After the end, the results carry who marked, and the report both graders.
+    owner.send_json(json!({"type": "end"})).await;
+    owner.recv_until("ended").await;
+    let http = reqwest::Client::new();
+    let results: Value = http
+        .get(server.url(&format!("/api/rooms/{}/results", room.code)))
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(results["questions"][0]["answers"][0]["judged_by"], "Ann");
+    let report: Value = http
+        .get(server.url(&format!(
+            "/api/rooms/{}/report?format=json&player_id={}",
+            room.code, cand.id
+        )))
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let c = &report["candidates"][0];
+    assert_eq!(c["name"], "cand");
+    let marks = c["questions"][0]["marks"].as_array().expect("marks");
+    assert_eq!(marks.len(), 2);
+    assert_eq!(c["questions"][0]["average"], 2.5);
+    assert_eq!(c["questions"][0]["answer"], "a typed answer");
+}
+
+#[tokio::test]
+async fn a_revoked_interviewer_is_disconnected_at_once_and_its_token_dies() {
+    let server = Server::start().await;
+    let room = screening(&server).await;
+    let mut owner = game::host(&server, &room).await;
+    let (ann_id, ann_token) = invite(&mut owner, "Ann").await;
+    let mut ann = interviewer(&server, &room, &ann_token).await;
+    let mut ann_tab = interviewer(&server, &room, &ann_token).await;
+    owner
+        .send_json(json!({"type": "revoke_interviewer", "interviewer_id": ann_id}))
+        .await;
+    assert_eq!(ann.expect_close().await, Some(4005));
+    assert_eq!(ann_tab.expect_close().await, Some(4005));
+    let list = owner
+        .recv_matching("panel without Ann", |m| {
+            m["type"] == "interviewers" && m["interviewers"].as_array().is_some_and(Vec::is_empty)
+        })
+        .await;
+    assert!(list["interviewers"].as_array().is_some_and(Vec::is_empty));
+    let mut again = Client::connect(&server.ws_url()).await;
+    again
+        .send_json(json!({"type": "interviewer", "room": room.code, "token": ann_token}))
+        .await;
+    again.expect_error("bad_token").await;
+}
+
+#[tokio::test]
+async fn an_interviewer_token_stays_in_its_room_and_opens_no_results() {
+    let server = Server::start().await;
+    let room = screening(&server).await;
+    let other = screening(&server).await;
+    let mut owner = game::host(&server, &room).await;
+    let mut other_owner = game::host(&server, &other).await;
+    let _stranger = game::join(&server, &other, "other candidate").await;
+    let (_, token) = invite(&mut owner, "Ann").await;
+
+    let mut c = Client::connect(&server.ws_url()).await;
+    c.send_json(json!({"type": "interviewer", "room": other.code, "token": token}))
+        .await;
+    c.expect_error("bad_token").await;
+    // As a host token it opens nothing either.
+    c.send_json(json!({"type": "host", "room": room.code, "token": token}))
+        .await;
+    c.expect_error("bad_token").await;
+    let http = reqwest::Client::new();
+    for code in [&room.code, &other.code] {
+        for path in ["results", "report?format=json"] {
+            let reply = http
+                .get(server.url(&format!("/api/rooms/{code}/{path}")))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), 401, "{code} {path}");
+        }
+    }
+    // The other room's owner never hears of this panel.
+    other_owner.send_json(json!({"type": "ping"})).await;
+    other_owner.recv_until("pong").await;
+    assert!(other_owner
+        .log
+        .iter()
+        .all(|m| m["type"] != "interviewers"
+            || m["interviewers"].as_array().is_some_and(Vec::is_empty)));
+}
+
+#[tokio::test]
+async fn buzz_rulings_are_attributed_and_the_report_prints_per_candidate() {
+    let server = Server::start().await;
+    let room = screening(&server).await;
+    let mut owner = game::host(&server, &room).await;
+    let (bob_id, bob_token) = invite(&mut owner, "Bob").await;
+    let mut bob = interviewer(&server, &room, &bob_token).await;
+    let mut a = game::join(&server, &room, "alpha").await;
+    let b = game::join(&server, &room, "beta").await;
+    owner
+        .send_json(json!({"type": "ask", "mode": "buzz"}))
+        .await;
+    let qid = bob.recv_until("question").await["qid"].clone();
+    a.client
+        .send_json(json!({"type": "buzz", "qid": qid}))
+        .await;
+    bob.recv_matching("floor", |m| m["type"] == "buzz_queue" && m["floor"] == a.id)
+        .await;
+    bob.send_json(json!({"type": "judge", "player_id": a.id, "correct": true}))
+        .await;
+    let action = owner.recv_until("action").await;
+    assert_eq!(
+        (action["action"].clone(), action["by"].clone()),
+        (json!("judge"), json!(bob_id))
+    );
+    bob.send_json(json!({"type": "assess", "qid": qid, "player_id": b.id, "note": "did not buzz"}))
+        .await;
+    bob.recv_until("ack").await;
+    owner.send_json(json!({"type": "end"})).await;
+    owner.recv_until("ended").await;
+
+    let http = reqwest::Client::new();
+    let html = http
+        .get(server.url(&format!(
+            "/api/rooms/{}/report?token={}",
+            room.code, room.host_token
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(html.status(), 200);
+    assert!(html.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = html.text().await.unwrap();
+    assert_eq!(html.matches("<section class=\"candidate\"").count(), 2);
+    assert_eq!(html.matches("<svg").count(), 2);
+    assert!(html.contains("did not buzz"));
+    assert!(html.contains("right</span> (Bob)"));
+    let csv = http
+        .get(server.url(&format!(
+            "/api/rooms/{}/report?format=csv&player_id={}",
+            room.code, b.id
+        )))
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("\"did not buzz\""), "{csv}");
+    assert!(!csv.contains("alpha"));
+    let missing = http
+        .get(server.url(&format!("/api/rooms/{}/report?player_id=99", room.code)))
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let bad = http
+        .get(server.url(&format!("/api/rooms/{}/report?format=xml", room.code)))
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}
