@@ -411,7 +411,7 @@ async fn a_timestamp_forged_a_second_early_never_beats_a_press_more_than_its_bou
                 // host's queue; until then the largest a link here can have.
                 let mut bound = 700.0;
                 for _ in 0..TRIALS {
-                    let gap = bound + rand::rng().random_range(5.0..40.0);
+                    let gap = bound + rand::rng().random_range(30.0..80.0);
                     let trial = t.trial(&[(0, 0.0, 0.0), (1, gap, 1_000.0)]).await;
                     let forger_id = t.players[1].id;
                     let held = trial.queue["queue"]
