@@ -10,6 +10,7 @@ pub mod client_addr;
 pub mod config;
 pub mod healthcheck;
 pub mod http;
+pub mod library;
 pub mod live;
 pub mod metrics;
 pub mod protocol;

@@ -5,6 +5,7 @@
 //! checkpoint), close every socket with 1012 so clients know to reconnect,
 //! and return within [`SHUTDOWN_BUDGET`].
 
+use anyhow::Context;
 use std::future::Future;
 use std::time::Duration;
 
@@ -43,7 +44,15 @@ pub async fn run(
         .iter()
         .for_each(|_| crate::metrics::bank_import_error());
     let store = crate::storage::persist::open_store(&config)?;
+    let library = crate::library::Library::open(&config.data_dir).with_context(|| {
+        format!(
+            "opening the library database in {}",
+            config.data_dir.display()
+        )
+    })?;
+    tracing::info!(path = %library.store().path().display(), "library database open");
     let state = AppState::with_store(config, catalog, Some(store));
+    state.set_library(std::sync::Arc::new(library));
     for room in crate::storage::persist::restore_rooms(&state) {
         crate::live::rooms::adopt_room(&state, room);
     }

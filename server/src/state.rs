@@ -1,12 +1,13 @@
 //! Shared server state handed to every HTTP handler, socket and room task.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use tokio::sync::{watch, Notify};
 
 use crate::bank::catalog::Catalog;
 use crate::config::Config;
+use crate::library::Library;
 use crate::live::room::ConnId;
 use crate::live::rooms::Rooms;
 use crate::live::ws::limits::FailedJoins;
@@ -22,6 +23,7 @@ struct Inner {
     config: Config,
     catalog: RwLock<Arc<Catalog>>,
     store: Option<Arc<dyn Store>>,
+    library: OnceLock<Arc<Library>>,
     rooms: Rooms,
     failed_joins: FailedJoins,
     next_conn: AtomicU64,
@@ -45,6 +47,7 @@ impl AppState {
                 config,
                 catalog: RwLock::new(Arc::new(catalog)),
                 store,
+                library: OnceLock::new(),
                 rooms: Rooms::default(),
                 failed_joins: FailedJoins::default(),
                 next_conn: AtomicU64::new(1),
@@ -59,6 +62,31 @@ impl AppState {
     /// The results database, if the server runs with one.
     pub fn store(&self) -> Option<&Arc<dyn Store>> {
         self.inner.store.as_ref()
+    }
+
+    /// Attaches the hosts' libraries (once, at start); without one the
+    /// library endpoints answer 503 and every host sees the shared catalog.
+    pub fn set_library(&self, library: Arc<Library>) {
+        let _ = self.inner.library.set(library);
+    }
+
+    /// The hosts' libraries, if the server runs with them.
+    pub fn library(&self) -> Option<&Arc<Library>> {
+        self.inner.library.get()
+    }
+
+    /// Changes whenever any host's library changes (0 without libraries).
+    pub fn library_generation(&self) -> u64 {
+        self.library().map_or(0, |l| l.generation())
+    }
+
+    /// The catalog as the host with `token` sees it: the shared catalog
+    /// (`base`) with that host's library merged in.
+    pub fn catalog_for(&self, base: &Arc<Catalog>, token: &str) -> Arc<Catalog> {
+        match self.library() {
+            Some(library) => library.catalog_for(base, token),
+            None => base.clone(),
+        }
     }
 
     /// The running configuration.

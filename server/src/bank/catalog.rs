@@ -53,6 +53,9 @@ pub struct CatalogQuestion {
     /// selecting any of them can draw it.
     pub topic_ids: Vec<String>,
     pub sources: Vec<Source>,
+    /// The host's own version replaced the imported one (host views only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub edited: bool,
 }
 
 /// One merged topic and its subtopics, as `GET /api/banks` lists them.
@@ -334,6 +337,41 @@ impl TreeBuilder {
 impl Catalog {
     /// Merges `banks` into one catalog.
     pub fn from_banks(banks: Vec<Bank>) -> Catalog {
+        Catalog::merge(banks, &HashSet::new())
+    }
+
+    /// One host's view of the catalog: every shared bank, plus the host's
+    /// library quizzes as banks of their own (their questions are never
+    /// folded into a bank question with the same prompt, and keep their
+    /// library ids), with `edits` (catalog id → the host's version)
+    /// replacing imported questions and marked `edited`.
+    pub fn for_host(&self, library: Vec<Bank>, edits: &HashMap<String, Question>) -> Catalog {
+        let distinct: HashSet<String> = library.iter().map(|b| b.id.clone()).collect();
+        let mut banks = self.banks.clone();
+        banks.extend(library);
+        let mut catalog = Catalog::merge(banks, &distinct);
+        for (id, edit) in edits {
+            let Some(&idx) = catalog.ids.get(id) else {
+                continue;
+            };
+            let Some(slot) = catalog.questions.get_mut(idx) else {
+                continue;
+            };
+            let mut cq = CatalogQuestion::clone(slot);
+            let catalog_id = cq.question.id.clone();
+            let line = cq.question.line;
+            cq.question = edit.clone();
+            cq.question.id = catalog_id;
+            cq.question.line = line;
+            cq.edited = true;
+            *slot = Arc::new(cq);
+        }
+        catalog
+    }
+
+    /// Merges `banks`; questions of the banks in `distinct` are kept apart
+    /// under their own ids instead of folded by prompt.
+    fn merge(banks: Vec<Bank>, distinct: &HashSet<String>) -> Catalog {
         let mut tree = TreeBuilder::default();
         let mut questions: Vec<CatalogQuestion> = Vec::new();
         let mut by_key: HashMap<String, usize> = HashMap::new();
@@ -361,7 +399,12 @@ impl Catalog {
                         line: q.line,
                         question_id: q.id.clone(),
                     };
-                    let key = format!("{:?}|{}", q.kind, normalize(&q.prompt));
+                    let own_id = distinct.contains(&bank.id);
+                    let key = if own_id {
+                        format!("library|{}|{}", bank.id, q.id)
+                    } else {
+                        format!("{:?}|{}", q.kind, normalize(&q.prompt))
+                    };
                     let idx = match by_key.get(&key) {
                         Some(&idx) => {
                             if let Some(existing) = questions.get_mut(idx) {
@@ -376,13 +419,16 @@ impl Catalog {
                         None => {
                             let idx = questions.len();
                             let mut question = q.clone();
-                            question.id = hash_id("q", &key);
+                            if !own_id {
+                                question.id = hash_id("q", &key);
+                            }
                             questions.push(CatalogQuestion {
                                 question,
                                 topic_path: topic_path.clone(),
                                 topic_id: topic_id.clone(),
                                 topic_ids: vec![topic_id.clone()],
                                 sources: vec![source],
+                                edited: false,
                             });
                             by_key.insert(key, idx);
                             idx
@@ -695,6 +741,8 @@ mod tests {
             followups: Vec::new(),
             notes: Vec::new(),
             line: 1,
+            points: Default::default(),
+            time_limit_ms: None,
         }
     }
 

@@ -420,6 +420,8 @@ impl Draft {
             followups: self.followups,
             notes: self.notes,
             line: self.line,
+            points: Default::default(),
+            time_limit_ms: None,
         }
     }
 }

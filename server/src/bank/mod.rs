@@ -26,7 +26,7 @@ pub mod qa_heading; // 6. one question per heading, answer below
 #[cfg(test)]
 mod seed_tests;
 
-pub use model::{AnswerOption, Bank, BankList, Kind, Question, Topic, Warning};
+pub use model::{AnswerOption, Bank, BankList, Kind, Points, Question, Topic, Warning};
 
 /// Largest bank file accepted, in bytes; bigger files are refused with
 /// [`BankError::TooLarge`].

@@ -58,6 +58,42 @@ pub struct Question {
     pub notes: Vec<String>,
     /// 1-based line in the source file where the question starts.
     pub line: usize,
+    /// How a scored answer counts (library questions may double or void it).
+    #[serde(default, skip_serializing_if = "Points::is_standard")]
+    pub points: Points,
+    /// The question's own time limit, used when the host asks it without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_ms: Option<u64>,
+}
+
+/// Points a question is worth, as Kahoot and the library editor offer them:
+/// a host makes a final question count double, or a warm-up count nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Points {
+    /// Points as the mode scores them.
+    #[default]
+    Standard,
+    /// Twice the points (penalties too).
+    Double,
+    /// No points at all; answers are still recorded and judged.
+    None,
+}
+
+impl Points {
+    /// Whether these are the default points (left out of JSON).
+    pub fn is_standard(&self) -> bool {
+        *self == Points::Standard
+    }
+
+    /// The points a mode awarded, scaled for this question.
+    pub fn apply(self, points: i64) -> i64 {
+        match self {
+            Points::Standard => points,
+            Points::Double => points.saturating_mul(2),
+            Points::None => 0,
+        }
+    }
 }
 
 /// A topic of one bank: its heading path and the questions directly under it.

@@ -146,6 +146,8 @@ mod tests {
             followups: vec!["f".into()],
             notes: vec!["n".into()],
             line: 3,
+            points: Default::default(),
+            time_limit_ms: None,
         };
         let short = PublicQuestion::of(&q(Kind::Short, vec![option("def", true)]));
         assert!(short.options.is_empty());

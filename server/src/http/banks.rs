@@ -4,7 +4,7 @@
 //! catalog as a whole new snapshot, so rooms drawing questions never see a
 //! half-merged catalog.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -15,7 +15,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use crate::bank::catalog::TopicNode;
+use crate::bank::catalog::{Catalog, TopicNode};
 use crate::bank::{self, BankError, BankList};
 use crate::state::AppState;
 
@@ -45,6 +45,9 @@ struct BankSummary {
     title: String,
     file: String,
     questions: usize,
+    /// A quiz of the caller's library (host token only).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    library: bool,
 }
 
 /// `GET /api/banks`: every bank and the merged topic tree a host picks from.
@@ -52,10 +55,31 @@ struct BankSummary {
 struct BankIndex {
     banks: Vec<BankSummary>,
     topics: Vec<TopicNode>,
+    /// Catalog ids of questions the caller replaced with its own version.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    edited: Vec<String>,
 }
 
-async fn list(State(state): State<AppState>) -> Json<BankIndex> {
-    let catalog = state.catalog();
+/// The caller's host token, if it is one this server knows.
+fn known_host<'a>(state: &AppState, headers: &'a HeaderMap) -> Option<&'a str> {
+    super::history::bearer(headers).filter(|token| {
+        crate::live::rooms::is_valid_host_token(token)
+            && crate::live::rooms::host_token_exists(state, token)
+    })
+}
+
+/// The catalog the caller sees: with a host token, that host's library
+/// merged in (its quizzes as banks, its edits in place of the originals).
+fn catalog_seen_by(state: &AppState, headers: &HeaderMap) -> Arc<Catalog> {
+    let base = state.catalog();
+    match known_host(state, headers) {
+        Some(token) => state.catalog_for(&base, token),
+        None => base,
+    }
+}
+
+async fn list(State(state): State<AppState>, headers: HeaderMap) -> Json<BankIndex> {
+    let catalog = catalog_seen_by(&state, &headers);
     let banks = catalog
         .banks()
         .iter()
@@ -64,11 +88,19 @@ async fn list(State(state): State<AppState>) -> Json<BankIndex> {
             title: b.title.clone(),
             file: b.file.clone(),
             questions: b.topics.iter().map(|t| t.questions.len()).sum(),
+            library: b.format == "library",
         })
+        .collect();
+    let edited = catalog
+        .questions()
+        .iter()
+        .filter(|q| q.edited)
+        .map(|q| q.question.id.clone())
         .collect();
     Json(BankIndex {
         banks,
         topics: catalog.topics().to_vec(),
+        edited,
     })
 }
 
@@ -83,12 +115,30 @@ async fn one(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let catalog = state.catalog();
+    let catalog = catalog_seen_by(&state, &headers);
     let bank = catalog
         .bank(&id)
         .ok_or_else(|| ApiError::not_found("bank"))?;
     let body = if may_see_answer_keys(&state, &headers) {
-        serde_json::json!({ "banks": [bank] })
+        // The host's own versions replace the imported questions they
+        // edited; the catalog id tells the editor which question to open.
+        let mut shown = bank.clone();
+        let mut edited = Vec::new();
+        for q in shown.topics.iter_mut().flat_map(|t| t.questions.iter_mut()) {
+            if let Some(cq) = catalog.question(&q.id).filter(|cq| cq.edited) {
+                let line = q.line;
+                let bank_id = std::mem::take(&mut q.id);
+                *q = cq.question.clone();
+                q.line = line;
+                q.id = bank_id.clone();
+                edited.push(serde_json::json!({"id": bank_id, "catalog_id": cq.question.id}));
+            }
+        }
+        let mut body = serde_json::json!({ "banks": [shown] });
+        if !edited.is_empty() {
+            body["edited"] = serde_json::Value::Array(edited);
+        }
+        body
     } else {
         serde_json::json!({ "banks": [bank::public::PublicBank::of(bank)], "redacted": true })
     };

@@ -3,9 +3,11 @@
 pub mod banks;
 pub mod error;
 pub mod history;
+pub mod library;
 pub mod metrics;
 pub mod qr;
 pub mod report;
+pub mod results_xlsx;
 pub mod rooms;
 pub mod web;
 
@@ -26,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .merge(rooms::routes())
         .merge(report::routes())
+        .merge(library::routes())
         .with_state(state)
 }
 

@@ -170,14 +170,15 @@ async fn results(
     Query(query): Query<ResultsQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let csv = match query.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
+    let (csv, xlsx) = match query.format.as_deref() {
+        None | Some("json") => (false, false),
+        Some("csv") => (true, false),
+        Some("xlsx") => (false, true),
         Some(_) => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "bad_format",
-                "format must be json or csv",
+                "format must be json, csv or xlsx",
             ))
         }
     };
@@ -198,7 +199,7 @@ async fn results(
             })
             .await;
         if let Ok(export) = export {
-            return Ok(export.into_response_for(&code));
+            return export.for_format(xlsx).map(|e| e.into_response_for(&code));
         }
     }
     // Not live (ended, cleaned up, or never existed): ask storage.
@@ -208,16 +209,35 @@ async fn results(
         crate::storage::persist::stored_results(&state, &code, token).map(Export::Json)
     };
     export
+        .ok_or_else(|| ApiError::not_found("room"))?
+        .for_format(xlsx)
         .map(|export| export.into_response_for(&code))
-        .ok_or_else(|| ApiError::not_found("room"))
 }
 
 enum Export {
     Json(serde_json::Value),
     Csv(String),
+    Xlsx(Vec<u8>),
 }
 
 impl Export {
+    /// The JSON turned into a workbook when `xlsx` was asked for.
+    fn for_format(self, xlsx: bool) -> Result<Export, ApiError> {
+        match self {
+            Export::Json(value) if xlsx => super::results_xlsx::workbook(&value)
+                .map(Export::Xlsx)
+                .map_err(|e| {
+                    tracing::error!(error = %e, "writing the results workbook failed");
+                    ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "export_failed",
+                        "the workbook could not be written",
+                    )
+                }),
+            other => Ok(other),
+        }
+    }
+
     fn into_response_for(self, code: &str) -> Response {
         match self {
             Export::Json(value) => Json(value).into_response(),
@@ -230,6 +250,21 @@ impl Export {
                     ),
                 ],
                 text,
+            )
+                .into_response(),
+            Export::Xlsx(bytes) => (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                            .to_string(),
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"quizroom-{code}.xlsx\""),
+                    ),
+                ],
+                bytes,
             )
                 .into_response(),
         }

@@ -284,6 +284,9 @@ pub fn host_token_exists(state: &AppState, token: &str) -> bool {
         .iter()
         .any(|room| room.is_host_token(token))
         || crate::storage::persist::host_token_known(state, token)
+        || state
+            .library()
+            .is_some_and(|l| l.store().host_known(token).unwrap_or(false))
 }
 
 /// Registers a room brought back from storage and starts its owner task.
@@ -353,6 +356,7 @@ fn spawn_owner(state: &AppState, room: Room, handle: RoomHandle, rx: mpsc::Recei
         _guard: TaskGuard::enter(state, AppState::room_tasks),
         state: state.clone(),
         catalog: state.catalog(),
+        library_generation: 0,
         room,
         handle,
         conns: HashMap::new(),
@@ -371,7 +375,10 @@ struct Owner {
     /// Counts this task for shutdown.
     _guard: TaskGuard,
     state: AppState,
+    /// The shared catalog the room's view was built from.
     catalog: Arc<Catalog>,
+    /// The library generation the room's view was built at (0: not yet).
+    library_generation: u64,
     room: Room,
     handle: RoomHandle,
     /// Outbound queues of the sockets the room knows.
@@ -521,10 +528,15 @@ impl Owner {
     /// Applies one command and carries out its effects, including the
     /// disconnects of sockets found too slow along the way.
     fn apply(&mut self, cmd: Command) {
+        // One pointer compare and one atomic load per command; the host's
+        // merged view is rebuilt only after an upload or a library change.
         let latest = self.state.catalog();
-        if !Arc::ptr_eq(&latest, &self.catalog) {
-            self.catalog = latest.clone();
-            self.room.set_catalog(latest);
+        let generation = self.state.library_generation();
+        if !Arc::ptr_eq(&latest, &self.catalog) || generation != self.library_generation {
+            self.library_generation = generation;
+            let view = self.state.catalog_for(&latest, self.handle.host_token());
+            self.catalog = latest;
+            self.room.set_catalog(view);
         }
         // Finding the host scans every socket, so only what can change host
         // presence pays for it: a host socket coming or going, an eviction,

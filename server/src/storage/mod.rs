@@ -8,6 +8,7 @@
 //! from it is the [`Persistence`] trait, so `live` uses `storage` and never
 //! the other way round.
 
+pub mod library;
 pub mod persist;
 pub mod postgres;
 pub mod queue;

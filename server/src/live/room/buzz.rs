@@ -172,7 +172,10 @@ impl Room {
         let Some(q) = self.d.current_mut() else {
             return Err(RoomError::NoQuestion);
         };
-        let points = if correct { BUZZ_POINTS } else { -q.penalty };
+        let points = q
+            .question
+            .points
+            .apply(if correct { BUZZ_POINTS } else { -q.penalty });
         q.credit(player, points);
         let entry = q.entries.entry(player).or_default();
         entry.ruled = Some(correct);

@@ -182,6 +182,12 @@ impl Room {
     ) -> Result<(), RoomError> {
         check_time_limit(p.time_limit_ms)?;
         let shape = shape_for(p.mode, &cq.question)?;
+        // A question with its own limit (a library question) keeps it when
+        // the host names none.
+        let time_limit_ms = p.time_limit_ms.or(cq
+            .question
+            .time_limit_ms
+            .filter(|t| TIME_LIMIT_RANGE.contains(t)));
         // The previous question, if unrevealed, is finalized silently.
         if self.d.current().is_some_and(|q| q.open) {
             self.close_current(now, out);
@@ -200,8 +206,8 @@ impl Room {
             multi: shape.multi,
             penalty: p.penalty.unwrap_or(0).clamp(0, 1_000_000),
             opened_at: now,
-            time_limit_ms: p.time_limit_ms,
-            deadline: p.time_limit_ms.map(|t| now.saturating_add(t)),
+            time_limit_ms,
+            deadline: time_limit_ms.map(|t| now.saturating_add(t)),
             paused_at: None,
             paused_total: 0,
             open: true,
@@ -373,7 +379,9 @@ impl Room {
             Mode::Text => super::scoring::text_awards(q),
             Mode::Buzz | Mode::Poll | Mode::SelfAssess => Vec::new(),
         };
+        let scale = q.question.points;
         for (id, points) in awards {
+            let points = scale.apply(points);
             q.credit(id, points);
             let seat = (id.0 as usize).checked_sub(1);
             if let Some(p) = seat.and_then(|i| d.players.get_mut(i)) {

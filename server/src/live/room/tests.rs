@@ -27,11 +27,14 @@ pub(super) fn question(id: &str, kind: Kind, options: &[(&str, bool)]) -> Arc<Ca
             followups: vec![format!("SECRET-FOLLOWUP-{id}")],
             notes: vec![format!("SECRET-NOTE-{id}")],
             line: 1,
+            points: Default::default(),
+            time_limit_ms: None,
         },
         topic_path: vec!["Topic".into(), id.to_string()],
         topic_id: format!("topic-{id}"),
         topic_ids: vec![format!("topic-{id}")],
         sources: Vec::new(),
+        edited: false,
     })
 }
 
