@@ -502,3 +502,42 @@ async fn no_question_of_any_bank_reveals_its_answer_through_the_public_view() {
     eprintln!("walked {walked} questions ({shorts} short answers, {keyed} keyed)");
     assert!(shorts >= 3 && keyed >= 10, "the banks cover every kind");
 }
+
+/// A client that writes its whole body before it reads (as many do) must
+/// still get the JSON 413, not a connection reset while it writes.
+#[tokio::test]
+async fn a_50_mb_upload_gets_a_json_413_not_a_closed_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = common::Server::start().await;
+    let size = 50 * 1024 * 1024;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /api/banks?name=huge.md HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {size}\r\n\r\n",
+        server.addr
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while sent < size {
+        tcp.write_all(&chunk)
+            .await
+            .unwrap_or_else(|e| panic!("the server cut the upload after {sent} bytes: {e}"));
+        sent += chunk.len();
+    }
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tcp.read_to_end(&mut reply),
+    )
+    .await
+    .expect("a reply in time");
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(reply.contains("application/json"), "{reply}");
+    assert!(reply.contains("\"code\":\"bank_too_large\""), "{reply}");
+    // The server is still there for the next request.
+    assert_eq!(
+        reqwest::get(server.url("/healthz")).await.unwrap().status(),
+        200
+    );
+}

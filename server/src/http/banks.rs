@@ -6,12 +6,14 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use bytes::Bytes;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
@@ -160,6 +162,62 @@ fn may_see_answer_keys(state: &AppState, headers: &HeaderMap) -> bool {
             && crate::live::rooms::host_token_exists(state, token))
 }
 
+/// Most bytes of an oversize upload read and dropped so its client, still
+/// writing, gets the 413 instead of a reset connection.
+const MAX_DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+/// Longest time spent draining an oversize upload.
+const MAX_DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Why an upload body could not be read.
+enum UploadBody {
+    TooLarge,
+    Broken(String),
+}
+
+/// Reads an upload of at most [`bank::MAX_BANK_BYTES`]. An oversize one is
+/// refused without buffering it, but its bytes are read and dropped (up to
+/// [`MAX_DRAIN_BYTES`] / [`MAX_DRAIN_TIME`]) before the answer: a server
+/// that closes on a client still writing resets the connection, and many
+/// clients (those that write the whole body before reading) then see a
+/// closed connection instead of the JSON 413. A client that announced more
+/// than the drain allowance, or asked for `100-continue`, is answered at
+/// once (it sent nothing yet, or will not be waited for).
+async fn read_upload(body: Body, headers: &HeaderMap) -> Result<Bytes, UploadBody> {
+    let limit = bank::MAX_BANK_BYTES as u64;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let expects_continue = headers
+        .get(axum::http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if declared.is_some_and(|n| n > limit) && (expects_continue || declared > Some(MAX_DRAIN_BYTES))
+    {
+        return Err(UploadBody::TooLarge);
+    }
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut total: u64 = 0;
+    let deadline = tokio::time::Instant::now() + MAX_DRAIN_TIME;
+    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, stream.next()).await {
+        let chunk = chunk.map_err(|e| UploadBody::Broken(e.to_string()))?;
+        total = total.saturating_add(chunk.len() as u64);
+        if total > MAX_DRAIN_BYTES {
+            break;
+        }
+        if total <= limit {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    if total > limit || declared.is_some_and(|n| n > limit) {
+        return Err(UploadBody::TooLarge);
+    }
+    if tokio::time::Instant::now() >= deadline {
+        return Err(UploadBody::Broken("the upload took too long".into()));
+    }
+    Ok(Bytes::from(kept))
+}
+
 #[derive(Debug, Deserialize)]
 struct UploadQuery {
     name: Option<String>,
@@ -171,7 +229,7 @@ async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<UploadQuery>, QueryRejection>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<(StatusCode, Json<BankList>), ApiError> {
     authorize(&state, &headers)?;
     let name = match query {
@@ -184,19 +242,16 @@ async fn upload(
             ))
         }
     };
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "bank_too_large",
-                format!(
-                    "{name}: file is over the {}-byte limit",
-                    bank::MAX_BANK_BYTES
-                ),
-            )
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_body", e.body_text())
-        }
+    let body = read_upload(body, &headers).await.map_err(|e| match e {
+        UploadBody::TooLarge => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "bank_too_large",
+            format!(
+                "{name}: file is over the {}-byte limit",
+                bank::MAX_BANK_BYTES
+            ),
+        ),
+        UploadBody::Broken(why) => ApiError::new(StatusCode::BAD_REQUEST, "bad_body", why),
     })?;
     let size = body.len();
     let worker_state = state.clone();
