@@ -22,7 +22,7 @@ if ! command -v node >/dev/null 2>&1; then
   exit 1
 fi
 
-if [ ! -d "$here/node_modules" ]; then
+if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/fflate" ]; then
   echo "== npm ci"
   (cd "$here" && npm ci --no-audit --no-fund)
 fi

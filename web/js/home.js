@@ -62,6 +62,13 @@ export function mountHome(root, navigate) {
             h('button', { type: 'submit', class: 'btn btn-block', 'data-testid': 'home-create', text: t('home.host.create') }),
             last ? h('a', { class: 'link', href: `/host/${last.code}`, text: t('home.host.continue', { code: last.code }) }) : null,
           ),
+          h(
+            'section',
+            { class: 'card' },
+            h('h2', { text: t('home.library') }),
+            h('p', { class: 'muted', text: t('home.library.text') }),
+            h('a', { class: 'btn btn-block', href: '/edit', 'data-testid': 'home-library', text: t('home.library.go') }),
+          ),
         ),
       ];
     });

@@ -3,6 +3,7 @@
 // vote), and take the results away. The host token lives in localStorage,
 // so a refresh or a closed tab comes straight back to the room.
 
+import { prompt } from './markdown.js';
 import * as api from './api.js';
 import { add, h, letter, Region, typingIn } from './dom.js';
 import { errorText, onLangChange, t } from './i18n.js';
@@ -46,9 +47,27 @@ function forgetRoom(code) {
   );
 }
 
+/**
+ * The host token of this browser's library, issued once and reused for
+ * every room, so library quizzes and edits show up in each room's console.
+ * `null` when the server runs without a library.
+ */
+export async function hostToken() {
+  const known = load('hostToken', null);
+  if (typeof known === 'string' && known) return known;
+  try {
+    const { host_token: token } = await api.newHost();
+    save('hostToken', token);
+    return token;
+  } catch {
+    return null;
+  }
+}
+
 /** Creates a room, remembers its token, and returns its code. */
 export async function createAndRemember(title, isPrivate = false) {
-  const room = await api.createRoom(title, isPrivate);
+  const room = await api.createRoom(title, isPrivate, await hostToken());
+  if (!load('hostToken', null)) save('hostToken', room.host_token);
   rememberRoom({ code: room.code, token: room.host_token, title: title || '', joinUrl: room.join_url || '', at: Date.now() });
   return room.code;
 }
@@ -178,19 +197,9 @@ class HostApp {
   start() {
     this.render();
     if (!this.room) return;
-    api
-      .catalog()
-      .then((cat) => {
-        this.picker.setCatalog(cat);
-        this.catalogState = 'ready';
-      })
-      .catch(() => {
-        this.catalogState = 'error';
-      })
-      .finally(() => {
-        this.regions.setup.invalidate();
-        this.render();
-      });
+    this.loadCatalog();
+    // Back from the library editor in another tab: show its changes.
+    window.addEventListener('focus', () => this.loadCatalog());
     this.socket = new RoomSocket({
       hello: () => ({ type: 'host', room: this.code, token: this.room.token }),
       onMessage: (msg) => this.onMessage(msg),
@@ -206,6 +215,26 @@ class HostApp {
       },
     });
     this.socket.start();
+  }
+
+  /** Loads the host's view of the catalog (library quizzes and edits included). */
+  loadCatalog() {
+    this.picker.token = this.room.token;
+    this.picker.questions = null;
+    this.picker.loadingQuestions = null;
+    api
+      .catalog(this.room.token)
+      .then((cat) => {
+        this.picker.setCatalog(cat);
+        this.catalogState = 'ready';
+      })
+      .catch(() => {
+        this.catalogState = 'error';
+      })
+      .finally(() => {
+        this.regions.setup.invalidate();
+        this.render();
+      });
   }
 
   onMessage(msg) {
@@ -357,6 +386,8 @@ class HostApp {
                   'li',
                   null,
                   h('div', { class: 'pick-text' }, h('span', { class: 'pick-prompt', text: q.prompt }), h('span', { class: 'muted small', text: [q.path.join(' › '), t(`kind.${q.kind}`)].filter(Boolean).join(' · ') })),
+                  q.edited ? h('span', { class: 'badge', text: t('host.pick.edited') }) : null,
+                  q.library ? null : h('a', { class: 'btn btn-small', href: `/edit/q/${encodeURIComponent(q.id)}`, target: '_blank', rel: 'noopener', text: t('host.pick.edit') }),
                   h('button', { type: 'button', class: 'btn btn-small', text: t('host.pick.ask'), onclick: () => this.pick(q.id) }),
                 ),
               ),
@@ -378,6 +409,7 @@ class HostApp {
       title ? h('span', { class: 'room-title', text: title }) : null,
       m.private ? h('span', { class: 'badge', 'data-testid': 'private', text: t('host.room.private') }) : null,
       h('span', { class: 'spacer' }),
+      h('a', { class: 'btn btn-small', href: '/edit', target: '_blank', rel: 'noopener', 'data-testid': 'host-library', text: t('host.library') }),
       connPill(this.status),
       langSwitch(),
     ]);
@@ -475,6 +507,7 @@ class HostApp {
         { class: 'row wrap' },
         h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'csv', text: t('host.download.csv'), onclick: () => this.download('csv') }),
         h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'json', text: t('host.download.json'), onclick: () => this.download('json') }),
+        h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'xlsx', text: t('host.download.xlsx'), onclick: () => this.download('xlsx') }),
       ),
       this.summaryView(),
       m.phase !== PHASE.ENDED && !this.fatal ? h('button', { type: 'button', class: 'btn btn-danger btn-block', 'data-testid': 'end', text: t('host.end'), onclick: () => this.end() }) : null,
@@ -665,7 +698,7 @@ class HostApp {
         open ? countdown(m) : null,
       ),
       topicPath(q.topic),
-      h('p', { class: 'host-prompt', 'data-testid': 'host-prompt', text: q.prompt }),
+      prompt('div', { class: 'host-prompt', 'data-testid': 'host-prompt' }, q.prompt),
       q.options.length && q.mode !== 'self'
         ? h(
             'ol',

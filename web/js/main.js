@@ -1,6 +1,7 @@
 // Picks the view for the current path. Every app route serves the same
 // index.html; this module decides what it becomes.
 
+import { mountEditor } from './editor.js';
 import { mountHome } from './home.js';
 import { mountHost } from './host.js';
 import { mountPlayer } from './player.js';
@@ -23,6 +24,9 @@ function route() {
     case 'join':
       document.title = 'quizroom';
       return mountPlayer(root, second || new URLSearchParams(location.search).get('code') || '');
+    case 'edit':
+      document.title = 'quizroom · library';
+      return mountEditor(root, parts.slice(1), navigate);
     case 'screen':
       document.title = 'quizroom · screen';
       return mountScreen(root, second ? second.toUpperCase() : '');

@@ -2,6 +2,7 @@
 // the question needs (buzz, options, self-assessment scale, typed text).
 // The seat survives refreshes and network drops through the resume token.
 
+import { renderMarkdown } from './markdown.js';
 import { h, letter, Region, typingIn } from './dom.js';
 import { errorText, onLangChange, t } from './i18n.js';
 import { PHASE, RoomModel } from './model.js';
@@ -65,7 +66,7 @@ class PlayerApp {
     this.header = h('header', { class: 'topbar player-top' });
     this.banner = h('div', { class: 'banner-slot' });
     this.main = h('main', { class: 'player', id: 'main' });
-    this.prompt = h('h2', { class: 'prompt', 'aria-live': 'polite', id: 'prompt' });
+    this.prompt = h('div', { class: 'prompt md', role: 'heading', 'aria-level': '2', 'aria-live': 'polite', id: 'prompt' });
     this.status_ = h('p', { class: 'ack', role: 'status', 'aria-live': 'polite' });
     this.regions = {
       header: new Region(this.header),
@@ -396,7 +397,7 @@ class PlayerApp {
     if (newQuestion) {
       this.inputRegion = null;
       const q = this.model.question;
-      this.prompt.textContent = q ? q.prompt : '';
+      this.prompt.replaceChildren(...(q ? renderMarkdown(q.prompt) : []));
     }
     this.render();
   }
@@ -580,7 +581,7 @@ class PlayerApp {
     // A question is on: the card stays, only its parts redraw.
     if (this.regions.main.sig !== `q:${q.qid}:${q.mode}`) {
       this.regions.main.sig = `q:${q.qid}:${q.mode}`;
-      this.prompt.textContent = q.prompt;
+      this.prompt.replaceChildren(...renderMarkdown(q.prompt));
       this.metaEl = h('div', { class: 'q-meta' });
       this.timerEl = h('div', { class: 'q-timer' });
       this.inputEl = h('div', { class: 'q-input' });

@@ -2,6 +2,7 @@
 // lobby, the question with its countdown and live histogram, the buzz
 // queue, the leaderboard between questions and a podium at the end.
 
+import { prompt } from './markdown.js';
 import { h, letter, Region } from './dom.js';
 import { errorText, onLangChange, t } from './i18n.js';
 import { PHASE, RoomModel } from './model.js';
@@ -118,7 +119,7 @@ export function mountScreen(root, code) {
         h('span', { class: 'spacer' }),
         !open ? h('span', { class: 'badge state-closed', text: reveal ? t('q.correct') : t('q.closed') }) : null,
       ),
-      h('h1', { class: 'screen-prompt', text: q.prompt }),
+      prompt('div', { class: 'screen-prompt', role: 'heading', 'aria-level': '1' }, q.prompt),
       open ? countdown(model, { big: true }) : null,
       tally && tally.of != null && q.mode !== 'buzz' ? h('p', { class: 'answered', text: t('screen.answered', { answered: tally.answered ?? 0, of: tally.of }) }) : null,
       body,

@@ -261,6 +261,7 @@ export class TopicPicker {
           this.toggleBank(b.id);
         },
       },
+      b.library ? h('span', { class: 'lib-mark', text: '★ ' }) : null,
       h('span', { class: 'chip-label', text: label }),
       h('span', { class: 'count', text: b.questions ?? '' }),
     );
@@ -336,18 +337,20 @@ export class TopicPicker {
         const seen = new Set();
         for (const b of this.banks) {
           let parsed;
+          const edited = new Set();
           try {
-            parsed = await fetchBank(b.id);
+            parsed = await fetchBank(b.id, this.token);
           } catch {
             continue;
           }
+          for (const e of (parsed && parsed.edited) || []) edited.add(e.id);
           const banks = parsed && Array.isArray(parsed.banks) ? parsed.banks : [parsed];
           for (const pb of banks) {
             for (const topic of (pb && pb.topics) || []) {
               for (const q of topic.questions || []) {
                 if (!q || !q.id || seen.has(q.id)) continue;
                 seen.add(q.id);
-                out.push({ id: q.id, prompt: q.prompt || '', kind: q.kind || 'open', path: topic.path || [], bank: bankLabel(b) });
+                out.push({ id: q.id, prompt: q.prompt || '', kind: q.kind || 'open', path: topic.path || [], bank: bankLabel(b), library: Boolean(b.library), edited: edited.has(q.id) });
               }
             }
           }

@@ -1,4 +1,4 @@
-//! The browser app: every app route (`/`, `/host`, `/join/{code}`,
+//! The browser app: every app route (`/`, `/host`, `/join/{code}`, `/edit`,
 //! `/screen/{code}`, ...) gets the same `index.html`, whose script picks the
 //! view from the path; files under `/assets/` come from the embedded `web/`
 //! folder with their content type and an ETag, so browsers revalidate
@@ -29,6 +29,9 @@ pub fn routes() -> Router<AppState> {
         .route("/join/{code}", get(index))
         .route("/screen", get(index))
         .route("/screen/{code}", get(index))
+        .route("/edit", get(index))
+        .route("/edit/{id}", get(index))
+        .route("/edit/q/{id}", get(index))
         .route("/favicon.ico", get(favicon))
         .route("/assets/{*path}", get(asset))
 }

@@ -1,0 +1,286 @@
+// The library editor in real headless Chromium against the real server, in
+// English and in Russian: a host writes a 5-question quiz from scratch
+// (topics, single and multiple choice, true/false, a code block, an open
+// question with notes), sees inline errors for a bad save, deletes and
+// undoes; gives a keyless seed question four options and a key; runs both
+// in a room with two players; downloads the results as .xlsx and reads
+// the workbook back.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { strFromU8, unzipSync } from 'fflate';
+import { launchBrowser, LAPTOP, newPage, PHONE, REPO, shot, startServer } from './harness.mjs';
+
+let server;
+let browser;
+const SEED_PROMPT = 'Что такое переменная в Python?';
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+async function waitText(locator, pattern) {
+  await locator.filter({ hasText: pattern }).first().waitFor();
+}
+
+/** The sheets of an .xlsx file: {name: [[cell, ...], ...]} (strings and numbers as text). */
+function readXlsx(file) {
+  const zip = unzipSync(new Uint8Array(fs.readFileSync(file)));
+  const xml = (name) => (zip[name] ? strFromU8(zip[name]) : '');
+  const unescape = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  const shared = [...xml('xl/sharedStrings.xml').matchAll(/<si>([\s\S]*?)<\/si>/g)].map((m) => unescape([...m[1].matchAll(/<t[^>]*>([\s\S]*?)<\/t>/g)].map((t) => t[1]).join('')));
+  const names = [...xml('xl/workbook.xml').matchAll(/<sheet [^>]*name="([^"]+)"/g)].map((m) => unescape(m[1]));
+  const out = {};
+  names.forEach((name, i) => {
+    const rows = [];
+    for (const row of xml(`xl/worksheets/sheet${i + 1}.xml`).matchAll(/<row [^>]*>([\s\S]*?)<\/row>/g)) {
+      const cells = [];
+      for (const c of row[1].matchAll(/<c r="([A-Z]+)\d+"([^>]*?)(?:\/>|>([\s\S]*?)<\/c>)/g)) {
+        const col = [...c[1]].reduce((n, ch) => n * 26 + ch.charCodeAt(0) - 64, 0) - 1;
+        const v = /<v>([\s\S]*?)<\/v>/.exec(c[3] || '');
+        const value = v ? (/t="s"/.test(c[2]) ? shared[Number(v[1])] : unescape(v[1])) : '';
+        cells[col] = value;
+      }
+      rows.push(Array.from(cells, (x) => x ?? ''));
+    }
+    out[name] = rows;
+  });
+  return out;
+}
+
+/** Fills question card `i` (0-based). */
+async function fillQuestion(page, i, { prompt, kind, options = [], correct = [], points, time, answer, notes }) {
+  const card = page.locator(`.q-edit[data-question="${i}"]`);
+  await card.getByTestId('question-prompt').fill(prompt);
+  if (kind) await card.getByTestId('question-kind').selectOption(kind);
+  for (let j = 0; j < options.length; j++) {
+    if ((await card.getByTestId('option-text').count()) <= j) await card.getByTestId('option-add').click();
+    await card.getByTestId('option-text').nth(j).fill(options[j]);
+  }
+  for (let j = 0; j < options.length && kind !== 'short'; j++) {
+    const box = card.getByTestId('option-correct').nth(j);
+    if (correct.includes(j)) await box.check();
+    else if (kind === 'multi') await box.uncheck();
+  }
+  if (points) await card.getByTestId('question-points').selectOption(points);
+  if (time != null) await card.getByTestId('question-time').selectOption(String(time));
+  if (answer) await card.getByTestId('question-answer').fill(answer);
+  if (notes) await card.getByTestId('question-notes').fill(notes);
+}
+
+test('write a quiz, edit a seed question, run both, read the results workbook', async (t) => {
+  let failed = false;
+  const step = (name, fn) =>
+    t.test(name, { skip: failed && 'an earlier step failed' }, async () => {
+      try {
+        await fn();
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
+  const host = await newPage(browser, LAPTOP, 'host');
+  host.on('dialog', (d) => d.accept());
+  let code = '';
+
+  await step('the library opens from the home page', async () => {
+    await host.goto(server.base);
+    await host.getByTestId('home-library').click();
+    await host.waitForURL(/\/edit$/);
+    await waitText(host.locator('main'), 'No quizzes yet');
+  });
+
+  await step('a 5-question quiz written from scratch, with inline errors first (English)', async () => {
+    await host.getByTestId('quiz-new').click();
+    await host.waitForURL(/\/edit\/new$/);
+    await host.getByTestId('quiz-title').fill('Python warm-up');
+    await host.getByTestId('topic-add').click();
+    await host.getByTestId('topic-title-0').fill('Basics');
+    await host.getByTestId('topic-add').click();
+    await host.getByTestId('topic-title-1').fill('Code');
+    for (let i = 1; i < 5; i++) await host.getByTestId('question-add').click();
+    await fillQuestion(host, 0, { prompt: 'Which keyword defines a function?', kind: 'choice', options: ['def', 'fun', 'lambda'], correct: [0], time: 20 });
+    await fillQuestion(host, 1, { prompt: 'Which types are immutable?', kind: 'multi', options: ['tuple', 'list', 'frozenset', 'dict'], correct: [0, 2] });
+    await fillQuestion(host, 2, { prompt: '`len([])` is `0`.', kind: 'truefalse', correct: [0] });
+    await fillQuestion(host, 3, { prompt: 'What does this print?\n\n```python\nprint(2 ** 3)\n```', kind: 'choice', options: ['8', '6', '9'], correct: [0], points: 'double' });
+    // The open question is left without its prompt: the save must fail.
+    await fillQuestion(host, 4, { prompt: '', kind: 'open', answer: 'One lock around the interpreter', notes: 'NOTE-FOR-HOST-ONLY' });
+    await host.locator('.q-edit[data-question="1"]').getByTestId('question-topic').selectOption({ label: 'Basics' });
+    await host.locator('.q-edit[data-question="3"]').getByTestId('question-topic').selectOption({ label: 'Code' });
+    // The preview renders the fenced block in monospace, as text.
+    const pre = host.locator('.q-edit[data-question="3"] .md-preview pre.md-code');
+    assert.equal(await pre.textContent(), 'print(2 ** 3)');
+    assert.equal(await host.locator('.q-edit[data-question="2"] .md-preview code').first().textContent(), 'len([])');
+    await host.getByTestId('quiz-save').click();
+    const error = host.locator('[data-error-for="questions[4].prompt"]');
+    await error.waitFor();
+    assert.equal(await error.textContent(), 'Write the question.');
+    await waitText(host.getByTestId('save-status'), 'Not saved');
+    await shot(host, 'editor-inline-error', { fullPage: true });
+    assert.equal(await host.locator('[data-field="questions[4].prompt"][aria-invalid=true]').count(), 1);
+    await fillQuestion(host, 4, { prompt: 'Explain the GIL.' });
+    // Delete a question and undo it.
+    await host.locator('.q-edit[data-question="1"]').getByTestId('question-delete').click();
+    assert.equal(await host.locator('.q-edit').count(), 4);
+    await host.getByTestId('undo-delete').click();
+    assert.equal(await host.locator('.q-edit').count(), 5);
+    assert.equal(await host.locator('.q-edit[data-question="1"]').getByTestId('question-prompt').inputValue(), 'Which types are immutable?');
+    await host.getByTestId('quiz-save').click();
+    await host.getByTestId('save-status').waitFor();
+    const problems = await host.locator('[data-error-for], [data-testid=save-errors] li').evaluateAll((els) => els.map((e) => e.textContent));
+    assert.deepEqual(problems, [], 'the quiz saves without field errors');
+    await waitText(host.getByTestId('save-status'), 'Saved.');
+    await host.waitForFunction(() => /^\/edit\/lz[0-9a-f]{16}$/.test(location.pathname));
+    await shot(host, 'editor-quiz', { fullPage: true });
+    // It is stored: a reload shows the same quiz.
+    await host.reload();
+    assert.equal(await host.getByTestId('quiz-title').inputValue(), 'Python warm-up');
+    assert.equal(await host.locator('.q-edit').count(), 5);
+    assert.equal(await host.locator('.q-edit[data-question="3"]').getByTestId('question-points').inputValue(), 'double');
+  });
+
+  await step('a keyless seed question gets four options and a key (Russian)', async () => {
+    await host.goto(`${server.base}/edit`);
+    await host.locator('.lang-switch button', { hasText: /RU|Рус/i }).first().click();
+    await waitText(host.locator('main h1'), 'Библиотека');
+    await host.getByTestId('bank-search').fill(SEED_PROMPT);
+    const hit = host.locator('.pick-list li', { hasText: SEED_PROMPT }).first();
+    await hit.getByRole('link').click();
+    await host.waitForURL(/\/edit\/q\//);
+    await waitText(host.locator('main'), 'как в банке');
+    await host.getByTestId('question-kind').selectOption('choice');
+    for (let j = 0; j < 4; j++) {
+      if ((await host.getByTestId('option-text').count()) <= j) await host.getByTestId('option-add').click();
+      await host.getByTestId('option-text').nth(j).fill(['Имя, связанное с объектом', 'Ячейка памяти фиксированного типа', 'Ключевое слово', 'Модуль'][j]);
+    }
+    // No option is marked yet: the save fails with the error in Russian.
+    await host.getByTestId('edit-save').click();
+    const error = host.locator('[data-error-for="options"]');
+    await error.waitFor();
+    assert.equal(await error.textContent(), 'Отметьте хотя бы один верный вариант.');
+    await shot(host, 'editor-seed-question-ru', { fullPage: true });
+    await host.getByTestId('option-correct').nth(0).check();
+    await host.getByTestId('edit-save').click();
+    await waitText(host.getByTestId('save-status'), 'Сохранено как ваша версия.');
+    await host.reload();
+    await waitText(host.locator('main'), 'изменён вами');
+    assert.equal(await host.getByTestId('option-text').count(), 4);
+    // The seed file on disk is untouched.
+    const seeds = fs.readdirSync(path.join(REPO, 'seeds')).map((f) => fs.readFileSync(path.join(REPO, 'seeds', f), 'utf8'));
+    assert.ok(seeds.some((s) => s.includes(SEED_PROMPT)) && !seeds.some((s) => s.includes('Имя, связанное с объектом')));
+    await host.locator('.lang-switch button', { hasText: /EN/i }).first().click();
+  });
+
+  let players = [];
+  await step('the quiz runs in a room with two players', async () => {
+    await host.goto(`${server.base}/edit`);
+    await host.locator('.quiz-list li', { hasText: 'Python warm-up' }).getByRole('button', { name: 'Run in a room' }).click();
+    await host.waitForURL(/\/host\/[A-Z0-9]{6}$/);
+    code = (await host.getByTestId('room-code').textContent()).trim();
+    await host.locator('.conn-online').waitFor();
+    await host.locator('.banks .chip.chip-on', { hasText: 'Python warm-up' }).waitFor();
+    const ann = await newPage(browser, PHONE, 'ann');
+    const boris = await newPage(browser, { ...PHONE, locale: 'ru-RU' }, 'boris');
+    for (const [page, name] of [[ann, 'Ann'], [boris, 'Борис']]) {
+      await page.goto(`${server.base}/join/${code}`);
+      await page.locator('#name').fill(name);
+      await page.locator('form.join-form button[type=submit]').click();
+      await page.getByTestId('me').waitFor();
+    }
+    players = [ann, boris];
+    await host.locator('.segmented input[value=vote]').check({ force: true });
+    // Drawing from the chosen quiz: every vote-able question, one by one.
+    for (let seq = 1; seq <= 4; seq++) {
+      await host.getByTestId('draw').click();
+      for (const p of players) await p.locator(`.question[data-qid="${seq}"]`).waitFor();
+      const prompt = await host.getByTestId('host-prompt').textContent();
+      if (prompt.includes('print')) {
+        // Code reaches players as a monospace block, never as markup.
+        assert.equal(await ann.locator('#prompt pre.md-code').textContent(), 'print(2 ** 3)');
+        await shot(ann, 'player-phone-code-question');
+      }
+      const options = await host.locator('.host-options li').allTextContents();
+      const right = options.findIndex((o) => /correct/.test(o));
+      assert.ok(right >= 0, `a key for ${prompt}`);
+      assert.equal(await ann.locator('.opt.correct').count(), 0, 'no key before the reveal');
+      const multi = options.filter((o) => /correct/.test(o)).length > 1;
+      const wrong = right === 0 ? 1 : 0;
+      if (multi) {
+        for (const [i, o] of options.entries()) if (/correct/.test(o)) await ann.locator(`.opt[data-index="${i}"]`).click();
+        await ann.getByRole('button', { name: 'Send' }).click();
+        await boris.locator(`.opt[data-index="${wrong}"]`).click();
+        await boris.getByRole('button', { name: 'Отправить' }).click();
+      } else {
+        await ann.locator(`.opt[data-index="${right}"]`).click();
+        await boris.locator(`.opt[data-index="${wrong}"]`).click();
+      }
+      await waitText(host.getByTestId('answered'), '2 of 2 answered');
+      await host.getByTestId('reveal').click();
+      await waitText(ann.getByTestId('points'), /\+\d+ points/);
+    }
+    // The open question runs as a buzz round.
+    await host.locator('.segmented input[value=buzz]').check({ force: true });
+    await host.getByTestId('draw').click();
+    await waitText(host.getByTestId('host-prompt'), 'Explain the GIL.');
+    await waitText(host.locator('main, body'), 'NOTE-FOR-HOST-ONLY');
+    await ann.locator('.question[data-qid="5"]').waitFor();
+    assert.equal(await ann.getByText('NOTE-FOR-HOST-ONLY').count(), 0, 'host notes never reach players');
+    await host.getByTestId('reveal').click();
+  });
+
+  await step('the edited seed question runs as a scored vote', async () => {
+    const [ann, boris] = players;
+    await host.locator('.segmented input[value=vote]').check({ force: true });
+    await host.locator('.pick summary').click();
+    await host.locator('#pick-search').fill(SEED_PROMPT);
+    const hit = host.locator('.pick-list li', { hasText: SEED_PROMPT }).first();
+    await hit.locator('.badge').waitFor();
+    await hit.getByRole('button').click();
+    for (const p of players) await p.locator('.question[data-qid="6"]').waitFor();
+    assert.equal(await ann.locator('.opt').count(), 4);
+    await ann.locator('.opt[data-index="0"]').click();
+    await boris.locator('.opt[data-index="3"]').click();
+    await waitText(host.getByTestId('answered'), '2 of 2 answered');
+    await host.getByTestId('reveal').click();
+    await waitText(ann.getByTestId('points'), /\+\d+ points/);
+    await waitText(boris.getByTestId('points'), /без очков/);
+  });
+
+  await step('the results download as a workbook with three sheets', async () => {
+    const [download] = await Promise.all([host.waitForEvent('download'), host.getByTestId('xlsx').click()]);
+    assert.equal(download.suggestedFilename(), `quizroom-${code}-results.xlsx`);
+    const book = readXlsx(await download.path());
+    assert.deepEqual(Object.keys(book), ['players', 'questions', 'topics']);
+    assert.deepEqual(book.players[0].slice(0, 3), ['place', 'name', 'score']);
+    const names = book.players.slice(1).map((r) => r[1]);
+    assert.deepEqual(names.sort(), ['Ann', 'Борис']);
+    const ann = book.players.find((r) => r[1] === 'Ann');
+    assert.equal(ann[0], '1', 'Ann is first');
+    assert.ok(Number(ann[2]) > 4000, `Ann's score ${ann[2]}`);
+    const prompts = book.questions.slice(1).map((r) => r[3]);
+    assert.equal(prompts.length, 6);
+    assert.ok(prompts.some((p) => p.includes('print(2 ** 3)')));
+    assert.ok(prompts.includes(SEED_PROMPT), 'the edited seed question is in the results');
+    assert.ok(book.topics.length >= 3, 'a row per topic');
+  });
+
+  await step('screenshots of the editor', async () => {
+    await host.goto(`${server.base}/edit`);
+    await host.locator('.quiz-list li').first().waitFor();
+    await shot(host, 'editor-library', { fullPage: true });
+    const docs = path.join(REPO, 'docs', 'screenshots');
+    if (process.env.QUIZROOM_UPDATE_SCREENSHOTS) {
+      for (const name of ['editor-library', 'editor-quiz', 'editor-inline-error', 'editor-seed-question-ru', 'player-phone-code-question']) {
+        fs.copyFileSync(path.join(REPO, 'tests', 'e2e', 'artifacts', `${name}.png`), path.join(docs, `${name}.png`));
+      }
+    }
+  });
+});
