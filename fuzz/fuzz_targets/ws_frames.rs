@@ -37,7 +37,7 @@ fuzz_target!(|input: &[u8]| {
     for event in whole.iter().flatten() {
         match event {
             Incoming::Text(text) => assert!(text.len() <= LIMIT),
-            Incoming::Binary(len) => assert!(*len <= LIMIT),
+            Incoming::Binary(bytes) => assert!(bytes.len() <= LIMIT),
             Incoming::Ping(payload) => assert!(payload.len() <= 125),
             Incoming::Pong | Incoming::Close(_) => {}
         }

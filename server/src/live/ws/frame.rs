@@ -36,8 +36,9 @@ pub const CLOSE_BAD_DATA: u16 = 1007;
 pub enum Incoming {
     /// A whole text message (fragments joined), valid UTF-8.
     Text(String),
-    /// A whole binary message; only its size matters to this server.
-    Binary(usize),
+    /// A whole binary message (the game refuses them; the conformance
+    /// checks and the echo endpoint need the bytes).
+    Binary(Vec<u8>),
     /// A ping, to be answered with a pong carrying the same payload.
     Ping(Vec<u8>),
     /// A pong: proof of life only.
@@ -83,6 +84,31 @@ impl Violation {
 struct Partial {
     text: bool,
     data: Vec<u8>,
+    /// Bytes of a text message known to be valid UTF-8 so far.
+    valid_up_to: usize,
+}
+
+impl Partial {
+    /// Fails a text message as soon as its bytes cannot become UTF-8 (RFC
+    /// 6455 section 8.1: fail fast), not only at its last fragment; a
+    /// character split across fragments is fine until the message ends.
+    fn check_utf8(&mut self, last: bool) -> Result<(), Violation> {
+        if !self.text {
+            return Ok(());
+        }
+        let unchecked = self.data.get(self.valid_up_to..).unwrap_or_default();
+        match std::str::from_utf8(unchecked) {
+            Ok(_) => {
+                self.valid_up_to = self.data.len();
+                Ok(())
+            }
+            Err(err) if err.error_len().is_none() && !last => {
+                self.valid_up_to += err.valid_up_to();
+                Ok(())
+            }
+            Err(_) => Err(Violation::BadUtf8),
+        }
+    }
 }
 
 /// Parses client frames. Feed it bytes with [`push`](Self::push), then take
@@ -172,27 +198,42 @@ impl FrameReader {
             if let Some(why) = rest.get(1).and_then(|b| non_minimal_length(b & 0x7f, len)) {
                 return Err(self.fail(why));
             }
+            // The checks run in the order tungstenite's reader applies them,
+            // so both refuse a frame breaking several rules with the same
+            // close code (`conformance` holds the two to each other): the
+            // length's form (tungstenite accepts any; see `conformance`),
+            // the frame's size, the header's bits, whether the frame fits
+            // the message in progress, then the message's size.
+            if len > self.limit as u64 {
+                return Err(self.too_big(header_len, len));
+            }
             if header.rsv1 || header.rsv2 || header.rsv3 {
                 return Err(self.fail("reserved bits set"));
             }
             let Some(mask) = header.mask else {
                 return Err(self.fail("client frames must be masked"));
             };
-            let control = matches!(header.opcode, OpCode::Control(_));
-            if control {
-                if len > MAX_CONTROL_PAYLOAD as u64 {
-                    return Err(self.fail("control frame too long"));
+            match header.opcode {
+                OpCode::Control(_) => {
+                    if !header.is_final {
+                        return Err(self.fail("fragmented control frame"));
+                    }
+                    if len > MAX_CONTROL_PAYLOAD as u64 {
+                        return Err(self.fail("control frame too long"));
+                    }
                 }
-                if !header.is_final {
-                    return Err(self.fail("fragmented control frame"));
+                OpCode::Data(Data::Continue) => {
+                    let Some(message) = self.message.as_ref() else {
+                        return Err(self.fail("continuation without a message"));
+                    };
+                    if (message.data.len() as u64).saturating_add(len) > self.limit as u64 {
+                        return Err(self.too_big(header_len, len));
+                    }
                 }
-            } else {
-                let so_far = self.message.as_ref().map_or(0, |m| m.data.len()) as u64;
-                if so_far.saturating_add(len) > self.limit as u64 {
-                    self.pos += header_len;
-                    self.skip = len;
-                    self.message = None;
-                    return Err(Violation::TooBig);
+                OpCode::Data(_) => {
+                    if self.message.is_some() {
+                        return Err(self.fail("new message before the last one ended"));
+                    }
                 }
             }
             // `len` is at most the limit or 125 here, so it fits a usize.
@@ -213,26 +254,28 @@ impl FrameReader {
                         return Err(self.fail("continuation without a message"));
                     };
                     message.data.extend_from_slice(payload);
+                    message.check_utf8(header.is_final)?;
                     if header.is_final {
-                        self.message.take().map(|m| (m.text, m.data))
+                        self.message
+                            .take()
+                            .map(|m| finish_message(m.text, m.data))
+                            .transpose()?
                     } else {
                         None
                     }
-                    .map(|(text, data)| finish_message(text, data))
-                    .transpose()?
                 }
                 OpCode::Data(kind @ (Data::Text | Data::Binary)) => {
-                    if self.message.is_some() {
-                        return Err(self.fail("new message before the last one ended"));
-                    }
                     let text = kind == Data::Text;
                     if header.is_final {
                         Some(finish_message(text, payload.to_vec())?)
                     } else {
-                        self.message = Some(Box::new(Partial {
+                        let mut message = Box::new(Partial {
                             text,
                             data: payload.to_vec(),
-                        }));
+                            valid_up_to: 0,
+                        });
+                        message.check_utf8(false)?;
+                        self.message = Some(message);
                         None
                     }
                 }
@@ -248,6 +291,15 @@ impl FrameReader {
                 return Ok(Some(event));
             }
         }
+    }
+
+    /// Refuses a frame over the size limit: its payload (`len` bytes after
+    /// the `header_len` bytes of its header) is skipped as it arrives.
+    fn too_big(&mut self, header_len: usize, len: u64) -> Violation {
+        self.pos += header_len;
+        self.skip = len;
+        self.message = None;
+        Violation::TooBig
     }
 
     /// Stops parsing for good: the stream is no longer trusted.
@@ -288,7 +340,7 @@ fn finish_message(text: bool, data: Vec<u8>) -> Result<Incoming, Violation> {
             .map(Incoming::Text)
             .map_err(|_| Violation::BadUtf8)
     } else {
-        Ok(Incoming::Binary(data.len()))
+        Ok(Incoming::Binary(data))
     }
 }
 
@@ -299,10 +351,11 @@ fn parse_close(payload: &[u8]) -> Result<Incoming, Violation> {
         [_] => Err(Violation::Protocol("close frame with a one-byte payload")),
         [hi, lo, reason @ ..] => {
             let code = u16::from_be_bytes([*hi, *lo]);
+            // The reason's encoding first, as tungstenite checks it.
+            std::str::from_utf8(reason).map_err(|_| Violation::BadUtf8)?;
             if !close_code_allowed(code) {
                 return Err(Violation::Protocol("close code not allowed"));
             }
-            std::str::from_utf8(reason).map_err(|_| Violation::BadUtf8)?;
             Ok(Incoming::Close(Some(code)))
         }
     }
@@ -712,7 +765,7 @@ mod tests {
         assert_eq!(reader.next_event(), Ok(None), "reported once, then nothing");
         let mut reader = FrameReader::new(4096);
         reader.push(&client_frame(0x2, true, &[0xff; 7]));
-        assert_eq!(reader.next_event(), Ok(Some(Incoming::Binary(7))));
+        assert_eq!(reader.next_event(), Ok(Some(Incoming::Binary(vec![0xff; 7]))));
     }
 
     /// What tungstenite itself would put on the wire for `msg`.

@@ -8,6 +8,7 @@
 //! buffer, a second task, or a span.
 
 pub mod clock_sync;
+pub mod conformance;
 pub mod conn;
 pub mod frame;
 pub mod limits;
