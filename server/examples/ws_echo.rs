@@ -15,7 +15,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message};
-use quizroom::live::ws::frame::{write_batch, FrameReader, Incoming};
+use quizroom::live::ws::frame::{write_batch, FrameReader, Incoming, Violation};
 
 /// Largest message echoed.
 const LIMIT: usize = 64 << 20;
@@ -98,6 +98,12 @@ fn serve(mut tcp: TcpStream) -> io::Result<()> {
                             reason: violation.reason().into(),
                         })),
                     )?;
+                    // As the server does: a stream that broke the framing is
+                    // dropped at once; after a message too big the reader
+                    // still parses, so the peer's close reply is awaited.
+                    if violation != Violation::TooBig {
+                        return Ok(());
+                    }
                     return await_close_reply(&mut tcp, &mut reader, &mut chunk);
                 }
             };
@@ -111,8 +117,8 @@ fn serve(mut tcp: TcpStream) -> io::Result<()> {
     }
 }
 
-/// After refusing the stream: waits a moment for the peer's close frame
-/// (seen only if the reader still trusts the stream), then ends.
+/// After refusing a message as too big: waits a moment for the peer's
+/// close frame, then ends.
 fn await_close_reply(
     tcp: &mut TcpStream,
     reader: &mut FrameReader,

@@ -156,11 +156,25 @@ async fn results_of(state: &AppState, code: &str, token: &str) -> Result<Value, 
         if !room.is_host_token(token) {
             return Err(unauthorized());
         }
-        if let Ok(value) = room
-            .inspect(|room| serde_json::to_value(room.results()).unwrap_or_default())
-            .await
-        {
-            return Ok(value);
+        let reader = state.clone();
+        let value = room
+            .inspect(move |room| {
+                let store = reader.store().map(|store| store.as_ref());
+                let results = crate::storage::persist::room_results(store, room)?;
+                Some(serde_json::to_value(results).unwrap_or_default())
+            })
+            .await;
+        match value {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {
+                return Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "store_error",
+                    "the room's earlier questions could not be read back; try again",
+                ))
+            }
+            // The room ended meanwhile: its results are stored.
+            Err(_) => {}
         }
     }
     crate::storage::persist::stored_results(state, code, token)

@@ -188,18 +188,29 @@ async fn results(
         if !room.is_host_token(token) {
             return Err(unauthorized());
         }
+        let reader = state.clone();
         let export = room
             .inspect(move |room| {
-                let results = room.results();
-                if csv {
+                let store = reader.store().map(|store| store.as_ref());
+                let results = crate::storage::persist::room_results(store, room)?;
+                Some(if csv {
                     Export::Csv(results.to_csv())
                 } else {
                     Export::Json(serde_json::to_value(&results).unwrap_or_default())
-                }
+                })
             })
             .await;
-        if let Ok(export) = export {
-            return export.for_format(xlsx).map(|e| e.into_response_for(&code));
+        match export {
+            Ok(Some(export)) => return export.for_format(xlsx).map(|e| e.into_response_for(&code)),
+            Ok(None) => {
+                return Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "store_error",
+                    "the room's earlier questions could not be read back; try again",
+                ))
+            }
+            // The room ended meanwhile: its results are stored.
+            Err(_) => {}
         }
     }
     // Not live (ended, cleaned up, or never existed): ask storage.

@@ -86,6 +86,11 @@ pub trait Store: Send + Sync {
     /// Final results of ended room `code` if `host_token` owns it.
     fn results(&self, code: &str, host_token: &str) -> Result<Option<StoredResults>, StoreError>;
 
+    /// The first `n` finished questions of live room `code`, as its
+    /// checkpoints stored them (JSON, in order): the ones the room dropped
+    /// from memory, for its results. An error unless all `n` are there.
+    fn finished_questions(&self, code: &str, n: usize) -> Result<Vec<String>, StoreError>;
+
     /// Whether room `code` is in the database, whoever owns it.
     fn room_exists(&self, code: &str) -> Result<bool, StoreError>;
 

@@ -13,7 +13,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::live::room::AnswerRecord;
-use crate::live::room::{Effect, RecordKind, Room};
+use crate::live::room::{Effect, RecordKind, Results, Room};
 use crate::storage::store::{
     now_ms, AnswerPayload, CheckpointRow, FinalResults, FrozenQuestion, QueuedAnswer, RoomRow,
     SqliteStore,
@@ -138,7 +138,11 @@ pub fn on_effect(state: &impl Persistence, room: &mut Room, effect: &Effect) {
             logged(
                 "ending a room",
                 room.code(),
-                store.end_room(room.code(), now_ms(), Some(final_results(room))),
+                store.end_room(
+                    room.code(),
+                    now_ms(),
+                    Some(final_results(store.as_ref(), room)),
+                ),
             );
         }
         Effect::Send { .. } | Effect::Close { .. } => {}
@@ -166,6 +170,7 @@ fn checkpoint(store: &dyn Store, room: &mut Room, what: &str) {
     let upto = row.frozen_upto;
     if logged(what, room.code(), store.checkpoint(row.row)).is_some() {
         room.frozen_stored(upto);
+        room.release_stored();
     }
 }
 
@@ -213,9 +218,31 @@ fn checkpoint_of(room: &Room) -> Option<Boundary> {
     })
 }
 
+/// The results of a live room, the questions it released from memory read
+/// back from the store. `None` (logged) if the store cannot give them back.
+pub fn room_results(store: Option<&dyn Store>, room: &Room) -> Option<Results> {
+    let released = match (room.released_count(), store) {
+        (0, _) | (_, None) => Vec::new(),
+        (n, Some(store)) => logged(
+            "reading released questions",
+            room.code(),
+            store.finished_questions(room.code(), n),
+        )?,
+    };
+    match room.results_with(&released) {
+        Ok(results) => Some(results),
+        Err(e) => {
+            crate::metrics::store_error();
+            tracing::error!(room = %room.code(), error = %e, "results unavailable");
+            None
+        }
+    }
+}
+
 /// The results of an ended room as the results endpoint serves them.
-fn final_results(room: &Room) -> FinalResults {
-    let results = room.results();
+fn final_results(store: &dyn Store, room: &Room) -> FinalResults {
+    // Stored questions unreadable: keep what memory holds, not nothing.
+    let results = room_results(Some(store), room).unwrap_or_else(|| room.results_in_memory());
     let csv = results.to_csv();
     let json = serde_json::to_value(&results).unwrap_or(serde_json::Value::Null);
     let questions = json
@@ -544,5 +571,103 @@ mod tests {
         assert!(stored_results(&state, &code, "other").is_none());
         assert!(host_token_known(&state, "tok"));
         assert!(code_taken(&state, &code));
+    }
+
+    /// A school day in miniature: finished questions leave memory once
+    /// stored, and every view of the room still counts all of them.
+    #[test]
+    fn finished_questions_leave_memory_and_results_still_count_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let code = "LONG42".to_string();
+        let state = state(dir.path());
+        let mut room = Room::new(
+            code.clone(),
+            "tok".into(),
+            RoomOptions::default(),
+            state.catalog(),
+            7,
+        );
+        let host = ClientMsg::Host {
+            room: code.clone(),
+            token: "tok".into(),
+        };
+        apply(
+            &state,
+            &mut room,
+            Command::Hello { conn: 1, msg: host },
+            NOW,
+        );
+        for conn in [2, 3, 4] {
+            let join = ClientMsg::Join {
+                room: code.clone(),
+                name: format!("p{conn}"),
+                resume_token: None,
+                sync: false,
+            };
+            apply(&state, &mut room, Command::Hello { conn, msg: join }, NOW);
+        }
+        const ROUNDS: u64 = 30;
+        for round in 0..ROUNDS {
+            let t = NOW + 1_000 * (round + 1);
+            let qid = ask(&state, &mut room, t);
+            for conn in [2, 3, 4] {
+                vote(&state, &mut room, conn, qid, (conn as usize) % 3, t + 10);
+            }
+            let close = Command::Message {
+                conn: 1,
+                msg: ClientMsg::Close,
+            };
+            apply(&state, &mut room, close, t + 20);
+            assert!(room.questions_in_memory() <= 2, "round {round}");
+        }
+        assert!(room.released_count() >= ROUNDS as usize - 1);
+        let results = room_results(state.store().map(|s| s.as_ref()), &room).unwrap();
+        assert_eq!(results.questions.len(), ROUNDS as usize);
+        let qids: Vec<u32> = results.questions.iter().map(|q| q.qid).collect();
+        assert_eq!(qids, (1..=ROUNDS as u32).collect::<Vec<_>>());
+        for q in &results.questions {
+            assert_eq!(q.counts, vec![1, 1, 1], "question {}", q.qid);
+        }
+        // A draw never repeats a released question.
+        let mut ids: Vec<&str> = results
+            .questions
+            .iter()
+            .map(|q| q.question_id.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), ROUNDS as usize);
+        let knowledge: u32 = room
+            .knowledge()
+            .iter()
+            .map(|t| t.know + t.partly + t.dont_know)
+            .sum();
+        assert_eq!(knowledge, 3 * ROUNDS as u32);
+        for p in &results.players {
+            assert_eq!(p.answered, ROUNDS as u32, "{}", p.name);
+        }
+        // A restore reads every question back from the checkpoints.
+        flush_all(&state);
+        let restored = restore_rooms(&state);
+        assert_eq!(restored.len(), 1);
+        assert_eq!(restored[0].released_count(), 0);
+        assert_eq!(restored[0].questions_in_memory(), ROUNDS as usize);
+        let again = restored[0].results();
+        assert_eq!(
+            serde_json::to_value(&again.questions).unwrap(),
+            serde_json::to_value(&results.questions).unwrap()
+        );
+        // The final results stored at the end hold every question too.
+        let end = Command::Message {
+            conn: 1,
+            msg: ClientMsg::End,
+        };
+        apply(&state, &mut room, end, NOW + 1_000 * (ROUNDS + 2));
+        flush_all(&state);
+        let json = stored_results(&state, &code, "tok").unwrap();
+        assert_eq!(
+            json["questions"].as_array().map(Vec::len),
+            Some(ROUNDS as usize)
+        );
     }
 }

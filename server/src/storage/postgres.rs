@@ -22,8 +22,8 @@ use postgres::{Client, NoTls, Statement, Transaction};
 use crate::protocol::Millis;
 use crate::storage::queue::{off_the_runtime, Backend, Op, WriteQueue};
 use crate::storage::store::{
-    from_sql, now_ms, to_sql, with_frozen_rows, AnswerRow, CheckpointRow, FinalResults,
-    QueuedAnswer, RoomRow, RoomSummary, RunningRoom, StoreError, StoredResults,
+    checked_rows, from_sql, now_ms, to_sql, with_frozen_rows, AnswerRow, CheckpointRow,
+    FinalResults, QueuedAnswer, RoomRow, RoomSummary, RunningRoom, StoreError, StoredResults,
 };
 use crate::storage::Store;
 
@@ -710,6 +710,28 @@ impl Store for PgStore {
             Ok(Some(with_frozen_rows(&code, snapshot, |n| {
                 frozen_rows(c, &code, n)
             })?))
+        })
+    }
+
+    fn finished_questions(&self, code: &str, n: usize) -> Result<Vec<String>, StoreError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let code = code.to_string();
+        let n = n as u64;
+        off_the_runtime(|| {
+            self.read(move |c| {
+                let rows = c.query(
+                    "SELECT idx, json FROM snapshot_questions
+                     WHERE room = $1 AND idx < $2 ORDER BY idx",
+                    &[&code, &to_sql(n)],
+                )?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    out.push((r.try_get(0)?, r.try_get(1)?));
+                }
+                checked_rows(&code, n, out)
+            })
         })
     }
 

@@ -23,7 +23,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use crate::protocol::Millis;
-use crate::storage::queue::{Backend, Op, WriteQueue};
+use crate::storage::queue::{off_the_runtime, Backend, Op, WriteQueue};
 use crate::storage::Store;
 
 /// File name of the database inside the data dir.
@@ -422,6 +422,14 @@ impl Store for SqliteStore {
     }
 
     /// Whether room `code` is in the database, whoever owns it.
+    fn finished_questions(&self, code: &str, n: usize) -> Result<Vec<String>, StoreError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let n = n as u64;
+        off_the_runtime(|| self.read(|c| checked_rows(code, n, frozen_rows(c, code, n)?)))
+    }
+
     fn room_exists(&self, code: &str) -> Result<bool, StoreError> {
         self.read(|c| {
             Ok(
@@ -647,15 +655,18 @@ fn with_frozen_questions(
     code: &str,
     snapshot: serde_json::Value,
 ) -> Result<serde_json::Value, StoreError> {
-    with_frozen_rows(code, snapshot, |n| {
-        let mut stmt = c.prepare_cached(
-            "SELECT idx, json FROM snapshot_questions WHERE room = ?1 AND idx < ?2 ORDER BY idx",
-        )?;
-        let rows = stmt.query_map(params![code, to_sql(n)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-    })
+    with_frozen_rows(code, snapshot, |n| frozen_rows(c, code, n))
+}
+
+/// The stored (index, JSON) rows of `code`'s finished questions below `n`.
+fn frozen_rows(c: &Connection, code: &str, n: u64) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT idx, json FROM snapshot_questions WHERE room = ?1 AND idx < ?2 ORDER BY idx",
+    )?;
+    let rows = stmt.query_map(params![code, to_sql(n)], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// The store-independent half of [`with_frozen_questions`]: `fetch(n)`
@@ -673,15 +684,31 @@ pub(crate) fn with_frozen_rows(
     let n = frozen
         .as_u64()
         .ok_or_else(|| missing(format!("{FROZEN_FIELD} is not a count")))?;
+    let frozen = checked_rows(code, n, fetch(n)?)?
+        .iter()
+        .map(|json| serde_json::from_str::<serde_json::Value>(json))
+        .collect::<Result<Vec<_>, _>>()?;
+    splice_frozen(&mut snapshot, frozen).map_err(missing)?;
+    Ok(snapshot)
+}
+
+/// The JSON of stored (index, JSON) rows of `code`'s finished questions,
+/// which must be exactly `0..n` in order.
+pub(crate) fn checked_rows(
+    code: &str,
+    n: u64,
+    rows: Vec<(i64, String)>,
+) -> Result<Vec<String>, StoreError> {
+    let missing = |what: String| StoreError::Write(format!("snapshot of {code}: {what}"));
     let mut frozen = Vec::new();
-    for (idx, json) in fetch(n)? {
+    for (idx, json) in rows {
         if u64::try_from(idx).ok() != Some(frozen.len() as u64) {
             return Err(missing(format!(
                 "finished question {} is missing",
                 frozen.len()
             )));
         }
-        frozen.push(serde_json::from_str::<serde_json::Value>(&json)?);
+        frozen.push(json);
     }
     if frozen.len() as u64 != n {
         return Err(missing(format!(
@@ -689,8 +716,7 @@ pub(crate) fn with_frozen_rows(
             frozen.len()
         )));
     }
-    splice_frozen(&mut snapshot, frozen).map_err(missing)?;
-    Ok(snapshot)
+    Ok(frozen)
 }
 
 /// Puts `frozen` (the first questions, in order) in front of the snapshot's

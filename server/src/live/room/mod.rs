@@ -38,7 +38,7 @@ use crate::protocol::{ClientMsg, Millis, PlayerId, Qid, Role, ServerMsg};
 
 pub use errors::RoomError;
 pub use recovery::Replayed;
-pub use results::{PlayerResult, QuestionResult, ResultAnswer, Results, TopicResult};
+pub use results::{PlayerResult, QuestionResult, ResultAnswer, Results, ResultsError, TopicResult};
 pub use snapshot::SnapshotParts;
 
 use model::Durable;
@@ -335,6 +335,7 @@ impl Room {
                 asked: Vec::new(),
                 last_host_seen: 0,
                 panel: panel::Panel::default(),
+                released: model::Released::default(),
             },
             live: Live::default(),
             catalog,
@@ -403,7 +404,9 @@ impl Room {
     /// The last question that no longer takes answers: what a snapshot
     /// taken now restores up to (answers recorded for later qids are lost).
     pub fn boundary_qid(&self) -> Option<Qid> {
-        self.d.asked.iter().rev().find(|q| !q.open).map(|q| q.qid)
+        let in_memory = self.d.asked.iter().rev().find(|q| !q.open).map(|q| q.qid);
+        // Released questions are finished; the last one's qid is its count.
+        in_memory.or_else(|| u32::try_from(self.d.released.count).ok().filter(|n| *n > 0))
     }
 
     /// Swaps in a newer catalog (after a bank upload).

@@ -1,12 +1,12 @@
 //! The room's durable data: everything but live sockets, so a room can be
 //! snapshotted at a question boundary and restored after a restart.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::bank::Question;
-use crate::protocol::{Millis, Mode, PlayerId, Qid};
+use crate::protocol::{Millis, Mode, PlayerId, Qid, TopicKnowledge};
 
 use super::RoomOptions;
 
@@ -195,12 +195,64 @@ pub(crate) struct Durable {
     pub players: Vec<Player>,
     pub locked: bool,
     pub ended: bool,
-    /// Every question asked, the current one last.
+    /// Every question asked, the current one last, except the leading ones
+    /// in `released`.
     pub asked: Vec<Asked>,
     pub last_host_seen: Millis,
     /// Interviewers, scores and notes (see `panel`).
     #[serde(default)]
     pub panel: super::panel::Panel,
+    /// Finished questions the store holds and memory no longer does. Not
+    /// part of a snapshot: a checkpoint names them by count, and a restore
+    /// reads them back from the store into `asked`.
+    #[serde(skip)]
+    pub released: Released,
+}
+
+/// What a room keeps of the finished questions it dropped from memory once
+/// the store held them: a day of questions would otherwise keep every
+/// answer in memory until the room ends (about 270 bytes each).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Released {
+    /// Leading questions no longer in `asked` (indices and qids count them).
+    pub count: usize,
+    /// Their catalog ids, so a draw does not ask them again.
+    pub question_ids: HashSet<String>,
+    /// Their self-assessment counts per topic, for the knowledge map.
+    pub knowledge: BTreeMap<String, TopicKnowledge>,
+}
+
+impl Released {
+    /// Takes note of `q` as it leaves memory.
+    pub fn note(&mut self, q: &Asked) {
+        self.count += 1;
+        self.question_ids.insert(q.question.id.clone());
+        add_knowledge(&mut self.knowledge, q);
+    }
+}
+
+/// Adds a closed self-assessment question's counts to its topic's entry.
+pub(crate) fn add_knowledge(topics: &mut BTreeMap<String, TopicKnowledge>, q: &Asked) {
+    if q.mode != Mode::SelfAssess || q.open {
+        return;
+    }
+    let t = topics
+        .entry(q.topic_id.clone())
+        .or_insert_with(|| TopicKnowledge {
+            topic_id: q.topic_id.clone(),
+            topic: q.topic_path.clone(),
+            know: 0,
+            partly: 0,
+            dont_know: 0,
+            knowledge: 0.0,
+        });
+    for (i, c) in q.counts.iter().enumerate() {
+        match i {
+            0 => t.know += c,
+            1 => t.partly += c,
+            _ => t.dont_know += c,
+        }
+    }
 }
 
 impl Durable {
@@ -212,6 +264,11 @@ impl Durable {
     /// The seat with `id`, mutably.
     pub fn player_mut(&mut self, id: PlayerId) -> Option<&mut Player> {
         self.players.get_mut((id.0 as usize).checked_sub(1)?)
+    }
+
+    /// Questions asked so far, released ones included.
+    pub fn asked_count(&self) -> usize {
+        self.released.count + self.asked.len()
     }
 
     /// The current (last asked) question.

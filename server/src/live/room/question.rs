@@ -158,7 +158,8 @@ impl Room {
     }
 
     fn draw(&mut self, p: &AskParams) -> Result<Arc<CatalogQuestion>, RoomError> {
-        let exclude: HashSet<String> = self.d.asked.iter().map(|q| q.question.id.clone()).collect();
+        let mut exclude: HashSet<String> = self.d.released.question_ids.clone();
+        exclude.extend(self.d.asked.iter().map(|q| q.question.id.clone()));
         let kinds = p.kinds.clone().or_else(|| default_kinds(p.mode));
         let seed = self.d.rng.next_u64();
         let candidates =
@@ -193,7 +194,7 @@ impl Room {
             self.close_current(now, out);
         }
         self.finalize_current();
-        let qid = u32::try_from(self.d.asked.len() + 1).unwrap_or(u32::MAX);
+        let qid = u32::try_from(self.d.asked_count() + 1).unwrap_or(u32::MAX);
         let counts = vec![0; shape.options.len()];
         self.d.asked.push(Asked {
             qid,

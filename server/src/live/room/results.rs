@@ -240,28 +240,9 @@ fn question_result(q: &Asked, room: &Room) -> QuestionResult {
 impl Room {
     /// The knowledge map: self-assessments of closed questions per topic.
     pub fn knowledge(&self) -> Vec<TopicKnowledge> {
-        let mut topics: BTreeMap<&str, TopicKnowledge> = BTreeMap::new();
-        for q in self
-            .d
-            .asked
-            .iter()
-            .filter(|q| q.mode == Mode::SelfAssess && !q.open)
-        {
-            let t = topics.entry(&q.topic_id).or_insert_with(|| TopicKnowledge {
-                topic_id: q.topic_id.clone(),
-                topic: q.topic_path.clone(),
-                know: 0,
-                partly: 0,
-                dont_know: 0,
-                knowledge: 0.0,
-            });
-            for (i, c) in q.counts.iter().enumerate() {
-                match i {
-                    0 => t.know += c,
-                    1 => t.partly += c,
-                    _ => t.dont_know += c,
-                }
-            }
+        let mut topics = self.d.released.knowledge.clone();
+        for q in &self.d.asked {
+            super::model::add_knowledge(&mut topics, q);
         }
         topics
             .into_values()
@@ -275,12 +256,42 @@ impl Room {
             .collect()
     }
 
-    /// Results of every closed question so far.
+    /// The results of a room that released no question from memory (see
+    /// [`Room::results_with`]).
+    #[cfg(test)]
     pub fn results(&self) -> Results {
-        let questions: Vec<QuestionResult> = self
-            .d
-            .asked
+        self.results_with(&[])
+            .expect("no released questions to parse")
+    }
+
+    /// The results, every closed question counted: `released` are the JSON
+    /// rows the store holds for the questions the room dropped from memory
+    /// (the first [`Room::released_count`] rows of `snapshot_questions`).
+    /// Fails if they are not those questions.
+    pub fn results_with(&self, released: &[String]) -> Result<Results, ResultsError> {
+        if released.len() != self.d.released.count {
+            return Err(ResultsError::Missing {
+                expected: self.d.released.count,
+                got: released.len(),
+            });
+        }
+        let earlier = released
             .iter()
+            .map(|json| serde_json::from_str::<Asked>(json))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.results_of(&earlier))
+    }
+
+    /// The results of the questions still in memory only: what is left to
+    /// show when the store cannot read back the released ones.
+    pub fn results_in_memory(&self) -> Results {
+        self.results_of(&[])
+    }
+
+    fn results_of(&self, earlier: &[Asked]) -> Results {
+        let questions: Vec<QuestionResult> = earlier
+            .iter()
+            .chain(&self.d.asked)
             .filter(|q| !q.open)
             .map(|q| question_result(q, self))
             .collect();
@@ -392,6 +403,27 @@ impl Room {
             panel: self.panel_results(),
         }
     }
+
+    /// Finished questions dropped from memory (see [`Room::release_stored`]).
+    pub fn released_count(&self) -> usize {
+        self.d.released.count
+    }
+}
+
+/// Results could not be put together from the stored questions.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    /// The store did not hand back every released question.
+    #[error("{got} of {expected} released questions read back")]
+    Missing {
+        /// Questions the room released.
+        expected: usize,
+        /// Rows read back.
+        got: usize,
+    },
+    /// A stored question did not parse.
+    #[error("a stored question does not parse: {0}")]
+    Parse(#[from] serde_json::Error),
 }
 
 /// CSV header, one row per player per question follows.

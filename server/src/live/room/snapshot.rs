@@ -63,11 +63,15 @@ impl Room {
             asked,
             last_host_seen,
             panel,
+            released,
         } = &self.d;
-        let frozen_upto = asked.len().saturating_sub(1);
-        let from = self.live.frozen_stored.min(frozen_upto);
+        // Indices count released questions too: `asked[i]` is question
+        // `base + i` of the room.
+        let base = released.count;
+        let frozen_upto = (base + asked.len()).saturating_sub(1);
+        let from = self.live.frozen_stored.clamp(base, frozen_upto.max(base));
         let frozen = asked
-            .get(from..frozen_upto)
+            .get(from - base..frozen_upto.saturating_sub(base))
             .unwrap_or_default()
             .iter()
             .enumerate()
@@ -81,7 +85,9 @@ impl Room {
             players,
             locked: *locked,
             ended: *ended,
-            asked: asked.get(frozen_upto..).unwrap_or_default(),
+            asked: asked
+                .get(frozen_upto.saturating_sub(base)..)
+                .unwrap_or_default(),
             last_host_seen: *last_host_seen,
             frozen_asked: frozen_upto,
             panel,
@@ -96,7 +102,29 @@ impl Room {
     /// The store committed a checkpoint made by [`Room::snapshot_parts`]:
     /// the first `upto` questions need not be written again.
     pub fn frozen_stored(&mut self, upto: usize) {
-        self.live.frozen_stored = upto.min(self.d.asked.len());
+        self.live.frozen_stored = upto.min(self.d.asked_count());
+    }
+
+    /// Drops from memory the finished questions the store holds (see
+    /// [`Room::frozen_stored`]), keeping only their ids and knowledge
+    /// counts: a room asking all day then holds its seats and its last
+    /// question, not every answer. Results read them back from the store
+    /// ([`Room::results_with`]); a restore puts them back in `asked`.
+    pub fn release_stored(&mut self) {
+        let stored = self
+            .live
+            .frozen_stored
+            .saturating_sub(self.d.released.count);
+        // The current question stays, finished or not: rules act on it.
+        let n = stored.min(self.d.asked.len().saturating_sub(1));
+        for q in self.d.asked.drain(..n) {
+            self.d.released.note(&q);
+        }
+    }
+
+    /// Questions held in memory (the rest are released).
+    pub fn questions_in_memory(&self) -> usize {
+        self.d.asked.len()
     }
 }
 

@@ -765,7 +765,10 @@ mod tests {
         assert_eq!(reader.next_event(), Ok(None), "reported once, then nothing");
         let mut reader = FrameReader::new(4096);
         reader.push(&client_frame(0x2, true, &[0xff; 7]));
-        assert_eq!(reader.next_event(), Ok(Some(Incoming::Binary(vec![0xff; 7]))));
+        assert_eq!(
+            reader.next_event(),
+            Ok(Some(Incoming::Binary(vec![0xff; 7])))
+        );
     }
 
     /// What tungstenite itself would put on the wire for `msg`.

@@ -58,9 +58,7 @@ impl RawFrame {
             LenForm::Minimal | LenForm::Wide16 if n <= 0xffff => {
                 (126, (n as u16).to_be_bytes().to_vec())
             }
-            LenForm::Minimal | LenForm::Wide16 | LenForm::Wide64 => {
-                (127, n.to_be_bytes().to_vec())
-            }
+            LenForm::Minimal | LenForm::Wide16 | LenForm::Wide64 => (127, n.to_be_bytes().to_vec()),
             LenForm::TopBit => (127, (n | 1 << 63).to_be_bytes().to_vec()),
             LenForm::Declared(len) => match len {
                 0..=125 => (len as u8, vec![]),
@@ -342,7 +340,10 @@ fn divergences_found_stay_fixed() {
     assert_eq!(agreed(&bytes).end, End::Refused(1007));
     // ... but a character split across fragments is fine.
     let euro = "€".as_bytes();
-    let bytes = stream_of(&[masked(0x1, false, &euro[..1]), masked(0x0, true, &euro[1..])]);
+    let bytes = stream_of(&[
+        masked(0x1, false, &euro[..1]),
+        masked(0x0, true, &euro[1..]),
+    ]);
     assert_eq!(agreed(&bytes).seen, vec![Seen::Text("€".into())]);
     // A close reason that is not UTF-8 is 1007 even with a refused code.
     let bytes = masked(0x8, true, &[0x03, 0xed, 0xff]);
@@ -377,7 +378,10 @@ fn deliberate_differences_are_the_listed_ones() {
     }
     .encode(&mut wide);
     assert_eq!(agreed(&wide).end, End::Refused(1002));
-    assert_eq!(tungstenite(&wide, LIMIT).seen, vec![Seen::Text("hi".into())]);
+    assert_eq!(
+        tungstenite(&wide, LIMIT).seen,
+        vec![Seen::Text("hi".into())]
+    );
     // A header breaking a rule is refused before its payload arrives.
     let mut early = masked(0x9, false, b"abcdef");
     early.truncate(8);
