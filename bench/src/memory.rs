@@ -1,8 +1,9 @@
 //! Server memory over a classroom run, judged against what the server is
-//! meant to keep. Every room holds every answer of every question until it
-//! closes (results and exports read them) and SQLite's page cache fills
-//! once, so a playing server's RSS must rise; "flat" means nothing rises
-//! beyond that.
+//! meant to keep. A room holds the answers of its current question (the
+//! finished ones leave memory once the store holds them) and SQLite's page
+//! cache fills once, so a playing server's RSS may rise a little; "flat"
+//! means nothing rises beyond that, and the rate over the last half stays
+//! within a school day's budget.
 
 use std::time::Duration;
 
@@ -22,6 +23,11 @@ pub const ANSWER_BUDGET_BYTES: f64 = 384.0;
 /// is 2,000 KiB per connection (the results store has one) and it fills
 /// as answers are written; measured 2.4 MB at the end of a short run.
 pub const SQLITE_CACHE_ALLOWANCE_KIB: f64 = 4096.0;
+
+/// Growth a school day may cost, MB (10^6 bytes) per hour: 475 rooms asking
+/// every 10 s must run all day without their finished questions piling up
+/// in memory (they are in the store).
+pub const DAY_GROWTH_MB_PER_H: f64 = 64.0;
 
 /// Fewest answers in the last half for the per-answer slope to mean
 /// anything (a smoke run has a few dozen).
@@ -172,6 +178,14 @@ pub fn report(out: &mut Outcome, v: &Verdict, answers_held: u64, questions: f64)
     out.metric("server_rss_unexplained_growth_kib", v.unexplained_kib);
     if let Some(s) = v.last_half_slope_kib_s {
         out.metric("server_rss_last_half_slope_kib_per_s", s);
+        let mb_per_h = s * 1024.0 * 3600.0 / 1e6;
+        out.metric("server_rss_last_half_mb_per_h", mb_per_h);
+        out.check(
+            "server RSS growth rate, last half (MB/h)",
+            mb_per_h,
+            &format!("≤ {DAY_GROWTH_MB_PER_H}"),
+            mb_per_h <= DAY_GROWTH_MB_PER_H,
+        );
     }
     if let Some(i) = v.last_half_inputs {
         out.metric("server_answer_inputs_last_half", i as f64);
