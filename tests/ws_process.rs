@@ -113,3 +113,78 @@ async fn sigterm_closes_sockets_with_1012_and_exits_0() {
 async fn sigint_closes_sockets_with_1012_and_exits_0() {
     stops_on(libc::SIGINT).await;
 }
+
+/// Started from a folder with no `seeds/` (an installed binary), the server
+/// serves the banks built into it.
+#[tokio::test]
+async fn started_elsewhere_the_binary_serves_its_built_in_banks() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quizroom"))
+        .args(["--addr", "127.0.0.1:0"])
+        .current_dir(cwd.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the quizroom binary");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let line = strip_ansi(&line);
+            if let Some((_, rest)) = line.split_once("listening addr=") {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(60));
+    let running = Running {
+        child: Some(child),
+        addr: addr.clone().unwrap_or_default(),
+    };
+    let addr = addr.expect("the server logs its address");
+    let index: serde_json::Value = reqwest::get(format!("http://{addr}/api/banks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let files: Vec<&str> = index["banks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["file"].as_str())
+        .collect();
+    assert!(files.contains(&"classroom.gift"), "{files:?}");
+    assert!(files.contains(&"classroom-ru.gift"), "{files:?}");
+    assert!(files.len() >= 7, "{files:?}");
+    // The data folder is made where it runs, as documented.
+    assert!(cwd.path().join("data").is_dir());
+    drop(running);
+}
+
+/// A port that is taken: one clear line on stderr, a failing exit, no panic.
+#[test]
+fn a_taken_port_is_one_clear_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data_dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_quizroom"))
+        .args(["--addr", &addr, "--data-dir"])
+        .arg(data_dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run the quizroom binary");
+    assert!(!out.status.success());
+    let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+    assert!(lines[0].contains("already in use"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Backtrace"),
+        "{stderr}"
+    );
+}

@@ -7,3 +7,10 @@ use rust_embed::RustEmbed;
 #[derive(RustEmbed)]
 #[folder = "../web/"]
 pub struct WebAssets;
+
+/// The banks in `seeds/`, embedded at compile time, so the binary run from
+/// any folder (or installed alone) still has its demo and seed banks when no
+/// `seeds/` folder is next to it.
+#[derive(RustEmbed)]
+#[folder = "../seeds/"]
+pub struct SeedBanks;

@@ -18,6 +18,10 @@ pub enum LogFormat {
     Json,
 }
 
+/// The default `--seeds` folder; when it is not in the working directory the
+/// banks built into the binary are used instead.
+pub const DEFAULT_SEEDS: &str = "seeds";
+
 /// Everything the server needs to run. Tests build it with [`Config::default`]
 /// and override fields.
 #[derive(Debug, Clone, Args)]
@@ -27,7 +31,7 @@ pub struct Config {
     pub addr: SocketAddr,
 
     /// Folder of question-bank files loaded at start.
-    #[arg(long, env = "QUIZROOM_SEEDS", default_value = "seeds")]
+    #[arg(long, env = "QUIZROOM_SEEDS", default_value = DEFAULT_SEEDS)]
     pub seeds: PathBuf,
 
     /// Folder for the results database.
@@ -99,7 +103,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             addr: "127.0.0.1:8080".parse().expect("literal address"),
-            seeds: PathBuf::from("seeds"),
+            seeds: PathBuf::from(DEFAULT_SEEDS),
             data_dir: PathBuf::from("data"),
             allowed_origins: Vec::new(),
             public_url: None,

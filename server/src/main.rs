@@ -72,10 +72,32 @@ fn main() -> anyhow::Result<()> {
 
 fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async move {
-        let listener = listen(config.addr)?;
-        quizroom::run(listener, config, stop_signal()).await
-    })
+    let addr = config.addr;
+    let listener = match runtime.block_on(async { listen(addr) }) {
+        Ok(listener) => listener,
+        Err(e) => {
+            // One clear line for the operator, not a backtrace.
+            tracing::error!("cannot listen on {addr}: {}", bind_hint(&e));
+            std::process::exit(2);
+        }
+    };
+    runtime.block_on(quizroom::run(listener, config, stop_signal()))
+}
+
+/// What a failed bind means, in words an operator can act on.
+fn bind_hint(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "the address is already in use (another quizroom or program holds the port; pick another with --addr)".into()
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need privileges; try a port above 1024)".into()
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "no network interface has that address (use 0.0.0.0 or 127.0.0.1)".into()
+        }
+        _ => e.to_string(),
+    }
 }
 
 /// Pending handshakes the kernel queues before the server accepts them.

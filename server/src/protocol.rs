@@ -430,6 +430,16 @@ pub struct TopicKnowledge {
     pub knowledge: f64,
 }
 
+/// One player who answered a vote question right, for the reveal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RightAnswer {
+    pub player_id: PlayerId,
+    pub name: String,
+    /// From the question opening to the counted vote, paused time excluded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_ms: Option<u64>,
+}
+
 /// Every message the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -479,6 +489,11 @@ pub enum ServerMsg {
         /// The reference answer, once revealed (extension).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         answer: Option<String>,
+        /// Vote: who answered right, fastest first (extension): every one
+        /// to the host, the first few to screens, never to players or in a
+        /// private room's screens.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        right: Vec<RightAnswer>,
     },
     /// The leaderboard.
     Scores { leaderboard: Vec<ScoreRow> },

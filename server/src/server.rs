@@ -29,6 +29,21 @@ const HTTP_DRAIN: Duration = Duration::from_secs(3);
 /// full outbound queue (and be dropped as slow) instead of hiding in the kernel.
 pub const SOCKET_SEND_BUFFER: usize = 64 * 1024;
 
+/// The seed banks: the `--seeds` folder when it exists; the banks built
+/// into the binary when the default `seeds` folder is not where the server
+/// runs (started from another folder, or installed as a lone binary). A
+/// folder named explicitly that does not exist is an operator's typo: it is
+/// reported and the server starts with no seed banks.
+fn load_seeds(
+    dir: &std::path::Path,
+) -> (crate::bank::catalog::Catalog, Vec<crate::bank::BankError>) {
+    if !dir.is_dir() && dir == std::path::Path::new(crate::config::DEFAULT_SEEDS) {
+        tracing::info!(dir = %dir.display(), "no seeds folder here; using the banks built into the binary");
+        return crate::bank::catalog::load_embedded();
+    }
+    crate::bank::catalog::load_dir(dir)
+}
+
 /// Runs the server on `listener` until `shutdown` resolves, then drains.
 /// Tests call this with a listener on port 0.
 pub async fn run(
@@ -36,7 +51,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (catalog, mut bad_banks) = crate::bank::catalog::load_dir(&config.seeds);
+    let (catalog, mut bad_banks) = load_seeds(&config.seeds);
     let (catalog, bad_uploads) =
         crate::storage::uploads::load_into(catalog, &crate::storage::uploads::dir(&config));
     bad_banks.extend(bad_uploads);

@@ -17,6 +17,17 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# A colour emoji font, so emoji nicknames render as players see them.
+if ! fc-list 2>/dev/null | grep -qi "color emoji"; then
+  echo "== installing an emoji font"
+  if [ "$(id -u)" -eq 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update && apt-get install -y fonts-noto-color-emoji fontconfig
+  else
+    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-noto-color-emoji fontconfig
+  fi
+fi
+
 if ! command -v node >/dev/null 2>&1; then
   echo "node (20 or newer) is needed for the browser tests" >&2
   exit 1

@@ -832,6 +832,27 @@ class HostApp {
       { class: 'live tally-live' },
       tally && tally.of != null ? h('p', { class: 'answered', 'data-testid': 'answered', text: t('host.answered', { answered: tally.answered ?? 0, of: tally.of }) }) : null,
       histogram(q, tally ? tally.counts : [], { correct: m.reveal ? m.reveal.correct || [] : [] }),
+      this.rightView(q),
+    );
+  }
+
+  /** After a vote's reveal: who answered right, fastest first. */
+  rightView(q) {
+    const r = this.model.reveal;
+    if (q.mode !== 'vote' || !r || r.qid !== q.qid || !Array.isArray(r.right)) return null;
+    return h(
+      'div',
+      { class: 'right-names', 'data-testid': 'right-names' },
+      h('h3', { text: r.right.length ? t('host.right', { n: r.right.length }) : t('host.rightNone') }),
+      r.right.length
+        ? h(
+            'ol',
+            { class: 'name-list' },
+            r.right.map((p) =>
+              h('li', {}, h('span', { class: 'p-name', text: p.name }), p.response_ms != null ? h('span', { class: 'muted small', text: ` ${(p.response_ms / 1000).toFixed(1)} s` }) : null),
+            ),
+          )
+        : null,
     );
   }
 }

@@ -216,6 +216,8 @@ const en = {
   'host.state.revealed': 'revealed',
   'host.state.paused': 'paused',
   'host.ended': 'The game has ended. Download the results below.',
+  'host.right': 'Right ({n}), fastest first',
+  'host.rightNone': 'Nobody was right',
   'host.correctMark': 'correct',
   'host.peerWinner': 'most votes',
 
@@ -227,6 +229,7 @@ const en = {
   'screen.leaderboard': 'Leaderboard',
   'screen.podium': 'Final results',
   'screen.ended': 'Thanks for playing!',
+  'screen.right': 'Fastest right answers:',
   'screen.buzzWait': 'Who knows? Press the button!',
   'screen.more': '+{n} more',
   'screen.noCode': 'Open this page as /screen/CODE.',
@@ -565,6 +568,8 @@ const ru = {
   'host.state.revealed': 'ответ показан',
   'host.state.paused': 'пауза',
   'host.ended': 'Игра завершена. Результаты можно скачать ниже.',
+  'host.right': 'Верно ({n}), сначала самые быстрые',
+  'host.rightNone': 'Никто не ответил верно',
   'host.correctMark': 'верно',
   'host.peerWinner': 'больше всех голосов',
 
@@ -576,6 +581,7 @@ const ru = {
   'screen.leaderboard': 'Рейтинг',
   'screen.podium': 'Итоги',
   'screen.ended': 'Спасибо за игру!',
+  'screen.right': 'Быстрее всех верно:',
   'screen.buzzWait': 'Кто знает? Жмите кнопку!',
   'screen.more': 'и ещё {n}',
   'screen.noCode': 'Откройте эту страницу как /screen/КОД.',

@@ -124,6 +124,14 @@ export function mountScreen(root, code) {
       tally && tally.of != null && q.mode !== 'buzz' ? h('p', { class: 'answered', text: t('screen.answered', { answered: tally.answered ?? 0, of: tally.of }) }) : null,
       body,
       reveal && reveal.answer && !(reveal.correct && reveal.correct.length) ? h('p', { class: 'screen-answer', text: reveal.answer }) : null,
+      reveal && Array.isArray(reveal.right) && reveal.right.length
+        ? h(
+            'div',
+            { class: 'screen-right', 'data-testid': 'screen-right' },
+            h('span', { class: 'muted', text: t('screen.right') }),
+            reveal.right.map((p) => h('span', { class: 'name-tag', text: p.name })),
+          )
+        : null,
       reveal && q.options.length && reveal.correct && reveal.correct.length && !(Array.isArray(reveal.counts) && reveal.counts.length)
         ? h('p', { class: 'screen-correct', text: reveal.correct.map((i) => `${letter(i)}. ${optionLabel(q, i)}`).join('  ') })
         : null,

@@ -205,6 +205,32 @@ pub fn load_dir(dir: &Path) -> (Catalog, Vec<BankError>) {
     (Catalog::from_banks(banks), errors)
 }
 
+/// The banks built into the binary (see [`crate::assets::SeedBanks`]), in
+/// file-name order, as [`load_dir`] would read the repository's `seeds/`.
+pub fn load_embedded() -> (Catalog, Vec<BankError>) {
+    let mut names: Vec<String> = crate::assets::SeedBanks::iter()
+        .map(|n| n.into_owned())
+        .filter(|n| !n.starts_with('.') && !n.contains('/'))
+        .collect();
+    names.sort();
+    let mut banks = Vec::new();
+    let mut errors = Vec::new();
+    for name in names {
+        let Some(file) = crate::assets::SeedBanks::get(&name) else {
+            continue;
+        };
+        match crate::bank::parse(&name, &file.data) {
+            Ok(bank) => banks.push(bank),
+            Err(e) => {
+                tracing::warn!(file = %name, code = e.code(), error = %e, "built-in bank skipped");
+                errors.push(e);
+            }
+        }
+    }
+    tracing::info!(banks = banks.len(), "built-in banks loaded");
+    (Catalog::from_banks(banks), errors)
+}
+
 /// Reads and parses one bank file, refusing oversize files before reading
 /// them into memory.
 pub fn read_bank(path: &Path, name: &str) -> Result<Bank, BankError> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::bank::catalog::{CatalogQuestion, OPTION_KINDS, TYPED_KINDS};
 use crate::bank::{AnswerOption, Kind};
-use crate::protocol::{Millis, Mode, PlayerId, QuestionMsg, ServerMsg, YouMsg};
+use crate::protocol::{Millis, Mode, PlayerId, QuestionMsg, RightAnswer, ServerMsg, YouMsg};
 
 use super::model::Asked;
 use super::scoring::Ranking;
@@ -128,6 +128,9 @@ fn shape_for(mode: Mode, q: &crate::bank::Question) -> Result<Shape, RoomError> 
         }),
     }
 }
+
+/// How many of the fastest right answers a big screen names at a reveal.
+pub const SCREEN_RIGHT_NAMES: usize = 5;
 
 /// Kinds a mode draws from when the host names none.
 fn default_kinds(mode: Mode) -> Option<Vec<Kind>> {
@@ -413,14 +416,21 @@ impl Room {
             None => (q.key.clone(), q.counts.clone()),
         };
         let answer = (!q.question.answer.is_empty()).then(|| q.question.answer.clone());
+        let right = self.right_answers(q);
+        let private = self.d.options.private;
+        let screen_right = if private {
+            Vec::new()
+        } else {
+            right.iter().take(SCREEN_RIGHT_NAMES).cloned().collect()
+        };
         let full = ServerMsg::Reveal {
             qid: q.qid,
             correct: correct.clone(),
             counts: counts.clone(),
             points: q.points.clone(),
             answer: answer.clone(),
+            right,
         };
-        let private = self.d.options.private;
         let public_points = if self.lists_public() {
             q.points.clone()
         } else {
@@ -432,6 +442,7 @@ impl Room {
             counts: if private { Vec::new() } else { counts.clone() },
             points: public_points.clone(),
             answer: answer.clone(),
+            right: Vec::new(),
         };
         let screens = ServerMsg::Reveal {
             qid: q.qid,
@@ -439,6 +450,7 @@ impl Room {
             counts,
             points: public_points,
             answer,
+            right: screen_right,
         };
         let qid = q.qid;
         out.send(Audience::Host, full);
@@ -449,6 +461,29 @@ impl Room {
         self.roster_changed(now, out);
         out.push(Effect::Checkpoint);
         Ok(())
+    }
+
+    /// Vote: the players whose counted answer matched the key, fastest
+    /// first (ties by seat), as the reveal names them.
+    fn right_answers(&self, q: &Asked) -> Vec<RightAnswer> {
+        if q.mode != Mode::Vote || q.peer.is_some() {
+            return Vec::new();
+        }
+        let mut right: Vec<RightAnswer> = q
+            .entries
+            .iter()
+            .filter(|(_, e)| e.correct == Some(true))
+            .filter_map(|(&id, e)| {
+                let p = self.d.player(id).filter(|p| !p.kicked)?;
+                Some(RightAnswer {
+                    player_id: id,
+                    name: p.name.clone(),
+                    response_ms: e.response_ms,
+                })
+            })
+            .collect();
+        right.sort_by_key(|r| (r.response_ms.unwrap_or(u64::MAX), r.player_id));
+        right
     }
 
     /// Sends every connected player its own standing.

@@ -1594,6 +1594,49 @@ fn vote_mode_draws_only_keyed_questions_and_question_id_picks_one() {
     assert_eq!(h.qid(), 2);
 }
 
+/// Names in a reveal's `right` list, in order.
+fn right_names(msg: Option<ServerMsg>) -> Vec<String> {
+    match msg {
+        Some(ServerMsg::Reveal { right, .. }) => right.into_iter().map(|r| r.name).collect(),
+        other => panic!("no reveal: {other:?}"),
+    }
+}
+
+#[test]
+fn a_vote_reveal_names_who_was_right_to_the_host_and_the_fastest_to_screens() {
+    for private in [false, true] {
+        let mut h = Harness::new(RoomOptions {
+            private,
+            ..RoomOptions::default()
+        });
+        let screen = h.screen();
+        let voters: Vec<_> = (0..8).map(|i| h.join(&format!("p{i}"))).collect();
+        h.ask(choice_q("q"), Mode::Vote, Some(60_000));
+        // p7 answers right first, then p0..p5 right, p6 wrong.
+        h.now += 10;
+        h.vote(voters[7].0, 1);
+        for (i, (conn, _, _)) in voters.iter().enumerate().take(7) {
+            h.now += 100;
+            h.vote(*conn, if i == 6 { 0 } else { 1 });
+        }
+        let fx = h.host_cmd(ClientMsg::Reveal);
+        let host = right_names(reveal_of(&fx, &Audience::Host));
+        assert_eq!(
+            host,
+            ["p7", "p0", "p1", "p2", "p3", "p4", "p5"],
+            "private={private}"
+        );
+        let screens = right_names(reveal_of(&fx, &Audience::Screens));
+        if private {
+            assert!(screens.is_empty());
+        } else {
+            assert_eq!(screens, ["p7", "p0", "p1", "p2", "p3"]);
+        }
+        assert!(right_names(reveal_of(&fx, &Audience::Players)).is_empty());
+        let _ = screen;
+    }
+}
+
 #[test]
 fn text_mode_never_draws_a_choice_or_true_false_question() {
     let mut h = Harness::public();
