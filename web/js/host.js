@@ -678,7 +678,7 @@ class HostApp {
     const m = this.model;
     const q = m.question;
     if (m.phase === PHASE.ENDED) {
-      return [h('h2', { id: 'current-title', text: t('host.ended') }), leaderboard(m.standings(), { limit: 50 })];
+      return [h('h2', { id: 'current-title', text: t('host.ended') }), h('p', { class: 'muted', text: t('host.endedHint') }), leaderboard(m.standings(), { limit: 50 })];
     }
     if (!q) {
       return [h('h2', { id: 'current-title', text: t('host.current') }), h('p', { class: 'muted empty', text: t('host.noQuestion') }), m.phase === PHASE.SCORES ? leaderboard(m.standings(), { limit: 50 }) : null];
@@ -844,6 +844,7 @@ class HostApp {
       'div',
       { class: 'right-names', 'data-testid': 'right-names' },
       h('h3', { text: r.right.length ? t('host.right', { n: r.right.length }) : t('host.rightNone') }),
+      r.right.length > 1 ? h('p', { class: 'muted small', text: t('host.rightOrder') }) : null,
       r.right.length
         ? h(
             'ol',

@@ -796,6 +796,7 @@ class PlayerApp {
       'section',
       { class: 'card center' },
       h('h1', { text: t('player.ended') }),
+      h('p', { class: 'muted', text: t('player.thanks') }),
       mine && mine.place ? h('p', { class: 'final', text: t('player.final', { place: mine.place, n: mine.of, score: mine.score }) }) : null,
       rows.length ? leaderboard(rows, { highlight: m.playerId, limit: 10 }) : null,
     );
