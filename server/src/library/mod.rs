@@ -128,9 +128,17 @@ impl Library {
                 return base.clone();
             }
         };
-        let catalog = if quizzes.is_empty() && edits.is_empty() {
-            base.clone()
-        } else {
+        // A host with an empty library (almost every room's host) is not
+        // remembered: the shared catalog is its view, and a server that
+        // opens thousands of rooms keeps no entry per token.
+        if quizzes.is_empty() && edits.is_empty() {
+            self.views
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(owner);
+            return base.clone();
+        }
+        let catalog = {
             let banks = quizzes.iter().map(Quiz::to_bank).collect();
             let edits = edits
                 .iter()
