@@ -186,7 +186,10 @@ test('a newcomer: bank names, mode warnings, emoji names, who was right, layout'
     const { host, alice, fox, screen } = pages;
     await host.setViewportSize(LAPTOP.viewport);
     await host.locator('.lang-switch button[lang=en]').click();
-    await host.getByTestId('draw').click();
+    // A single-choice question of the Russian keyed bank (a drawn one may be multi-select).
+    await host.locator('.pick summary').click();
+    await host.locator('#pick-search').fill('неизменяемый');
+    await host.locator('.pick-list li', { hasText: 'неизменяемый' }).getByRole('button').click();
     await alice.locator('.question .opt').first().waitFor();
     await fox.locator('.question .opt').first().waitFor();
     const options = await host.locator('.host-options li').allTextContents();
