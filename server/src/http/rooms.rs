@@ -47,6 +47,10 @@ struct CreateRoom {
     /// Interview panel: answers are scored 0 to this (1 to `MAX_SCORE_SCALE`).
     #[serde(default)]
     score_scale: Option<u32>,
+    /// Show vote and poll options in a per-question shuffled order;
+    /// absent or `false` keeps the bank's order.
+    #[serde(default)]
+    shuffle_options: Option<bool>,
 }
 
 async fn create_room(
@@ -96,6 +100,7 @@ async fn create_room(
         host_token: request.host_token,
         buzz_window_ms,
         score_scale,
+        shuffle_options: request.shuffle_options.unwrap_or(false),
     };
     let room = rooms::create_room(&state, new).map_err(|e| match e {
         CreateError::TooManyRooms => ApiError::new(

@@ -179,6 +179,8 @@ pub struct NewRoom {
     pub buzz_window_ms: u64,
     /// Interview panel score scale (0 to this).
     pub score_scale: u32,
+    /// Shuffle vote and poll options per question.
+    pub shuffle_options: bool,
 }
 
 impl Rooms {
@@ -238,6 +240,7 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
         resume_window_ms: state.config().resume_window_secs.saturating_mul(1000),
         buzz_window_ms: new.buzz_window_ms,
         score_scale: new.score_scale,
+        shuffle_options: new.shuffle_options,
     };
     for _ in 0..100 {
         let code = new_code();

@@ -71,6 +71,11 @@ pub struct RoomOptions {
     /// Interview panel: the top of the scale answers are scored on (0 to this).
     #[serde(default = "default_score_scale")]
     pub score_scale: u32,
+    /// Vote and poll options are shown in an order drawn per question
+    /// from the room's seeded generator (the same for every player), so
+    /// a bank that lists the key first does not give it away.
+    #[serde(default)]
+    pub shuffle_options: bool,
 }
 
 /// The score scale of a room created without one (0–3).
@@ -100,6 +105,7 @@ impl Default for RoomOptions {
             resume_window_ms: 300_000,
             buzz_window_ms: DEFAULT_BUZZ_WINDOW_MS,
             score_scale: DEFAULT_SCORE_SCALE,
+            shuffle_options: false,
         }
     }
 }

@@ -127,6 +127,10 @@ pub(crate) struct Asked {
     pub peer: Option<Peer>,
     /// Points credited on this question; the only source of scores.
     pub points: BTreeMap<PlayerId, i64>,
+    /// The bank's own option index of each shown option (shown position →
+    /// bank index); empty when shown in bank order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub order: Vec<usize>,
 }
 
 impl Asked {

@@ -198,6 +198,24 @@ impl Room {
         }
         self.finalize_current();
         let qid = u32::try_from(self.d.asked_count() + 1).unwrap_or(u32::MAX);
+        let mut shape = shape;
+        let order = if self.d.options.shuffle_options
+            && matches!(p.mode, Mode::Vote | Mode::Poll)
+            && shape.options.len() > 1
+        {
+            let mut order: Vec<usize> = (0..shape.options.len()).collect();
+            self.d.rng.shuffle(&mut order);
+            shape.options = order
+                .iter()
+                .filter_map(|&b| shape.options.get(b).cloned())
+                .collect();
+            shape.key = (0..order.len())
+                .filter(|&shown| order.get(shown).is_some_and(|b| shape.key.contains(b)))
+                .collect();
+            order
+        } else {
+            Vec::new()
+        };
         let counts = vec![0; shape.options.len()];
         self.d.asked.push(Asked {
             qid,
@@ -227,6 +245,7 @@ impl Room {
             window_until: None,
             peer: None,
             points: BTreeMap::new(),
+            order,
         });
         // Stored before anyone sees it, so the answers acknowledged on it
         // have a question to come back to after a crash.

@@ -65,6 +65,11 @@ pub struct QuestionResult {
     pub correct: Vec<usize>,
     /// Final counts per option.
     pub counts: Vec<u32>,
+    /// The bank's own option index of each shown option, when the room
+    /// shuffled them (`options`, `correct`, `counts` and `choices` are in
+    /// shown order; `option_ids[i]` is option i's index in the bank file).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub option_ids: Vec<usize>,
     /// Players who answered.
     pub answered: u32,
     /// Players in the room when it closed.
@@ -229,6 +234,11 @@ fn question_result(q: &Asked, room: &Room) -> QuestionResult {
         options,
         correct,
         counts,
+        option_ids: if q.peer.is_none() {
+            q.order.clone()
+        } else {
+            Vec::new()
+        },
         answered: q.answered,
         of: q.of.max(q.answered),
         time_limit_ms: q.time_limit_ms,

@@ -2153,3 +2153,51 @@ fn close_for_shutdown_keeps_the_open_question_through_a_restore() {
     // Nothing open: a second call does nothing.
     assert!(h.room.close_for_shutdown(h.now).is_empty());
 }
+
+#[test]
+fn shuffled_options_put_the_key_at_every_position_equally_often() {
+    let mut h = Harness::new(RoomOptions {
+        shuffle_options: true,
+        ..RoomOptions::default()
+    });
+    let (c1, _, _) = h.join("a");
+    let q = choice_q("shuffled");
+    let bank_texts: Vec<String> = q.question.options.iter().map(|o| o.text.clone()).collect();
+    let n = bank_texts.len();
+    let asks = 3000;
+    let mut at = vec![0usize; n];
+    for _ in 0..asks {
+        h.ask(q.clone(), Mode::Vote, None);
+        let asked = h.room.d.current().cloned().expect("asked");
+        // The shown options are the bank's, permuted, and map back.
+        assert_eq!(asked.order.len(), n);
+        for (shown, &bank) in asked.order.iter().enumerate() {
+            assert_eq!(asked.options[shown], bank_texts[bank]);
+        }
+        let key = asked.key[0];
+        assert!(q.question.options[asked.order[key]].correct);
+        at[key] += 1;
+    }
+    // Voting the shown key scores: correctness follows the shuffle.
+    let key = h.room.d.current().map(|q| q.key[0]).expect("key");
+    h.vote(c1, key);
+    let entry = h
+        .room
+        .d
+        .current()
+        .and_then(|q| q.entries.values().next().cloned());
+    assert_eq!(entry.and_then(|e| e.correct), Some(true));
+    // Uniform: each position within 4 standard deviations of asks / n.
+    let expected = asks as f64 / n as f64;
+    let sd = (asks as f64 * (1.0 / n as f64) * (1.0 - 1.0 / n as f64)).sqrt();
+    for (pos, &count) in at.iter().enumerate() {
+        assert!(
+            (count as f64 - expected).abs() < 4.0 * sd,
+            "key at position {pos} {count} times of {asks}: {at:?}"
+        );
+    }
+    // The results map shown options back to the bank's own indices.
+    let results = h.room.results();
+    let last = results.questions.last().expect("a result");
+    assert_eq!(last.option_ids.len(), n);
+}
