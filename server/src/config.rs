@@ -97,6 +97,15 @@ pub struct Config {
     /// of a cluster uses the same one.
     #[arg(long, env = "QUIZROOM_DATABASE_URL")]
     pub database_url: Option<String>,
+
+    /// Redis for cluster mode (e.g. redis://127.0.0.1:6379): nodes with the
+    /// same Redis and database serve the same rooms. Needs --database-url.
+    #[arg(long, env = "QUIZROOM_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// This node's name in the cluster (default: random).
+    #[arg(long, env = "QUIZROOM_NODE_ID")]
+    pub node_id: Option<String>,
 }
 
 impl Default for Config {
@@ -119,6 +128,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             trusted_proxies: Vec::new(),
             database_url: None,
+            redis_url: None,
+            node_id: None,
         }
     }
 }

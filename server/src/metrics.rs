@@ -66,6 +66,8 @@ struct Metrics {
     store_commit_seconds: Histogram,
     store_wal_checkpoint_seconds: Histogram,
     store_errors: Counter,
+    relay_dropped: Counter,
+    relay_failed: Counter,
     /// Handles of `messages_in` / `messages_out` by position in
     /// [`CLIENT_TYPES`] / [`SERVER_TYPES`] (then "other"), made once: a
     /// per-message `get_or_create` would hash the label and take the
@@ -94,6 +96,8 @@ impl Metrics {
             store_commit_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
             store_wal_checkpoint_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
             store_errors: Counter::default(),
+            relay_dropped: Counter::default(),
+            relay_failed: Counter::default(),
             messages_in_by_type: Vec::new(),
             messages_out_by_type: Vec::new(),
             registry: Registry::default(),
@@ -159,6 +163,16 @@ impl Metrics {
             "store_errors",
             "Results-database operations that failed",
             m.store_errors.clone(),
+        );
+        registry.register(
+            "cluster_relay_dropped",
+            "Messages from other cluster nodes that did not decode (or of another version), dropped",
+            m.relay_dropped.clone(),
+        );
+        registry.register(
+            "cluster_relay_failed",
+            "Messages to other cluster nodes that Redis did not take",
+            m.relay_failed.clone(),
         );
         // Every role shows up from the start, at zero.
         for role in ROLES {
@@ -276,6 +290,21 @@ pub fn store_wal_checkpoint(seconds: f64) {
 /// A results-database operation failed (details are in the log).
 pub fn store_error() {
     METRICS.store_errors.inc();
+}
+
+/// A message from another node did not decode and was dropped.
+pub fn relay_dropped() {
+    METRICS.relay_dropped.inc();
+}
+
+/// How many relayed messages were dropped so far (for tests and logs).
+pub fn relay_dropped_count() -> u64 {
+    METRICS.relay_dropped.get()
+}
+
+/// A message for another node could not be published.
+pub fn relay_failed() {
+    METRICS.relay_failed.inc();
 }
 
 /// Every metric in OpenMetrics text format, which Prometheus scrapes.

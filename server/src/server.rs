@@ -66,10 +66,39 @@ pub async fn run(
         )
     })?;
     tracing::info!(path = %library.store().path().display(), "library database open");
+    let redis_url = config.redis_url.clone();
+    let node_id = config.node_id.clone().unwrap_or_else(|| {
+        let bits: u32 = rand::random();
+        format!("node-{bits:08x}")
+    });
+    if redis_url.is_some() && config.database_url.is_none() {
+        anyhow::bail!(
+            "--redis-url needs --database-url: the nodes of a cluster share one results database"
+        );
+    }
     let state = AppState::with_store(config, catalog, Some(store));
     state.set_library(std::sync::Arc::new(library));
-    for room in crate::storage::persist::restore_rooms(&state) {
-        crate::live::rooms::adopt_room(&state, room);
+    match redis_url {
+        Some(url) => {
+            let cluster = match crate::live::cluster::Cluster::join(&url, &node_id).await {
+                Ok(cluster) => cluster,
+                Err(e) => {
+                    tracing::error!(node = %node_id, error = %e, "refusing to join the cluster");
+                    return Err(anyhow::anyhow!("joining the cluster at {url}: {e}"));
+                }
+            };
+            state.set_cluster(cluster.clone());
+            cluster.start(&state, &url)?;
+            // Rooms nobody runs (this node's before a restart, or a dead
+            // node's) are taken over by whoever claims them first.
+            tokio::spawn(crate::live::cluster::take_over_loop(state.clone()));
+            tracing::info!(node = %node_id, "joined the cluster");
+        }
+        None => {
+            for room in crate::storage::persist::restore_rooms(&state) {
+                crate::live::rooms::adopt_room(&state, room);
+            }
+        }
     }
     let app = crate::http::router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, "listening");

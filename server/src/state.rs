@@ -8,6 +8,7 @@ use tokio::sync::{watch, Notify};
 use crate::bank::catalog::Catalog;
 use crate::config::Config;
 use crate::library::Library;
+use crate::live::cluster::Cluster;
 use crate::live::room::ConnId;
 use crate::live::rooms::Rooms;
 use crate::live::ws::limits::FailedJoins;
@@ -31,6 +32,7 @@ struct Inner {
     shutdown: watch::Sender<bool>,
     connections: TaskCount,
     room_tasks: TaskCount,
+    cluster: OnceLock<Arc<Cluster>>,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
                 shutdown: watch::channel(false).0,
                 connections: TaskCount::default(),
                 room_tasks: TaskCount::default(),
+                cluster: OnceLock::new(),
             }),
         }
     }
@@ -87,6 +90,22 @@ impl AppState {
             Some(library) => library.catalog_for(base, token),
             None => base.clone(),
         }
+    }
+
+    /// This node's part of the cluster, in cluster mode.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.inner.cluster.get()
+    }
+
+    /// Puts the node in cluster mode (once, at start). Socket ids then start
+    /// from a random base, so ids of sockets on different nodes of one room
+    /// do not collide.
+    pub fn set_cluster(&self, cluster: Arc<Cluster>) {
+        let base: u64 = rand::random::<u64>() & 0xf_ffff;
+        self.inner
+            .next_conn
+            .store((base << 32) | 1, Ordering::Relaxed);
+        let _ = self.inner.cluster.set(cluster);
     }
 
     /// The running configuration.

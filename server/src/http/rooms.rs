@@ -53,6 +53,37 @@ struct CreateRoom {
     shuffle_options: Option<bool>,
 }
 
+/// Picks a fresh code nobody in the cluster holds and takes its lease, so
+/// codes are unique cluster-wide and this node owns the new room.
+async fn claim_code(
+    state: &AppState,
+    cluster: &crate::live::cluster::Cluster,
+) -> Result<String, ApiError> {
+    for _ in 0..100 {
+        let code = rooms::new_code();
+        if crate::storage::persist::code_taken(state, &code) {
+            continue;
+        }
+        match cluster.claim(&code).await {
+            Ok(true) => return Ok(code),
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim a room code: Redis unavailable");
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cluster_unavailable",
+                    "the cluster cannot be reached; try again",
+                ));
+            }
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no_free_code",
+        "no free room code; try again",
+    ))
+}
+
 async fn create_room(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -94,6 +125,10 @@ async fn create_room(
         ));
     }
     let title = clean_title(request.title.as_deref().unwrap_or(""));
+    let code = match state.cluster() {
+        Some(cluster) => Some(claim_code(&state, cluster).await?),
+        None => None,
+    };
     let new = NewRoom {
         title,
         private: request.private.unwrap_or(false),
@@ -101,6 +136,7 @@ async fn create_room(
         buzz_window_ms,
         score_scale,
         shuffle_options: request.shuffle_options.unwrap_or(false),
+        code,
     };
     let room = rooms::create_room(&state, new).map_err(|e| match e {
         CreateError::TooManyRooms => ApiError::new(

@@ -22,7 +22,9 @@ use tracing::Instrument;
 
 use crate::bank::catalog::Catalog;
 use crate::live::room::{Audience, Command, ConnId, Effect, Room, RoomOptions};
-use crate::live::ws::outbox::{Outbox, PushError, CLOSE_NORMAL, CLOSE_ROOM_GONE, CLOSE_SLOW};
+use crate::live::ws::outbox::{
+    Outbox, PushError, CLOSE_NORMAL, CLOSE_RESTART, CLOSE_ROOM_GONE, CLOSE_SLOW,
+};
 use crate::protocol::{ClientMsg, Millis, Role, ServerMsg};
 use crate::state::{AppState, TaskGuard};
 
@@ -94,6 +96,17 @@ pub enum ToRoom {
     Disconnected { conn: ConnId },
     /// Runs a read-only query against the room (results, exports).
     Inspect(Box<dyn FnOnce(&Room) + Send>),
+    /// A socket on another cluster node sent its first message; what it
+    /// should see goes back to `node`.
+    RemoteHello {
+        node: Arc<str>,
+        conn: ConnId,
+        msg: ClientMsg,
+    },
+    /// A later message of a socket on another node.
+    RemoteMessage { conn: ConnId, msg: ClientMsg },
+    /// A socket on another node went away; its seat is kept.
+    RemoteBye { conn: ConnId },
 }
 
 /// How to reach one live room. Cheap to clone.
@@ -110,6 +123,26 @@ pub struct RoomHandle {
 pub struct RoomGone;
 
 impl RoomHandle {
+    /// A handle for a room run by another cluster node: commands go to a
+    /// local proxy task. It knows no host token (the owner checks it).
+    pub fn remote(code: &str, tx: mpsc::Sender<ToRoom>) -> RoomHandle {
+        RoomHandle {
+            code: Arc::from(code),
+            host_token: Arc::from(""),
+            tx,
+        }
+    }
+
+    /// Whether the task behind this handle has stopped.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Whether both handles reach the same task.
+    pub fn same_room(&self, other: &RoomHandle) -> bool {
+        self.tx.same_channel(&other.tx)
+    }
+
     /// The room code.
     pub fn code(&self) -> &str {
         &self.code
@@ -181,6 +214,9 @@ pub struct NewRoom {
     pub score_scale: u32,
     /// Shuffle vote and poll options per question.
     pub shuffle_options: bool,
+    /// A code already claimed cluster-wide (its lease taken) for this room;
+    /// `None` picks a fresh one here.
+    pub code: Option<String>,
 }
 
 impl Rooms {
@@ -242,9 +278,10 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
         score_scale: new.score_scale,
         shuffle_options: new.shuffle_options,
     };
+    let claimed = new.code;
     for _ in 0..100 {
-        let code = new_code();
-        if crate::storage::persist::code_taken(state, &code) {
+        let code = claimed.clone().unwrap_or_else(new_code);
+        if claimed.is_none() && crate::storage::persist::code_taken(state, &code) {
             continue;
         }
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
@@ -254,6 +291,9 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
             tx,
         };
         if !state.rooms().insert_new(handle.clone()) {
+            if claimed.is_some() {
+                return Err(CreateError::NoFreeCode);
+            }
             continue;
         }
         let mut room = Room::new(
@@ -363,6 +403,7 @@ fn spawn_owner(state: &AppState, room: Room, handle: RoomHandle, rx: mpsc::Recei
         room,
         handle,
         conns: HashMap::new(),
+        remote: HashMap::new(),
         host_away_since: Some(Instant::now()),
         last_tick: None,
         ended: false,
@@ -386,6 +427,8 @@ struct Owner {
     handle: RoomHandle,
     /// Outbound queues of the sockets the room knows.
     conns: HashMap<ConnId, Outbox>,
+    /// Sockets of the room held by other cluster nodes, with their node.
+    remote: HashMap<ConnId, Arc<str>>,
     /// Since when no host socket is connected.
     host_away_since: Option<Instant>,
     last_tick: Option<Instant>,
@@ -525,6 +568,34 @@ impl Owner {
                 }
             }
             ToRoom::Inspect(query) => query(&self.room),
+            ToRoom::RemoteHello { node, conn, msg } => {
+                self.remote.insert(conn, node.clone());
+                self.apply(Command::Hello { conn, msg });
+                let role = self.room.role_of(conn);
+                if role.is_none() {
+                    self.remote.remove(&conn);
+                }
+                if let Some(cluster) = self.state.cluster() {
+                    cluster.send_to(
+                        &node,
+                        &crate::live::cluster::Relay::Role {
+                            room: self.handle.code().to_string(),
+                            conn,
+                            role,
+                        },
+                    );
+                }
+            }
+            ToRoom::RemoteMessage { conn, msg } => {
+                if self.remote.contains_key(&conn) {
+                    self.apply(Command::Message { conn, msg });
+                }
+            }
+            ToRoom::RemoteBye { conn } => {
+                if self.remote.remove(&conn).is_some() {
+                    self.apply(Command::Disconnected { conn });
+                }
+            }
         }
     }
 
@@ -553,7 +624,7 @@ impl Owner {
         };
         let was_host = is_host(&self.room, hello_or_bye);
         let tick = matches!(cmd, Command::Tick);
-        let conns_before = self.conns.len();
+        let conns_before = self.conns.len() + self.remote.len();
         let mut pending = vec![cmd];
         let mut rounds = 0;
         while let Some(cmd) = pending.pop() {
@@ -567,7 +638,10 @@ impl Owner {
                 break;
             }
         }
-        if tick || was_host || is_host(&self.room, hello_or_bye) || self.conns.len() != conns_before
+        if tick
+            || was_host
+            || is_host(&self.room, hello_or_bye)
+            || self.conns.len() + self.remote.len() != conns_before
         {
             self.track_host();
         }
@@ -665,6 +739,8 @@ impl Owner {
                 Effect::Close { conn, code, reason } => {
                     if let Some(outbox) = self.conns.remove(&conn) {
                         outbox.close(code, &reason);
+                    } else if let Some(node) = self.remote.remove(&conn) {
+                        self.relay_close(&node, conn, code, &reason);
                     }
                 }
                 _ => {}
@@ -698,6 +774,9 @@ impl Owner {
                 return;
             }
         };
+        if !self.remote.is_empty() {
+            self.relay_out(to, recipients, &text);
+        }
         let frame = Message::Text(text);
         let mut delivered = 0;
         for &conn in recipients {
@@ -722,6 +801,45 @@ impl Owner {
         // (every ack) skips the clock reads and the histogram's lock.
         if let Some(started) = started {
             crate::metrics::broadcast_latency(started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Publishes `text` once to each other node holding any of
+    /// `recipients` (already serialized: every node queues the same bytes).
+    fn relay_out(&self, to: &Audience, recipients: &[ConnId], text: &Utf8Bytes) {
+        let Some(cluster) = self.state.cluster() else {
+            return;
+        };
+        let mut by_node: HashMap<&Arc<str>, Vec<ConnId>> = HashMap::new();
+        for conn in recipients {
+            if let Some(node) = self.remote.get(conn) {
+                by_node.entry(node).or_default().push(*conn);
+            }
+        }
+        for (node, conns) in by_node {
+            cluster.send_to(
+                node,
+                &crate::live::cluster::Relay::Out {
+                    room: self.handle.code().to_string(),
+                    to: crate::live::cluster::target_for(to, conns),
+                    text: text.as_str().to_string(),
+                },
+            );
+        }
+    }
+
+    /// Closes a socket held by another node.
+    fn relay_close(&self, node: &Arc<str>, conn: ConnId, code: u16, reason: &str) {
+        if let Some(cluster) = self.state.cluster() {
+            cluster.send_to(
+                node,
+                &crate::live::cluster::Relay::Close {
+                    room: self.handle.code().to_string(),
+                    conn,
+                    code,
+                    reason: reason.to_string(),
+                },
+            );
         }
     }
 
@@ -752,8 +870,16 @@ impl Owner {
                     &mut self.room,
                     &Effect::Checkpoint,
                 );
-                // Sockets close themselves with 1012 when shutdown begins.
+                // Sockets close themselves with 1012 when shutdown begins;
+                // those on other nodes are told to, and come back to
+                // whichever node takes the room over.
+                for (conn, node) in std::mem::take(&mut self.remote) {
+                    self.relay_close(&node, conn, CLOSE_RESTART, "server restarting");
+                }
                 self.state.rooms().remove(&self.handle);
+                if let Some(cluster) = self.state.cluster() {
+                    cluster.release(self.handle.code());
+                }
                 return;
             }
             Stop::Orphaned => (CLOSE_ROOM_GONE, "room closed"),
@@ -761,6 +887,12 @@ impl Owner {
         self.state.rooms().remove(&self.handle);
         for (_, outbox) in self.conns.drain() {
             outbox.close(code, reason);
+        }
+        for (conn, node) in std::mem::take(&mut self.remote) {
+            self.relay_close(&node, conn, code, reason);
+        }
+        if let Some(cluster) = self.state.cluster() {
+            cluster.release(self.handle.code());
         }
         self.state.refresh_gauges();
         tracing::info!("room removed");

@@ -16,7 +16,7 @@ use crate::live::room::AnswerRecord;
 use crate::live::room::{Effect, RecordKind, Results, Room};
 use crate::storage::store::{
     now_ms, AnswerPayload, CheckpointRow, FinalResults, FrozenQuestion, QueuedAnswer, RoomRow,
-    SqliteStore,
+    RunningRoom, SqliteStore,
 };
 use crate::storage::{Persistence, Store};
 
@@ -276,38 +276,54 @@ pub fn restore_rooms(state: &impl Persistence) -> Vec<Room> {
         "-",
         store.end_rooms_without_checkpoint(now_ms()),
     );
-    let catalog = state.catalog();
-    let mut rooms = Vec::with_capacity(running.len());
-    for stored in running {
-        match Room::restore(stored.snapshot, catalog.clone()) {
-            Ok(mut room) => {
-                let replayed = replay_open_question(store.as_ref(), &mut room);
-                tracing::info!(
-                    room = %stored.code,
-                    boundary_qid = stored.boundary_qid,
-                    open_qid = room.current_qid().filter(|_| room.question_open()),
-                    replayed = replayed.applied,
-                    already_stored = replayed.already,
-                    skipped = replayed.skipped,
-                    "room restored"
-                );
-                rooms.push(room);
-            }
-            Err(e) => {
-                // Answers to a question no snapshot holds cannot be counted
-                // again; drop them so a later question with that qid starts
-                // clean.
-                logged(
-                    "dropping answers of an unfinished question",
-                    &stored.code,
-                    store.discard_answers_after(&stored.code, stored.boundary_qid),
-                );
-                crate::metrics::store_error();
-                tracing::error!(room = %stored.code, error = %e, "room not restored; its stored results stay available");
-            }
+    running
+        .into_iter()
+        .filter_map(|stored| restore_room(state, stored))
+        .collect()
+}
+
+/// Brings back one stored running room (at start, or when a cluster node
+/// takes over a room whose owner died). `None` when its snapshot cannot be
+/// restored; its stored results stay available.
+pub fn restore_room(state: &impl Persistence, stored: RunningRoom) -> Option<Room> {
+    let store = state.store()?;
+    match Room::restore(stored.snapshot, state.catalog()) {
+        Ok(mut room) => {
+            let replayed = replay_open_question(store.as_ref(), &mut room);
+            tracing::info!(
+                room = %stored.code,
+                boundary_qid = stored.boundary_qid,
+                open_qid = room.current_qid().filter(|_| room.question_open()),
+                replayed = replayed.applied,
+                already_stored = replayed.already,
+                skipped = replayed.skipped,
+                "room restored"
+            );
+            Some(room)
+        }
+        Err(e) => {
+            // Answers to a question no snapshot holds cannot be counted
+            // again; drop them so a later question with that qid starts
+            // clean.
+            logged(
+                "dropping answers of an unfinished question",
+                &stored.code,
+                store.discard_answers_after(&stored.code, stored.boundary_qid),
+            );
+            crate::metrics::store_error();
+            tracing::error!(room = %stored.code, error = %e, "room not restored; its stored results stay available");
+            None
         }
     }
-    rooms
+}
+
+/// Rooms the store holds as running (with their snapshots), for a cluster
+/// node to pick the ones nobody runs.
+pub fn running_rooms(state: &impl Persistence) -> Vec<RunningRoom> {
+    let Some(store) = state.store() else {
+        return Vec::new();
+    };
+    logged("listing running rooms", "-", store.running_rooms()).unwrap_or_default()
 }
 
 /// Puts the answers recorded on a restored room's last question back on it

@@ -557,7 +557,22 @@ impl Socket {
             );
             return;
         }
-        let room = code.as_ref().and_then(|code| self.state.rooms().get(code));
+        let mut room = code.as_ref().and_then(|code| self.state.rooms().get(code));
+        if let (None, Some(cluster), Some(code)) = (&room, self.state.cluster(), &code) {
+            match cluster.owner_of(code).await {
+                Ok(Some(owner)) if owner != cluster.node_id() => {
+                    room = Some(cluster.proxy(code, &owner));
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    self.send_error(
+                        "cluster_unavailable",
+                        "the cluster cannot be reached to find this room; try again",
+                    );
+                    return;
+                }
+            }
+        }
         let Some(room) = room else {
             let ended = code.as_deref().is_some_and(|code| {
                 answer_from_ended(&self.state, code, self.conn, msg, &self.outbox)

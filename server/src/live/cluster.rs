@@ -1,0 +1,855 @@
+//! Cluster mode: several nodes serve the same rooms, with Redis between
+//! them. A room runs on one node, its owner: the node holding the room's
+//! lease in Redis (`SET NX PX`, renewed while the room lives). A socket
+//! that names a room owned elsewhere is attached to a local proxy for that
+//! room (a [`RoomHandle`] like any other, so the socket layer is the same):
+//! the proxy relays the socket's messages to the owner over the owner's
+//! node channel, and the owner sends what the socket should see back over
+//! this node's channel. Every node subscribes to one channel of its own, so
+//! all a node hears from an owner arrives in the order it was sent.
+//!
+//! What leaves an owner: a broadcast is serialized once by the owner and
+//! published once per node that holds any of its recipients (with the role
+//! or the socket ids it is for, decided by the owner, so the privacy rules
+//! of a local room hold unchanged); that node queues the same text to its
+//! local sockets. A message for one socket goes only to the node holding
+//! that socket.
+//!
+//! Redis client: the `redis` crate (with `tokio-comp` and its
+//! `ConnectionManager`): the most used Rust client, maintained with Redis
+//! itself, async on tokio, and its connection manager reconnects by itself
+//! after Redis restarts, which is what a node needs to ride out an outage.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, Utf8Bytes};
+use dashmap::DashMap;
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::live::room::ConnId;
+use crate::live::rooms::{RoomHandle, ToRoom};
+use crate::live::ws::outbox::{Outbox, PushError, CLOSE_RESTART, CLOSE_ROOM_GONE, CLOSE_SLOW};
+use crate::protocol::{ClientMsg, Role};
+use crate::state::AppState;
+
+/// Version of the relay envelope below. Nodes with another version refuse
+/// to join (and a message of another version is dropped and counted).
+pub const RELAY_VERSION: u32 = 1;
+
+/// How long a room's lease lasts without renewal: the time a dead owner
+/// holds a room before another node may take it.
+pub const LEASE_MS: u64 = 6_000;
+
+/// How often an owner renews the leases of its rooms.
+const RENEW_EVERY: Duration = Duration::from_millis(2_000);
+
+/// How long a relayed first message may wait for the owner's answer.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Most socket ids a broadcast names before it names roles instead.
+const MAX_LISTED: usize = 64;
+
+/// Renews a lease only while this node holds it.
+const RENEW_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+     return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+
+/// Releases a lease only while this node holds it.
+const RELEASE_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+     return redis.call('DEL', KEYS[1]) else return 0 end";
+
+fn lease_key(code: &str) -> String {
+    format!("quizroom:lease:{code}")
+}
+
+fn node_channel(node: &str) -> String {
+    format!("quizroom:node:{node}")
+}
+
+/// The key every node checks its versions against on joining.
+const VERSIONS_KEY: &str = "quizroom:cluster:versions";
+
+/// Who receives a relayed message on the node it is sent to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// These sockets.
+    Conns(Vec<ConnId>),
+    /// Every identified socket of the room with one of these roles.
+    Roles(Vec<Role>),
+}
+
+/// One message between nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Relay {
+    /// To the owner: a remote socket's first message.
+    Hello {
+        room: String,
+        from: String,
+        conn: ConnId,
+        msg: ClientMsg,
+    },
+    /// To the owner: a later message of a remote socket.
+    Msg {
+        room: String,
+        conn: ConnId,
+        msg: ClientMsg,
+    },
+    /// To the owner: a remote socket went away.
+    Bye { room: String, conn: ConnId },
+    /// To a socket's node: the role the owner gave it (`None`: refused).
+    Role {
+        room: String,
+        conn: ConnId,
+        role: Option<Role>,
+    },
+    /// To a socket's node: frame text for some of its sockets.
+    Out {
+        room: String,
+        to: Target,
+        text: String,
+    },
+    /// To a socket's node: close one socket.
+    Close {
+        room: String,
+        conn: ConnId,
+        code: u16,
+        reason: String,
+    },
+}
+
+/// A relay message with its version, as published.
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    v: u32,
+    #[serde(flatten)]
+    body: Relay,
+}
+
+/// Decodes a published message; `None` (counted) when it is not one this
+/// node understands.
+pub fn decode(payload: &[u8]) -> Option<Relay> {
+    match serde_json::from_slice::<Envelope>(payload) {
+        Ok(env) if env.v == RELAY_VERSION => Some(env.body),
+        _ => {
+            crate::metrics::relay_dropped();
+            None
+        }
+    }
+}
+
+/// Encodes a relay message for publishing.
+pub fn encode(body: &Relay) -> Option<String> {
+    let env = Envelope {
+        v: RELAY_VERSION,
+        body: body.clone(),
+    };
+    serde_json::to_string(&env).ok()
+}
+
+/// What the background publisher does, in order.
+enum Outgoing {
+    Publish { node: Arc<str>, payload: String },
+    Release { code: String },
+}
+
+/// This node's part of the cluster. Shared behind an `Arc` in the state.
+pub struct Cluster {
+    node_id: Arc<str>,
+    redis: ConnectionManager,
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+    /// Proxies of rooms owned elsewhere that local sockets are in.
+    proxies: DashMap<String, Proxy>,
+    /// Whether the last Redis round trip worked.
+    up: AtomicBool,
+}
+
+/// How to reach one proxy task.
+#[derive(Clone)]
+struct Proxy {
+    handle: RoomHandle,
+    inbound: mpsc::UnboundedSender<Relay>,
+}
+
+/// Why the cluster could not be joined.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// Redis could not be reached or refused a command.
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// The cluster runs another protocol or schema version.
+    #[error(
+        "this node speaks relay version {ours_relay} with schema {ours_schema}, the cluster \
+         runs relay version {theirs_relay} with schema {theirs_schema}; refusing to join"
+    )]
+    Version {
+        ours_relay: String,
+        ours_schema: String,
+        theirs_relay: String,
+        theirs_schema: String,
+    },
+}
+
+impl Cluster {
+    /// Connects to Redis at `url` as node `node_id`, checks that the
+    /// cluster runs this node's relay and schema versions (the first node
+    /// sets them), and starts the publisher. Call [`Cluster::start`] once
+    /// the state holds it.
+    pub async fn join(url: &str, node_id: &str) -> Result<Arc<Cluster>, JoinError> {
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(2))
+            .set_response_timeout(Duration::from_secs(2))
+            .set_number_of_retries(2)
+            .set_max_delay(1_000);
+        let mut redis = client.get_connection_manager_with_config(config).await?;
+        let relay = RELAY_VERSION.to_string();
+        let schema = crate::storage::postgres::SCHEMA_VERSION.to_string();
+        let _: () = redis::pipe()
+            .cmd("HSETNX")
+            .arg(VERSIONS_KEY)
+            .arg("relay")
+            .arg(&relay)
+            .ignore()
+            .cmd("HSETNX")
+            .arg(VERSIONS_KEY)
+            .arg("schema")
+            .arg(&schema)
+            .ignore()
+            .query_async(&mut redis)
+            .await?;
+        let theirs: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(VERSIONS_KEY)
+            .query_async(&mut redis)
+            .await?;
+        let theirs_relay = theirs.get("relay").cloned().unwrap_or_default();
+        let theirs_schema = theirs.get("schema").cloned().unwrap_or_default();
+        if theirs_relay != relay || theirs_schema != schema {
+            return Err(JoinError::Version {
+                ours_relay: relay,
+                ours_schema: schema,
+                theirs_relay,
+                theirs_schema,
+            });
+        }
+        let (outgoing, queue) = mpsc::unbounded_channel();
+        let cluster = Arc::new(Cluster {
+            node_id: Arc::from(node_id),
+            redis: redis.clone(),
+            outgoing,
+            proxies: DashMap::new(),
+            up: AtomicBool::new(true),
+        });
+        tokio::spawn(publish_loop(cluster.clone(), queue));
+        Ok(cluster)
+    }
+
+    /// Starts listening on this node's channel and renewing leases.
+    pub fn start(self: &Arc<Self>, state: &AppState, url: &str) -> Result<(), JoinError> {
+        let client = redis::Client::open(url)?;
+        tokio::spawn(listen_loop(self.clone(), state.clone(), client));
+        tokio::spawn(renew_loop(self.clone(), state.clone()));
+        Ok(())
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// Whether Redis answered the last time it was asked.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    fn mark(&self, ok: bool) {
+        self.up.store(ok, Ordering::Relaxed);
+    }
+
+    /// Takes the lease of room `code` if nobody holds it. `Err` when Redis
+    /// cannot be asked.
+    pub async fn claim(&self, code: &str) -> Result<bool, redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let set: Result<Option<String>, _> = redis::cmd("SET")
+            .arg(lease_key(code))
+            .arg(&*self.node_id)
+            .arg("NX")
+            .arg("PX")
+            .arg(LEASE_MS)
+            .query_async(&mut redis)
+            .await;
+        self.mark(set.is_ok());
+        Ok(set?.is_some())
+    }
+
+    /// The node holding room `code`'s lease, if any.
+    pub async fn owner_of(&self, code: &str) -> Result<Option<String>, redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let owner: Result<Option<String>, _> = redis::cmd("GET")
+            .arg(lease_key(code))
+            .query_async(&mut redis)
+            .await;
+        self.mark(owner.is_ok());
+        owner
+    }
+
+    /// Gives up the lease of room `code` (the room stopped here).
+    pub fn release(&self, code: &str) {
+        let _ = self.outgoing.send(Outgoing::Release {
+            code: code.to_string(),
+        });
+    }
+
+    /// Queues `body` for node `node`'s channel. Never waits: an owner task
+    /// calls this while it carries out effects.
+    pub fn send_to(&self, node: &Arc<str>, body: &Relay) {
+        if let Some(payload) = encode(body) {
+            let _ = self.outgoing.send(Outgoing::Publish {
+                node: node.clone(),
+                payload,
+            });
+        }
+    }
+
+    /// A handle for room `code`, owned by `owner`, that local sockets can
+    /// attach to as if the room ran here.
+    pub fn proxy(self: &Arc<Self>, code: &str, owner: &str) -> RoomHandle {
+        if let Some(p) = self.proxies.get(code) {
+            if !p.handle.is_closed() {
+                return p.handle.clone();
+            }
+        }
+        let (tx, rx) = mpsc::channel(1024);
+        let (inbound, from_owner) = mpsc::unbounded_channel();
+        let handle = RoomHandle::remote(code, tx);
+        self.proxies.insert(
+            code.to_string(),
+            Proxy {
+                handle: handle.clone(),
+                inbound,
+            },
+        );
+        let task = ProxyTask {
+            cluster: self.clone(),
+            code: code.to_string(),
+            owner: Arc::from(owner),
+            conns: HashMap::new(),
+            waiting: HashMap::new(),
+        };
+        tokio::spawn(task.run(rx, from_owner, handle.clone()));
+        handle
+    }
+}
+
+/// Sends queued publishes and releases in order, over one connection that
+/// reconnects by itself. A publish that fails while Redis is down is
+/// dropped (the sockets it was for see the outage and resume).
+async fn publish_loop(cluster: Arc<Cluster>, mut queue: mpsc::UnboundedReceiver<Outgoing>) {
+    let mut redis = cluster.redis.clone();
+    let release = redis::Script::new(RELEASE_SCRIPT);
+    while let Some(item) = queue.recv().await {
+        let done: Result<(), redis::RedisError> = match item {
+            Outgoing::Publish { node, payload } => redis::cmd("PUBLISH")
+                .arg(node_channel(&node))
+                .arg(payload)
+                .query_async::<i64>(&mut redis)
+                .await
+                .map(|_| ()),
+            Outgoing::Release { code } => release
+                .key(lease_key(&code))
+                .arg(&*cluster.node_id)
+                .invoke_async::<i64>(&mut redis)
+                .await
+                .map(|_| ()),
+        };
+        cluster.mark(done.is_ok());
+        if let Err(e) = done {
+            crate::metrics::relay_failed();
+            tracing::debug!(error = %e, "cluster publish failed");
+        }
+    }
+}
+
+/// Listens on this node's channel, resubscribing after Redis comes back,
+/// and hands each message to the room or proxy it is for.
+async fn listen_loop(cluster: Arc<Cluster>, state: AppState, client: redis::Client) {
+    let channel = node_channel(&cluster.node_id);
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => {
+                if pubsub.subscribe(&channel).await.is_ok() {
+                    tracing::info!(node = %cluster.node_id, "listening on the cluster channel");
+                    let mut stream = pubsub.on_message();
+                    while let Some(msg) = stream.next().await {
+                        if let Some(relay) = decode(msg.get_payload_bytes()) {
+                            dispatch(&cluster, &state, relay).await;
+                        }
+                    }
+                }
+                tracing::warn!("cluster channel lost; resubscribing");
+            }
+            Err(e) => tracing::debug!(error = %e, "cluster channel unavailable"),
+        }
+        cluster.mark(false);
+        if state.is_shutting_down() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Hands a relayed message to the local room (owner side) or to the
+/// room's proxy (socket side).
+async fn dispatch(cluster: &Arc<Cluster>, state: &AppState, relay: Relay) {
+    match relay {
+        Relay::Hello {
+            room,
+            from,
+            conn,
+            msg,
+        } => match state.rooms().get(&room) {
+            Some(handle) => {
+                let cmd = ToRoom::RemoteHello {
+                    node: Arc::from(from.as_str()),
+                    conn,
+                    msg,
+                };
+                if handle.send(cmd).await.is_err() {
+                    refuse(cluster, &from, &room, conn);
+                }
+            }
+            None => refuse(cluster, &from, &room, conn),
+        },
+        Relay::Msg { room, conn, msg } => {
+            if let Some(handle) = state.rooms().get(&room) {
+                let _ = handle.send(ToRoom::RemoteMessage { conn, msg }).await;
+            }
+        }
+        Relay::Bye { room, conn } => {
+            if let Some(handle) = state.rooms().get(&room) {
+                let _ = handle.send(ToRoom::RemoteBye { conn }).await;
+            }
+        }
+        other @ (Relay::Role { .. } | Relay::Out { .. } | Relay::Close { .. }) => {
+            let room = match &other {
+                Relay::Role { room, .. } | Relay::Out { room, .. } | Relay::Close { room, .. } => {
+                    room.clone()
+                }
+                _ => return,
+            };
+            if let Some(proxy) = cluster.proxies.get(&room) {
+                let _ = proxy.inbound.send(other);
+            }
+        }
+    }
+}
+
+/// Answers a relayed first message for a room this node does not run.
+fn refuse(cluster: &Cluster, node: &str, room: &str, conn: ConnId) {
+    let node: Arc<str> = Arc::from(node);
+    let error = crate::protocol::ServerMsg::Error {
+        code: "cluster_unavailable".into(),
+        message: "the node running this room cannot be reached; try again".into(),
+        you: None,
+    };
+    if let Ok(text) = serde_json::to_string(&error) {
+        cluster.send_to(
+            &node,
+            &Relay::Out {
+                room: room.to_string(),
+                to: Target::Conns(vec![conn]),
+                text,
+            },
+        );
+    }
+    cluster.send_to(
+        &node,
+        &Relay::Role {
+            room: room.to_string(),
+            conn,
+            role: None,
+        },
+    );
+}
+
+/// Renews the leases of the rooms this node runs.
+async fn renew_loop(cluster: Arc<Cluster>, state: AppState) {
+    let script = redis::Script::new(RENEW_SCRIPT);
+    let mut redis = cluster.redis.clone();
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        if state.is_shutting_down() {
+            return;
+        }
+        for handle in state.rooms().handles() {
+            let renewed: Result<i64, _> = script
+                .key(lease_key(handle.code()))
+                .arg(&*cluster.node_id)
+                .arg(LEASE_MS)
+                .invoke_async(&mut redis)
+                .await;
+            cluster.mark(renewed.is_ok());
+            match renewed {
+                Ok(1) => {}
+                Ok(_) => {
+                    // Expired (Redis was away) or taken: take it back if free.
+                    match cluster.claim(handle.code()).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::error!(
+                            room = handle.code(),
+                            "another node holds this room's lease"
+                        ),
+                        Err(_) => break,
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// How often a node looks for stored running rooms that nobody runs.
+const TAKE_OVER_EVERY: Duration = Duration::from_millis(1_000);
+
+/// Takes over running rooms whose owner is gone: every
+/// [`TAKE_OVER_EVERY`], each room the shared store holds as running, not
+/// live here and with no lease, is claimed; the node that gets the lease
+/// restores it from its last checkpoint (open question, acknowledged
+/// answers and all) and runs it. Sockets of the dead node resume on any
+/// node with their tokens.
+pub async fn take_over_loop(state: AppState) {
+    let Some(cluster) = state.cluster().cloned() else {
+        return;
+    };
+    loop {
+        if state.is_shutting_down() {
+            return;
+        }
+        if cluster.is_up() || cluster.owner_of("-").await.is_ok() {
+            take_over_once(&cluster, &state).await;
+        }
+        tokio::time::sleep(TAKE_OVER_EVERY).await;
+    }
+}
+
+async fn take_over_once(cluster: &Arc<Cluster>, state: &AppState) {
+    let running = {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || crate::storage::persist::running_rooms(&state))
+            .await
+            .unwrap_or_default()
+    };
+    for stored in running {
+        if state.is_shutting_down() {
+            return;
+        }
+        if state.rooms().get(&stored.code).is_some() {
+            continue;
+        }
+        match cluster.owner_of(&stored.code).await {
+            Ok(None) => {}
+            Ok(Some(_)) => continue,
+            Err(_) => return,
+        }
+        match cluster.claim(&stored.code).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(_) => return,
+        }
+        let code = stored.code.clone();
+        let restored = {
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || {
+                crate::storage::persist::restore_room(&state, stored)
+            })
+            .await
+            .ok()
+            .flatten()
+        };
+        match restored {
+            Some(room) => {
+                if crate::live::rooms::adopt_room(state, room).is_some() {
+                    tracing::info!(room = %code, node = %cluster.node_id, "room taken over");
+                } else {
+                    cluster.release(&code);
+                }
+            }
+            None => cluster.release(&code),
+        }
+    }
+}
+
+/// A local stand-in for a room owned by another node.
+struct ProxyTask {
+    cluster: Arc<Cluster>,
+    code: String,
+    owner: Arc<str>,
+    /// Local sockets in the room, with the role the owner gave them.
+    conns: HashMap<ConnId, (Outbox, Option<Role>)>,
+    /// First messages waiting for the owner's answer.
+    waiting: HashMap<ConnId, (oneshot::Sender<Option<Role>>, tokio::time::Instant)>,
+}
+
+impl ProxyTask {
+    async fn run(
+        mut self,
+        mut from_sockets: mpsc::Receiver<ToRoom>,
+        mut from_owner: mpsc::UnboundedReceiver<Relay>,
+        handle: RoomHandle,
+    ) {
+        let mut sweep = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                cmd = from_sockets.recv() => match cmd {
+                    Some(cmd) => self.on_socket(cmd),
+                    None => break,
+                },
+                relay = from_owner.recv() => match relay {
+                    Some(relay) => self.on_owner(relay),
+                    None => break,
+                },
+                _ = sweep.tick() => {
+                    self.expire_waiting();
+                    if self.conns.is_empty() && self.waiting.is_empty() {
+                        break;
+                    }
+                    if self.owner_moved().await {
+                        // The owner died and another node restored the room:
+                        // these sockets resume there (any node) and get the
+                        // restored room's state in their welcome.
+                        for (_, (outbox, _)) in self.conns.drain() {
+                            outbox.close(CLOSE_RESTART, "room moved to another node");
+                        }
+                        for (_, (reply, _)) in self.waiting.drain() {
+                            let _ = reply.send(None);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        self.cluster
+            .proxies
+            .remove_if(&self.code, |_, p| p.handle.same_room(&handle));
+        for (_, (outbox, _)) in self.conns.drain() {
+            outbox.close(CLOSE_ROOM_GONE, "room closed");
+        }
+    }
+
+    /// Whether another node than the one this proxy relays to now holds
+    /// the room's lease (a Redis error or a free lease is not a move).
+    async fn owner_moved(&self) -> bool {
+        match self.cluster.owner_of(&self.code).await {
+            Ok(Some(owner)) => *owner != *self.owner,
+            _ => false,
+        }
+    }
+
+    fn relay(&self, body: Relay) {
+        self.cluster.send_to(&self.owner, &body);
+    }
+
+    fn on_socket(&mut self, cmd: ToRoom) {
+        match cmd {
+            ToRoom::Hello {
+                conn,
+                msg,
+                outbox,
+                reply,
+            } => {
+                self.conns.insert(conn, (outbox, None));
+                self.waiting
+                    .insert(conn, (reply, tokio::time::Instant::now() + HELLO_TIMEOUT));
+                self.relay(Relay::Hello {
+                    room: self.code.clone(),
+                    from: self.cluster.node_id.to_string(),
+                    conn,
+                    msg,
+                });
+            }
+            ToRoom::Message { conn, msg } if self.conns.contains_key(&conn) => {
+                self.relay(Relay::Msg {
+                    room: self.code.clone(),
+                    conn,
+                    msg,
+                });
+            }
+            ToRoom::Disconnected { conn } if self.conns.remove(&conn).is_some() => {
+                self.relay(Relay::Bye {
+                    room: self.code.clone(),
+                    conn,
+                });
+            }
+            // Read-only queries run where the room runs; there is none here.
+            _ => {}
+        }
+    }
+
+    fn on_owner(&mut self, relay: Relay) {
+        match relay {
+            Relay::Role { conn, role, .. } => {
+                if let Some((reply, _)) = self.waiting.remove(&conn) {
+                    let _ = reply.send(role);
+                }
+                match role {
+                    Some(role) => {
+                        if let Some(entry) = self.conns.get_mut(&conn) {
+                            entry.1 = Some(role);
+                        }
+                    }
+                    None => {
+                        self.conns.remove(&conn);
+                    }
+                }
+            }
+            Relay::Out { to, text, .. } => self.deliver(&to, text),
+            Relay::Close {
+                conn, code, reason, ..
+            } => {
+                if let Some((outbox, _)) = self.conns.remove(&conn) {
+                    outbox.close(code, &reason);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Queues one text to every local socket `to` names; one that is too
+    /// slow is dropped and the owner told it left.
+    fn deliver(&mut self, to: &Target, text: String) {
+        let frame = Message::Text(Utf8Bytes::from(text));
+        let targets: Vec<ConnId> = match to {
+            Target::Conns(conns) => conns.clone(),
+            Target::Roles(roles) => self
+                .conns
+                .iter()
+                .filter(|(_, (_, role))| role.is_some_and(|r| roles.contains(&r)))
+                .map(|(conn, _)| *conn)
+                .collect(),
+        };
+        for conn in targets {
+            let Some((outbox, _)) = self.conns.get(&conn) else {
+                continue;
+            };
+            if let Err(PushError::Full) = outbox.try_push(frame.clone()) {
+                if let Some((outbox, _)) = self.conns.remove(&conn) {
+                    outbox.abort(CLOSE_SLOW, "slow");
+                    crate::metrics::slow_client_evicted();
+                    self.relay(Relay::Bye {
+                        room: self.code.clone(),
+                        conn,
+                    });
+                }
+            }
+        }
+    }
+
+    /// First messages the owner never answered (it died, or Redis is
+    /// away): the socket learns the cluster is unavailable.
+    fn expire_waiting(&mut self) {
+        let now = tokio::time::Instant::now();
+        let late: Vec<ConnId> = self
+            .waiting
+            .iter()
+            .filter(|(_, (_, at))| *at <= now)
+            .map(|(conn, _)| *conn)
+            .collect();
+        for conn in late {
+            if let Some((reply, _)) = self.waiting.remove(&conn) {
+                if let Some((outbox, _)) = self.conns.remove(&conn) {
+                    send_cluster_unavailable(&outbox);
+                }
+                let _ = reply.send(None);
+            }
+        }
+    }
+}
+
+/// Tells a socket that the room's node cannot be reached.
+pub fn send_cluster_unavailable(outbox: &Outbox) {
+    let error = crate::protocol::ServerMsg::Error {
+        code: "cluster_unavailable".into(),
+        message: "the node running this room cannot be reached; try again".into(),
+        you: None,
+    };
+    if let Ok(text) = serde_json::to_string(&error) {
+        let _ = outbox.try_push_text(Utf8Bytes::from(text));
+    }
+}
+
+/// Who on a remote node receives a broadcast the owner sends to `to`
+/// (resolved to `conns` on that node): a role-wide audience by role when
+/// the list would be long, else the exact sockets.
+pub fn target_for(to: &crate::live::room::Audience, conns: Vec<ConnId>) -> Target {
+    use crate::live::room::Audience;
+    if conns.len() <= MAX_LISTED {
+        return Target::Conns(conns);
+    }
+    match to {
+        Audience::Host => Target::Roles(vec![Role::Host]),
+        Audience::Screens => Target::Roles(vec![Role::Screen]),
+        Audience::Players => Target::Roles(vec![Role::Player]),
+        Audience::HostAndScreens => Target::Roles(vec![Role::Host, Role::Screen]),
+        Audience::All => Target::Roles(vec![Role::Host, Role::Screen, Role::Player]),
+        // Not a whole role: the owner names the sockets.
+        Audience::Conn(_) | Audience::Player(_) | Audience::Owner => Target::Conns(conns),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_messages_round_trip_and_strangers_are_dropped() {
+        let msg = Relay::Out {
+            room: "ABCDEF".into(),
+            to: Target::Roles(vec![Role::Player]),
+            text: "{\"type\":\"tally\"}".into(),
+        };
+        let wire = encode(&msg).unwrap();
+        assert_eq!(decode(wire.as_bytes()), Some(msg));
+        let hello = Relay::Hello {
+            room: "ABCDEF".into(),
+            from: "node-b".into(),
+            conn: 7,
+            msg: ClientMsg::Screen {
+                room: "ABCDEF".into(),
+            },
+        };
+        assert_eq!(decode(encode(&hello).unwrap().as_bytes()), Some(hello));
+        let before = crate::metrics::relay_dropped_count();
+        assert_eq!(decode(b"not json"), None);
+        let newer = wire.replacen("\"v\":1", "\"v\":99", 1);
+        assert_eq!(decode(newer.as_bytes()), None);
+        assert!(crate::metrics::relay_dropped_count() >= before + 2);
+    }
+
+    #[test]
+    fn long_audiences_go_by_role_short_ones_by_socket() {
+        use crate::live::room::Audience;
+        assert_eq!(
+            target_for(&Audience::Players, vec![1, 2]),
+            Target::Conns(vec![1, 2])
+        );
+        let many: Vec<ConnId> = (0..100).collect();
+        assert_eq!(
+            target_for(&Audience::Players, many.clone()),
+            Target::Roles(vec![Role::Player])
+        );
+        // One player's sockets are always named, never widened to a role.
+        assert_eq!(
+            target_for(
+                &Audience::Player(crate::protocol::PlayerId(3)),
+                many.clone()
+            ),
+            Target::Conns(many)
+        );
+    }
+}
