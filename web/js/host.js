@@ -73,6 +73,18 @@ export async function createAndRemember(title, isPrivate = false) {
 }
 
 /** Mounts /host (room list + create) or /host/CODE (the console). */
+/**
+ * An interviewer's console: the host console without the owner's controls,
+ * identified with the panel token from the link's fragment.
+ */
+export function mountPanel(root, code, token) {
+  const app = new HostApp(root, code, token ? { token, panel: true } : null, () => {});
+  app.panel = true;
+  if (!token) app.fatal = t('panel.noToken');
+  app.start();
+  return app;
+}
+
 export function mountHost(root, code, navigate) {
   if (!code) return mountRoomChooser(root, navigate);
   const room = hostedRooms().find((r) => r.code === code);
@@ -157,6 +169,11 @@ class HostApp {
     this.marks = new Map(); // player_id -> bool, for the current question's typed answers
     this.judged = new Map(); // player_id -> bool, buzz rulings on the current question
     this.marksQid = null;
+    this.panel = false;
+    this.interviewers = []; // owner: the panel, with tokens
+    this.assessments = new Map(); // `${qid}:${player}` -> Map(by -> {by_name, score, note})
+    this.scale = 3;
+    this.me = null; // interviewer: {id, name}
     this.catalogState = 'loading';
     this.search = '';
     this.searchResults = null;
@@ -201,7 +218,8 @@ class HostApp {
     // Back from the library editor in another tab: show its changes.
     window.addEventListener('focus', () => this.loadCatalog());
     this.socket = new RoomSocket({
-      hello: () => ({ type: 'host', room: this.code, token: this.room.token }),
+      hello: () =>
+        this.panel ? { type: 'interviewer', room: this.code, token: this.room.token } : { type: 'host', room: this.code, token: this.room.token },
       onMessage: (msg) => this.onMessage(msg),
       onStatus: (status) => {
         this.status = status;
@@ -244,7 +262,7 @@ class HostApp {
         this.fatal = errorText(msg.code, msg.message);
         // An ended room's results stay downloadable with the token; a wrong token is useless.
         if (msg.code === 'bad_token') forgetRoom(this.code);
-        else this.fatalKeepsResults = true;
+        else this.fatalKeepsResults = !this.panel;
         this.render();
         return;
       }
@@ -255,6 +273,23 @@ class HostApp {
       this.identified = true;
       this.socket.welcomed();
       this.model = new RoomModel();
+      const s = msg.state || {};
+      this.scale = s.score_scale || 3;
+      this.me = s.interviewer || null;
+      if (Array.isArray(s.interviewers)) this.interviewers = s.interviewers;
+      this.assessments = new Map();
+      for (const a of s.assessments || []) this.noteAssessment(a);
+      this.regions.setup.invalidate();
+      this.regions.room.invalidate();
+    }
+    if (msg.type === 'interviewers') {
+      this.interviewers = msg.interviewers || [];
+      this.regions.room.invalidate();
+    }
+    if (msg.type === 'assessment') this.noteAssessment(msg);
+    if (msg.type === 'action' && this.model.question && msg.qid === this.model.question.qid) {
+      // Another grader's ruling, shown as if made here.
+      (msg.action === 'mark' ? this.marks : this.judged).set(msg.player_id, msg.correct);
     }
     this.model.apply(msg);
     if ((msg.type === 'ended' || this.model.phase === PHASE.ENDED) && !this.gameOver) {
@@ -276,6 +311,111 @@ class HostApp {
     }
     for (const a of this.model.answers) if (typeof a.correct === 'boolean') this.marks.set(a.player_id, a.correct);
     this.render();
+  }
+
+  noteAssessment(a) {
+    const key = `${a.qid}:${a.player_id}`;
+    if (!this.assessments.has(key)) this.assessments.set(key, new Map());
+    this.assessments.get(key).set(a.by, { by_name: a.by_name, score: a.score, note: a.note });
+    this.regions.current.invalidate();
+  }
+
+  assess(playerId, fields) {
+    const q = this.model.question;
+    if (!q) return;
+    this.send({ type: 'assess', qid: q.qid, player_id: playerId, ...fields });
+  }
+
+  /** Score buttons 0..scale, a note box, and every grader's marks side by side. */
+  assessView(playerId) {
+    const q = this.model.question;
+    if (!q) return null;
+    const marks = this.assessments.get(`${q.qid}:${playerId}`) || new Map();
+    const mine = marks.get(this.me ? this.me.id : 0) || {};
+    const scores = [...marks.values()].map((m) => m.score).filter((s) => typeof s === 'number');
+    const avg = scores.length ? (scores.reduce((a, b) => a + b, 0) / scores.length).toFixed(1) : null;
+    const note = h('input', { class: 'note-input', 'data-testid': 'note', placeholder: t('panel.note'), maxlength: 2000, value: mine.note || '' });
+    note.addEventListener('change', () => this.assess(playerId, { note: note.value }));
+    return h(
+      'div',
+      { class: 'assess', 'data-testid': 'assess' },
+      h(
+        'span',
+        { class: 'scores', role: 'group', 'aria-label': t('panel.score') },
+        Array.from({ length: this.scale + 1 }, (_, s) =>
+          h('button', { type: 'button', class: `btn btn-small score${mine.score === s ? ' on' : ''}`, 'data-score': s, 'aria-pressed': String(mine.score === s), text: String(s), onclick: () => this.assess(playerId, { score: s }) }),
+        ),
+      ),
+      note,
+      h(
+        'ul',
+        { class: 'marks muted small', 'data-testid': 'marks' },
+        [...marks.values()].map((m) => h('li', { text: `${m.by_name}: ${typeof m.score === 'number' ? `${m.score}/${this.scale}` : '–'}${m.note ? ` — ${m.note}` : ''}` })),
+        avg != null ? h('li', { class: 'avg', 'data-testid': 'avg', text: t('panel.avg', { avg }) }) : null,
+      ),
+    );
+  }
+
+  addInterviewer(name) {
+    if (name.trim()) this.send({ type: 'add_interviewer', name: name.trim() });
+  }
+
+  panelLink(i) {
+    return `${location.origin}/panel/${this.code}#${i.token}`;
+  }
+
+  /** Owner: the interview panel — invite, share the links, revoke. */
+  panelCard() {
+    const input = h('input', { id: 'interviewer-name', maxlength: 24, placeholder: t('panel.name') });
+    return h(
+      'section',
+      { class: 'card panel', 'data-testid': 'panel' },
+      h('h2', { text: t('panel.title') }),
+      h(
+        'form',
+        {
+          class: 'row',
+          onsubmit: (e) => {
+            e.preventDefault();
+            this.addInterviewer(input.value);
+            input.value = '';
+          },
+        },
+        input,
+        h('button', { type: 'submit', class: 'btn btn-small', 'data-testid': 'add-interviewer', text: t('panel.add') }),
+      ),
+      h(
+        'ul',
+        { class: 'interviewers', 'data-testid': 'interviewers' },
+        this.interviewers.map((i) =>
+          h(
+            'li',
+            null,
+            h('span', { class: `dot${i.connected ? ' on' : ''}` }),
+            h('a', { href: this.panelLink(i), target: '_blank', rel: 'noopener', class: 'i-name', 'data-testid': 'panel-link', text: i.name }),
+            h('button', { type: 'button', class: 'icon-btn', title: t('panel.revoke'), 'aria-label': `${t('panel.revoke')} ${i.name}`, 'data-testid': 'revoke', text: '×', onclick: () => this.send({ type: 'revoke_interviewer', interviewer_id: i.id }) }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  /** Owner: a printable report per candidate. */
+  reportLinks() {
+    const m = this.model;
+    if (this.panel || !this.room || !m.players.length) return null;
+    const base = `/api/rooms/${this.code}/report?token=${encodeURIComponent(this.room.token)}`;
+    return h(
+      'div',
+      { class: 'reports', 'data-testid': 'reports' },
+      h('p', { class: 'label', text: t('panel.reports') }),
+      h(
+        'ul',
+        { class: 'report-list' },
+        m.players.map((p) => h('li', null, h('a', { href: `${base}&player_id=${p.player_id}`, target: '_blank', rel: 'noopener', 'data-testid': 'report-link', text: p.name }))),
+        h('li', null, h('a', { href: base, target: '_blank', rel: 'noopener', text: t('panel.reports.all') })),
+      ),
+    );
   }
 
   send(msg) {
@@ -343,7 +483,7 @@ class HostApp {
   }
 
   onKey(e) {
-    if (e.ctrlKey || e.metaKey || e.altKey || typingIn(e) || !this.identified) return;
+    if (e.ctrlKey || e.metaKey || e.altKey || typingIn(e) || !this.identified || this.panel) return;
     const q = this.model.question;
     const key = e.key.toLowerCase();
     const open = q && this.model.phase === PHASE.OPEN;
@@ -405,7 +545,7 @@ class HostApp {
     const title = m.title || (this.room && this.room.title) || '';
     this.regions.header.update([title, this.status, m.private], () => [
       h('a', { class: 'brand', href: '/', text: t('app.name') }),
-      h('span', { class: 'title', text: t('host.title') }),
+      h('span', { class: 'title', text: this.panel ? t('panel.title') : t('host.title') }),
       title ? h('span', { class: 'room-title', text: title }) : null,
       m.private ? h('span', { class: 'badge', 'data-testid': 'private', text: t('host.room.private') }) : null,
       h('span', { class: 'spacer' }),
@@ -431,7 +571,7 @@ class HostApp {
       this.regions.current.update('fatal', () => null);
       return;
     }
-    this.regions.room.update([m.players, m.locked, m.phase === PHASE.ENDED], () => this.roomView());
+    this.regions.room.update([m.players, m.locked, m.phase === PHASE.ENDED, this.interviewers], () => this.roomView());
     this.regions.setup.update([this.catalogState, this.settings, [...this.picker.checked], [...this.picker.banksOn], [...this.picker.expanded], m.phase === PHASE.ENDED], () => this.setupView());
     this.regions.current.update(
       [m.question, m.phase, m.queue, m.floor, m.tally, m.reveal, m.answers, [...this.marks], [...this.judged], m.players.length, m.leaderboard],
@@ -462,7 +602,9 @@ class HostApp {
           { class: 'row' },
           h('h2', { text: t('host.players', { n: m.players.length }) }),
           h('span', { class: 'spacer' }),
-          h('button', {
+          this.panel
+            ? null
+            : h('button', {
             type: 'button',
             class: `btn btn-small${m.locked ? ' on' : ''}`,
             'aria-pressed': m.locked ? 'true' : 'false',
@@ -485,13 +627,14 @@ class HostApp {
                     h('span', { class: `dot${p.connected === false ? '' : ' on'}`, title: p.connected === false ? t('host.offline') : t('conn.online') }),
                     h('span', { class: 'p-name', text: p.name }),
                     h('span', { class: 'p-score', text: p.score }),
-                    h('button', { type: 'button', class: 'icon-btn', title: t('host.kick'), 'aria-label': `${t('host.kick')} ${p.name}`, text: '×', onclick: () => this.kick(p) }),
+                    this.panel ? null : h('button', { type: 'button', class: 'icon-btn', title: t('host.kick'), 'aria-label': `${t('host.kick')} ${p.name}`, text: '×', onclick: () => this.kick(p) }),
                   ),
                 ),
             )
           : h('p', { class: 'muted', text: t('host.noPlayers') }),
       ),
-      this.resultsCard(),
+      this.panel ? null : this.panelCard(),
+      this.panel ? null : this.resultsCard(),
     ];
   }
 
@@ -510,6 +653,7 @@ class HostApp {
         h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'xlsx', text: t('host.download.xlsx'), onclick: () => this.download('xlsx') }),
       ),
       this.summaryView(),
+      this.reportLinks(),
       m.phase !== PHASE.ENDED && !this.fatal ? h('button', { type: 'button', class: 'btn btn-danger btn-block', 'data-testid': 'end', text: t('host.end'), onclick: () => this.end() }) : null,
     );
   }
@@ -598,6 +742,13 @@ class HostApp {
   }
 
   setupView() {
+    if (this.panel) {
+      return [
+        h('h2', { id: 'setup-title', text: t('panel.title') }),
+        h('p', { 'data-testid': 'panel-me', text: t('panel.you', { name: this.me ? this.me.name : '' }) }),
+        h('p', { class: 'muted small', text: t('panel.hint', { scale: this.scale }) }),
+      ];
+    }
     const p = this.picker;
     const ended = this.model.phase === PHASE.ENDED;
     const count = p.selectedIds().length ? t('host.topics.selected', { n: p.selectedCount() }) : t('host.topics.everything', { n: p.grandTotal() });
@@ -716,7 +867,9 @@ class HostApp {
         : null,
       this.hostOnly(q),
       q.phase === 'peer_vote' ? h('p', { class: 'badge mode-text', text: t('host.peerVote.on') }) : null,
-      h(
+      this.panel
+        ? null
+        : h(
         'div',
         { class: 'row wrap actions' },
         h('button', { type: 'button', class: 'btn', disabled: !open, 'data-testid': 'close', text: `${t('host.close')} (C)`, onclick: () => this.send({ type: 'close' }) }),
@@ -795,7 +948,7 @@ class HostApp {
           { class: 'row' },
           h('h3', { text: t('host.answers', { n: answers.length }) }),
           h('span', { class: 'spacer' }),
-          h('button', {
+          this.panel ? null : h('button', {
             type: 'button',
             class: 'btn btn-small',
             'data-testid': 'peer-vote',
@@ -820,6 +973,7 @@ class HostApp {
                   h('div', { class: 'a-body' }, h('span', { class: 'a-name', text: a.name || m.nameOf(a.player_id) }), h('span', { class: 'a-text', text: a.text })),
                   h('button', { type: 'button', class: `icon-btn ok${mark === true ? ' on' : ''}`, title: t('host.mark.right'), 'aria-label': `${t('host.mark.right')}: ${a.name || ''}`, 'aria-pressed': String(mark === true), text: '✓', onclick: () => this.mark(a.player_id, true) }),
                   h('button', { type: 'button', class: `icon-btn bad${mark === false ? ' on' : ''}`, title: t('host.mark.wrong'), 'aria-label': `${t('host.mark.wrong')}: ${a.name || ''}`, 'aria-pressed': String(mark === false), text: '✗', onclick: () => this.mark(a.player_id, false) }),
+                  this.assessView(a.player_id),
                 );
               }),
             )

@@ -3,7 +3,7 @@
 
 import { mountEditor } from './editor.js';
 import { mountHome } from './home.js';
-import { mountHost } from './host.js';
+import { mountHost, mountPanel } from './host.js';
 import { mountPlayer } from './player.js';
 import { mountScreen } from './screen.js';
 
@@ -27,6 +27,9 @@ function route() {
     case 'edit':
       document.title = 'quizroom · library';
       return mountEditor(root, parts.slice(1), navigate);
+    case 'panel':
+      document.title = 'quizroom · panel';
+      return mountPanel(root, second ? second.toUpperCase() : '', decodeURIComponent(location.hash.slice(1)));
     case 'screen':
       document.title = 'quizroom · screen';
       return mountScreen(root, second ? second.toUpperCase() : '');

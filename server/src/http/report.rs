@@ -376,7 +376,7 @@ pub fn knowledge_svg(topics: &[ReportTopic]) -> String {
     const BAR: f64 = 330.0;
     let height = ROW * topics.len().max(1) + 8;
     let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"kmap\" role=\"img\" aria-label=\"Knowledge map\" width=\"620\" height=\"{height}\" viewBox=\"0 0 620 {height}\">"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"kmap\" role=\"img\" aria-label=\"Knowledge map\" width=\"680\" height=\"{height}\" viewBox=\"0 0 680 {height}\">"
     );
     for (i, t) in topics.iter().enumerate() {
         let y = 4 + i * ROW;

@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/edit", get(index))
         .route("/edit/{id}", get(index))
         .route("/edit/q/{id}", get(index))
+        .route("/panel/{code}", get(index))
         .route("/favicon.ico", get(favicon))
         .route("/assets/{*path}", get(asset))
 }
