@@ -4,6 +4,7 @@
 
 mod common;
 
+use calamine::{Data, Reader, Xlsx};
 use serde_json::{json, Value};
 
 use common::{game, Client, NewRoom, Server};
@@ -216,17 +217,23 @@ async fn an_interviewer_token_stays_in_its_room_and_opens_no_results() {
     c.send_json(json!({"type": "host", "room": room.code, "token": token}))
         .await;
     c.expect_error("bad_token").await;
+    // Over HTTP it opens its own room's report only, never the results
+    // export, nor anything of the other room.
     let http = reqwest::Client::new();
-    for code in [&room.code, &other.code] {
-        for path in ["results", "report?format=json"] {
-            let reply = http
-                .get(server.url(&format!("/api/rooms/{code}/{path}")))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(reply.status(), 401, "{code} {path}");
-        }
+    for (code, path, status) in [
+        (&room.code, "results", 401),
+        (&room.code, "report?format=json", 404),
+        (&other.code, "results", 401),
+        (&other.code, "report?format=json", 401),
+    ] {
+        let reply = http
+            .get(server.url(&format!("/api/rooms/{code}/{path}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        // 404 in its own room: the token is let in, there is no candidate yet.
+        assert_eq!(reply.status(), status, "{code} {path}");
     }
     // The other room's owner never hears of this panel.
     other_owner.send_json(json!({"type": "ping"})).await;
@@ -316,4 +323,157 @@ async fn buzz_rulings_are_attributed_and_the_report_prints_per_candidate() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+}
+
+/// `GET /api/rooms/CODE/report?…` with `token` as bearer: status and body.
+async fn get_report(server: &Server, code: &str, query: &str, token: &str) -> (u16, Vec<u8>) {
+    let reply = reqwest::Client::new()
+        .get(server.url(&format!("/api/rooms/{code}/report?{query}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.bytes().await.unwrap().to_vec())
+}
+
+/// Every row of a workbook's sheet, as text ("" for empty cells).
+fn sheet_rows(xlsx: &[u8], name: &str) -> Vec<Vec<String>> {
+    let mut book = Xlsx::new(std::io::Cursor::new(xlsx.to_vec())).expect("a workbook");
+    let range = book.worksheet_range(name).expect("the sheet");
+    range
+        .rows()
+        .map(|row| {
+            row.iter()
+                .map(|c| match c {
+                    Data::Empty => String::new(),
+                    Data::Float(f) => format!("{f}"),
+                    Data::Int(i) => format!("{i}"),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn interviewers_open_their_rooms_reports_as_a_workbook_and_nobody_else_does() {
+    let server = Server::start().await;
+    let room = screening(&server).await;
+    let other = screening(&server).await;
+    let mut owner = game::host(&server, &room).await;
+    let mut other_owner = game::host(&server, &other).await;
+    let (_, ann_token) = invite(&mut owner, "Ann").await;
+    let (bob_id, bob_token) = invite(&mut owner, "Bob").await;
+    let (_, eve_token) = invite(&mut other_owner, "Eve").await;
+    let mut ann = interviewer(&server, &room, &ann_token).await;
+    let mut cand = game::join(&server, &room, "Dana").await;
+    let _stranger = game::join(&server, &other, "Other candidate").await;
+
+    owner
+        .send_json(json!({"type": "ask", "mode": "text"}))
+        .await;
+    let qid = ann.recv_until("question").await["qid"].clone();
+    cand.client
+        .send_json(json!({"type": "answer", "qid": qid, "text": "=SUM(A1) is not a formula"}))
+        .await;
+    ann.recv_until("text_answer").await;
+    ann.send_json(
+        json!({"type": "assess", "qid": qid, "player_id": cand.id, "score": 3, "note": "sharp"}),
+    )
+    .await;
+    assert_eq!(ann.recv_until("ack").await["ref"], "assess");
+    owner
+        .send_json(json!({"type": "assess", "qid": qid, "player_id": cand.id, "score": 1, "note": "terse"}))
+        .await;
+    owner.recv_until("ack").await;
+
+    // While the room runs: Ann (and Bob) open it, Eve of the other room does
+    // not, and Ann's token opens nothing of the other room.
+    let q = format!("format=json&player_id={}", cand.id);
+    assert_eq!(get_report(&server, &room.code, &q, &ann_token).await.0, 200);
+    assert_eq!(get_report(&server, &room.code, &q, &bob_token).await.0, 200);
+    assert_eq!(get_report(&server, &room.code, &q, &eve_token).await.0, 401);
+    assert_eq!(
+        get_report(&server, &other.code, "format=json", &ann_token)
+            .await
+            .0,
+        401
+    );
+
+    // Bob is revoked: his token dies for the report too, at once.
+    owner
+        .send_json(json!({"type": "revoke_interviewer", "interviewer_id": bob_id}))
+        .await;
+    owner
+        .recv_matching("panel without Bob", |m| {
+            m["type"] == "interviewers"
+                && m["interviewers"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(|i| i["name"] != "Bob"))
+        })
+        .await;
+    assert_eq!(get_report(&server, &room.code, &q, &bob_token).await.0, 401);
+
+    owner.send_json(json!({"type": "end"})).await;
+    owner.recv_until("ended").await;
+    // After the end (the report is read back from storage): the same rights.
+    let (status, xlsx) = get_report(
+        &server,
+        &room.code,
+        &format!("format=xlsx&player_id={}", cand.id),
+        &ann_token,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let answers = sheet_rows(&xlsx, "answers");
+    assert_eq!(answers[0][..4], ["player_id", "name", "seq", "topic"]);
+    let header = &answers[0];
+    let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let marks: Vec<(String, String, String)> = answers[1..]
+        .iter()
+        .map(|r| {
+            (
+                r[col("grader")].clone(),
+                r[col("score")].clone(),
+                r[col("note")].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            ("Host".to_string(), "1".to_string(), "terse".to_string()),
+            ("Ann".to_string(), "3".to_string(), "sharp".to_string())
+        ],
+        "one row per grader, side by side"
+    );
+    for row in &answers[1..] {
+        assert_eq!(row[col("name")], "Dana");
+        assert_eq!(row[col("answer")], "=SUM(A1) is not a formula");
+        assert_eq!(row[col("average")], "2");
+        assert!(row[col("response_ms")].parse::<f64>().is_ok(), "{row:?}");
+    }
+    let candidates = sheet_rows(&xlsx, "candidates");
+    assert_eq!(candidates.len(), 2, "only the candidate asked for");
+    assert_eq!(candidates[1][1], "Dana");
+    assert_eq!(sheet_rows(&xlsx, "topics").len(), 2);
+    // The owner gets every candidate; Bob and Eve still nothing.
+    let (status, all) = get_report(&server, &room.code, "format=xlsx", &room.host_token).await;
+    assert_eq!(status, 200);
+    assert_eq!(sheet_rows(&all, "candidates").len(), 2);
+    for token in [&bob_token, &eve_token] {
+        let (status, body) = get_report(&server, &room.code, "format=xlsx", token).await;
+        assert!(
+            [401, 404].contains(&status),
+            "{status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    assert_eq!(
+        get_report(&server, &other.code, "format=json", &ann_token)
+            .await
+            .0,
+        401
+    );
 }

@@ -4,7 +4,11 @@
 //! taken, ruling, and every interviewer's score and note side by side with
 //! their average, plus a knowledge map per topic drawn as SVG on the
 //! server. As a printable HTML page (one A4 page per candidate where it
-//! fits), JSON or CSV.
+//! fits), JSON, CSV or an Excel workbook.
+//!
+//! The owner's token opens it, and so does the token of any interviewer
+//! of that room who was not revoked (never a token of another room).
+//! Past the retention period it answers `410 expired`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -96,11 +100,11 @@ async fn report(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let format = query.format.as_deref().unwrap_or("html");
-    if !matches!(format, "html" | "json" | "csv") {
+    if !matches!(format, "html" | "json" | "csv" | "xlsx") {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_format",
-            "format must be html, json or csv",
+            "format must be html, json, csv or xlsx",
         ));
     }
     let token = super::history::bearer(&headers)
@@ -121,6 +125,10 @@ async fn report(
         return Err(ApiError::not_found("candidate"));
     }
     let no_referrer = (header::REFERRER_POLICY, "no-referrer".to_string());
+    let file = |ext: &str| match query.player_id {
+        Some(id) => format!("attachment; filename=\"quizroom-{code}-report-{id}.{ext}\""),
+        None => format!("attachment; filename=\"quizroom-{code}-report.{ext}\""),
+    };
     Ok(match format {
         "json" => (
             [no_referrer],
@@ -130,15 +138,31 @@ async fn report(
         "csv" => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"quizroom-{code}-report.csv\""),
-                ),
+                (header::CONTENT_DISPOSITION, file("csv")),
                 no_referrer,
             ],
             to_csv(&reports),
         )
             .into_response(),
+        "xlsx" => {
+            let bytes = to_xlsx(&reports).map_err(|e| {
+                tracing::error!(error = %e, "writing the report workbook failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "export_failed",
+                    "the workbook could not be written",
+                )
+            })?;
+            (
+                [
+                    (header::CONTENT_TYPE, XLSX_TYPE.to_string()),
+                    (header::CONTENT_DISPOSITION, file("xlsx")),
+                    no_referrer,
+                ],
+                bytes,
+            )
+                .into_response()
+        }
         _ => (
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
@@ -150,42 +174,105 @@ async fn report(
     })
 }
 
-/// The room's results, live or stored, if `token` is the owner's.
+/// The media type of a workbook.
+const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// What a live room answers a report request.
+enum Live {
+    Results(Value),
+    /// The token is neither the owner's nor a current interviewer's.
+    Refused,
+    Unreadable,
+}
+
+/// The room's results, live or stored for the retention period, if `token`
+/// is the owner's or that of one of the room's interviewers who was not
+/// revoked. A token of another room opens nothing here.
 async fn results_of(state: &AppState, code: &str, token: &str) -> Result<Value, ApiError> {
     if let Some(room) = state.rooms().get(code) {
-        if !room.is_host_token(token) {
-            return Err(unauthorized());
-        }
+        let owner = room.is_host_token(token);
         let reader = state.clone();
+        let token = token.to_string();
         let value = room
             .inspect(move |room| {
+                if !owner && !room.is_interviewer_token(&token) {
+                    return Live::Refused;
+                }
                 let store = reader.store().map(|store| store.as_ref());
-                let results = crate::storage::persist::room_results(store, room)?;
-                Some(serde_json::to_value(results).unwrap_or_default())
+                match crate::storage::persist::room_results(store, room) {
+                    Some(results) => {
+                        Live::Results(serde_json::to_value(results).unwrap_or_default())
+                    }
+                    None => Live::Unreadable,
+                }
             })
             .await;
         match value {
-            Ok(Some(value)) => return Ok(value),
-            Ok(None) => {
+            Ok(Live::Results(value)) => return Ok(value),
+            Ok(Live::Refused) => return Err(unauthorized()),
+            Ok(Live::Unreadable) => {
                 return Err(ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "store_error",
                     "the room's earlier questions could not be read back; try again",
                 ))
             }
-            // The room ended meanwhile: its results are stored.
+            // The room ended meanwhile (or runs on another node): its
+            // results are stored.
             Err(_) => {}
         }
     }
-    crate::storage::persist::stored_results(state, code, token)
-        .ok_or_else(|| ApiError::not_found("room"))
+    match crate::storage::persist::stored_results_for_panel(state, code, token) {
+        Some((results, ended_ms)) => {
+            let retention = retention_ms(state);
+            match ended_ms {
+                Some(ended) if ended.saturating_add(retention) <= now_ms() => {
+                    Err(expired(state, code))
+                }
+                _ => Ok(results),
+            }
+        }
+        None => Err(gone_or_not_found(state, code)),
+    }
+}
+
+/// How long results of an ended room are kept, in ms.
+pub fn retention_ms(state: &AppState) -> u64 {
+    state.config().retention_hours.saturating_mul(3_600_000)
+}
+
+fn now_ms() -> u64 {
+    crate::storage::store::now_ms()
+}
+
+/// `410 expired`: the room's results were kept for the retention period
+/// after it ended and are gone (or about to go).
+pub fn expired(state: &AppState, code: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::GONE,
+        "expired",
+        format!(
+            "room {code} ended more than {} hours ago: its results and reports are kept for {} hours after a room ends and have been deleted",
+            state.config().retention_hours,
+            state.config().retention_hours
+        ),
+    )
+}
+
+/// The error for a room with no stored results under this token: `410
+/// expired` when the room was purged past retention, else `404`.
+pub fn gone_or_not_found(state: &AppState, code: &str) -> ApiError {
+    match crate::storage::persist::expired_room(state, code) {
+        Some(_) => expired(state, code),
+        None => ApiError::not_found("room"),
+    }
 }
 
 fn unauthorized() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
-        "send the room owner's token as Authorization: Bearer TOKEN (or ?token=)",
+        "send the room owner's or an interviewer's token as Authorization: Bearer TOKEN (or ?token=)",
     )
 }
 
@@ -569,6 +656,103 @@ pub fn to_csv(reports: &[CandidateReport]) -> String {
     out
 }
 
+/// The report as a workbook, written with the results export's sheet
+/// writer: `candidates` (one row each), `answers` (one row per question
+/// and grader, as the CSV) and `topics` (the knowledge map as numbers).
+pub fn to_xlsx(reports: &[CandidateReport]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use super::results_xlsx::{field, sheet};
+    use serde_json::json;
+    let candidates: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            json!({"player_id": r.player_id, "name": r.name, "score": r.score,
+                   "average": r.average, "score_scale": r.score_scale,
+                   "graders": r.graders.join(", "), "code": r.code, "title": r.title})
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for r in reports {
+        for q in &r.questions {
+            let lead = json!({"player_id": r.player_id, "name": r.name, "seq": q.seq,
+                "topic": q.topic.join(" / "), "prompt": q.prompt, "mode": q.mode,
+                "answer": q.answer, "response_ms": q.response_ms, "correct": q.correct,
+                "judged_by": q.judged_by, "average": q.average, "qid": q.qid});
+            if q.marks.is_empty() {
+                answers.push(lead.clone());
+            }
+            for m in &q.marks {
+                let mut row = lead.clone();
+                if let Some(obj) = row.as_object_mut() {
+                    obj.insert("grader".into(), json!(m.by_name));
+                    obj.insert("score".into(), json!(m.score));
+                    obj.insert("note".into(), json!(m.note));
+                }
+                answers.push(row);
+            }
+        }
+    }
+    let topics: Vec<Value> = reports
+        .iter()
+        .flat_map(|r| {
+            r.topics.iter().map(|t| {
+                json!({"player_id": r.player_id, "name": r.name, "topic": t.topic.join(" / "),
+                       "questions": t.questions, "level": t.level})
+            })
+        })
+        .collect();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    sheet(
+        &mut book,
+        "candidates",
+        &candidates,
+        &[
+            ("player_id", &field("player_id")),
+            ("name", &field("name")),
+            ("score", &field("score")),
+            ("average_mark", &field("average")),
+            ("of", &field("score_scale")),
+            ("graders", &field("graders")),
+            ("room", &field("code")),
+            ("title", &field("title")),
+        ],
+    )?;
+    sheet(
+        &mut book,
+        "answers",
+        &answers,
+        &[
+            ("player_id", &field("player_id")),
+            ("name", &field("name")),
+            ("seq", &field("seq")),
+            ("topic", &field("topic")),
+            ("prompt", &field("prompt")),
+            ("mode", &field("mode")),
+            ("answer", &field("answer")),
+            ("response_ms", &field("response_ms")),
+            ("correct", &field("correct")),
+            ("judged_by", &field("judged_by")),
+            ("grader", &field("grader")),
+            ("score", &field("score")),
+            ("note", &field("note")),
+            ("average", &field("average")),
+            ("qid", &field("qid")),
+        ],
+    )?;
+    sheet(
+        &mut book,
+        "topics",
+        &topics,
+        &[
+            ("player_id", &field("player_id")),
+            ("name", &field("name")),
+            ("topic", &field("topic")),
+            ("questions", &field("questions")),
+            ("level", &field("level")),
+        ],
+    )?;
+    book.save_to_buffer()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,6 +810,26 @@ mod tests {
         assert!(lines[0].ends_with(REPORT_CSV_HEADER));
         assert_eq!(lines.len(), 1 + 2 + 1);
         assert!(lines[1].contains("\"'=cmd|x\""));
+    }
+
+    #[test]
+    fn the_workbook_has_a_row_per_grader_with_marks_and_notes() {
+        use calamine::{Data, Reader, Xlsx};
+        let bytes = to_xlsx(&candidate_reports(&sample())).unwrap();
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        assert_eq!(book.sheet_names(), ["candidates", "answers", "topics"]);
+        let answers = book.worksheet_range("answers").unwrap();
+        let rows: Vec<_> = answers.rows().collect();
+        assert_eq!(
+            rows.len(),
+            1 + 2 + 1,
+            "header, two graders on q1, one row for q2"
+        );
+        assert_eq!(rows[1][10], Data::String("Host".into()));
+        assert_eq!(rows[2][11], Data::Float(3.0));
+        assert_eq!(rows[2][12], Data::String("clear".into()));
+        // Text stays text: a formula-looking answer is never a formula.
+        assert_eq!(rows[1][6], Data::String("=cmd|x".into()));
     }
 
     #[test]

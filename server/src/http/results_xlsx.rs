@@ -1,18 +1,20 @@
 //! The results export as an Excel workbook (`rust_xlsxwriter`): one sheet
 //! per view of the results JSON, so a teacher opens one file instead of
-//! pivoting the CSV: `players`, `questions` and `topics`.
+//! pivoting the CSV: `players`, `questions` and `topics`. The sheet
+//! writer here is shared with the per-candidate report's workbook.
 
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 use serde_json::Value;
 
 /// A cell value taken from JSON.
-enum Cell {
+pub(crate) enum Cell {
     Text(String),
     Number(f64),
     Empty,
 }
 
-fn cell(v: Option<&Value>) -> Cell {
+/// The cell for a JSON value: numbers stay numbers, arrays are joined.
+pub(crate) fn cell(v: Option<&Value>) -> Cell {
     match v {
         None | Some(Value::Null) => Cell::Empty,
         Some(Value::Number(n)) => n.as_f64().map_or(Cell::Empty, Cell::Number),
@@ -33,11 +35,11 @@ fn cell(v: Option<&Value>) -> Cell {
 }
 
 /// A column: its header and how a row's cell is taken from the item.
-type Column<'a> = (&'a str, &'a dyn Fn(&Value) -> Cell);
+pub(crate) type Column<'a> = (&'a str, &'a dyn Fn(&Value) -> Cell);
 
 /// Writes one sheet: a bold header row, then one row per item with the
 /// given fields (a field may be computed by a closure).
-fn sheet(
+pub(crate) fn sheet(
     book: &mut Workbook,
     name: &str,
     items: &[Value],
@@ -67,7 +69,8 @@ fn sheet(
     Ok(())
 }
 
-fn field(name: &'static str) -> impl Fn(&Value) -> Cell {
+/// A column that takes the item's field `name`.
+pub(crate) fn field(name: &'static str) -> impl Fn(&Value) -> Cell {
     move |v: &Value| cell(v.get(name))
 }
 

@@ -261,7 +261,7 @@ async fn results(
         crate::storage::persist::stored_results(&state, &code, token).map(Export::Json)
     };
     export
-        .ok_or_else(|| ApiError::not_found("room"))?
+        .ok_or_else(|| super::report::gone_or_not_found(&state, &code))?
         .for_format(xlsx)
         .map(|export| export.into_response_for(&code))
 }

@@ -24,6 +24,10 @@ use store::{
     StoreError, StoredResults,
 };
 
+/// How long a purged room's tombstone is kept after the purge (90 days), so
+/// an old report link answers `expired` rather than `not_found` meanwhile.
+pub const TOMBSTONE_MS: Millis = 90 * 24 * 3600 * 1000;
+
 /// Where results, checkpoints and room history live. One trait so the same
 /// rooms, restore path and HTTP handlers run on the embedded SQLite file
 /// of a single node and on the PostgreSQL database a cluster shares.
@@ -90,6 +94,10 @@ pub trait Store: Send + Sync {
     /// checkpoints stored them (JSON, in order): the ones the room dropped
     /// from memory, for its results. An error unless all `n` are there.
     fn finished_questions(&self, code: &str, n: usize) -> Result<Vec<String>, StoreError>;
+
+    /// When room `code` ended, if it was purged past retention: its links
+    /// then answer `expired` instead of `not_found`.
+    fn expired(&self, code: &str) -> Result<Option<Millis>, StoreError>;
 
     /// Whether room `code` is in the database, whoever owns it.
     fn room_exists(&self, code: &str) -> Result<bool, StoreError>;

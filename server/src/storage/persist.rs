@@ -14,6 +14,7 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::live::room::AnswerRecord;
 use crate::live::room::{Effect, RecordKind, Results, Room};
+use crate::protocol::Millis;
 use crate::storage::store::{
     now_ms, AnswerPayload, CheckpointRow, FinalResults, FrozenQuestion, QueuedAnswer, RoomRow,
     RunningRoom, SqliteStore,
@@ -379,6 +380,42 @@ pub fn stored_results(
     )
     .flatten()
     .map(|r| r.json)
+}
+
+/// Results JSON of a room that is no longer live and when it ended, if
+/// `token` is its host token or the token of one of its interviewers who
+/// was not revoked (the panel is read from the room's final snapshot).
+pub fn stored_results_for_panel(
+    state: &impl Persistence,
+    code: &str,
+    token: &str,
+) -> Option<(serde_json::Value, Option<Millis>)> {
+    let store = state.store()?;
+    let read = |host_token: &str| {
+        logged(
+            "reading stored results",
+            code,
+            store.results(code, host_token),
+        )
+        .flatten()
+    };
+    let stored = match read(token) {
+        Some(stored) => stored,
+        None => {
+            let room = ended_room(state, code)?;
+            if !room.is_interviewer_token(token) {
+                return None;
+            }
+            read(room.host_token())?
+        }
+    };
+    Some((stored.json, stored.ended_ms))
+}
+
+/// When room `code` ended, if it was purged past retention (its tombstone).
+pub fn expired_room(state: &impl Persistence, code: &str) -> Option<Millis> {
+    let store = state.store()?;
+    logged("reading tombstones", code, store.expired(code)).flatten()
 }
 
 /// Results CSV of a room that is no longer live, if `host_token` owns it.

@@ -75,6 +75,11 @@ CREATE TABLE IF NOT EXISTS question_results (
     payload TEXT NOT NULL,
     PRIMARY KEY (room, qid)
 );
+CREATE TABLE IF NOT EXISTS expired_rooms (
+    code      TEXT PRIMARY KEY,
+    ended_ms  BIGINT NOT NULL,
+    purged_ms BIGINT NOT NULL
+);
 ";
 
 const UPSERT_ANSWER: &str = "INSERT INTO answers (room, qid, player, kind, payload, at_ms)
@@ -514,6 +519,19 @@ fn purge(conn: &mut Conn, cutoff_ms: Millis) -> Result<usize, StoreError> {
     let mut tx = conn.client()?.transaction()?;
     let cutoff = to_sql(cutoff_ms);
     let old = "SELECT code FROM rooms WHERE COALESCE(ended_ms, updated_ms) < $1";
+    // A tombstone per purged room, so its links answer `expired` rather
+    // than `not_found`; tombstones go after `TOMBSTONE_MS` more.
+    tx.execute(
+        "INSERT INTO expired_rooms (code, ended_ms, purged_ms)
+         SELECT code, COALESCE(ended_ms, updated_ms), $2 FROM rooms
+         WHERE COALESCE(ended_ms, updated_ms) < $1
+         ON CONFLICT (code) DO UPDATE SET ended_ms = EXCLUDED.ended_ms, purged_ms = EXCLUDED.purged_ms",
+        &[&cutoff, &to_sql(now_ms())],
+    )?;
+    tx.execute(
+        "DELETE FROM expired_rooms WHERE purged_ms < $1",
+        &[&to_sql(cutoff_ms.saturating_sub(super::TOMBSTONE_MS))],
+    )?;
     for table in ["answers", "question_results", "snapshot_questions"] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE room IN ({old})"),
@@ -614,6 +632,17 @@ impl Store for PgStore {
                 csv: row.get::<_, Option<String>>(1).unwrap_or_default(),
                 ended_ms: row.get::<_, Option<i64>>(2).map(from_sql),
             }))
+        })
+    }
+
+    fn expired(&self, code: &str) -> Result<Option<Millis>, StoreError> {
+        let code = code.to_string();
+        self.read(move |c| {
+            Ok(c.query_opt(
+                "SELECT ended_ms FROM expired_rooms WHERE code = $1",
+                &[&code],
+            )?
+            .map(|r| from_sql(r.get::<_, i64>(0))))
         })
     }
 

@@ -85,6 +85,11 @@ CREATE TABLE IF NOT EXISTS question_results (
     payload TEXT NOT NULL,
     PRIMARY KEY (room, qid)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS expired_rooms (
+    code      TEXT PRIMARY KEY,
+    ended_ms  INTEGER NOT NULL,
+    purged_ms INTEGER NOT NULL
+) WITHOUT ROWID;
 ";
 
 /// Why the results database could not be used.
@@ -428,6 +433,18 @@ impl Store for SqliteStore {
         }
         let n = n as u64;
         off_the_runtime(|| self.read(|c| checked_rows(code, n, frozen_rows(c, code, n)?)))
+    }
+
+    fn expired(&self, code: &str) -> Result<Option<Millis>, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT ended_ms FROM expired_rooms WHERE code = ?1",
+                [code],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(from_sql))
+        })
     }
 
     fn room_exists(&self, code: &str) -> Result<bool, StoreError> {
@@ -871,6 +888,18 @@ fn purge(conn: &mut Connection, cutoff_ms: Millis) -> rusqlite::Result<usize> {
         "INSERT INTO purge_codes SELECT code FROM rooms
          WHERE COALESCE(ended_ms, updated_ms) < ?1",
         [cutoff],
+    )?;
+    // A tombstone per purged room, so its links answer `expired` rather
+    // than `not_found`; tombstones go after `TOMBSTONE_MS` more.
+    tx.execute(
+        "INSERT OR REPLACE INTO expired_rooms (code, ended_ms, purged_ms)
+         SELECT code, COALESCE(ended_ms, updated_ms), ?1 FROM rooms
+         WHERE code IN (SELECT code FROM purge_codes)",
+        [to_sql(now_ms())],
+    )?;
+    tx.execute(
+        "DELETE FROM expired_rooms WHERE purged_ms < ?1",
+        [to_sql(cutoff_ms.saturating_sub(super::TOMBSTONE_MS))],
     )?;
     tx.execute(
         "DELETE FROM answers WHERE room IN (SELECT code FROM purge_codes)",
