@@ -361,6 +361,87 @@ async fn library_questions_run_in_a_room_with_their_points_and_time_limit() {
 }
 
 #[tokio::test]
+async fn a_question_picked_without_a_mode_is_asked_in_its_default_mode() {
+    let server = common::Server::start().await;
+    let token = new_host(&server).await;
+    let quiz = json!({
+        "title": "Modes",
+        "questions": [
+            {"prompt": "Favourite editor?", "kind": "choice", "mode": "poll",
+             "options": [{"text": "vim", "correct": true}, {"text": "emacs"}]},
+            {"prompt": "Explain ownership.", "kind": "open", "mode": "text", "answer": "One owner"},
+            {"prompt": "No default here", "kind": "open"}
+        ]
+    });
+    let (status, quiz) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/library/quizzes",
+        Some(&token),
+        Some(quiz),
+    )
+    .await;
+    assert_eq!(status, 201, "{quiz}");
+    let id = |i: usize| quiz["questions"][i]["id"].as_str().unwrap().to_string();
+    // The host's catalog carries the default mode, for the console to preselect.
+    let (_, index) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/banks",
+        Some(&token),
+        None,
+    )
+    .await;
+    let bank = index["banks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["library"] == true)
+        .unwrap();
+    let (_, parsed) = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/banks/{}", bank["id"].as_str().unwrap()),
+        Some(&token),
+        None,
+    )
+    .await;
+    let modes: Vec<Value> = parsed["banks"][0]["topics"][0]["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["mode"].clone())
+        .collect();
+    assert_eq!(modes, [json!("poll"), json!("text"), Value::Null]);
+
+    let room = server.create_room_with(json!({"host_token": token})).await;
+    let mut host = common::game::host(&server, &room).await;
+    let mut ann = common::game::join(&server, &room, "ann").await;
+    for (i, want) in [(0, "poll"), (1, "text")] {
+        host.send_json(json!({"type": "ask", "question_id": id(i)}))
+            .await;
+        let q = host.recv_until("question").await;
+        assert_eq!(q["mode"], want, "{q}");
+        assert_eq!(ann.client.recv_until("question").await["mode"], want);
+    }
+    // A mode the host names wins over the default.
+    let q = common::game::ask(
+        &mut host,
+        "vote",
+        json!({"question_id": id(0)}),
+        &mut [&mut ann.client],
+    )
+    .await;
+    assert_eq!(q["mode"], "vote");
+    // No default and no mode: refused, nothing asked.
+    host.send_json(json!({"type": "ask", "question_id": id(2)}))
+        .await;
+    host.expect_error("bad_message").await;
+    host.send_json(json!({"type": "ask", "topics": []})).await;
+    host.expect_error("bad_message").await;
+}
+
+#[tokio::test]
 async fn an_edited_seed_question_is_the_hosts_own_version() {
     let server = common::Server::start().await;
     let token = new_host(&server).await;

@@ -51,7 +51,7 @@ fn main() {
     let (mut whole_total, mut split_total) = (0.0, 0.0);
     for i in 0..questions {
         let ask = ClientMsg::Ask {
-            mode: Mode::Vote,
+            mode: Some(Mode::Vote),
             topics: Vec::new(),
             question_id: None,
             time_limit_ms: None,

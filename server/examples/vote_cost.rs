@@ -48,7 +48,7 @@ fn main() {
     for round in 0..rounds {
         now += 10_000;
         let ask = ClientMsg::Ask {
-            mode: Mode::Vote,
+            mode: Some(Mode::Vote),
             topics: Vec::new(),
             question_id: None,
             time_limit_ms: None,

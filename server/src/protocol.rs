@@ -105,7 +105,10 @@ pub enum ClientMsg {
     // --- host commands -----------------------------------------------------
     /// Draw (or pick) the next question and broadcast it.
     Ask {
-        mode: Mode,
+        /// Optional when `question_id` names a question with a default
+        /// mode of its own (extension); required otherwise.
+        #[serde(default)]
+        mode: Option<Mode>,
         #[serde(default)]
         topics: Vec<String>,
         #[serde(default)]

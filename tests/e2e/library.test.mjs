@@ -57,7 +57,7 @@ function readXlsx(file) {
 }
 
 /** Fills question card `i` (0-based). */
-async function fillQuestion(page, i, { prompt, kind, options = [], correct = [], points, time, answer, notes }) {
+async function fillQuestion(page, i, { prompt, kind, mode, options = [], correct = [], points, time, answer, notes }) {
   const card = page.locator(`.q-edit[data-question="${i}"]`);
   await card.getByTestId('question-prompt').fill(prompt);
   if (kind) await card.getByTestId('question-kind').selectOption(kind);
@@ -70,6 +70,7 @@ async function fillQuestion(page, i, { prompt, kind, options = [], correct = [],
     if (correct.includes(j)) await box.check();
     else if (kind === 'multi') await box.uncheck();
   }
+  if (mode) await card.getByTestId('question-mode').selectOption(mode);
   if (points) await card.getByTestId('question-points').selectOption(points);
   if (time != null) await card.getByTestId('question-time').selectOption(String(time));
   if (answer) await card.getByTestId('question-answer').fill(answer);
@@ -112,7 +113,7 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
     await fillQuestion(host, 2, { prompt: '`len([])` is `0`.', kind: 'truefalse', correct: [0] });
     await fillQuestion(host, 3, { prompt: 'What does this print?\n\n```python\nprint(2 ** 3)\n```', kind: 'choice', options: ['8', '6', '9'], correct: [0], points: 'double' });
     // The open question is left without its prompt: the save must fail.
-    await fillQuestion(host, 4, { prompt: '', kind: 'open', answer: 'One lock around the interpreter', notes: 'NOTE-FOR-HOST-ONLY' });
+    await fillQuestion(host, 4, { prompt: '', kind: 'open', mode: 'text', answer: 'One lock around the interpreter', notes: 'NOTE-FOR-HOST-ONLY' });
     await host.locator('.q-edit[data-question="1"]').getByTestId('question-topic').selectOption({ label: 'Basics' });
     await host.locator('.q-edit[data-question="3"]').getByTestId('question-topic').selectOption({ label: 'Code' });
     // The preview renders the fenced block in monospace, as text.
@@ -145,6 +146,7 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
     assert.equal(await host.getByTestId('quiz-title').inputValue(), 'Python warm-up');
     assert.equal(await host.locator('.q-edit').count(), 5);
     assert.equal(await host.locator('.q-edit[data-question="3"]').getByTestId('question-points').inputValue(), 'double');
+    assert.equal(await host.locator('.q-edit[data-question="4"]').getByTestId('question-mode').inputValue(), 'text');
   });
 
   await step('a keyless seed question gets four options and a key (Russian)', async () => {
@@ -254,6 +256,24 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
     await waitText(boris.getByTestId('points'), /без очков/);
   });
 
+  await step("a picked question is asked in its own default mode", async () => {
+    const [ann] = players;
+    // The console is on vote; the open question was written to run as text.
+    assert.equal(await host.locator('.segmented input[value=vote]').isChecked(), true);
+    await host.locator('#pick-search').fill('Explain the GIL');
+    const hit = host.locator('.pick-list li', { hasText: 'Explain the GIL.' }).first();
+    assert.equal(await hit.getByTestId('pick-mode').inputValue(), 'text', 'its default mode is preselected');
+    await host.locator('#pick-search').fill(SEED_PROMPT);
+    const seed = host.locator('.pick-list li', { hasText: SEED_PROMPT }).first();
+    assert.equal(await seed.getByTestId('pick-mode').inputValue(), 'vote', 'a question without one takes the console mode');
+    await host.locator('#pick-search').fill('Explain the GIL');
+    await host.locator('.pick-list li', { hasText: 'Explain the GIL.' }).first().getByRole('button', { name: 'Ask' }).click();
+    await ann.locator('.question[data-qid="7"]').waitFor();
+    await host.locator('.badge.mode-text').first().waitFor();
+    await ann.locator('textarea, input[type=text]').first().waitFor();
+    await host.getByTestId('reveal').click();
+  });
+
   await step('the results download as a workbook with three sheets', async () => {
     const [download] = await Promise.all([host.waitForEvent('download'), host.getByTestId('xlsx').click()]);
     assert.equal(download.suggestedFilename(), `quizroom-${code}-results.xlsx`);
@@ -266,7 +286,7 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
     assert.equal(ann[0], '1', 'Ann is first');
     assert.ok(Number(ann[2]) > 4000, `Ann's score ${ann[2]}`);
     const prompts = book.questions.slice(1).map((r) => r[3]);
-    assert.equal(prompts.length, 6);
+    assert.equal(prompts.length, 7);
     assert.ok(prompts.some((p) => p.includes('print(2 ** 3)')));
     assert.ok(prompts.includes(SEED_PROMPT), 'the edited seed question is in the results');
     assert.ok(book.topics.length >= 3, 'a row per topic');

@@ -438,8 +438,20 @@ class HostApp {
     this.send(this.askMsg({}));
   }
 
-  pick(id) {
-    this.send(this.askMsg({ question_id: id }));
+  /** Asks one picked question in `mode` (its own default mode preselected). */
+  pick(id, mode) {
+    this.send(this.askMsg({ question_id: id, ...(mode ? { mode } : {}) }));
+  }
+
+  /** A mode menu for one picked question: its default mode (set in the
+   * editor) preselected, else the console's mode. */
+  pickMode(q) {
+    const chosen = q.mode && MODES.includes(q.mode) ? q.mode : this.settings.mode;
+    return h(
+      'select',
+      { class: 'pick-mode', 'data-testid': 'pick-mode', 'aria-label': t('host.pick.mode') },
+      MODES.map((mode) => h('option', { value: mode, selected: mode === chosen, text: t(`mode.${mode}`) })),
+    );
   }
 
   judge(correct) {
@@ -521,16 +533,18 @@ class HostApp {
             h(
               'ul',
               { class: 'pick-list' },
-              shown.map((q) =>
-                h(
+              shown.map((q) => {
+                const mode = this.pickMode(q);
+                return h(
                   'li',
                   null,
                   h('div', { class: 'pick-text' }, h('span', { class: 'pick-prompt', text: q.prompt }), h('span', { class: 'muted small', text: [q.path.join(' › '), t(`kind.${q.kind}`)].filter(Boolean).join(' · ') })),
                   q.edited ? h('span', { class: 'badge', text: t('host.pick.edited') }) : null,
                   q.library ? null : h('a', { class: 'btn btn-small', href: `/edit/q/${encodeURIComponent(q.id)}`, target: '_blank', rel: 'noopener', text: t('host.pick.edit') }),
-                  h('button', { type: 'button', class: 'btn btn-small', text: t('host.pick.ask'), onclick: () => this.pick(q.id) }),
-                ),
-              ),
+                  mode,
+                  h('button', { type: 'button', class: 'btn btn-small', text: t('host.pick.ask'), onclick: () => this.pick(q.id, mode.value) }),
+                );
+              }),
             ),
             hits.length > shown.length ? h('p', { class: 'muted small', text: t('host.pick.more', { n: hits.length - shown.length }) }) : null,
           ]

@@ -350,7 +350,7 @@ export class TopicPicker {
               for (const q of topic.questions || []) {
                 if (!q || !q.id || seen.has(q.id)) continue;
                 seen.add(q.id);
-                out.push({ id: q.id, prompt: q.prompt || '', kind: q.kind || 'open', path: topic.path || [], bank: bankLabel(b), library: Boolean(b.library), edited: edited.has(q.id) });
+                out.push({ id: q.id, prompt: q.prompt || '', kind: q.kind || 'open', mode: q.mode || null, path: topic.path || [], bank: bankLabel(b), library: Boolean(b.library), edited: edited.has(q.id) });
               }
             }
           }

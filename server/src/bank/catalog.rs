@@ -769,6 +769,7 @@ mod tests {
             line: 1,
             points: Default::default(),
             time_limit_ms: None,
+            mode: None,
         }
     }
 

@@ -422,6 +422,7 @@ impl Draft {
             line: self.line,
             points: Default::default(),
             time_limit_ms: None,
+            mode: None,
         }
     }
 }

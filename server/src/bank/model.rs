@@ -64,6 +64,10 @@ pub struct Question {
     /// The question's own time limit, used when the host asks it without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_limit_ms: Option<u64>,
+    /// The mode the question is asked in when the host picks it without
+    /// naming one (set in the library editor; bank files have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<crate::protocol::Mode>,
 }
 
 /// Points a question is worth, as Kahoot and the library editor offer them:

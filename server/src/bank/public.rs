@@ -148,6 +148,7 @@ mod tests {
             line: 3,
             points: Default::default(),
             time_limit_ms: None,
+            mode: None,
         };
         let short = PublicQuestion::of(&q(Kind::Short, vec![option("def", true)]));
         assert!(short.options.is_empty());

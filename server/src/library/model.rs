@@ -108,6 +108,7 @@ impl LibQuestion {
             line,
             points: self.points,
             time_limit_ms: self.time_limit_ms,
+            mode: self.mode,
         }
     }
 
@@ -119,7 +120,7 @@ impl LibQuestion {
             topic: None,
             prompt: q.prompt.clone(),
             kind: q.kind,
-            mode: None,
+            mode: q.mode,
             options: q
                 .options
                 .iter()

@@ -473,7 +473,7 @@ mod tests {
 
     fn ask(state: &impl Persistence, room: &mut Room, now: u64) -> u32 {
         let msg = ClientMsg::Ask {
-            mode: Mode::SelfAssess,
+            mode: Some(Mode::SelfAssess),
             topics: Vec::new(),
             question_id: None,
             time_limit_ms: None,

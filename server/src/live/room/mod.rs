@@ -654,7 +654,7 @@ impl Room {
                 kinds,
                 penalty,
             } => {
-                let ask = question::AskParams {
+                let ask = question::AskRequest {
                     mode,
                     topics,
                     question_id,

@@ -27,6 +27,17 @@ pub(crate) const SELF_SCALE: [&str; 3] = ["Know it", "Partly", "Don't know"];
 pub(crate) struct AskParams {
     pub mode: Mode,
     pub topics: Vec<String>,
+    pub time_limit_ms: Option<u64>,
+    pub kinds: Option<Vec<Kind>>,
+    pub penalty: Option<i64>,
+}
+
+/// The host's `ask` as sent: the mode may be left out when the picked
+/// question has a default mode of its own.
+#[derive(Debug, Clone)]
+pub(crate) struct AskRequest {
+    pub mode: Option<Mode>,
+    pub topics: Vec<String>,
     pub question_id: Option<String>,
     pub time_limit_ms: Option<u64>,
     pub kinds: Option<Vec<Kind>>,
@@ -142,19 +153,39 @@ fn default_kinds(mode: Mode) -> Option<Vec<Kind>> {
 }
 
 impl Room {
-    /// Host: asks the next question.
+    /// Host: asks the next question. A picked question with a default
+    /// mode (set in the library editor) is asked in it unless the host
+    /// names another mode.
     pub(super) fn ask(
         &mut self,
-        p: AskParams,
+        r: AskRequest,
         now: Millis,
         out: &mut Out,
     ) -> Result<(), RoomError> {
-        check_time_limit(p.time_limit_ms)?;
-        let cq = match &p.question_id {
-            Some(id) => self
-                .catalog
-                .question(id)
-                .ok_or(RoomError::UnknownQuestion)?,
+        check_time_limit(r.time_limit_ms)?;
+        let picked = match &r.question_id {
+            Some(id) => Some(
+                self.catalog
+                    .question(id)
+                    .ok_or(RoomError::UnknownQuestion)?,
+            ),
+            None => None,
+        };
+        let mode = r
+            .mode
+            .or_else(|| picked.as_ref().and_then(|cq| cq.question.mode))
+            .ok_or(RoomError::BadMessage(
+                "mode is required unless question_id names a question with a default mode",
+            ))?;
+        let p = AskParams {
+            mode,
+            topics: r.topics,
+            time_limit_ms: r.time_limit_ms,
+            kinds: r.kinds,
+            penalty: r.penalty,
+        };
+        let cq = match picked {
+            Some(cq) => cq,
             None => self.draw(&p)?,
         };
         self.open_question(cq, &p, now, out)

@@ -28,6 +28,7 @@ pub(super) fn question(id: &str, kind: Kind, options: &[(&str, bool)]) -> Arc<Ca
             notes: vec![format!("SECRET-NOTE-{id}")],
             line: 1,
             points: Default::default(),
+            mode: None,
             time_limit_ms: None,
         },
         topic_path: vec!["Topic".into(), id.to_string()],
@@ -149,7 +150,6 @@ impl Harness {
         let params = AskParams {
             mode,
             topics: Vec::new(),
-            question_id: None,
             time_limit_ms: limit,
             kinds: None,
             penalty: None,
@@ -755,7 +755,6 @@ fn unsuitable_questions_are_refused_without_changes() {
     let params = |mode| AskParams {
         mode,
         topics: vec![],
-        question_id: None,
         time_limit_ms: None,
         kinds: None,
         penalty: None,
@@ -785,7 +784,7 @@ fn unsuitable_questions_are_refused_without_changes() {
 fn ask_with_an_empty_catalog_reports_no_questions_or_unknown_question() {
     let mut h = Harness::public();
     let fx = h.host_cmd(ClientMsg::Ask {
-        mode: Mode::SelfAssess,
+        mode: Some(Mode::SelfAssess),
         topics: vec![],
         question_id: None,
         time_limit_ms: None,
@@ -794,7 +793,7 @@ fn ask_with_an_empty_catalog_reports_no_questions_or_unknown_question() {
     });
     assert_eq!(errors(&fx), ["no_questions"]);
     let fx = h.host_cmd(ClientMsg::Ask {
-        mode: Mode::SelfAssess,
+        mode: Some(Mode::SelfAssess),
         topics: vec![],
         question_id: Some("nope".into()),
         time_limit_ms: None,
@@ -1018,7 +1017,6 @@ fn buzz_penalty_and_kicked_floor_holder() {
     let params = AskParams {
         mode: Mode::Buzz,
         topics: vec![],
-        question_id: None,
         time_limit_ms: None,
         kinds: None,
         penalty: Some(250),
@@ -1530,7 +1528,7 @@ fn catalog() -> Arc<Catalog> {
 
 fn ask_msg(mode: Mode, topics: Vec<String>, question_id: Option<&str>) -> ClientMsg {
     ClientMsg::Ask {
-        mode,
+        mode: Some(mode),
         topics,
         question_id: question_id.map(str::to_string),
         time_limit_ms: None,
@@ -1591,6 +1589,58 @@ fn vote_mode_draws_only_keyed_questions_and_question_id_picks_one() {
     assert_eq!(asked_prompt(&fx).as_deref(), Some("prompt of py-open-2"));
     let fx = h.host_cmd(ask_msg(Mode::Vote, Vec::new(), Some("go-open")));
     assert_eq!(errors(&fx), ["unsuitable_question"]);
+    assert_eq!(h.qid(), 2);
+}
+
+#[test]
+fn a_picked_question_without_a_named_mode_is_asked_in_its_default_mode() {
+    use crate::bank::{Bank, Topic};
+    let mut poll_q = bank_question("lib-poll", Kind::Choice, &[("a", true), ("b", false)]);
+    poll_q.mode = Some(Mode::Poll);
+    let plain = bank_question("lib-plain", Kind::Choice, &[("a", true), ("b", false)]);
+    let bank = Bank {
+        id: "lib".into(),
+        title: "Library".into(),
+        file: "library/lz1".into(),
+        description: String::new(),
+        format: "library".into(),
+        topics: vec![Topic {
+            id: "lz1:".into(),
+            path: vec!["Library".into()],
+            questions: vec![poll_q, plain],
+        }],
+        warnings: Vec::new(),
+    };
+    let mut h = Harness::public();
+    h.room
+        .set_catalog(Arc::new(Catalog::from_banks(vec![bank])));
+    let without_mode = |id: &str| ClientMsg::Ask {
+        mode: None,
+        topics: Vec::new(),
+        question_id: Some(id.to_string()),
+        time_limit_ms: None,
+        kinds: None,
+        penalty: None,
+    };
+    let fx = h.host_cmd(without_mode("lib-poll"));
+    assert!(errors(&fx).is_empty(), "{fx:?}");
+    assert_eq!(h.room.d.current().map(|q| q.mode), Some(Mode::Poll));
+    // A mode the host names wins over the default.
+    let fx = h.host_cmd(ask_msg(Mode::Vote, Vec::new(), Some("lib-poll")));
+    assert!(errors(&fx).is_empty(), "{fx:?}");
+    assert_eq!(h.room.d.current().map(|q| q.mode), Some(Mode::Vote));
+    // Without a default, or without a picked question, the mode is needed.
+    let fx = h.host_cmd(without_mode("lib-plain"));
+    assert_eq!(errors(&fx), ["bad_message"]);
+    let fx = h.host_cmd(ClientMsg::Ask {
+        mode: None,
+        topics: Vec::new(),
+        question_id: None,
+        time_limit_ms: None,
+        kinds: None,
+        penalty: None,
+    });
+    assert_eq!(errors(&fx), ["bad_message"]);
     assert_eq!(h.qid(), 2);
 }
 
@@ -1937,7 +1987,6 @@ fn restore_keeps_an_open_buzz_question_with_its_ruling_and_floor() {
     let params = AskParams {
         mode: Mode::Buzz,
         topics: vec![],
-        question_id: None,
         time_limit_ms: None,
         kinds: None,
         penalty: Some(300),
