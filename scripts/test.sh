@@ -23,6 +23,10 @@ fi
 # machine gains nothing from them.
 export CARGO_INCREMENTAL=0
 
+# Free disk space before and after, so a machine that runs short says so.
+df -h . | tail -1 | awk '{print "== disk: " $4 " free"}'
+trap 'df -h . | tail -1 | awk "{print \"== disk: \" \$4 \" free\"}"' EXIT
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
