@@ -7,171 +7,43 @@
 //!
 //! The trials run concurrently in many rooms (real time, nothing scaled),
 //! so a thousand of them take seconds, not a quarter of an hour.
+//!
+//! On a loaded machine the links are not the only delay: a press can sit
+//! in a starved task before it reaches the proxy, or the proxy can wake
+//! late. Each trial therefore measures every press's real one-way delay
+//! (when the server read it, from the host's queue, minus the instant the
+//! press was made, both on this machine's clock; an upper bound, as the
+//! opening is taken when the host read the question) and the real gap
+//! between the presses (their
+//! stamps, taken when they were made, not when they were scheduled). A
+//! trial where a press took longer than its link can (delay + jitter +
+//! slack) is not the link the test describes: it is excluded and counted,
+//! and too many exclusions fail the test rather than pass it vacuously.
 
 mod common;
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::future::join_all;
-use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
-use common::{Client, NewRoom, Server};
+use common::fair::{delaying_proxy, wall_ms, SyncPlayer};
+use common::{Client, Server};
 
 /// One-way delays of the three links, ms.
 const LINKS: [u64; 3] = [20, 100, 300];
-/// Jitter of each chunk's delay, as a fraction of the link's delay.
-const JITTER: f64 = 0.2;
+/// What a loaded machine may add to a link's longest delay before the
+/// trial no longer runs on the link it describes, ms.
+const SCHEDULING_SLACK_MS: f64 = 15.0;
+/// Clock probes every player answers before the trials start (the
+/// server's first burst).
+const SYNC_REPLIES: usize = 5;
 /// The collection window of the compensated rooms: it must cover the
 /// largest difference of one-way delays (300 · 1.2 − 20 · 0.8 = 344 ms).
 const WINDOW_MS: u64 = 400;
-
-/// Server wall clock in ms, the time base shared with the server.
-fn wall_ms() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(0.0)
-}
-
-/// A TCP proxy to `target` that holds every chunk for `one_way` ms ± jitter
-/// in each direction, never reordering bytes.
-async fn delaying_proxy(target: SocketAddr, one_way: u64) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((inbound, _)) = listener.accept().await {
-            let Ok(outbound) = TcpStream::connect(target).await else {
-                continue;
-            };
-            inbound.set_nodelay(true).ok();
-            outbound.set_nodelay(true).ok();
-            let (in_read, in_write) = inbound.into_split();
-            let (out_read, out_write) = outbound.into_split();
-            tokio::spawn(pump(in_read, out_write, one_way));
-            tokio::spawn(pump(out_read, in_write, one_way));
-        }
-    });
-    addr
-}
-
-/// Copies `from` to `to`, each chunk delivered `delay` ± jitter after it
-/// was read, and never before the chunk read ahead of it.
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    delay: u64,
-) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
-    let writer = tokio::spawn(async move {
-        while let Some((at, bytes)) = rx.recv().await {
-            tokio::time::sleep_until(at).await;
-            if to.write_all(&bytes).await.is_err() {
-                return;
-            }
-        }
-        let _ = to.shutdown().await;
-    });
-    let mut last = Instant::now();
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let factor = rand::rng().random_range((1.0 - JITTER)..=(1.0 + JITTER));
-        let at =
-            (Instant::now() + Duration::from_secs_f64(delay as f64 * factor / 1000.0)).max(last);
-        last = at;
-        if tx.send((at, buf[..n].to_vec())).is_err() {
-            break;
-        }
-    }
-    drop(tx);
-    let _ = writer.await;
-}
-
-/// A player behind a proxy whose socket answers clock probes by itself.
-struct SyncPlayer {
-    id: u64,
-    out: mpsc::UnboundedSender<Message>,
-    /// Client clock minus wall clock.
-    skew: f64,
-    /// The link's one-way delay, ms.
-    link: u64,
-}
-
-impl SyncPlayer {
-    async fn join(proxy: SocketAddr, room: &NewRoom, name: &str, link: u64) -> SyncPlayer {
-        let url = format!("ws://{proxy}/ws");
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("connect");
-        let (mut sink, mut stream) = ws.split();
-        let join = json!({"type": "join", "room": room.code, "name": name, "sync": true});
-        sink.send(Message::text(join.to_string())).await.unwrap();
-        let id = loop {
-            let Some(Ok(Message::Text(text))) = stream.next().await else {
-                panic!("{name}: socket closed before welcome");
-            };
-            let msg: Value = serde_json::from_str(text.as_str()).unwrap();
-            if msg["type"] == "welcome" {
-                break msg["player_id"].as_u64().expect("player_id");
-            }
-        };
-        let skew = rand::rng().random_range(-3.6e6..3.6e6);
-        let (out, mut rx) = mpsc::unbounded_channel::<Message>();
-        tokio::spawn(async move {
-            while let Some(msg) = rx.recv().await {
-                if sink.send(msg).await.is_err() {
-                    return;
-                }
-            }
-        });
-        let replies = out.clone();
-        tokio::spawn(async move {
-            while let Some(Ok(msg)) = stream.next().await {
-                let Message::Text(text) = msg else { continue };
-                let Ok(msg) = serde_json::from_str::<Value>(text.as_str()) else {
-                    continue;
-                };
-                if msg["type"] == "sync" {
-                    let reply = json!({"type": "sync_reply", "id": msg["id"], "client_ms": wall_ms() + skew});
-                    let _ = replies.send(Message::text(reply.to_string()));
-                }
-            }
-        });
-        SyncPlayer {
-            id,
-            out,
-            skew,
-            link,
-        }
-    }
-
-    /// Presses at `at`, claiming a press `forge_ms` earlier than the real
-    /// one; resolves to the real press instant (wall ms).
-    fn press(&self, qid: u64, at: Instant, forge_ms: f64) -> oneshot::Receiver<f64> {
-        let (done, stamped) = oneshot::channel();
-        let out = self.out.clone();
-        let skew = self.skew;
-        tokio::spawn(async move {
-            tokio::time::sleep_until(at).await;
-            let pressed = wall_ms();
-            let buzz = json!({"type": "buzz", "qid": qid, "pressed_ms": pressed + skew - forge_ms});
-            let _ = out.send(Message::text(buzz.to_string()));
-            let _ = done.send(pressed);
-        });
-        stamped
-    }
-}
 
 /// A room with one player on each of `links`, every link through its proxy.
 struct Table {
@@ -199,27 +71,87 @@ async fn table(
     Table { host, players }
 }
 
+/// One press of a trial, as made and as the server saw it.
+#[derive(Debug, Clone)]
+struct Press {
+    player: usize,
+    /// Wall ms the press was made.
+    pressed: f64,
+    /// The link's longest one-way delay, ms.
+    link_max: f64,
+    /// Wall ms the server read it (the host's queue counts from the
+    /// question's opening, taken as the instant the host read it).
+    arrival: Option<f64>,
+}
+
+impl Press {
+    /// Whether the press took longer to reach the server than its link
+    /// can: the machine, not the link, delayed it.
+    fn disturbed(&self) -> bool {
+        self.arrival
+            .is_none_or(|a| a - self.pressed > self.link_max + SCHEDULING_SLACK_MS)
+    }
+}
+
 /// One finished trial: who pressed when (wall ms), and who got the floor.
 #[derive(Debug, Clone)]
 struct Trial {
-    presses: Vec<(usize, f64)>,
+    presses: Vec<Press>,
     floor: usize,
     /// The host's queue, for the forger's bound.
     queue: Value,
 }
 
 impl Trial {
-    /// Presses sorted by the instant they were made.
+    /// (player, press instant), sorted by the instant they were made.
     fn sorted(&self) -> Vec<(usize, f64)> {
-        let mut p = self.presses.clone();
+        let mut p: Vec<(usize, f64)> = self.presses.iter().map(|p| (p.player, p.pressed)).collect();
         p.sort_by(|a, b| a.1.total_cmp(&b.1));
         p
     }
 
-    /// How far the first press was ahead of the second, ms.
+    /// How far the first press was really ahead of the second, ms.
     fn lead(&self) -> f64 {
         let p = self.sorted();
         p[1].1 - p[0].1
+    }
+
+    /// Whether any press was held up beyond its link by the machine.
+    fn disturbed(&self) -> bool {
+        self.presses.iter().any(Press::disturbed)
+    }
+
+    /// Each press's real one-way delay, ms, for the log.
+    fn delays(&self) -> Vec<(usize, f64)> {
+        self.presses
+            .iter()
+            .map(|p| (p.player, p.arrival.map_or(f64::NAN, |a| a - p.pressed)))
+            .collect()
+    }
+}
+
+/// How a batch of trials went: counted separately so a loaded machine
+/// shows up as exclusions, never as a silent pass.
+struct Tally {
+    total: usize,
+    /// Real gap under 30 ms: not judged.
+    close: usize,
+    /// A press slower than its link: excluded.
+    disturbed: usize,
+    judged: Vec<Trial>,
+}
+
+fn tally(trials: Vec<Trial>, min_lead: f64) -> Tally {
+    let total = trials.len();
+    let (apart, close): (Vec<Trial>, Vec<Trial>) =
+        trials.into_iter().partition(|t| t.lead() >= min_lead);
+    let (disturbed, judged): (Vec<Trial>, Vec<Trial>) =
+        apart.into_iter().partition(Trial::disturbed);
+    Tally {
+        total,
+        close: close.len(),
+        disturbed: disturbed.len(),
+        judged,
     }
 }
 
@@ -232,6 +164,10 @@ impl Table {
             .send_json(json!({"type": "ask", "mode": "buzz"}))
             .await;
         let question = self.host.recv_until("question").await;
+        // The question opened before the host read it: arrivals counted
+        // from here are, if anything, late, so a press's delay is never
+        // taken for shorter than it was.
+        let opened = wall_ms();
         let qid = question["qid"].as_u64().expect("qid");
         // The ask is on the host's direct link: the question is open by
         // the time the earliest press could arrive.
@@ -245,7 +181,12 @@ impl Table {
             .collect();
         let mut made = Vec::new();
         for (i, stamp) in stamps {
-            made.push((i, stamp.await.expect("pressed")));
+            made.push(Press {
+                player: i,
+                pressed: stamp.await.expect("pressed"),
+                link_max: self.players[i].max_one_way_ms(),
+                arrival: None,
+            });
         }
         let n = presses.len();
         let queue = self
@@ -263,6 +204,14 @@ impl Table {
             .iter()
             .position(|p| p.id == floor_id)
             .expect("floor is a player");
+        for press in &mut made {
+            let id = self.players[press.player].id;
+            press.arrival = queue["queue"]
+                .as_array()
+                .and_then(|q| q.iter().find(|e| e["player_id"] == id))
+                .and_then(|e| e["arrival_ms"].as_f64())
+                .map(|ms| opened + ms);
+        }
         Trial {
             presses: made,
             floor,
@@ -279,9 +228,17 @@ async fn proxies(server: &Server) -> Vec<(u64, SocketAddr)> {
     out
 }
 
-/// Waits until every player's clock has been sampled a few times.
-async fn let_clocks_settle() {
-    tokio::time::sleep(Duration::from_millis(1_800)).await;
+/// Waits until every player of every table answered the server's first
+/// clock probes (however long a loaded machine takes), so no trial runs
+/// with a player the server cannot compensate yet.
+async fn let_clocks_settle(tables: &mut [Table]) {
+    join_all(
+        tables
+            .iter_mut()
+            .flat_map(|t| t.players.iter_mut())
+            .map(|p| p.synced(SYNC_REPLIES)),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -291,8 +248,9 @@ async fn the_first_press_wins_across_20_100_and_300_ms_links_in_99_percent() {
     let server = Server::start().await;
     let proxies = proxies(&server).await;
     let started = std::time::Instant::now();
-    let tables = join_all((0..ROOMS).map(|_| table(&server, &proxies, &LINKS, WINDOW_MS))).await;
-    let_clocks_settle().await;
+    let mut tables =
+        join_all((0..ROOMS).map(|_| table(&server, &proxies, &LINKS, WINDOW_MS))).await;
+    let_clocks_settle(&mut tables).await;
     let runs: Vec<_> = tables
         .into_iter()
         .map(|mut t| {
@@ -326,29 +284,50 @@ async fn the_first_press_wins_across_20_100_and_300_ms_links_in_99_percent() {
     }
     let elapsed = started.elapsed();
     assert_eq!(trials.len(), ROOMS * TRIALS);
-    let apart: Vec<&Trial> = trials.iter().filter(|t| t.lead() >= 30.0).collect();
-    let right = apart.iter().filter(|t| t.floor == t.sorted()[0].0).count();
-    let close = trials.len() - apart.len();
-    let share = right as f64 / apart.len() as f64;
+    let t = tally(trials, 30.0);
+    let right = t
+        .judged
+        .iter()
+        .filter(|t| t.floor == t.sorted()[0].0)
+        .count();
+    let share = right as f64 / t.judged.len().max(1) as f64;
     println!(
-        "fair buzz: {right}/{} trials with presses >= 30 ms apart gave the floor to the first press ({:.2} %); {close} closer trials not judged; {:.1} s",
-        apart.len(),
+        "fair buzz: {right}/{} judged trials gave the floor to the first press ({:.2} %); of {} trials {} had presses under 30 ms apart (not judged) and {} a press the machine held up beyond its link (excluded); {:.1} s",
+        t.judged.len(),
         share * 100.0,
+        t.total,
+        t.close,
+        t.disturbed,
         elapsed.as_secs_f64()
     );
     // Misses, to see what went wrong if any.
-    for t in apart.iter().filter(|t| t.floor != t.sorted()[0].0).take(5) {
-        let links: Vec<(u64, f64)> = t
+    for m in t
+        .judged
+        .iter()
+        .filter(|t| t.floor != t.sorted()[0].0)
+        .take(5)
+    {
+        let first = m.sorted()[0].1;
+        let links: Vec<(u64, f64)> = m
             .sorted()
             .iter()
-            .map(|(i, at)| (LINKS[*i], at - t.sorted()[0].1))
+            .map(|(i, at)| (LINKS[*i], at - first))
             .collect();
-        println!("  miss: presses (link, ms after first) {links:?}, floor went to the {} ms link; queue {}", LINKS[t.floor], t.queue["queue"]);
+        println!(
+            "  miss: presses (link, ms after first) {links:?}, real delays {:?}, floor went to the {} ms link; queue {}",
+            m.delays(),
+            LINKS[m.floor],
+            m.queue["queue"]
+        );
     }
+    // The random gaps put about 85 % of trials 30 ms apart; a machine so
+    // loaded that most of them are excluded proves nothing and fails.
     assert!(
-        apart.len() >= trials.len() * 7 / 10,
-        "too few trials apart: {}",
-        apart.len()
+        t.judged.len() >= t.total / 2,
+        "too few trials judged: {} of {} ({} excluded as held up by the machine)",
+        t.judged.len(),
+        t.total,
+        t.disturbed
     );
     assert!(share >= 0.99, "only {:.2} % right", share * 100.0);
 }
@@ -359,8 +338,8 @@ async fn with_compensation_off_the_slow_player_loses_as_before() {
     const TRIALS: usize = 4;
     let server = Server::start().await;
     let proxies = proxies(&server).await;
-    let tables = join_all((0..ROOMS).map(|_| table(&server, &proxies, &[300, 20], 0))).await;
-    let_clocks_settle().await;
+    let mut tables = join_all((0..ROOMS).map(|_| table(&server, &proxies, &[300, 20], 0))).await;
+    let_clocks_settle(&mut tables).await;
     let runs: Vec<_> = tables
         .into_iter()
         .map(|mut t| {
@@ -379,7 +358,15 @@ async fn with_compensation_off_the_slow_player_loses_as_before() {
     for run in runs {
         trials.extend(run.await.expect("room run"));
     }
-    for t in &trials {
+    let t = tally(trials, 30.0);
+    println!(
+        "compensation off: {} judged, {} under 30 ms apart, {} held up by the machine",
+        t.judged.len(),
+        t.close,
+        t.disturbed
+    );
+    assert!(t.judged.len() >= t.total / 2, "too few trials judged");
+    for t in &t.judged {
         assert_eq!(t.sorted()[0].0, 0, "the slow player pressed first");
         assert_eq!(t.floor, 1, "arrival order: the fast player wins: {t:?}");
     }
@@ -395,13 +382,13 @@ async fn a_timestamp_forged_a_second_early_never_beats_a_press_more_than_its_bou
         .iter()
         .flat_map(|h| LINKS.iter().map(move |f| [*h, *f]))
         .collect();
-    let tables = join_all(
+    let mut tables = join_all(
         pairs
             .iter()
             .map(|links| table(&server, &proxies, links, WINDOW_MS)),
     )
     .await;
-    let_clocks_settle().await;
+    let_clocks_settle(&mut tables).await;
     let runs: Vec<_> = tables
         .into_iter()
         .map(|mut t| {
@@ -428,10 +415,11 @@ async fn a_timestamp_forged_a_second_early_never_beats_a_press_more_than_its_bou
         .collect();
     let mut judged = 0;
     let mut total = 0;
+    let mut disturbed = 0;
     for run in runs {
         for (honest, forger, held, trial) in run.await.expect("room run") {
             total += 1;
-            let lead = trial.presses[1].1 - trial.presses[0].1;
+            let lead = trial.presses[1].pressed - trial.presses[0].pressed;
             let clamped = trial.queue["queue"]
                 .as_array()
                 .is_some_and(|q| q.iter().any(|e| e["clamped"] == true));
@@ -440,7 +428,9 @@ async fn a_timestamp_forged_a_second_early_never_beats_a_press_more_than_its_bou
                 "the forged claim is flagged to the host: {}",
                 trial.queue
             );
-            if lead > held {
+            if trial.disturbed() {
+                disturbed += 1;
+            } else if lead > held {
                 judged += 1;
                 assert_eq!(
                     trial.floor, 0,
@@ -450,9 +440,9 @@ async fn a_timestamp_forged_a_second_early_never_beats_a_press_more_than_its_bou
             }
         }
     }
-    println!("forged claims: {judged}/{total} trials had the honest press more than the forger's bound earlier; the honest press won all of them");
+    println!("forged claims: {judged}/{total} trials had the honest press more than the forger's bound earlier; the honest press won all of them; {disturbed} held up by the machine (excluded)");
     assert!(
-        judged >= total * 3 / 4,
-        "too few judged trials: {judged}/{total}"
+        disturbed <= total / 2 && judged >= (total - disturbed) * 3 / 4,
+        "too few judged trials: {judged}/{total} ({disturbed} held up by the machine)"
     );
 }

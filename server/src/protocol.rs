@@ -196,7 +196,7 @@ pub enum ClientMsg {
 /// What the socket layer measured about a buzzer press: when it arrived
 /// and, once the client's clock has been sampled, the estimated clock
 /// offset and one-way delay bound (see `live::clock_sync`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PressTiming {
     /// Server time the press was read from the socket.
     pub arrival: Millis,

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod fair;
 pub mod game;
 pub mod services;
 

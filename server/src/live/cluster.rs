@@ -35,7 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::live::room::ConnId;
 use crate::live::rooms::{RoomHandle, ToRoom};
 use crate::live::ws::outbox::{Outbox, PushError, CLOSE_RESTART, CLOSE_ROOM_GONE, CLOSE_SLOW};
-use crate::protocol::{ClientMsg, Role};
+use crate::protocol::{ClientMsg, PressTiming, Role};
 use crate::state::AppState;
 
 /// Version of the relay envelope below. Nodes with another version refuse
@@ -95,11 +95,16 @@ pub enum Relay {
         conn: ConnId,
         msg: ClientMsg,
     },
-    /// To the owner: a later message of a remote socket.
+    /// To the owner: a later message of a remote socket. A buzz carries
+    /// what the socket's node measured of the client's clock and link
+    /// (never read from the client's wire, so not inside `msg`): arrival
+    /// on that node's wall clock, offset to it, one-way bound.
     Msg {
         room: String,
         conn: ConnId,
         msg: ClientMsg,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timing: Option<PressTiming>,
     },
     /// To the owner: a remote socket went away.
     Bye { room: String, conn: ConnId },
@@ -426,7 +431,15 @@ async fn dispatch(cluster: &Arc<Cluster>, state: &AppState, relay: Relay) {
             }
             None => refuse(cluster, &from, &room, conn),
         },
-        Relay::Msg { room, conn, msg } => {
+        Relay::Msg {
+            room,
+            conn,
+            mut msg,
+            timing,
+        } => {
+            if let ClientMsg::Buzz { timing: slot, .. } = &mut msg {
+                *slot = timing;
+            }
             if let Some(handle) = state.rooms().get(&room) {
                 let _ = handle.send(ToRoom::RemoteMessage { conn, msg }).await;
             }
@@ -674,10 +687,15 @@ impl ProxyTask {
                 });
             }
             ToRoom::Message { conn, msg } if self.conns.contains_key(&conn) => {
+                let timing = match &msg {
+                    ClientMsg::Buzz { timing, .. } => *timing,
+                    _ => None,
+                };
                 self.relay(Relay::Msg {
                     room: self.code.clone(),
                     conn,
                     msg,
+                    timing,
                 });
             }
             ToRoom::Disconnected { conn } if self.conns.remove(&conn).is_some() => {
@@ -805,6 +823,32 @@ pub fn target_for(to: &crate::live::room::Audience, conns: Vec<ConnId>) -> Targe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relayed_buzz_keeps_the_timing_its_node_measured() {
+        let timing = PressTiming {
+            arrival: 1_700_000_000_123,
+            offset_ms: Some(-3_600_000.5),
+            bound_ms: 312,
+        };
+        let buzz = Relay::Msg {
+            room: "ABCDEF".into(),
+            conn: 9,
+            msg: ClientMsg::Buzz {
+                qid: 3,
+                pressed_ms: Some(1_699_996_400_000.0),
+                timing: None,
+            },
+            timing: Some(timing),
+        };
+        assert_eq!(decode(encode(&buzz).unwrap().as_bytes()), Some(buzz));
+        // Other messages carry none, and an envelope without it still decodes.
+        let plain = r#"{"v":1,"t":"msg","room":"ABCDEF","conn":9,"msg":{"type":"ping"}}"#;
+        assert!(matches!(
+            decode(plain.as_bytes()),
+            Some(Relay::Msg { timing: None, .. })
+        ));
+    }
 
     #[test]
     fn relay_messages_round_trip_and_strangers_are_dropped() {
