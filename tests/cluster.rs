@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use common::node::{create_room, Endpoint, Node};
 use common::services::{Postgres, Redis};
 use common::Server;
 
@@ -229,4 +230,256 @@ async fn a_node_of_another_version_refuses_to_join() {
     let text = format!("{err:#}");
     assert!(text.contains("relay version"), "{text}");
     assert!(text.contains("refusing to join"), "{text}");
+}
+
+/// Reconnects a player whose node died: tries `nodes` in turn with its
+/// resume token until one seats it (the room is being taken over
+/// meanwhile, so `cluster_unavailable` and closes are retried).
+async fn resume_anywhere(
+    nodes: &[&dyn Endpoint],
+    code: &str,
+    token: &str,
+    within: Duration,
+) -> (common::Client, Value) {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut attempt = 0usize;
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no node seated the player again within {within:?}"
+        );
+        let node = nodes[attempt % nodes.len()];
+        attempt += 1;
+        let mut client = common::Client::connect(&node.ws_url()).await;
+        client
+            .send_json(json!({"type": "resume", "room": code, "resume_token": token}))
+            .await;
+        match client.next_event(Duration::from_secs(6)).await {
+            Some(common::client::Event::Json(m)) if m["type"] == "welcome" => return (client, m),
+            Some(common::client::Event::Json(m)) => {
+                assert!(
+                    m["type"] == "error" && m["code"] == "cluster_unavailable",
+                    "unexpected answer while the room moves: {m}"
+                );
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_owner_killed_mid_question_the_room_goes_on_elsewhere() {
+    let (pg, redis) = tokio::task::spawn_blocking(|| (Postgres::start(), Redis::start()))
+        .await
+        .unwrap();
+    let db = pg.new_database();
+    // Node a, the owner, is a process of its own, so it can die by SIGKILL.
+    let args = |name: &str| {
+        vec![
+            "--redis-url".to_string(),
+            redis.url(),
+            "--database-url".to_string(),
+            db.clone(),
+            "--node-id".to_string(),
+            format!("node-{name}"),
+        ]
+    };
+    let a_args = args("a");
+    let mut a = tokio::task::spawn_blocking(move || Node::start(&a_args))
+        .await
+        .unwrap();
+    let mut survivors = Vec::new();
+    for name in ["b", "c"] {
+        let (db, redis_url) = (db.clone(), redis.url());
+        survivors.push(
+            Server::start_with(move |c| {
+                c.database_url = Some(db);
+                c.redis_url = Some(redis_url);
+                c.node_id = Some(format!("node-{name}"));
+            })
+            .await,
+        );
+    }
+    let [b, c] = [&survivors[0], &survivors[1]];
+    let room = create_room(&a, json!({"title": "Failover"})).await;
+    let mut host = common::game::host(b, &room).await;
+    let mut screen = common::game::screen(c, &room).await;
+    // p0 and p3 on the owner, p1 on b, p2 on c.
+    let mut players = Vec::new();
+    for (i, node) in [&a as &dyn Endpoint, b, c, &a].into_iter().enumerate() {
+        players.push(join_on(node, &room, &format!("p{i}")).await);
+    }
+    host.recv_matching("a roster of four", |m| {
+        m["type"] == "roster" && m["players"].as_array().is_some_and(|p| p.len() == 4)
+    })
+    .await;
+
+    // Question 1 is played to its reveal: a closed question with scores.
+    let mut others: Vec<&mut common::Client> = players.iter_mut().map(|p| &mut p.client).collect();
+    others.push(&mut screen);
+    let q1 = common::game::ask(&mut host, "vote", json!({}), &mut others).await;
+    for (i, p) in players.iter_mut().enumerate() {
+        p.client
+            .send_json(json!({"type": "vote", "qid": q1["qid"], "choice": i % 2}))
+            .await;
+        p.client.recv_until("ack").await;
+    }
+    host.send_json(json!({"type": "close"})).await;
+    host.recv_until("closed").await;
+    host.send_json(json!({"type": "reveal"})).await;
+    let reveal = host.recv_until("reveal").await;
+    // After one question a player's score is its points on it.
+    let scores: Vec<i64> = players
+        .iter()
+        .map(|p| reveal["points"][p.id.to_string()].as_i64().unwrap_or(0))
+        .collect();
+    assert!(scores.iter().any(|s| *s > 0), "{reveal}");
+    for p in players.iter_mut() {
+        p.client.recv_until("reveal").await;
+    }
+    let q1_counts = screen.recv_until("reveal").await["counts"].clone();
+
+    // Question 2 is open; p0 (on the owner) and p1 (on b) answer, acked.
+    let mut others: Vec<&mut common::Client> = players.iter_mut().map(|p| &mut p.client).collect();
+    others.push(&mut screen);
+    let q2 = common::game::ask(&mut host, "vote", json!({}), &mut others).await;
+    let qid2 = q2["qid"].clone();
+    for i in [0, 1] {
+        players[i]
+            .client
+            .send_json(json!({"type": "vote", "qid": qid2, "choice": 0}))
+            .await;
+        players[i].client.recv_until("ack").await;
+    }
+    host.recv_matching("two answers", |m| {
+        m["type"] == "tally" && m["answered"] == 2
+    })
+    .await;
+
+    // The owner dies.
+    let killed = tokio::time::Instant::now();
+    a.kill9();
+
+    // Sockets on b and c stay connected and get the restored question.
+    let fresh = |qid: Value| {
+        move |m: &Value| m["type"] == "welcome" && m["state"]["question"]["qid"] == qid
+    };
+    let mut waits = Vec::new();
+    let (left, right) = players.split_at_mut(2);
+    for client in [
+        &mut host,
+        &mut screen,
+        &mut left[1].client,
+        &mut right[0].client,
+    ] {
+        let w = client
+            .recv_matching("a fresh welcome with question 2", fresh(qid2.clone()))
+            .await;
+        waits.push((killed.elapsed(), w));
+    }
+    for (took, _) in &waits {
+        assert!(*took <= Duration::from_secs(10), "restored after {took:?}");
+    }
+    let host_welcome = &waits[0].1;
+    assert_eq!(host_welcome["role"], "host");
+    assert_eq!(
+        host_welcome["state"]["tally"]["answered"], 2,
+        "both acknowledged answers came back: {host_welcome}"
+    );
+    let p1_welcome = &waits[2].1;
+    assert_eq!(p1_welcome["player_id"].as_u64(), Some(players[1].id));
+    assert_eq!(p1_welcome["state"]["pending"]["choices"], json!([0]));
+    for client in [&host, &screen, &players[1].client, &players[2].client] {
+        assert!(
+            !client.log.iter().any(|m| m["type"] == "error"),
+            "a surviving socket was sent an error: {:?}",
+            client.log
+        );
+    }
+
+    // The dead node's players come back on b and c with seat and score.
+    let nodes: [&dyn Endpoint; 2] = [b, c];
+    for i in [0, 3] {
+        let (client, welcome) = resume_anywhere(
+            &nodes[i % 2..],
+            &room.code,
+            &players[i].resume_token,
+            Duration::from_secs(15),
+        )
+        .await;
+        assert_eq!(welcome["player_id"].as_u64(), Some(players[i].id));
+        assert_eq!(welcome["state"]["question"]["qid"], qid2);
+        assert_eq!(
+            welcome["state"]["you"]["score"].as_i64(),
+            Some(scores[i]),
+            "{welcome}"
+        );
+        players[i].client = client;
+    }
+    // p0 votes again (once is all that counts), p2 and p3 for the first time.
+    for (i, choice) in [(0, 0), (2, 1), (3, 1)] {
+        players[i]
+            .client
+            .send_json(json!({"type": "vote", "qid": qid2, "choice": choice}))
+            .await;
+        players[i].client.recv_until("ack").await;
+    }
+    host.send_json(json!({"type": "close"})).await;
+    let closed = host.recv_until("closed").await;
+    assert_eq!(closed["qid"], qid2);
+    let tally = host
+        .recv_matching("four answers", |m| {
+            m["type"] == "tally" && m["answered"] == 4
+        })
+        .await;
+    host.send_json(json!({"type": "end"})).await;
+    host.recv_until("ended").await;
+
+    // Every closed question, every acknowledged vote, once, on both nodes.
+    for node in [b, c] {
+        let mut stored = Value::Null;
+        for _ in 0..100 {
+            let (status, body) = results(node, &room.code, &room.host_token).await;
+            if status == 200 && body["ended"] == json!(true) {
+                stored = body;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let questions = stored["questions"].as_array().expect("questions");
+        let qids: Vec<&Value> = questions.iter().map(|q| &q["qid"]).collect();
+        assert_eq!(qids, vec![&q1["qid"], &qid2], "{stored}");
+        assert_eq!(questions[0]["counts"], q1_counts, "{stored}");
+        assert_eq!(questions[1]["counts"], tally["counts"], "{stored}");
+        let counted: u64 = questions[1]["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_u64)
+            .sum();
+        assert_eq!(counted, 4, "one vote per player: {stored}");
+        assert_eq!(questions[1]["counts"][0], 2, "{stored}");
+        assert_eq!(questions[1]["counts"][1], 2, "{stored}");
+    }
+    eprintln!(
+        "failover: surviving sockets had the restored question after {:?}",
+        waits.iter().map(|(t, _)| *t).collect::<Vec<_>>()
+    );
+}
+
+/// Joins `name` on any node.
+async fn join_on(node: &dyn Endpoint, room: &common::NewRoom, name: &str) -> common::game::Player {
+    let mut client = common::Client::connect(&node.ws_url()).await;
+    client
+        .send_json(json!({"type": "join", "room": room.code, "name": name}))
+        .await;
+    let welcome = client.recv_until("welcome").await;
+    assert_eq!(welcome["role"], "player", "{welcome}");
+    common::game::Player {
+        id: welcome["player_id"].as_u64().expect("player_id"),
+        resume_token: welcome["resume_token"].as_str().unwrap().to_string(),
+        name: name.to_string(),
+        client,
+    }
 }

@@ -3,7 +3,8 @@
 
 use serde_json::{json, Value};
 
-use super::{Client, NewRoom, Server};
+use super::node::Endpoint;
+use super::{Client, NewRoom};
 
 /// A player socket with its seat.
 pub struct Player {
@@ -15,7 +16,7 @@ pub struct Player {
 
 /// Connects and identifies as the room's host; returns the socket after
 /// its `welcome`.
-pub async fn host(server: &Server, room: &NewRoom) -> Client {
+pub async fn host(server: &impl Endpoint, room: &NewRoom) -> Client {
     let mut client = Client::connect(&server.ws_url()).await;
     client
         .send_json(json!({"type": "host", "room": room.code, "token": room.host_token}))
@@ -26,7 +27,7 @@ pub async fn host(server: &Server, room: &NewRoom) -> Client {
 }
 
 /// Connects and joins as `name`.
-pub async fn join(server: &Server, room: &NewRoom, name: &str) -> Player {
+pub async fn join(server: &impl Endpoint, room: &NewRoom, name: &str) -> Player {
     let mut client = Client::connect(&server.ws_url()).await;
     client
         .send_json(json!({"type": "join", "room": room.code, "name": name}))
@@ -45,7 +46,12 @@ pub async fn join(server: &Server, room: &NewRoom, name: &str) -> Player {
 }
 
 /// Joins `n` players named `{prefix}1..n`.
-pub async fn join_many(server: &Server, room: &NewRoom, prefix: &str, n: usize) -> Vec<Player> {
+pub async fn join_many(
+    server: &impl Endpoint,
+    room: &NewRoom,
+    prefix: &str,
+    n: usize,
+) -> Vec<Player> {
     let mut players = Vec::with_capacity(n);
     for i in 1..=n {
         players.push(join(server, room, &format!("{prefix}{i}")).await);
@@ -54,7 +60,7 @@ pub async fn join_many(server: &Server, room: &NewRoom, prefix: &str, n: usize) 
 }
 
 /// Connects as a big screen.
-pub async fn screen(server: &Server, room: &NewRoom) -> Client {
+pub async fn screen(server: &impl Endpoint, room: &NewRoom) -> Client {
     let mut client = Client::connect(&server.ws_url()).await;
     client
         .send_json(json!({"type": "screen", "room": room.code}))

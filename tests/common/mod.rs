@@ -4,6 +4,7 @@
 pub mod client;
 pub mod fair;
 pub mod game;
+pub mod node;
 pub mod services;
 
 use std::net::SocketAddr;

@@ -108,11 +108,15 @@ pub enum Relay {
     },
     /// To the owner: a remote socket went away.
     Bye { room: String, conn: ConnId },
-    /// To a socket's node: the role the owner gave it (`None`: refused).
+    /// To a socket's node: the role the owner gave it (`None`: refused),
+    /// and the first message that seats it again wherever the room runs
+    /// next (the owner died, or Redis was away and it missed messages).
     Role {
         room: String,
         conn: ConnId,
         role: Option<Role>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        again: Option<ClientMsg>,
     },
     /// To a socket's node: frame text for some of its sockets.
     Out {
@@ -324,7 +328,7 @@ impl Cluster {
 
     /// A handle for room `code`, owned by `owner`, that local sockets can
     /// attach to as if the room ran here.
-    pub fn proxy(self: &Arc<Self>, code: &str, owner: &str) -> RoomHandle {
+    pub fn proxy(self: &Arc<Self>, state: &AppState, code: &str, owner: &str) -> RoomHandle {
         if let Some(p) = self.proxies.get(code) {
             if !p.handle.is_closed() {
                 return p.handle.clone();
@@ -342,10 +346,13 @@ impl Cluster {
         );
         let task = ProxyTask {
             cluster: self.clone(),
+            state: state.clone(),
             code: code.to_string(),
             owner: Arc::from(owner),
             conns: HashMap::new(),
             waiting: HashMap::new(),
+            local: None,
+            outage: false,
         };
         tokio::spawn(task.run(rx, from_owner, handle.clone()));
         handle
@@ -487,19 +494,26 @@ fn refuse(cluster: &Cluster, node: &str, room: &str, conn: ConnId) {
             room: room.to_string(),
             conn,
             role: None,
+            again: None,
         },
     );
 }
 
-/// Renews the leases of the rooms this node runs.
+/// Renews the leases of the rooms this node runs, every [`RENEW_EVERY`],
+/// and soon again after Redis failed, so leases lost to a Redis restart
+/// are claimed back before any other node may take those rooms over (see
+/// [`TAKE_OVER_GRACE`]). A room whose lease another node holds now (this
+/// node was cut off from Redis for longer than a lease) stops here.
 async fn renew_loop(cluster: Arc<Cluster>, state: AppState) {
     let script = redis::Script::new(RENEW_SCRIPT);
     let mut redis = cluster.redis.clone();
+    let mut failed = false;
     loop {
-        tokio::time::sleep(RENEW_EVERY).await;
+        tokio::time::sleep(if failed { RENEW_RETRY } else { RENEW_EVERY }).await;
         if state.is_shutting_down() {
             return;
         }
+        failed = false;
         for handle in state.rooms().handles() {
             let renewed: Result<i64, _> = script
                 .key(lease_key(handle.code()))
@@ -511,40 +525,91 @@ async fn renew_loop(cluster: Arc<Cluster>, state: AppState) {
             match renewed {
                 Ok(1) => {}
                 Ok(_) => {
-                    // Expired (Redis was away) or taken: take it back if free.
+                    // Expired (Redis was away or restarted) or taken: take
+                    // it back if free, else leave it to its new owner.
                     match cluster.claim(handle.code()).await {
-                        Ok(true) => {}
-                        Ok(false) => tracing::error!(
-                            room = handle.code(),
-                            "another node holds this room's lease"
-                        ),
-                        Err(_) => break,
+                        Ok(true) => {
+                            tracing::info!(room = handle.code(), "lease claimed back")
+                        }
+                        Ok(false) => {
+                            tracing::warn!(
+                                room = handle.code(),
+                                "another node holds this room's lease; handing it over"
+                            );
+                            let _ = handle.send(ToRoom::Yield).await;
+                        }
+                        Err(_) => {
+                            failed = true;
+                            break;
+                        }
                     }
                 }
-                Err(_) => break,
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
             }
         }
     }
 }
 
+/// How soon leases are renewed again after Redis failed.
+const RENEW_RETRY: Duration = Duration::from_millis(250);
+
 /// How often a node looks for stored running rooms that nobody runs.
 const TAKE_OVER_EVERY: Duration = Duration::from_millis(1_000);
+
+/// How long Redis must have been up without a restart before a node takes
+/// over rooms with no lease: a restarted Redis has lost every lease, and
+/// their live owners claim them back within [`RENEW_RETRY`] to
+/// [`RENEW_EVERY`]; only a room still without a lease after that has no
+/// owner. Without it two nodes could run one room after a Redis restart.
+const TAKE_OVER_GRACE: Duration = Duration::from_millis(3_000);
+
+/// Redis's `run_id`, which changes whenever the server restarts (and with
+/// it every lease is gone).
+async fn redis_run_id(cluster: &Cluster) -> Option<String> {
+    let mut redis = cluster.redis.clone();
+    let info: Result<String, _> = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut redis)
+        .await;
+    cluster.mark(info.is_ok());
+    let info = info.ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("run_id:"))
+        .map(|id| id.trim().to_string())
+}
 
 /// Takes over running rooms whose owner is gone: every
 /// [`TAKE_OVER_EVERY`], each room the shared store holds as running, not
 /// live here and with no lease, is claimed; the node that gets the lease
 /// restores it from its last checkpoint (open question, acknowledged
 /// answers and all) and runs it. Sockets of the dead node resume on any
-/// node with their tokens.
+/// node with their tokens; sockets on other nodes are seated in the
+/// restored room by their proxies. Nothing is taken over until Redis has
+/// been up, the same server, for [`TAKE_OVER_GRACE`].
 pub async fn take_over_loop(state: AppState) {
     let Some(cluster) = state.cluster().cloned() else {
         return;
     };
+    let mut seen: Option<(String, tokio::time::Instant)> = None;
     loop {
         if state.is_shutting_down() {
             return;
         }
-        if cluster.is_up() || cluster.owner_of("-").await.is_ok() {
+        match redis_run_id(&cluster).await {
+            None => seen = None,
+            Some(id) => {
+                if seen.as_ref().is_none_or(|(known, _)| *known != id) {
+                    seen = Some((id, tokio::time::Instant::now()));
+                }
+            }
+        }
+        if seen
+            .as_ref()
+            .is_some_and(|(_, since)| since.elapsed() >= TAKE_OVER_GRACE)
+        {
             take_over_once(&cluster, &state).await;
         }
         tokio::time::sleep(TAKE_OVER_EVERY).await;
@@ -601,12 +666,34 @@ async fn take_over_once(cluster: &Arc<Cluster>, state: &AppState) {
 /// A local stand-in for a room owned by another node.
 struct ProxyTask {
     cluster: Arc<Cluster>,
+    state: AppState,
     code: String,
     owner: Arc<str>,
-    /// Local sockets in the room, with the role the owner gave them.
-    conns: HashMap<ConnId, (Outbox, Option<Role>)>,
+    /// Local sockets in the room.
+    conns: HashMap<ConnId, ProxyConn>,
     /// First messages waiting for the owner's answer.
-    waiting: HashMap<ConnId, (oneshot::Sender<Option<Role>>, tokio::time::Instant)>,
+    waiting: HashMap<ConnId, Waiting>,
+    /// The room was restored on this node: its sockets go straight to it.
+    local: Option<RoomHandle>,
+    /// Redis could not be asked at the last look (the sockets were told).
+    outage: bool,
+}
+
+/// One local socket of a proxied room.
+struct ProxyConn {
+    outbox: Outbox,
+    /// The role the owner gave it, once it did.
+    role: Option<Role>,
+    /// The first message that seats it again, from the owner.
+    again: Option<ClientMsg>,
+}
+
+/// A first message sent to the owner and not yet answered.
+struct Waiting {
+    /// The socket task waiting for its role; `None` when the proxy itself
+    /// seated an attached socket again (after a move or an outage).
+    reply: Option<oneshot::Sender<Option<Role>>>,
+    until: tokio::time::Instant,
 }
 
 impl ProxyTask {
@@ -620,7 +707,7 @@ impl ProxyTask {
         loop {
             tokio::select! {
                 cmd = from_sockets.recv() => match cmd {
-                    Some(cmd) => self.on_socket(cmd),
+                    Some(cmd) => self.on_socket(cmd).await,
                     None => break,
                 },
                 relay = from_owner.recv() => match relay {
@@ -632,17 +719,8 @@ impl ProxyTask {
                     if self.conns.is_empty() && self.waiting.is_empty() {
                         break;
                     }
-                    if self.owner_moved().await {
-                        // The owner died and another node restored the room:
-                        // these sockets resume there (any node) and get the
-                        // restored room's state in their welcome.
-                        for (_, (outbox, _)) in self.conns.drain() {
-                            outbox.close(CLOSE_RESTART, "room moved to another node");
-                        }
-                        for (_, (reply, _)) in self.waiting.drain() {
-                            let _ = reply.send(None);
-                        }
-                        break;
+                    if self.local.is_none() {
+                        self.check_owner().await;
                     }
                 }
             }
@@ -650,17 +728,123 @@ impl ProxyTask {
         self.cluster
             .proxies
             .remove_if(&self.code, |_, p| p.handle.same_room(&handle));
-        for (_, (outbox, _)) in self.conns.drain() {
-            outbox.close(CLOSE_ROOM_GONE, "room closed");
+        if self.local.is_none() {
+            for (_, c) in self.conns.drain() {
+                c.outbox.close(CLOSE_ROOM_GONE, "room closed");
+            }
         }
     }
 
-    /// Whether another node than the one this proxy relays to now holds
-    /// the room's lease (a Redis error or a free lease is not a move).
-    async fn owner_moved(&self) -> bool {
+    /// Looks up who holds the room's lease: a new owner gets the sockets
+    /// seated again; Redis unreachable tells the sockets so; Redis back
+    /// after that seats them again with the same owner, since what it sent
+    /// meanwhile was lost.
+    async fn check_owner(&mut self) {
         match self.cluster.owner_of(&self.code).await {
-            Ok(Some(owner)) => *owner != *self.owner,
-            _ => false,
+            Err(_) => {
+                if !self.outage {
+                    self.outage = true;
+                    for c in self.conns.values() {
+                        send_cluster_unavailable(&c.outbox);
+                    }
+                }
+            }
+            Ok(Some(owner)) if *owner != *self.owner => {
+                self.outage = false;
+                self.rehome(owner).await;
+            }
+            Ok(_) => {
+                if std::mem::take(&mut self.outage) {
+                    tracing::info!(room = %self.code, "Redis is back; seating sockets again");
+                    self.seat_again(true);
+                }
+            }
+        }
+    }
+
+    /// The owner died and `owner` restored the room: every socket is
+    /// seated there with the message its old owner gave it, and gets the
+    /// restored room's `welcome`, without reconnecting.
+    async fn rehome(&mut self, owner: String) {
+        if owner == *self.cluster.node_id {
+            // Restored here: hand the sockets to the room itself (once it
+            // is registered; the next sweep looks again).
+            let Some(room) = self.state.rooms().get(&self.code) else {
+                return;
+            };
+            tracing::info!(room = %self.code, "room restored on this node; sockets moved to it");
+            let mut unseated = Vec::new();
+            for (conn, c) in &self.conns {
+                match &c.again {
+                    Some(msg) => {
+                        let (reply, _) = oneshot::channel();
+                        let hello = ToRoom::Hello {
+                            conn: *conn,
+                            msg: msg.clone(),
+                            outbox: c.outbox.clone(),
+                            reply,
+                        };
+                        if room.send(hello).await.is_err() {
+                            unseated.push(*conn);
+                        }
+                    }
+                    None => unseated.push(*conn),
+                }
+            }
+            self.drop_unseated(&unseated);
+            self.local = Some(room);
+            return;
+        }
+        tracing::info!(room = %self.code, owner = %owner, "room moved to another node; sockets follow");
+        self.owner = Arc::from(owner.as_str());
+        self.seat_again(false);
+    }
+
+    /// Sends every attached socket's seating message to the owner (after
+    /// a goodbye for its old place when the owner is the same one).
+    fn seat_again(&mut self, same_owner: bool) {
+        let until = tokio::time::Instant::now() + HELLO_TIMEOUT;
+        let mut unseated = Vec::new();
+        let mut hellos = Vec::new();
+        for (conn, c) in &self.conns {
+            match &c.again {
+                Some(msg) => hellos.push((*conn, msg.clone())),
+                None => unseated.push(*conn),
+            }
+        }
+        for (conn, msg) in hellos {
+            if same_owner {
+                self.relay(Relay::Bye {
+                    room: self.code.clone(),
+                    conn,
+                });
+            }
+            self.relay(Relay::Hello {
+                room: self.code.clone(),
+                from: self.cluster.node_id.to_string(),
+                conn,
+                msg,
+            });
+            self.waiting
+                .entry(conn)
+                .or_insert(Waiting { reply: None, until });
+        }
+        self.drop_unseated(&unseated);
+    }
+
+    /// Sockets that cannot be seated again are closed with 1012, so the
+    /// client reconnects and identifies itself.
+    fn drop_unseated(&mut self, conns: &[ConnId]) {
+        for conn in conns {
+            if let Some(c) = self.conns.remove(conn) {
+                c.outbox.close(CLOSE_RESTART, "room moved to another node");
+            }
+            if let Some(Waiting {
+                reply: Some(reply), ..
+            }) = self.waiting.remove(conn)
+            {
+                let _ = reply.send(None);
+            }
         }
     }
 
@@ -668,7 +852,14 @@ impl ProxyTask {
         self.cluster.send_to(&self.owner, &body);
     }
 
-    fn on_socket(&mut self, cmd: ToRoom) {
+    async fn on_socket(&mut self, cmd: ToRoom) {
+        if let Some(room) = &self.local {
+            if let ToRoom::Disconnected { conn } = &cmd {
+                self.conns.remove(conn);
+            }
+            let _ = room.send(cmd).await;
+            return;
+        }
         match cmd {
             ToRoom::Hello {
                 conn,
@@ -676,9 +867,21 @@ impl ProxyTask {
                 outbox,
                 reply,
             } => {
-                self.conns.insert(conn, (outbox, None));
-                self.waiting
-                    .insert(conn, (reply, tokio::time::Instant::now() + HELLO_TIMEOUT));
+                self.conns.insert(
+                    conn,
+                    ProxyConn {
+                        outbox,
+                        role: None,
+                        again: None,
+                    },
+                );
+                self.waiting.insert(
+                    conn,
+                    Waiting {
+                        reply: Some(reply),
+                        until: tokio::time::Instant::now() + HELLO_TIMEOUT,
+                    },
+                );
                 self.relay(Relay::Hello {
                     room: self.code.clone(),
                     from: self.cluster.node_id.to_string(),
@@ -686,7 +889,15 @@ impl ProxyTask {
                     msg,
                 });
             }
-            ToRoom::Message { conn, msg } if self.conns.contains_key(&conn) => {
+            ToRoom::Message { conn, msg } => {
+                let Some(c) = self.conns.get(&conn) else {
+                    return;
+                };
+                if self.outage {
+                    // Redis is away: say so rather than lose it silently.
+                    send_cluster_unavailable(&c.outbox);
+                    return;
+                }
                 let timing = match &msg {
                     ClientMsg::Buzz { timing, .. } => *timing,
                     _ => None,
@@ -711,16 +922,25 @@ impl ProxyTask {
 
     fn on_owner(&mut self, relay: Relay) {
         match relay {
-            Relay::Role { conn, role, .. } => {
-                if let Some((reply, _)) = self.waiting.remove(&conn) {
+            Relay::Role {
+                conn, role, again, ..
+            } => {
+                let waited = self.waiting.remove(&conn);
+                let seated_again = matches!(&waited, Some(Waiting { reply: None, .. }));
+                if let Some(Waiting {
+                    reply: Some(reply), ..
+                }) = waited
+                {
                     let _ = reply.send(role);
                 }
                 match role {
                     Some(role) => {
                         if let Some(entry) = self.conns.get_mut(&conn) {
-                            entry.1 = Some(role);
+                            entry.role = Some(role);
+                            entry.again = again;
                         }
                     }
+                    None if seated_again => self.drop_unseated(&[conn]),
                     None => {
                         self.conns.remove(&conn);
                     }
@@ -730,8 +950,8 @@ impl ProxyTask {
             Relay::Close {
                 conn, code, reason, ..
             } => {
-                if let Some((outbox, _)) = self.conns.remove(&conn) {
-                    outbox.close(code, &reason);
+                if let Some(c) = self.conns.remove(&conn) {
+                    c.outbox.close(code, &reason);
                 }
             }
             _ => {}
@@ -747,17 +967,17 @@ impl ProxyTask {
             Target::Roles(roles) => self
                 .conns
                 .iter()
-                .filter(|(_, (_, role))| role.is_some_and(|r| roles.contains(&r)))
+                .filter(|(_, c)| c.role.is_some_and(|r| roles.contains(&r)))
                 .map(|(conn, _)| *conn)
                 .collect(),
         };
         for conn in targets {
-            let Some((outbox, _)) = self.conns.get(&conn) else {
+            let Some(c) = self.conns.get(&conn) else {
                 continue;
             };
-            if let Err(PushError::Full) = outbox.try_push(frame.clone()) {
-                if let Some((outbox, _)) = self.conns.remove(&conn) {
-                    outbox.abort(CLOSE_SLOW, "slow");
+            if let Err(PushError::Full) = c.outbox.try_push(frame.clone()) {
+                if let Some(c) = self.conns.remove(&conn) {
+                    c.outbox.abort(CLOSE_SLOW, "slow");
                     crate::metrics::slow_client_evicted();
                     self.relay(Relay::Bye {
                         room: self.code.clone(),
@@ -769,21 +989,28 @@ impl ProxyTask {
     }
 
     /// First messages the owner never answered (it died, or Redis is
-    /// away): the socket learns the cluster is unavailable.
+    /// away): a joining socket learns the cluster is unavailable; one the
+    /// proxy was seating again is closed with 1012 and reconnects.
     fn expire_waiting(&mut self) {
         let now = tokio::time::Instant::now();
         let late: Vec<ConnId> = self
             .waiting
             .iter()
-            .filter(|(_, (_, at))| *at <= now)
+            .filter(|(_, w)| w.until <= now)
             .map(|(conn, _)| *conn)
             .collect();
         for conn in late {
-            if let Some((reply, _)) = self.waiting.remove(&conn) {
-                if let Some((outbox, _)) = self.conns.remove(&conn) {
-                    send_cluster_unavailable(&outbox);
+            match self.waiting.remove(&conn) {
+                Some(Waiting {
+                    reply: Some(reply), ..
+                }) => {
+                    if let Some(c) = self.conns.remove(&conn) {
+                        send_cluster_unavailable(&c.outbox);
+                    }
+                    let _ = reply.send(None);
                 }
-                let _ = reply.send(None);
+                Some(Waiting { reply: None, .. }) => self.drop_unseated(&[conn]),
+                None => {}
             }
         }
     }

@@ -107,6 +107,10 @@ pub enum ToRoom {
     RemoteMessage { conn: ConnId, msg: ClientMsg },
     /// A socket on another node went away; its seat is kept.
     RemoteBye { conn: ConnId },
+    /// Another node holds the room's lease (this node lost Redis long
+    /// enough for it to take the room over): stop running it here, write
+    /// nothing, and send the sockets to reconnect there.
+    Yield,
 }
 
 /// How to reach one live room. Cheap to clone.
@@ -407,6 +411,7 @@ fn spawn_owner(state: &AppState, room: Room, handle: RoomHandle, rx: mpsc::Recei
         host_away_since: Some(Instant::now()),
         last_tick: None,
         ended: false,
+        yielded: false,
         ack: AckCache::default(),
         durable: Durability::default(),
     };
@@ -433,6 +438,8 @@ struct Owner {
     host_away_since: Option<Instant>,
     last_tick: Option<Instant>,
     ended: bool,
+    /// Another node runs this room now.
+    yielded: bool,
     /// The last ack sent: in a vote storm every voter gets the same bytes.
     ack: AckCache,
     /// Sends held until the answers queued before them are committed.
@@ -498,6 +505,7 @@ enum Stop {
     Abandoned,
     Shutdown,
     Orphaned,
+    Yielded,
 }
 
 impl Owner {
@@ -509,6 +517,9 @@ impl Owner {
         let stop = loop {
             if self.ended {
                 break Stop::Ended;
+            }
+            if self.yielded {
+                break Stop::Yielded;
             }
             let wakeup = self.next_tick();
             let abandon_at = self.host_away_since.map(|since| since + grace);
@@ -582,6 +593,7 @@ impl Owner {
                             room: self.handle.code().to_string(),
                             conn,
                             role,
+                            again: self.room.rejoin_msg(conn),
                         },
                     );
                 }
@@ -596,6 +608,7 @@ impl Owner {
                     self.apply(Command::Disconnected { conn });
                 }
             }
+            ToRoom::Yield => self.yielded = true,
         }
     }
 
@@ -883,6 +896,18 @@ impl Owner {
                 return;
             }
             Stop::Orphaned => (CLOSE_ROOM_GONE, "room closed"),
+            Stop::Yielded => {
+                tracing::warn!("another node runs this room now; stopped here");
+                self.state.rooms().remove(&self.handle);
+                for (_, outbox) in self.conns.drain() {
+                    outbox.close(CLOSE_RESTART, "room moved to another node");
+                }
+                for (conn, node) in std::mem::take(&mut self.remote) {
+                    self.relay_close(&node, conn, CLOSE_RESTART, "room moved to another node");
+                }
+                self.state.refresh_gauges();
+                return;
+            }
         };
         self.state.rooms().remove(&self.handle);
         for (_, outbox) in self.conns.drain() {

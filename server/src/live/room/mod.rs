@@ -13,6 +13,7 @@ mod panel;
 mod players;
 mod question;
 mod recovery;
+mod rejoin;
 mod results;
 mod scoring;
 mod snapshot;

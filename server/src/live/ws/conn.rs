@@ -561,7 +561,7 @@ impl Socket {
         if let (None, Some(cluster), Some(code)) = (&room, self.state.cluster(), &code) {
             match cluster.owner_of(code).await {
                 Ok(Some(owner)) if owner != cluster.node_id() => {
-                    room = Some(cluster.proxy(code, &owner));
+                    room = Some(cluster.proxy(&self.state, code, &owner));
                 }
                 Ok(_) => {}
                 Err(_) => {
@@ -578,6 +578,19 @@ impl Socket {
                 answer_from_ended(&self.state, code, self.conn, msg, &self.outbox)
             });
             if ended {
+                return;
+            }
+            // A running room nobody holds right now: its owner died and
+            // another node is about to restore it. Not a wrong code.
+            let moving = self.state.cluster().is_some()
+                && code
+                    .as_deref()
+                    .is_some_and(|code| crate::storage::persist::code_taken(&self.state, code));
+            if moving {
+                self.send_error(
+                    "cluster_unavailable",
+                    "this room is moving to another node; try again in a few seconds",
+                );
                 return;
             }
             joins.record_failure(self.peer, now);
