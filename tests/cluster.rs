@@ -318,10 +318,12 @@ async fn the_owner_killed_mid_question_the_room_goes_on_elsewhere() {
     // Question 1 is played to its reveal: a closed question with scores.
     let mut others: Vec<&mut common::Client> = players.iter_mut().map(|p| &mut p.client).collect();
     others.push(&mut screen);
-    let q1 = common::game::ask(&mut host, "vote", json!({}), &mut others).await;
+    let q1 = common::game::ask(&mut host, "vote", json!({"kinds": ["choice"]}), &mut others).await;
+    // Every option is picked by someone, so someone is right.
+    let options = q1["options"].as_array().map_or(2, Vec::len);
     for (i, p) in players.iter_mut().enumerate() {
         p.client
-            .send_json(json!({"type": "vote", "qid": q1["qid"], "choice": i % 2}))
+            .send_json(json!({"type": "vote", "qid": q1["qid"], "choice": i % options}))
             .await;
         p.client.recv_until("ack").await;
     }

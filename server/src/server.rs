@@ -88,7 +88,7 @@ pub async fn run(
                 }
             };
             state.set_cluster(cluster.clone());
-            cluster.start(&state, &url)?;
+            cluster.start(&state, &url).await?;
             // Rooms nobody runs (this node's before a restart, or a dead
             // node's) are taken over by whoever claims them first.
             tokio::spawn(crate::live::cluster::take_over_loop(state.clone()));

@@ -177,6 +177,9 @@ pub struct Cluster {
     proxies: DashMap<String, Proxy>,
     /// Whether the last Redis round trip worked.
     up: AtomicBool,
+    /// Rooms this node holds the lease of and is restoring: what other
+    /// nodes relay for them waits here until the room runs.
+    arriving: DashMap<String, Vec<Relay>>,
 }
 
 /// How to reach one proxy task.
@@ -254,16 +257,26 @@ impl Cluster {
             outgoing,
             proxies: DashMap::new(),
             up: AtomicBool::new(true),
+            arriving: DashMap::new(),
         });
         tokio::spawn(publish_loop(cluster.clone(), queue));
         Ok(cluster)
     }
 
-    /// Starts listening on this node's channel and renewing leases.
-    pub fn start(self: &Arc<Self>, state: &AppState, url: &str) -> Result<(), JoinError> {
+    /// Starts listening on this node's channel and renewing leases;
+    /// returns once the channel is subscribed (or after a few seconds), so
+    /// a room created here right after start hears its remote sockets.
+    pub async fn start(self: &Arc<Self>, state: &AppState, url: &str) -> Result<(), JoinError> {
         let client = redis::Client::open(url)?;
-        tokio::spawn(listen_loop(self.clone(), state.clone(), client));
+        let (ready, subscribed) = oneshot::channel();
+        tokio::spawn(listen_loop(self.clone(), state.clone(), client, ready));
         tokio::spawn(renew_loop(self.clone(), state.clone()));
+        if tokio::time::timeout(HELLO_TIMEOUT, subscribed)
+            .await
+            .is_err()
+        {
+            tracing::warn!(node = %self.node_id, "cluster channel not subscribed yet");
+        }
         Ok(())
     }
 
@@ -390,13 +403,22 @@ async fn publish_loop(cluster: Arc<Cluster>, mut queue: mpsc::UnboundedReceiver<
 
 /// Listens on this node's channel, resubscribing after Redis comes back,
 /// and hands each message to the room or proxy it is for.
-async fn listen_loop(cluster: Arc<Cluster>, state: AppState, client: redis::Client) {
+async fn listen_loop(
+    cluster: Arc<Cluster>,
+    state: AppState,
+    client: redis::Client,
+    ready: oneshot::Sender<()>,
+) {
     let channel = node_channel(&cluster.node_id);
+    let mut ready = Some(ready);
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => {
                 if pubsub.subscribe(&channel).await.is_ok() {
                     tracing::info!(node = %cluster.node_id, "listening on the cluster channel");
+                    if let Some(ready) = ready.take() {
+                        let _ = ready.send(());
+                    }
                     let mut stream = pubsub.on_message();
                     while let Some(msg) = stream.next().await {
                         if let Some(relay) = decode(msg.get_payload_bytes()) {
@@ -419,6 +441,14 @@ async fn listen_loop(cluster: Arc<Cluster>, state: AppState, client: redis::Clie
 /// Hands a relayed message to the local room (owner side) or to the
 /// room's proxy (socket side).
 async fn dispatch(cluster: &Arc<Cluster>, state: &AppState, relay: Relay) {
+    if let Relay::Hello { room, .. } | Relay::Msg { room, .. } | Relay::Bye { room, .. } = &relay {
+        if state.rooms().get(room).is_none() {
+            if let Some(mut held) = cluster.arriving.get_mut(room) {
+                held.push(relay);
+                return;
+            }
+        }
+    }
     match relay {
         Relay::Hello {
             room,
@@ -641,6 +671,9 @@ async fn take_over_once(cluster: &Arc<Cluster>, state: &AppState) {
             Err(_) => return,
         }
         let code = stored.code.clone();
+        // Other nodes see the lease at once and seat their sockets here:
+        // what they send waits until the room runs.
+        cluster.arriving.insert(code.clone(), Vec::new());
         let restored = {
             let state = state.clone();
             tokio::task::spawn_blocking(move || {
@@ -659,6 +692,15 @@ async fn take_over_once(cluster: &Arc<Cluster>, state: &AppState) {
                 }
             }
             None => cluster.release(&code),
+        }
+        // Relays held meanwhile go to the room now (or are refused).
+        let held = cluster
+            .arriving
+            .remove(&code)
+            .map(|(_, held)| held)
+            .unwrap_or_default();
+        for relay in held {
+            dispatch(cluster, state, relay).await;
         }
     }
 }
