@@ -143,5 +143,65 @@ test('interview panel: two interviewers, three candidates, a printed report', as
   await report.pdf({ path: allPath, format: 'A4' });
   const all = fs.readFileSync(allPath).toString('latin1');
   assert.equal((all.match(/\/Type\s*\/Page[^s]/g) || []).length, 3, 'three candidates, three pages');
-  for (const page of [owner, irina, oleg, report]) assert.deepEqual(page.errors, []);
+  // The room history on /host lists the screening with its reports and
+  // results for the retention period, each format one click away.
+  await owner.goto(`${server.base}/host`);
+  const past = owner.locator(`[data-testid=history-room][data-code="${code}"]`);
+  await past.waitFor();
+  assert.equal(await past.getAttribute('data-status'), 'ended');
+  await past.getByTestId('history-kept').filter({ hasText: /\d/ }).waitFor();
+  const fromHistory = await newPage(browser, LAPTOP, 'history-report');
+  await fromHistory.goto(`${server.base}${await past.getByTestId('history-report').getAttribute('href')}`);
+  await fromHistory.locator('section.candidate').nth(2).waitFor();
+  assert.ok((await fromHistory.locator('body').innerText()).includes('Knew it at once'));
+  const fetched = await owner.evaluate(async (hrefs) => {
+    const out = [];
+    for (const href of hrefs) {
+      const r = await fetch(href);
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      out.push({ status: r.status, type: (r.headers.get('content-type') || '').split(';')[0], head: new TextDecoder().decode(bytes.slice(0, 8)).slice(0, 2) });
+    }
+    return out;
+  }, [await past.getByTestId('history-report-xlsx').getAttribute('href'), await past.getByTestId('history-report-csv').getAttribute('href')]);
+  assert.deepEqual(fetched, [
+    { status: 200, type: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', head: 'PK' },
+    { status: 200, type: 'text/csv', head: 'pl' },
+  ]);
+  const download = owner.waitForEvent('download');
+  await past.getByTestId('history-results').click();
+  assert.match((await download).suggestedFilename(), new RegExp(`quizroom-${code}-results\\.xlsx`));
+  await shot(owner, 'host-history');
+
+  for (const page of [owner, irina, oleg, report, fromHistory]) assert.deepEqual(page.errors, []);
+});
+
+test('past the retention period the history marks the room expired and its report link answers so', async () => {
+  const short = await startServer(['--retention-hours', '0']);
+  try {
+    const owner = await newPage(browser, LAPTOP, 'owner-expired');
+    owner.on('dialog', (d) => d.accept());
+    await owner.goto(`${short.base}/host`);
+    await owner.getByTestId('create-room').click();
+    await owner.waitForURL(/\/host\/[A-Z0-9]{6}$/);
+    const code = (await owner.getByTestId('room-code').textContent()).trim();
+    await owner.locator('.conn-online').waitFor();
+    await owner.getByTestId('end').click();
+    await owner.getByTestId('summary').waitFor();
+    await owner.goto(`${short.base}/host`);
+    const past = owner.locator(`[data-testid=history-room][data-code="${code}"]`);
+    await past.waitFor();
+    assert.equal(await past.getAttribute('data-status'), 'expired');
+    await past.getByTestId('history-status').filter({ hasText: 'deleted' }).waitFor();
+    assert.equal(await past.getByTestId('history-report').count(), 0, 'no links to what is gone');
+    // A report link kept from earlier gets a typed answer, not a blank page.
+    const reply = await owner.evaluate(async (code) => {
+      const token = JSON.parse(localStorage.getItem('quizroom.hostToken'));
+      const r = await fetch(`/api/rooms/${code}/report?token=${encodeURIComponent(token)}`);
+      return { status: r.status, code: (await r.json()).error.code };
+    }, code);
+    assert.deepEqual(reply, { status: 410, code: 'expired' });
+    assert.deepEqual(owner.errors, []);
+  } finally {
+    await short.stop();
+  }
 });

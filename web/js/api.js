@@ -143,6 +143,14 @@ export async function results(code, token) {
   );
 }
 
+/**
+ * The rooms a host token ran, live and ended, newest first, with links to
+ * their results and per-candidate reports while they are kept.
+ */
+export async function history(token) {
+  return parse(await fetch('/api/rooms', { headers: auth(token), cache: 'no-store' }));
+}
+
 /** URL of the QR code (SVG) that encodes `text`. */
 export function qrUrl(text) {
   return `/api/qr.svg?text=${encodeURIComponent(text)}`;

@@ -6,7 +6,7 @@
 import { prompt } from './markdown.js';
 import * as api from './api.js';
 import { add, h, letter, Region, typingIn } from './dom.js';
-import { errorText, onLangChange, t } from './i18n.js';
+import { errorText, lang, onLangChange, t } from './i18n.js';
 import { PHASE, RoomModel } from './model.js';
 import { RoomSocket } from './socket.js';
 import { load, save } from './store.js';
@@ -93,12 +93,54 @@ export function mountHost(root, code, navigate) {
   return app;
 }
 
+/** `url` with the host token in its query, for links opened in a tab. */
+function withToken(url, token) {
+  return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+}
+
+/**
+ * Every room this browser's host tokens ran, from the server's history,
+ * each with its token: [{code, title, status, ended_ms, expires_ms, report_url, ..., token}].
+ */
+async function pastRooms() {
+  const tokens = [...new Set([load('hostToken', null), ...hostedRooms().map((r) => r.token)].filter((x) => typeof x === 'string' && x))];
+  const lists = await Promise.all(tokens.map((token) => api.history(token).then((b) => (b.rooms || []).map((r) => ({ ...r, token })))));
+  const byCode = new Map();
+  for (const r of lists.flat()) if (!byCode.has(r.code)) byCode.set(r.code, r);
+  return [...byCode.values()].sort((a, b) => b.created_ms - a.created_ms);
+}
+
+/** One room of the history: its state, and its report and results links while kept. */
+function pastRoom(r) {
+  const when = (ms) => new Date(ms).toLocaleString(lang(), { dateStyle: 'medium', timeStyle: 'short' });
+  const link = (href, text, testid) => h('a', { href: withToken(href, r.token), target: '_blank', rel: 'noopener', 'data-testid': testid, text });
+  const status = r.status === 'running' ? t('host.history.running') : r.status === 'expired' ? t('host.history.expired') : t('host.history.ended', { date: when(r.ended_ms) });
+  return h(
+    'li',
+    { class: `past-room ${r.status}`, 'data-testid': 'history-room', 'data-code': r.code, 'data-status': r.status },
+    h('div', null, r.status === 'running' ? h('a', { href: `/host/${r.code}`, class: 'room-code', text: r.code }) : h('span', { class: 'room-code', text: r.code }), r.title ? h('span', { class: 'muted', text: ` ${r.title}` }) : null),
+    h('div', { class: 'muted small', 'data-testid': 'history-status', text: status }),
+    r.report_url
+      ? h(
+          'div',
+          { class: 'past-links' },
+          link(r.report_url, t('host.history.report'), 'history-report'),
+          link(r.report_csv_url, 'CSV', 'history-report-csv'),
+          link(r.report_xlsx_url, 'Excel', 'history-report-xlsx'),
+          h('button', { type: 'button', class: 'link-btn', 'data-testid': 'history-results', text: t('host.history.results'), onclick: () => api.downloadResults(r.code, r.token, 'xlsx').catch((err) => toast(errorText(err.code, err.message), 'error')) }),
+        )
+      : null,
+    r.expires_ms && r.status !== 'expired' ? h('div', { class: 'muted small', 'data-testid': 'history-kept', text: t('host.history.kept', { date: when(r.expires_ms) }) }) : null,
+  );
+}
+
 function mountRoomChooser(root, navigate) {
   const header = new Region(h('header', { class: 'topbar' }));
   const main = new Region(h('main', { class: 'narrow' }));
   root.replaceChildren(header.el, main.el);
   let error = '';
   let busy = false;
+  let past = null; // the server's history, once loaded
   const draw = () => {
     header.invalidate();
     main.invalidate();
@@ -148,11 +190,26 @@ function mountRoomChooser(root, navigate) {
               ),
             )
           : null,
+        past && past.length
+          ? h(
+              'section',
+              { class: 'card', 'data-testid': 'history' },
+              h('h2', { text: t('host.history.title') }),
+              h('p', { class: 'muted small', text: t('host.history.hint') }),
+              h('ul', { class: 'room-list' }, past.map(pastRoom)),
+            )
+          : null,
       ];
     });
   };
   onLangChange(draw);
   draw();
+  pastRooms()
+    .then((rooms) => {
+      past = rooms;
+      draw();
+    })
+    .catch(() => {});
   return null;
 }
 
