@@ -485,3 +485,166 @@ async fn join_on(node: &dyn Endpoint, room: &common::NewRoom, name: &str) -> com
         client,
     }
 }
+
+/// One command to redis-server in its own protocol (no client crate or
+/// redis-cli needed); returns the raw reply.
+fn redis_command(port: u16, args: &[&str]) -> String {
+    use std::io::{Read, Write};
+    let mut wire = format!("*{}\r\n", args.len());
+    for a in args {
+        wire.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("redis");
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.write_all(wire.as_bytes()).unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// Joins on `node`, retrying while the cluster says it is unavailable.
+async fn join_when_healed(
+    node: &Server,
+    room: &common::NewRoom,
+    name: &str,
+) -> common::game::Player {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut client = common::Client::connect(&node.ws_url()).await;
+        client
+            .send_json(json!({"type": "join", "room": room.code, "name": name}))
+            .await;
+        let answer = client
+            .recv_matching("welcome or error", |m| {
+                m["type"] == "welcome" || m["type"] == "error"
+            })
+            .await;
+        if answer["type"] == "welcome" {
+            return common::game::Player {
+                id: answer["player_id"].as_u64().unwrap(),
+                resume_token: answer["resume_token"].as_str().unwrap().to_string(),
+                name: name.to_string(),
+                client,
+            };
+        }
+        assert_eq!(answer["code"], "cluster_unavailable", "{answer}");
+        assert!(tokio::time::Instant::now() < deadline, "never healed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_stopped_and_restarted_mid_game() {
+    let (pg, redis) = tokio::task::spawn_blocking(|| (Postgres::start(), Redis::start()))
+        .await
+        .unwrap();
+    let mut redis = redis;
+    let db = pg.new_database();
+    let mut nodes = Vec::new();
+    for name in ["a", "b"] {
+        let (db, redis_url) = (db.clone(), redis.url());
+        nodes.push(
+            Server::start_with(move |c| {
+                c.database_url = Some(db);
+                c.redis_url = Some(redis_url);
+                c.node_id = Some(format!("node-{name}"));
+            })
+            .await,
+        );
+    }
+    let [a, b] = [&nodes[0], &nodes[1]];
+    let room = a.create_room_with(json!({"title": "Outage"})).await;
+    let mut host = common::game::host(a, &room).await;
+    let mut p0 = common::game::join(a, &room, "p0").await;
+    let mut p1 = common::game::join(b, &room, "p1").await;
+    let q1 = common::game::ask(
+        &mut host,
+        "vote",
+        json!({}),
+        &mut [&mut p0.client, &mut p1.client],
+    )
+    .await;
+    for p in [&mut p0, &mut p1] {
+        p.client
+            .send_json(json!({"type": "vote", "qid": q1["qid"], "choice": 0}))
+            .await;
+        p.client.recv_until("ack").await;
+    }
+
+    // Redis goes away (and loses everything: leases too).
+    redis.stop();
+    // The room goes on for the sockets on its owner's node.
+    host.send_json(json!({"type": "close"})).await;
+    host.recv_until("closed").await;
+    let q2 = common::game::ask(&mut host, "vote", json!({}), &mut [&mut p0.client]).await;
+    let qid2 = q2["qid"].clone();
+    p0.client
+        .send_json(json!({"type": "vote", "qid": qid2, "choice": 1}))
+        .await;
+    p0.client.recv_until("ack").await;
+    // The socket on the other node stays open and is told why it hears
+    // nothing; a join there gets the typed error.
+    p1.client.expect_error("cluster_unavailable").await;
+    let mut newcomer = common::Client::connect(&b.ws_url()).await;
+    newcomer
+        .send_json(json!({"type": "join", "room": room.code, "name": "late"}))
+        .await;
+    newcomer.expect_error("cluster_unavailable").await;
+
+    // Redis comes back: the owner claims its lease again, the socket on b
+    // gets a fresh welcome with the question it missed, and joins on b work.
+    let restart = tokio::task::spawn_blocking(move || {
+        redis.restart();
+        redis
+    });
+    let redis = restart.await.unwrap();
+    let welcome = p1
+        .client
+        .recv_matching("a fresh welcome with question 2", |m| {
+            m["type"] == "welcome" && m["state"]["question"]["qid"] == qid2
+        })
+        .await;
+    assert_eq!(welcome["player_id"].as_u64(), Some(p1.id));
+    p1.client
+        .send_json(json!({"type": "vote", "qid": qid2, "choice": 1}))
+        .await;
+    p1.client.recv_until("ack").await;
+    let mut p2 = join_when_healed(b, &room, "p2").await;
+    p2.client
+        .send_json(json!({"type": "vote", "qid": qid2, "choice": 0}))
+        .await;
+    p2.client.recv_until("ack").await;
+    host.recv_matching("three answers", |m| {
+        m["type"] == "tally" && m["answered"] == 3
+    })
+    .await;
+    // The room never got a second owner.
+    let lease = redis_command(
+        redis.port,
+        &["GET", &format!("quizroom:lease:{}", room.code)],
+    );
+    assert!(
+        lease.contains("node-a"),
+        "lease after the outage: {lease:?}"
+    );
+    host.send_json(json!({"type": "end"})).await;
+    host.recv_until("ended").await;
+
+    // Nothing acknowledged was lost, on either node.
+    for node in [a, b] {
+        let mut stored = Value::Null;
+        for _ in 0..100 {
+            let (status, body) = results(node, &room.code, &room.host_token).await;
+            if status == 200 && body["ended"] == json!(true) {
+                stored = body;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let questions = stored["questions"].as_array().expect("questions");
+        assert_eq!(questions.len(), 2, "{stored}");
+        assert_eq!(questions[0]["counts"][0], 2, "{stored}");
+        assert_eq!(questions[1]["counts"][0], 1, "{stored}");
+        assert_eq!(questions[1]["counts"][1], 2, "{stored}");
+    }
+}

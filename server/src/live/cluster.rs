@@ -321,6 +321,19 @@ impl Cluster {
         owner
     }
 
+    /// Whether node `node` is subscribed to its channel (so what is
+    /// published to it now arrives).
+    pub async fn listening(&self, node: &str) -> bool {
+        let mut redis = self.redis.clone();
+        let subs: Result<(String, i64), _> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(node_channel(node))
+            .query_async(&mut redis)
+            .await;
+        self.mark(subs.is_ok());
+        subs.is_ok_and(|(_, n)| n > 0)
+    }
+
     /// Gives up the lease of room `code` (the room stopped here).
     pub fn release(&self, code: &str) {
         let _ = self.outgoing.send(Outgoing::Release {
@@ -796,7 +809,10 @@ impl ProxyTask {
                 self.rehome(owner).await;
             }
             Ok(_) => {
-                if std::mem::take(&mut self.outage) {
+                // Redis is back; once the owner listens again, what it sent
+                // meanwhile (lost) is replaced by a fresh welcome.
+                if self.outage && self.cluster.listening(&self.owner).await {
+                    self.outage = false;
                     tracing::info!(room = %self.code, "Redis is back; seating sockets again");
                     self.seat_again(true);
                 }
