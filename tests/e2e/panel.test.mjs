@@ -121,6 +121,16 @@ test('interview panel: two interviewers, three candidates, a printed report', as
 
   await owner.getByTestId('end').click();
   await owner.getByTestId('reports').waitFor();
+  // An interviewer opens the reports with its own panel token.
+  await irina.getByTestId('reports').waitFor();
+  const irinaLink = await irina.locator('[data-testid=report-link]', { hasText: 'Bob' }).getAttribute('href');
+  assert.ok(irinaLink.includes(encodeURIComponent(links[0].split('#')[1])), 'the panel token, not the owner token');
+  const viaPanel = await irina.evaluate(async (href) => {
+    const r = await fetch(href);
+    return { status: r.status, text: await r.text() };
+  }, irinaLink);
+  assert.equal(viaPanel.status, 200);
+  assert.ok(viaPanel.text.includes('Six, counting Eurasia') && viaPanel.text.includes('Reasoned well'));
   const reportUrl = await owner.locator('[data-testid=report-link]', { hasText: 'Ann' }).getAttribute('href');
   const report = await newPage(browser, LAPTOP, 'report');
   await report.goto(`${server.base}${reportUrl}`);

@@ -457,10 +457,13 @@ class HostApp {
     );
   }
 
-  /** Owner: a printable report per candidate. */
+  /**
+   * A printable report per candidate: for the owner with its token, for an
+   * interviewer with its own panel token (which opens this room's reports only).
+   */
   reportLinks() {
     const m = this.model;
-    if (this.panel || !this.room || !m.players.length) return null;
+    if (!this.room || !m.players.length) return null;
     const base = `/api/rooms/${this.code}/report?token=${encodeURIComponent(this.room.token)}`;
     return h(
       'div',
@@ -705,8 +708,14 @@ class HostApp {
           : h('p', { class: 'muted', text: t('host.noPlayers') }),
       ),
       this.panel ? null : this.panelCard(),
-      this.panel ? null : this.resultsCard(),
+      this.panel ? this.panelReports() : this.resultsCard(),
     ];
+  }
+
+  /** An interviewer's card of report links (it downloads nothing else). */
+  panelReports() {
+    const links = this.reportLinks();
+    return links ? h('section', { class: 'card' }, links) : null;
   }
 
   /** Downloads, the summary by topic, and the end button. */
