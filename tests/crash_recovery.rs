@@ -96,13 +96,25 @@ impl Proc {
         if let Db::Postgres(url) = db {
             command.args(["--database-url", url]);
         }
-        let mut child = command
+        command
             .env("QUIZROOM_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the server binary");
+            .stderr(Stdio::piped());
+        // A child forked elsewhere in this process (the PostgreSQL harness
+        // starts its servers outside the lock) while a copy was open for
+        // writing holds that file open until it execs: "text file busy"
+        // for a moment. Spawning again once it has exec'ed succeeds.
+        let mut tries = 0;
+        let mut child = loop {
+            match command.spawn() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other.expect("start the server binary"),
+            }
+        };
         drop(forks);
         let stderr = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = mpsc::channel();
@@ -428,9 +440,21 @@ fn check_answer_rows(data_dir: &Path, db: &Db, game: &Game, restored_qids: &Hash
             keys.insert((*qid, *player, kind.clone())),
             "answer row twice"
         );
+        if kind == "seat" {
+            // A seat is stored as it is taken, outside any question.
+            assert_eq!(*qid, 0, "a seat row belongs to no question");
+            continue;
+        }
         assert!(
             restored_qids.contains(qid),
             "answer row for qid {qid}, which the room does not have"
+        );
+    }
+    for seat in &game.seats {
+        assert!(
+            keys.contains(&(0, seat.player_id, "seat".to_string())),
+            "no stored seat for player {}",
+            seat.player_id
         );
     }
     for (qid, votes) in &game.confirmed {
@@ -883,4 +907,165 @@ async fn sigkill_during_an_open_question(db_for: impl Fn(&str) -> Db) {
         "all modes: {acked_total} acknowledged, {found_total} restored, {} lost",
         acked_total - found_total
     );
+}
+
+/// Seats a player in `code` as `name`; returns its socket and seat.
+async fn take_seat(addr: SocketAddr, code: &str, name: &str) -> (Ws, Seat) {
+    let mut p = Ws::connect(addr).await.unwrap();
+    p.send(json!({"type":"join","room":code,"name":name}))
+        .await
+        .unwrap();
+    let welcome = p.expect("welcome").await.unwrap();
+    let seat = Seat {
+        player_id: welcome["player_id"].as_u64().unwrap(),
+        resume_token: welcome["resume_token"].as_str().unwrap().to_string(),
+    };
+    (p, seat)
+}
+
+/// Creates a room and connects its host.
+async fn open_room(addr: SocketAddr, title: &str) -> (Game, Ws) {
+    let (status, room) = http_json(
+        reqwest::Client::new()
+            .post(format!("http://{addr}/api/rooms"))
+            .json(&json!({"title": title})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201);
+    let game = Game {
+        code: room["code"].as_str().unwrap().to_string(),
+        host_token: room["host_token"].as_str().unwrap().to_string(),
+        ..Game::default()
+    };
+    let mut host = Ws::connect(addr).await.unwrap();
+    host.send(json!({"type":"host","room":game.code,"token":game.host_token}))
+        .await
+        .unwrap();
+    host.expect("welcome").await.unwrap();
+    (game, host)
+}
+
+/// Kill -9 right after players were welcomed to seats no checkpoint holds
+/// yet (joins in the lobby, and joins after the open question's checkpoint):
+/// each seat comes back on resume with its id, name, score and the vote it
+/// was acknowledged, and scores on the reveal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seats_taken_after_the_last_checkpoint_survive_sigkill() {
+    seats_taken_after_the_last_checkpoint(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seats_taken_after_the_last_checkpoint_survive_sigkill_on_postgres() {
+    let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
+        .await
+        .unwrap();
+    seats_taken_after_the_last_checkpoint(Db::Postgres(pg.new_database())).await;
+}
+
+async fn seats_taken_after_the_last_checkpoint(db: Db) {
+    let work = tempfile::tempdir().unwrap();
+    let data_dir = work.path().join("data");
+    let mut server = Proc::start(work.path(), &data_dir, &db);
+    let addr = server.addr;
+
+    // Room 1: players welcomed in the lobby, nothing else happens.
+    let (lobby, _lobby_host) = open_room(addr, "lobby seats").await;
+    let mut lobby_seats = Vec::new();
+    for i in 0..3 {
+        let (p, seat) = take_seat(addr, &lobby.code, &format!("early{i}")).await;
+        lobby_seats.push((p, seat));
+    }
+
+    // Room 2: one scored question, then a second one open; three players
+    // join after its checkpoint, one of them votes and is acknowledged.
+    let (game, mut host) = open_room(addr, "late seats").await;
+    let (mut first, first_seat) = take_seat(addr, &game.code, "first").await;
+    host.send(json!({"type":"ask","mode":"vote","topics":[]}))
+        .await
+        .unwrap();
+    let q1 = host.expect("question").await.unwrap();
+    let seen = first.expect("question").await.unwrap();
+    assert_eq!(seen["options"], q1["options"]);
+    first
+        .send(json!({"type":"vote","qid":q1["qid"],"choices":q1["correct"]}))
+        .await
+        .unwrap();
+    first.expect("ack").await.unwrap();
+    host.send(json!({"type":"reveal"})).await.unwrap();
+    host.expect("reveal").await.unwrap();
+    let first_score = first.expect("you").await.unwrap()["score"]
+        .as_i64()
+        .unwrap();
+    assert!(first_score > 0);
+    host.send(json!({"type":"ask","mode":"vote","topics":[]}))
+        .await
+        .unwrap();
+    let q2 = host.expect("question").await.unwrap();
+    let qid2 = q2["qid"].as_u64().unwrap();
+    // The full key (a drawn question may be multi-select).
+    let key = q2["correct"].clone();
+    let mut late = Vec::new();
+    for i in 0..3 {
+        late.push(take_seat(addr, &game.code, &format!("late{i}")).await);
+    }
+    // late0 sees the question in its welcome and votes the key.
+    late[0]
+        .0
+        .send(json!({"type":"vote","qid":qid2,"choices":key}))
+        .await
+        .unwrap();
+    late[0].0.expect("ack").await.unwrap();
+    server.kill9();
+    drop((host, first));
+
+    let server = Proc::start(work.path(), &data_dir, &db);
+    let addr = server.addr;
+    let resume_seat = |code: String, seat: Seat| async move {
+        let mut p = Ws::connect(addr).await.unwrap();
+        p.send(json!({"type":"resume","room":code,"resume_token":seat.resume_token}))
+            .await
+            .unwrap();
+        let welcome = p
+            .expect("welcome")
+            .await
+            .unwrap_or_else(|e| panic!("seat {} lost in the crash: {e}", seat.player_id));
+        assert_eq!(welcome["player_id"].as_u64(), Some(seat.player_id));
+        (p, welcome)
+    };
+    for (i, (_, seat)) in lobby_seats.iter().enumerate() {
+        let (_, w) = resume_seat(lobby.code.clone(), seat.clone()).await;
+        assert_eq!(w["state"]["you"]["name"], format!("early{i}"));
+        assert_eq!(w["state"]["you"]["score"], 0);
+    }
+    let (_first, w) = resume_seat(game.code.clone(), first_seat.clone()).await;
+    assert_eq!(w["state"]["you"]["score"], first_score);
+    let mut back = Vec::new();
+    for (i, (_, seat)) in late.iter().enumerate() {
+        let (p, w) = resume_seat(game.code.clone(), seat.clone()).await;
+        let state = &w["state"];
+        assert_eq!(state["you"]["name"], format!("late{i}"));
+        assert_eq!(state["you"]["score"], 0);
+        assert_eq!(state["question"]["qid"], json!(qid2), "{state}");
+        let expected = if i == 0 { key.clone() } else { Value::Null };
+        assert_eq!(state["pending"]["choices"], expected, "late{i}: {state}");
+        back.push(p);
+    }
+    // A new player gets the next seat, not one of the restored ones.
+    let (_, newcomer) = take_seat(addr, &game.code, "newcomer").await;
+    assert_eq!(newcomer.player_id, late[2].1.player_id + 1);
+    let mut host = Ws::connect(addr).await.unwrap();
+    host.send(json!({"type":"host","room":game.code,"token":game.host_token}))
+        .await
+        .unwrap();
+    host.expect("welcome").await.unwrap();
+    host.send(json!({"type":"reveal"})).await.unwrap();
+    let reveal = host.expect("reveal").await.unwrap();
+    let late0 = late[0].1.player_id.to_string();
+    assert!(
+        reveal["points"][&late0].as_i64().unwrap_or(0) > 0,
+        "the acknowledged vote of a restored seat scores: {reveal}"
+    );
+    let you = back[0].expect("you").await.unwrap();
+    assert!(you["score"].as_i64().unwrap() > 0, "{you}");
 }

@@ -305,7 +305,7 @@ async fn library_questions_run_in_a_room_with_their_points_and_time_limit() {
     let room = server.create_room_with(json!({"host_token": token})).await;
     let mut host = common::game::host(&server, &room).await;
     let mut ann = common::game::join(&server, &room, "ann").await;
-    let q = common::game::ask(
+    let (q, seen) = common::game::ask_seen(
         &mut host,
         "vote",
         json!({"question_id": qid}),
@@ -318,8 +318,9 @@ async fn library_questions_run_in_a_room_with_their_points_and_time_limit() {
     );
     assert_eq!(q["topic"], json!(["Friday quiz", "Python", "Types"]));
     assert_eq!(q["prompt"], "Which type is `immutable`?");
+    let tuple = common::game::option_index(&seen[0], "tuple");
     ann.client
-        .send_json(json!({"type": "vote", "qid": q["qid"], "choice": 1}))
+        .send_json(json!({"type": "vote", "qid": q["qid"], "choice": tuple}))
         .await;
     ann.client.recv_until("ack").await;
     host.send_json(json!({"type": "reveal"})).await;
@@ -555,11 +556,18 @@ async fn an_edited_seed_question_is_the_hosts_own_version() {
         &mut [&mut ann.client],
     )
     .await;
-    assert_eq!(
-        q["options"],
-        json!(["ООП", "только логическое", "только стековое", "никакие"])
-    );
-    assert_eq!(q["correct"], json!([0]));
+    // Shown shuffled; the option ids name the bank's own order.
+    let bank = ["ООП", "только логическое", "только стековое", "никакие"];
+    let ids: Vec<usize> = q["option_ids"]
+        .as_array()
+        .expect("option_ids")
+        .iter()
+        .map(|i| i.as_u64().unwrap() as usize)
+        .collect();
+    let shown: Vec<&str> = ids.iter().map(|&i| bank[i]).collect();
+    assert_eq!(q["options"], json!(shown));
+    let key = q["correct"][0].as_u64().unwrap() as usize;
+    assert_eq!(q["options"][key], "ООП");
     let other = server.create_room().await;
     let mut other_host = common::game::host(&server, &other).await;
     other_host

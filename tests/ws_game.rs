@@ -560,3 +560,338 @@ async fn an_ended_room_leaves_memory_and_its_final_state_and_results_stay_availa
         .unwrap();
     assert_eq!(refused.status(), 404);
 }
+
+/// A bank that lists its key first, as the shipped GIFT bank does.
+const KEY_FIRST: &str = "$CATEGORY: Shuffle/Key first\n\n\
+::s1:: Which option is right? {=Right ~Wrong A ~Wrong B ~Wrong C}\n";
+const BANK_ORDER: [&str; 4] = ["Right", "Wrong A", "Wrong B", "Wrong C"];
+
+/// Uploads [`KEY_FIRST`] and returns its question's catalog id.
+async fn key_first_question(server: &Server) -> String {
+    let resp = reqwest::Client::new()
+        .post(server.url("/api/banks?name=keyfirst.gift"))
+        .body(KEY_FIRST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.unwrap();
+    body["banks"][0]["topics"][0]["questions"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_string()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn options_are_shuffled_by_default_and_everything_names_the_bank_ids() {
+    let server = Server::start().await;
+    let qid_bank = key_first_question(&server).await;
+    let room = server.create_room().await;
+    let mut host = game::host(&server, &room).await;
+    let mut screen = game::screen(&server, &room).await;
+    let mut players = game::join_many(&server, &room, "s", 2).await;
+    let mut key_at = Vec::new();
+    let mut last = (Value::Null, Vec::new());
+    for _ in 0..12 {
+        let (q, seen) = game::ask_seen(
+            &mut host,
+            "vote",
+            json!({"question_id": qid_bank}),
+            &mut clients(&mut players, &mut screen),
+        )
+        .await;
+        let ids = indices(&q["option_ids"]);
+        let options = strings(&q["options"]);
+        // The host's option ids name each shown option's bank position.
+        let from_ids: Vec<String> = ids
+            .iter()
+            .map(|&i| BANK_ORDER[i as usize].to_string())
+            .collect();
+        assert_eq!(options, from_ids, "{q}");
+        let key = indices(&q["correct"]);
+        assert_eq!(key.len(), 1);
+        assert_eq!(ids[key[0] as usize], 0, "the key is bank option 0");
+        key_at.push(key[0]);
+        // Every player and the screen see the host's order, without ids.
+        for theirs in &seen {
+            assert_eq!(strings(&theirs["options"]), options);
+            assert!(theirs.get("option_ids").is_none(), "{theirs}");
+        }
+        last = (q, seen);
+    }
+    assert!(
+        key_at.iter().any(|&k| k != 0),
+        "a key listed first in the bank was shown first in every one of 12 asks"
+    );
+    // Each player taps the option by its text; "Right" scores.
+    let (q, seen) = last;
+    let qid = q["qid"].clone();
+    vote(
+        &mut players[0],
+        &qid,
+        &[game::option_index(&seen[0], "Right")],
+    )
+    .await;
+    vote(
+        &mut players[1],
+        &qid,
+        &[game::option_index(&seen[1], "Wrong B")],
+    )
+    .await;
+    let tally = host
+        .recv_matching("tally of two", |m| {
+            m["type"] == "tally" && m["answered"] == 2
+        })
+        .await;
+    assert_eq!(indices(&tally["option_ids"]), indices(&q["option_ids"]));
+    host.send_json(json!({"type": "reveal"})).await;
+    let reveal = host.recv_until("reveal").await;
+    assert_eq!(indices(&reveal["option_ids"]), indices(&q["option_ids"]));
+    let theirs = players[0].client.recv_until("reveal").await;
+    let ids = indices(&theirs["option_ids"]);
+    let correct = indices(&theirs["correct"]);
+    assert_eq!(ids[correct[0] as usize], 0, "{theirs}");
+    assert!(points_of(&reveal, &players[0]) > 0);
+    assert_eq!(points_of(&reveal, &players[1]), 0);
+
+    // Results and the CSV name the chosen options by bank id too.
+    let http = reqwest::Client::new();
+    let results: Value = http
+        .get(server.url(&format!("/api/rooms/{}/results", room.code)))
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rq = results["questions"].as_array().unwrap().last().unwrap();
+    assert_eq!(indices(&rq["option_ids"]), indices(&q["option_ids"]));
+    let by_name = |name: &str| {
+        rq["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(indices(&by_name("s1")["choice_ids"]), [0]);
+    assert_eq!(indices(&by_name("s2")["choice_ids"]), [2]);
+    let csv = http
+        .get(server.url(&format!("/api/rooms/{}/results?format=csv", room.code)))
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "choice_ids")
+        .expect("choice_ids column");
+    let row = csv.lines().rfind(|l| l.contains("\"s2\"")).expect("s2 row");
+    assert_eq!(row.split(',').nth(col), Some("2"), "{row}");
+}
+
+#[tokio::test]
+async fn the_host_may_keep_the_bank_order_or_shuffle_per_player() {
+    let server = Server::start().await;
+    let qid_bank = key_first_question(&server).await;
+
+    // Off: the bank's own order.
+    let room = server
+        .create_room_with(json!({"shuffle_options": "off"}))
+        .await;
+    let mut host = game::host(&server, &room).await;
+    let mut ann = game::join(&server, &room, "ann").await;
+    let (q, seen) = game::ask_seen(
+        &mut host,
+        "vote",
+        json!({"question_id": qid_bank}),
+        &mut [&mut ann.client],
+    )
+    .await;
+    assert_eq!(strings(&q["options"]), BANK_ORDER);
+    assert_eq!(strings(&seen[0]["options"]), BANK_ORDER);
+    // An unknown choice is a typed error.
+    let resp = reqwest::Client::new()
+        .post(server.url("/api/rooms"))
+        .json(&json!({"shuffle_options": "sideways"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_shuffle");
+
+    // Per player: each player its own order; each vote maps back.
+    let room = server
+        .create_room_with(json!({"shuffle_options": "player"}))
+        .await;
+    let mut host = game::host(&server, &room).await;
+    let mut screen = game::screen(&server, &room).await;
+    let mut players = game::join_many(&server, &room, "p", 4).await;
+    let mut differed = false;
+    for round in 0..6 {
+        let (q, seen) = game::ask_seen(
+            &mut host,
+            "vote",
+            json!({"question_id": qid_bank}),
+            &mut clients(&mut players, &mut screen),
+        )
+        .await;
+        let qid = q["qid"].clone();
+        let screen_copy = seen.last().unwrap();
+        assert_eq!(strings(&screen_copy["options"]), strings(&q["options"]));
+        let orders: Vec<Vec<String>> = seen[..4].iter().map(|s| strings(&s["options"])).collect();
+        differed |= orders.iter().any(|o| o != &orders[0]);
+        for (p, theirs) in players.iter_mut().zip(&seen) {
+            let mut sorted = strings(&theirs["options"]);
+            sorted.sort();
+            assert_eq!(sorted, BANK_ORDER, "{theirs}");
+            vote(p, &qid, &[game::option_index(theirs, "Right")]).await;
+        }
+        host.send_json(json!({"type": "reveal"})).await;
+        let reveal = host.recv_until("reveal").await;
+        let key = indices(&reveal["correct"])[0] as usize;
+        assert_eq!(
+            indices(&reveal["counts"])[key],
+            4,
+            "round {round}: {reveal}"
+        );
+        for (p, theirs) in players.iter_mut().zip(&seen) {
+            assert!(
+                points_of(&reveal, p) > 0,
+                "round {round}: {} not scored",
+                p.name
+            );
+            let own = p.client.recv_until("reveal").await;
+            let correct = indices(&own["correct"]);
+            assert_eq!(
+                correct,
+                [game::option_index(theirs, "Right")],
+                "the reveal marks the key where this player saw it"
+            );
+            assert_eq!(indices(&own["counts"])[correct[0] as usize], 4);
+            // A reload mid-reveal shows the same own order.
+            if round == 5 {
+                let mut again = Client::connect(&server.ws_url()).await;
+                again
+                    .send_json(
+                        json!({"type": "resume", "room": room.code, "resume_token": p.resume_token}),
+                    )
+                    .await;
+                let w = again.recv_until("welcome").await;
+                let state = &w["state"];
+                assert_eq!(state["question"]["options"], theirs["options"]);
+                assert_eq!(indices(&state["reveal"]["correct"]), correct);
+                assert_eq!(
+                    indices(&state["pending"]["choices"]),
+                    [game::option_index(theirs, "Right")]
+                );
+            }
+        }
+    }
+    assert!(
+        differed,
+        "four players saw the same order in all six rounds"
+    );
+}
+
+/// Names in a reveal's `right` list, fastest first.
+fn right_names(reveal: &Value) -> Vec<String> {
+    reveal["right"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_reload_mid_reveal_still_names_who_was_right() {
+    let server = Server::start().await;
+    for private in [false, true] {
+        let room = server.create_room_with(json!({"private": private})).await;
+        let mut host = game::host(&server, &room).await;
+        let mut screen = game::screen(&server, &room).await;
+        let mut players = game::join_many(&server, &room, "r", 7).await;
+        let (q, seen) = game::ask_seen(
+            &mut host,
+            "vote",
+            json!({}),
+            &mut clients(&mut players, &mut screen),
+        )
+        .await;
+        let qid = q["qid"].clone();
+        let key = indices(&q["correct"]);
+        assert_eq!(key.len(), 1, "a single-answer question: {q}");
+        let right_text = q["options"][key[0] as usize].as_str().unwrap().to_string();
+        let wrong = (0..seen[0]["options"].as_array().unwrap().len() as u64)
+            .find(|&i| seen[0]["options"][i as usize] != right_text.as_str())
+            .unwrap();
+        // Six right (r1..r6, in that order), one wrong.
+        for (i, p) in players.iter_mut().enumerate() {
+            let pick = if i == 6 {
+                wrong
+            } else {
+                game::option_index(&seen[i], &right_text)
+            };
+            vote(p, &qid, &[pick]).await;
+        }
+        host.send_json(json!({"type": "reveal"})).await;
+        let live = host.recv_until("reveal").await;
+        let everyone: Vec<String> = (1..=6).map(|i| format!("r{i}")).collect();
+        assert_eq!(right_names(&live), everyone);
+
+        // The host reloads: its welcome names everyone who was right.
+        let mut fresh = Client::connect(&server.ws_url()).await;
+        fresh
+            .send_json(json!({"type": "host", "room": room.code, "token": room.host_token}))
+            .await;
+        let w = fresh.recv_until("welcome").await;
+        assert_eq!(
+            right_names(&w["state"]["reveal"]),
+            everyone,
+            "private={private}"
+        );
+        // A screen reloads: the fastest five, never in a private room.
+        let mut scr = Client::connect(&server.ws_url()).await;
+        scr.send_json(json!({"type": "screen", "room": room.code}))
+            .await;
+        let w = scr.recv_until("welcome").await;
+        let expected: Vec<String> = if private {
+            Vec::new()
+        } else {
+            everyone[..5].to_vec()
+        };
+        assert_eq!(
+            right_names(&w["state"]["reveal"]),
+            expected,
+            "private={private}"
+        );
+        // A player reloads: no names.
+        let mut again = Client::connect(&server.ws_url()).await;
+        again
+            .send_json(json!({"type": "resume", "room": room.code, "resume_token": players[0].resume_token}))
+            .await;
+        let w = again.recv_until("welcome").await;
+        assert!(w["state"]["reveal"].get("right").is_none(), "{w}");
+        assert_eq!(w["state"]["reveal"]["qid"], qid);
+    }
+}

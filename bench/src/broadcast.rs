@@ -50,6 +50,7 @@ pub fn sample_question() -> ServerMsg {
         answer: None,
         followups: None,
         notes: None,
+        option_ids: None,
     })
 }
 

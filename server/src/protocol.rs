@@ -386,6 +386,11 @@ pub struct QuestionMsg {
     /// Host only: talking points.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<Vec<String>>,
+    /// Host only: the bank's own index of each shown option (options are
+    /// shuffled by default; players never get it before the reveal, since
+    /// a bank listing its key first would give the answer away).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option_ids: Option<Vec<usize>>,
 }
 
 /// One player's own standing after a reveal or a scores broadcast (and in
@@ -482,6 +487,10 @@ pub enum ServerMsg {
         counts: Vec<u32>,
         answered: u32,
         of: u32,
+        /// Host copy: the bank's own index of each counted option
+        /// (extension).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        option_ids: Vec<usize>,
     },
     /// The outcome of a question.
     Reveal {
@@ -497,6 +506,10 @@ pub enum ServerMsg {
         /// private room's screens.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         right: Vec<RightAnswer>,
+        /// The bank's own index of each option, in the recipient's order
+        /// (extension; vote and poll).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        option_ids: Vec<usize>,
     },
     /// The leaderboard.
     Scores { leaderboard: Vec<ScoreRow> },

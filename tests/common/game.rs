@@ -73,6 +73,17 @@ pub async fn screen(server: &impl Endpoint, room: &NewRoom) -> Client {
 /// The host asks a question (`extra` is merged into the `ask`) and every
 /// listed client receives it; returns the host's copy.
 pub async fn ask(host: &mut Client, mode: &str, extra: Value, others: &mut [&mut Client]) -> Value {
+    ask_seen(host, mode, extra, others).await.0
+}
+
+/// As [`ask`], also returning each listed client's own copy (options are
+/// shuffled, per player when the room says so).
+pub async fn ask_seen(
+    host: &mut Client,
+    mode: &str,
+    extra: Value,
+    others: &mut [&mut Client],
+) -> (Value, Vec<Value>) {
     let mut msg = json!({"type": "ask", "mode": mode, "topics": []});
     if let (Some(msg), Some(extra)) = (msg.as_object_mut(), extra.as_object()) {
         for (k, v) in extra {
@@ -82,11 +93,23 @@ pub async fn ask(host: &mut Client, mode: &str, extra: Value, others: &mut [&mut
     host.send_json(msg).await;
     let question = host.recv_until("question").await;
     assert_eq!(question["mode"], mode, "{question}");
+    let mut seen = Vec::with_capacity(others.len());
     for client in others.iter_mut() {
         let theirs = client.recv_until("question").await;
         assert_eq!(theirs["qid"], question["qid"]);
+        seen.push(theirs);
     }
-    question
+    (question, seen)
+}
+
+/// Where `question` (as one client was sent it) shows the option `text`:
+/// what a person taps, whatever order the room shuffled the options into.
+pub fn option_index(question: &Value, text: &str) -> u64 {
+    question["options"]
+        .as_array()
+        .and_then(|o| o.iter().position(|t| t == text))
+        .map(|i| i as u64)
+        .unwrap_or_else(|| panic!("no option {text:?} in {question}"))
 }
 
 /// Keys that must never reach a player or screen before the reveal.

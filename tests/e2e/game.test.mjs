@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import { launchBrowser, LAPTOP, newPage, overflowsX, PHONE, PROJECTOR, shot, startServer } from './harness.mjs';
+import { keyTexts, launchBrowser, LAPTOP, newPage, optionByText, overflowsX, PHONE, PROJECTOR, shot, startServer, wrongOption } from './harness.mjs';
 
 let server;
 let browser;
@@ -209,6 +209,10 @@ test('a full game in the browser', async (t) => {
     await shot(cleo, 'player-phone-buzz');
     await host.getByTestId('judge-wrong').click();
     await alice.locator('.buzz-btn.floor').waitFor();
+    // The host judges the floor its console shows: wait until that is
+    // Alice (a loaded machine may draw Alice's phone first; a "right"
+    // pressed while the console still showed Борис was refused).
+    await host.locator('[data-testid=queue] li.floor', { hasText: 'Alice' }).waitFor();
     await host.keyboard.press('y');
     await host.getByTestId('reveal').click();
     await waitText(alice.getByTestId('points'), /\+1000 points/);
@@ -233,7 +237,9 @@ test('a full game in the browser', async (t) => {
     const right = options.findIndex((o) => o.includes('Canberra'));
     assert.ok(right >= 0, 'Canberra is an option');
     assert.match(options[right], /correct/, 'the host sees the key');
-    const wrong = right === 0 ? 1 : 0;
+    // Options are shuffled: each player taps the key by its text.
+    const [key] = await keyTexts(host);
+    const wrong = options.findIndex((o, i) => i !== right);
     // A time limit shows a countdown that the host can pause.
     await cleo.locator('.countdown').waitFor();
     await host.getByTestId('pause').click();
@@ -243,9 +249,9 @@ test('a full game in the browser', async (t) => {
     await cleo.locator('.countdown:not(.paused)').waitFor();
     // Players never see the key before the reveal.
     assert.equal(await alice.locator('.opt.correct, .bar-row.correct').count(), 0);
-    await alice.locator(`.opt[data-index="${right}"]`).click();
-    await boris.keyboard.press(String(wrong + 1));
-    await cleo.locator(`.opt[data-index="${right}"]`).tap();
+    await optionByText(alice, key).click();
+    await boris.keyboard.press(String((await wrongOption(boris, [key])).index + 1));
+    await optionByText(cleo, key).tap();
     await waitText(alice.locator('.ack'), /your answer is in/);
     await waitText(boris.locator('.ack'), /ответ учтён/);
     await waitText(cleo.locator('.ack'), /your answer is in/);
@@ -400,7 +406,7 @@ test('a full game in the browser', async (t) => {
     const lines = csv.trim().split(/\r?\n/);
     assert.equal(
       lines[0],
-      'qid,seq,question_id,topic,mode,prompt,player_id,name,answered,choices,text,self,buzzed,correct,response_ms,points',
+      'qid,seq,question_id,topic,mode,prompt,player_id,name,answered,choices,text,self,buzzed,correct,response_ms,points,choice_ids',
     );
     for (const mode of ['buzz', 'vote', 'self', 'poll', 'text']) assert.ok(lines.some((l) => l.includes(`,${mode},`) || l.includes(`,"${mode}",`)), `a ${mode} row`);
     assert.ok(csv.includes('Борис') && csv.includes('Alice') && csv.includes('<i>Cleo</i>'));

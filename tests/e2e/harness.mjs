@@ -116,3 +116,30 @@ export async function shot(page, name, { fullPage = false } = {}) {
 export async function overflowsX(page) {
   return page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth + 1);
 }
+
+/** The option texts `page` shows for the current question, in its own order. */
+export async function shownOptions(page) {
+  return page.locator('.question .opt .opt-text').allTextContents();
+}
+
+/**
+ * The option button `page` shows with exactly `text`: options are shuffled
+ * (per player when the room says so), so a test taps what a person would.
+ */
+export function optionByText(page, text) {
+  const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  return page.locator('.question .opt', { has: page.locator('.opt-text', { hasText: exact }) });
+}
+
+/** The texts of the options the host console marks as the key. */
+export async function keyTexts(host) {
+  return host.locator('.host-options li.correct > span:nth-child(2)').allTextContents();
+}
+
+/** The first option `page` shows that is not in `key`, as a button. */
+export async function wrongOption(page, key) {
+  const shown = await shownOptions(page);
+  const i = shown.findIndex((o) => !key.includes(o));
+  if (i < 0) throw new Error(`no wrong option among ${shown.join(' | ')}`);
+  return { index: i, button: page.locator(`.question .opt[data-index="${i}"]`) };
+}

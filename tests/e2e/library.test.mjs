@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { strFromU8, unzipSync } from 'fflate';
-import { launchBrowser, LAPTOP, newPage, PHONE, REPO, shot, startServer } from './harness.mjs';
+import { keyTexts, launchBrowser, LAPTOP, newPage, optionByText, PHONE, REPO, shot, startServer, wrongOption } from './harness.mjs';
 
 let server;
 let browser;
@@ -214,15 +214,16 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
       assert.ok(right >= 0, `a key for ${prompt}`);
       assert.equal(await ann.locator('.opt.correct').count(), 0, 'no key before the reveal');
       const multi = options.filter((o) => /correct/.test(o)).length > 1;
-      const wrong = right === 0 ? 1 : 0;
+      // Options are shuffled: each player taps the key by its text.
+      const key = await keyTexts(host);
       if (multi) {
-        for (const [i, o] of options.entries()) if (/correct/.test(o)) await ann.locator(`.opt[data-index="${i}"]`).click();
+        for (const text of key) await optionByText(ann, text).click();
         await ann.getByRole('button', { name: 'Send' }).click();
-        await boris.locator(`.opt[data-index="${wrong}"]`).click();
+        await (await wrongOption(boris, key)).button.click();
         await boris.getByRole('button', { name: 'Отправить' }).click();
       } else {
-        await ann.locator(`.opt[data-index="${right}"]`).click();
-        await boris.locator(`.opt[data-index="${wrong}"]`).click();
+        await optionByText(ann, key[0]).click();
+        await (await wrongOption(boris, key)).button.click();
       }
       await waitText(host.getByTestId('answered'), '2 of 2 answered');
       await host.getByTestId('reveal').click();
@@ -248,8 +249,9 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
     await hit.getByRole('button').click();
     for (const p of players) await p.locator('.question[data-qid="6"]').waitFor();
     assert.equal(await ann.locator('.opt').count(), 4);
-    await ann.locator('.opt[data-index="0"]').click();
-    await boris.locator('.opt[data-index="3"]').click();
+    const seedKey = await keyTexts(host);
+    await optionByText(ann, seedKey[0]).click();
+    await (await wrongOption(boris, seedKey)).button.click();
     await waitText(host.getByTestId('answered'), '2 of 2 answered');
     await host.getByTestId('reveal').click();
     await waitText(ann.getByTestId('points'), /\+\d+ points/);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ARTIFACTS, launchBrowser, LAPTOP, newPage, PHONE, PROJECTOR, startServer } from './harness.mjs';
+import { ARTIFACTS, keyTexts, launchBrowser, LAPTOP, newPage, optionByText, PHONE, PROJECTOR, startServer, wrongOption } from './harness.mjs';
 
 const WIDTHS = [360, 390, 768, 1280, 1920];
 const FOX = '🦊 Лиса';
@@ -195,8 +195,9 @@ test('a newcomer: bank names, mode warnings, emoji names, who was right, layout'
     const options = await host.locator('.host-options li').allTextContents();
     const right = options.findIndex((o) => /correct/.test(o));
     assert.ok(right >= 0, `a keyed question: ${options.join(' | ')}`);
-    await alice.locator(`.opt[data-index="${right}"]`).click();
-    await fox.locator(`.opt[data-index="${right === 0 ? 1 : 0}"]`).click();
+    const key = await keyTexts(host);
+    await optionByText(alice, key[0]).click();
+    await (await wrongOption(fox, key)).button.click();
     await host.getByTestId('answered').filter({ hasText: '2 of 2 answered' }).waitFor();
     await host.getByTestId('reveal').click();
     const names = host.getByTestId('right-names');
@@ -205,6 +206,15 @@ test('a newcomer: bank names, mode warnings, emoji names, who was right, layout'
     await screen.getByTestId('screen-right').filter({ hasText: 'Alice' }).waitFor();
     assert.equal(await screen.getByTestId('screen-right').filter({ hasText: 'Лиса' }).count(), 0);
     // Players do not get the list.
+    assert.equal(await alice.locator('[data-testid=right-names], [data-testid=screen-right]').count(), 0);
+    // A reload mid-reveal keeps the names on the host and the screen.
+    await host.reload();
+    await host.getByTestId('right-names').filter({ hasText: 'Right: 1' }).waitFor();
+    assert.deepEqual(await host.getByTestId('right-names').locator('.p-name').allTextContents(), ['Alice']);
+    await screen.reload();
+    await screen.getByTestId('screen-right').filter({ hasText: 'Alice' }).waitFor();
+    await alice.reload();
+    await alice.locator('.reveal').waitFor();
     assert.equal(await alice.locator('[data-testid=right-names], [data-testid=screen-right]').count(), 0);
   });
 

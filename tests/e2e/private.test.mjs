@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchBrowser, LAPTOP, newPage, PHONE, PROJECTOR, shot, startServer } from './harness.mjs';
+import { launchBrowser, LAPTOP, newPage, optionByText, PHONE, PROJECTOR, shot, startServer, wrongOption } from './harness.mjs';
 
 let server;
 let browser;
@@ -55,8 +55,8 @@ test('private room: own results only, no names on the big screen', async () => {
   await bob.locator('.question').waitFor();
   const options = await host.locator('.host-options li').allTextContents();
   const right = options.findIndex((o) => o.includes('Canberra'));
-  await ann.locator(`.opt[data-index="${right}"]`).click();
-  await bob.locator(`.opt[data-index="${right === 0 ? 1 : 0}"]`).click();
+  await optionByText(ann, 'Canberra').click();
+  await (await wrongOption(bob, ['Canberra'])).button.click();
   await host.getByTestId('answered').filter({ hasText: '2 of 2 answered' }).waitFor();
   await host.getByTestId('reveal').click();
 

@@ -100,12 +100,16 @@ function saveBlob(blob, name) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** Opens a new room; returns {code, host_token, join_url}. */
-export async function createRoom(title, isPrivate = false, hostToken = null) {
+/**
+ * Opens a new room; returns {code, host_token, join_url}. `shuffle` is the
+ * option order ("room", the server's default, "player" or "off").
+ */
+export async function createRoom(title, isPrivate = false, hostToken = null, shuffle = null) {
   const body = {};
   if (title) body.title = title;
   if (isPrivate) body.private = true;
   if (hostToken) body.host_token = hostToken;
+  if (shuffle) body.shuffle_options = shuffle;
   return parse(
     await fetch('/api/rooms', {
       method: 'POST',

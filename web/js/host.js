@@ -65,8 +65,8 @@ export async function hostToken() {
 }
 
 /** Creates a room, remembers its token, and returns its code. */
-export async function createAndRemember(title, isPrivate = false) {
-  const room = await api.createRoom(title, isPrivate, await hostToken());
+export async function createAndRemember(title, isPrivate = false, shuffle = null) {
+  const room = await api.createRoom(title, isPrivate, await hostToken(), shuffle);
   if (!load('hostToken', null)) save('hostToken', room.host_token);
   rememberRoom({ code: room.code, token: room.host_token, title: title || '', joinUrl: room.join_url || '', at: Date.now() });
   return room.code;
@@ -148,6 +148,13 @@ function mountRoomChooser(root, navigate) {
     main.update('x', () => {
       const titleInput = h('input', { id: 'room-title', maxlength: 80, placeholder: t('home.host.roomTitle') });
       const privateBox = h('input', { type: 'checkbox', id: 'room-private' });
+      // Options are shuffled by default, so a bank listing its key first
+      // gives nothing away; the host may keep the bank's order.
+      const shuffleSelect = h(
+        'select',
+        { id: 'room-shuffle', 'data-testid': 'room-shuffle' },
+        ['room', 'player', 'off'].map((v) => h('option', { value: v, text: t(`host.shuffle.${v}`) })),
+      );
       const rooms = hostedRooms();
       return [
         h(
@@ -159,7 +166,7 @@ function mountRoomChooser(root, navigate) {
               if (busy) return;
               busy = true;
               try {
-                const code = await createAndRemember(titleInput.value.trim(), privateBox.checked);
+                const code = await createAndRemember(titleInput.value.trim(), privateBox.checked, shuffleSelect.value);
                 navigate(`/host/${code}`);
               } catch (err) {
                 error = err.code ? errorText(err.code, err.message) : t('err.network');
@@ -173,6 +180,8 @@ function mountRoomChooser(root, navigate) {
           titleInput,
           h('label', { class: 'check' }, privateBox, h('span', { text: t('host.private') })),
           h('p', { class: 'muted small', text: t('host.private.hint') }),
+          h('label', { for: 'room-shuffle', text: t('host.shuffle') }),
+          shuffleSelect,
           error ? h('p', { class: 'error', role: 'alert', text: error }) : null,
           h('button', { type: 'submit', class: 'btn btn-primary btn-block', 'data-testid': 'create-room', text: t('host.create.go') }),
         ),
@@ -516,7 +525,9 @@ class HostApp {
 
   judge(correct) {
     const floor = this.model.floor;
-    if (floor == null) return;
+    // A second key press before the floor moves on would judge a player
+    // this console already judged; the server refuses it, so drop it here.
+    if (floor == null || this.judged.has(floor)) return;
     if (this.send({ type: 'judge', player_id: floor, correct })) this.judged.set(floor, correct);
   }
 

@@ -144,6 +144,7 @@ pub fn workbook(results: &Value) -> Result<Vec<u8>, XlsxError> {
             ("mode", &field("mode")),
             ("prompt", &field("prompt")),
             ("options", &options),
+            ("option_ids", &field("option_ids")),
             ("answered", &field("answered")),
             ("of", &field("of")),
             ("correct_answers", &right),

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::http::error::ApiError;
 use crate::live::room::{
-    DEFAULT_BUZZ_WINDOW_MS, DEFAULT_SCORE_SCALE, MAX_BUZZ_WINDOW_MS, MAX_SCORE_SCALE,
+    Shuffle, DEFAULT_BUZZ_WINDOW_MS, DEFAULT_SCORE_SCALE, MAX_BUZZ_WINDOW_MS, MAX_SCORE_SCALE,
 };
 use crate::live::rooms::{self, CreateError, NewRoom};
 use crate::state::AppState;
@@ -47,10 +47,12 @@ struct CreateRoom {
     /// Interview panel: answers are scored 0 to this (1 to `MAX_SCORE_SCALE`).
     #[serde(default)]
     score_scale: Option<u32>,
-    /// Show vote and poll options in a per-question shuffled order;
-    /// absent or `false` keeps the bank's order.
+    /// How vote and poll options are ordered: `"room"` (the default,
+    /// shuffled per question, the same for everyone; also `true`),
+    /// `"player"` (each player its own order) or `"off"` (the bank's
+    /// order; also `false`).
     #[serde(default)]
-    shuffle_options: Option<bool>,
+    shuffle_options: Option<serde_json::Value>,
 }
 
 /// Picks a fresh code nobody in the cluster holds and takes its lease, so
@@ -124,6 +126,16 @@ async fn create_room(
             format!("score_scale must be between 1 and {MAX_SCORE_SCALE}"),
         ));
     }
+    let shuffle_options = match &request.shuffle_options {
+        None => Shuffle::default(),
+        Some(v) => Shuffle::from_option(v).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_shuffle",
+                "shuffle_options must be \"room\", \"player\", \"off\", true or false",
+            )
+        })?,
+    };
     let title = clean_title(request.title.as_deref().unwrap_or(""));
     let code = match state.cluster() {
         Some(cluster) => Some(claim_code(&state, cluster).await?),
@@ -135,7 +147,7 @@ async fn create_room(
         host_token: request.host_token,
         buzz_window_ms,
         score_scale,
-        shuffle_options: request.shuffle_options.unwrap_or(false),
+        shuffle_options,
         code,
     };
     let room = rooms::create_room(&state, new).map_err(|e| match e {

@@ -216,8 +216,8 @@ pub struct NewRoom {
     pub buzz_window_ms: u64,
     /// Interview panel score scale (0 to this).
     pub score_scale: u32,
-    /// Shuffle vote and poll options per question.
-    pub shuffle_options: bool,
+    /// How vote and poll options are ordered.
+    pub shuffle_options: crate::live::room::Shuffle,
     /// A code already claimed cluster-wide (its lease taken) for this room;
     /// `None` picks a fresh one here.
     pub code: Option<String>,

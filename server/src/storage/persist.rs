@@ -159,6 +159,7 @@ fn record_kind(kind: RecordKind) -> &'static str {
         RecordKind::PeerVote => "peer_vote",
         RecordKind::Judge => "judge",
         RecordKind::Mark => "mark",
+        RecordKind::Seat => "seat",
     }
 }
 
@@ -341,9 +342,11 @@ fn replay_open_question(store: &dyn Store, room: &mut Room) -> crate::live::room
     let Some(answers) = logged("reading answers to replay", &code, store.answers(&code)) else {
         return Default::default();
     };
+    // Seats taken since the checkpoint (qid 0), and the answers of the
+    // last question.
     let records: Vec<AnswerRecord> = answers
         .into_iter()
-        .filter(|a| a.qid == last && last > 0)
+        .filter(|a| a.qid == 0 || (a.qid == last && last > 0))
         .filter_map(|a| serde_json::from_value(a.payload).ok())
         .collect();
     room.replay(&records)
@@ -542,8 +545,24 @@ mod tests {
             // A second question is open, with one answer, when the server dies.
             let q2 = ask(&state, &mut room, NOW + 50);
             vote(&state, &mut room, 2, q2, 1, NOW + 60);
+            // A player joins after that checkpoint, and votes.
+            let join = ClientMsg::Join {
+                room: code.clone(),
+                name: "late".into(),
+                resume_token: None,
+                sync: false,
+            };
+            apply(
+                &state,
+                &mut room,
+                Command::Hello { conn: 4, msg: join },
+                NOW + 65,
+            );
+            vote(&state, &mut room, 4, q2, 1, NOW + 70);
             flush_all(&state);
-            assert_eq!(state.store().unwrap().answers(&code).unwrap().len(), 3);
+            let stored = state.store().unwrap().answers(&code).unwrap();
+            assert_eq!(stored.iter().filter(|a| a.kind == "vote").count(), 4);
+            assert_eq!(stored.iter().filter(|a| a.kind == "seat").count(), 3);
         }
 
         let state = state(dir.path());
@@ -561,11 +580,14 @@ mod tests {
         assert_eq!(room.current_qid(), Some(2));
         assert!(room.question_open());
         let snap = room.snapshot();
-        assert_eq!(snap["asked"][1]["counts"], serde_json::json!([0, 1, 0]));
-        assert_eq!(snap["asked"][1]["answered"], 1);
+        assert_eq!(snap["asked"][1]["counts"], serde_json::json!([0, 2, 0]));
+        assert_eq!(snap["asked"][1]["answered"], 2);
+        // The late seat is back, with its token, name and vote.
+        assert_eq!(snap["players"].as_array().map(Vec::len), Some(3));
+        assert_eq!(snap["players"][2]["name"], "late");
+        assert!(snap["asked"][1]["entries"]["3"].is_object(), "{snap}");
         let answers = state.store().unwrap().answers(&code).unwrap();
-        assert_eq!(answers.len(), 3);
-        assert!(answers.iter().all(|a| a.kind == "vote"));
+        assert_eq!(answers.iter().filter(|a| a.kind == "vote").count(), 4);
         // Not live, not ended: no stored results yet.
         assert!(stored_results(&state, &code, "tok").is_none());
     }

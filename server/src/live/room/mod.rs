@@ -9,6 +9,7 @@ mod buzz;
 mod errors;
 mod fair;
 mod model;
+mod order;
 mod panel;
 mod players;
 mod question;
@@ -38,6 +39,7 @@ use crate::bank::catalog::Catalog;
 use crate::protocol::{ClientMsg, Millis, PlayerId, Qid, Role, ServerMsg};
 
 pub use errors::RoomError;
+pub use order::Shuffle;
 pub use recovery::Replayed;
 pub use results::{PlayerResult, QuestionResult, ResultAnswer, Results, ResultsError, TopicResult};
 pub use snapshot::SnapshotParts;
@@ -72,11 +74,12 @@ pub struct RoomOptions {
     /// Interview panel: the top of the scale answers are scored on (0 to this).
     #[serde(default = "default_score_scale")]
     pub score_scale: u32,
-    /// Vote and poll options are shown in an order drawn per question
-    /// from the room's seeded generator (the same for every player), so
-    /// a bank that lists the key first does not give it away.
-    #[serde(default)]
-    pub shuffle_options: bool,
+    /// How vote and poll options are ordered: shuffled per question from
+    /// the room's seeded generator by default (the same for every player),
+    /// so a bank that lists the key first does not give it away; the host
+    /// may keep the bank's order or give every player its own order.
+    #[serde(default, deserialize_with = "order::deserialize_shuffle")]
+    pub shuffle_options: Shuffle,
 }
 
 /// The score scale of a room created without one (0–3).
@@ -106,7 +109,7 @@ impl Default for RoomOptions {
             resume_window_ms: 300_000,
             buzz_window_ms: DEFAULT_BUZZ_WINDOW_MS,
             score_scale: DEFAULT_SCORE_SCALE,
-            shuffle_options: false,
+            shuffle_options: Shuffle::Room,
         }
     }
 }
@@ -161,6 +164,9 @@ pub enum RecordKind {
     Judge,
     /// The host marked a typed answer.
     Mark,
+    /// A player took a seat (qid 0): its welcome is a promise too, so a
+    /// seat taken after the last checkpoint comes back after a crash.
+    Seat,
 }
 
 /// One counted input, emitted as it is counted so storage can keep every
@@ -195,6 +201,10 @@ pub struct AnswerRecord {
     /// Who judged or marked it (0: the owner, else an interviewer id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<u32>,
+    /// A seat record: the seat's resume token, so the player can resume
+    /// the seat it was welcomed to after a restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// What the owner task must do after a command.
@@ -756,6 +766,27 @@ impl Room {
                 RecordKind::Judge | RecordKind::Mark => entry.judged_by,
                 _ => None,
             },
+            token: None,
+        }))
+    }
+
+    /// The record of a seat just taken (see [`RecordKind::Seat`]).
+    fn seat_record(&self, player: PlayerId, now: Millis) -> Option<Effect> {
+        let p = self.d.player(player)?;
+        Some(Effect::Record(AnswerRecord {
+            room: self.d.code.clone(),
+            qid: 0,
+            question_id: String::new(),
+            player_id: player,
+            name: p.name.clone(),
+            kind: RecordKind::Seat,
+            choices: Vec::new(),
+            text: None,
+            correct: None,
+            response_ms: 0,
+            at: now,
+            by: None,
+            token: Some(p.token.clone()),
         }))
     }
 }

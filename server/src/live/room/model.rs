@@ -131,6 +131,10 @@ pub(crate) struct Asked {
     /// bank index); empty when shown in bank order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub order: Vec<usize>,
+    /// Per-player shuffling: the seed each player's own order of this
+    /// question is derived from (see `order::player_view`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub player_seed: Option<u64>,
 }
 
 impl Asked {

@@ -214,6 +214,11 @@ impl Room {
         self.live.tokens.insert(token, id);
         self.live.seated += 1;
         self.live.ranking.insert_new(id);
+        // Stored before the welcome goes out (the owner holds sends behind
+        // a record until it is committed), so a crash keeps the seat.
+        if let Some(rec) = self.seat_record(id, now) {
+            out.push(rec);
+        }
         self.attach(conn, id);
         self.welcome(conn, Who::Player(id), Some(id), now, out);
         self.roster_changed(now, out);

@@ -11,7 +11,7 @@ use crate::protocol::{Millis, Mode, PlayerId, QuestionMsg, RightAnswer, ServerMs
 use super::model::Asked;
 use super::scoring::Ranking;
 use super::throttle::TALLY_INTERVAL_MS;
-use super::{Audience, Effect, Out, Room, RoomError};
+use super::{order, Audience, Effect, Out, Room, RoomError, Shuffle};
 
 /// Shortest and longest accepted `time_limit_ms`.
 pub(crate) const TIME_LIMIT_RANGE: std::ops::RangeInclusive<u64> = 1_000..=3_600_000;
@@ -230,10 +230,10 @@ impl Room {
         self.finalize_current();
         let qid = u32::try_from(self.d.asked_count() + 1).unwrap_or(u32::MAX);
         let mut shape = shape;
-        let order = if self.d.options.shuffle_options
+        let shuffled = self.d.options.shuffle_options != Shuffle::Off
             && matches!(p.mode, Mode::Vote | Mode::Poll)
-            && shape.options.len() > 1
-        {
+            && shape.options.len() > 1;
+        let order = if shuffled {
             let mut order: Vec<usize> = (0..shape.options.len()).collect();
             self.d.rng.shuffle(&mut order);
             shape.options = order
@@ -247,6 +247,8 @@ impl Room {
         } else {
             Vec::new()
         };
+        let player_seed = (shuffled && self.d.options.shuffle_options == Shuffle::Player)
+            .then(|| self.d.rng.next_u64());
         let counts = vec![0; shape.options.len()];
         self.d.asked.push(Asked {
             qid,
@@ -277,6 +279,7 @@ impl Room {
             peer: None,
             points: BTreeMap::new(),
             order,
+            player_seed,
         });
         // Stored before anyone sees it, so the answers acknowledged on it
         // have a question to come back to after a crash.
@@ -288,24 +291,38 @@ impl Room {
     }
 
     /// Sends the current question: the host copy with the key and notes,
-    /// the public copy to players and screens.
+    /// the public copy to screens and players (each player its own order
+    /// when the room shuffles per player).
     pub(super) fn send_question(&self, now: Millis, out: &mut Out) {
         let Some(q) = self.d.current() else { return };
         out.send(
             Audience::Host,
-            ServerMsg::Question(question_msg(q, true, now)),
+            ServerMsg::Question(question_msg(q, true, None, now)),
         );
-        let public = Arc::new(ServerMsg::Question(question_msg(q, false, now)));
-        out.send_arc(Audience::Players, &public);
+        let public = Arc::new(ServerMsg::Question(question_msg(q, false, None, now)));
         out.send_arc(Audience::Screens, &public);
+        if q.player_seed.is_some() && q.peer.is_none() {
+            for &id in self.live.player_conn.keys() {
+                let view = order::player_view(q, id);
+                let own = question_msg(q, false, view.as_deref(), now);
+                out.send(Audience::Player(id), ServerMsg::Question(own));
+            }
+        } else {
+            out.send_arc(Audience::Players, &public);
+        }
     }
 
-    /// The current live counts.
-    pub(super) fn tally_msg(&self) -> Option<ServerMsg> {
+    /// The current live counts, in `view`'s order when given; the host
+    /// copy also names the bank's own option ids.
+    pub(super) fn tally_msg(&self, host: bool, view: Option<&[usize]>) -> Option<ServerMsg> {
         let q = self.d.current()?;
         let (counts, answered) = match &q.peer {
             Some(peer) => (peer.counts.clone(), peer.voted),
             None => (q.counts.clone(), q.answered),
+        };
+        let counts = match view {
+            Some(view) => order::permute(view, &counts),
+            None => counts,
         };
         let connected = u32::try_from(self.live.connected).unwrap_or(u32::MAX);
         let of = if q.open {
@@ -318,19 +335,36 @@ impl Room {
             counts,
             answered,
             of,
+            option_ids: if host { order::bank_ids(q) } else { Vec::new() },
         })
     }
 
-    /// Sends the tally to whoever may see it (players only in open polls).
+    /// Sends the tally to whoever may see it (players only in open polls,
+    /// each in its own order when the room shuffles per player).
     pub(super) fn send_tally(&self, out: &mut Out) {
         let Some(q) = self.d.current() else { return };
-        let Some(msg) = self.tally_msg() else { return };
-        let to = if q.mode == Mode::Poll && !self.d.options.private && q.peer.is_none() {
-            Audience::All
-        } else {
-            Audience::HostAndScreens
+        if let Some(msg) = self.tally_msg(true, None) {
+            out.send(Audience::Host, msg);
+        }
+        let Some(public) = self.tally_msg(false, None) else {
+            return;
         };
-        out.send(to, msg);
+        let players = q.mode == Mode::Poll && !self.d.options.private && q.peer.is_none();
+        if !players {
+            out.send(Audience::Screens, public);
+        } else if q.player_seed.is_some() {
+            out.send(Audience::Screens, public);
+            for &id in self.live.player_conn.keys() {
+                let view = order::player_view(q, id);
+                if let Some(own) = self.tally_msg(false, view.as_deref()) {
+                    out.send(Audience::Player(id), own);
+                }
+            }
+        } else {
+            let public = Arc::new(public);
+            out.send_arc(Audience::Screens, &public);
+            out.send_arc(Audience::Players, &public);
+        }
     }
 
     /// Counts changed: send now or at the next tally slot.
@@ -480,20 +514,38 @@ impl Room {
             points: q.points.clone(),
             answer: answer.clone(),
             right,
+            option_ids: order::bank_ids(q),
         };
         let public_points = if self.lists_public() {
             q.points.clone()
         } else {
             BTreeMap::new()
         };
-        let players = ServerMsg::Reveal {
+        let player_copy = |view: Option<&[usize]>| ServerMsg::Reveal {
             qid: q.qid,
-            correct: correct.clone(),
-            counts: if private { Vec::new() } else { counts.clone() },
+            correct: match view {
+                Some(view) => order::to_view(view, &correct),
+                None => correct.clone(),
+            },
+            counts: match (private, view) {
+                (true, _) => Vec::new(),
+                (false, Some(view)) => order::permute(view, &counts),
+                (false, None) => counts.clone(),
+            },
             points: public_points.clone(),
             answer: answer.clone(),
             right: Vec::new(),
+            option_ids: order::bank_ids_in(q, view),
         };
+        let mut own = Vec::new();
+        if q.player_seed.is_some() && q.peer.is_none() {
+            for &id in self.live.player_conn.keys() {
+                let view = order::player_view(q, id);
+                own.push((id, player_copy(view.as_deref())));
+            }
+        } else {
+            own.push((PlayerId(0), player_copy(None)));
+        }
         let screens = ServerMsg::Reveal {
             qid: q.qid,
             correct,
@@ -501,10 +553,18 @@ impl Room {
             points: public_points,
             answer,
             right: screen_right,
+            option_ids: order::bank_ids(q),
         };
         let qid = q.qid;
         out.send(Audience::Host, full);
-        out.send(Audience::Players, players);
+        for (id, msg) in own {
+            let to = if id == PlayerId(0) {
+                Audience::Players
+            } else {
+                Audience::Player(id)
+            };
+            out.send(to, msg);
+        }
         out.send(Audience::Screens, screens);
         self.send_you(Some(qid), &self.live.ranking, out);
         // Scores changed: rosters carry them to the host console and screens.
@@ -515,7 +575,7 @@ impl Room {
 
     /// Vote: the players whose counted answer matched the key, fastest
     /// first (ties by seat), as the reveal names them.
-    fn right_answers(&self, q: &Asked) -> Vec<RightAnswer> {
+    pub(super) fn right_answers(&self, q: &Asked) -> Vec<RightAnswer> {
         if q.mode != Mode::Vote || q.peer.is_some() {
             return Vec::new();
         }
@@ -600,13 +660,22 @@ impl Room {
     }
 }
 
-/// A question as one audience sees it. Only the host copy carries the key,
-/// the reference answer, follow-ups and notes.
-pub(crate) fn question_msg(q: &Asked, host: bool, now: Millis) -> QuestionMsg {
+/// A question as one audience sees it (a player's copy in its own `view`
+/// when the room shuffles per player). Only the host copy carries the key,
+/// the bank's option ids, the reference answer, follow-ups and notes.
+pub(crate) fn question_msg(
+    q: &Asked,
+    host: bool,
+    view: Option<&[usize]>,
+    now: Millis,
+) -> QuestionMsg {
     let (options, multi, phase) = match &q.peer {
         Some(peer) => (peer.options.clone(), false, Some("peer_vote".to_string())),
         None => (
-            q.options.clone(),
+            match view {
+                Some(view) => order::permute(view, &q.options),
+                None => q.options.clone(),
+            },
             q.multi,
             (q.mode == Mode::Text).then(|| "answer".to_string()),
         ),
@@ -629,5 +698,8 @@ pub(crate) fn question_msg(q: &Asked, host: bool, now: Millis) -> QuestionMsg {
         answer: host.then(|| q.question.answer.clone()),
         followups: host.then(|| q.question.followups.clone()),
         notes: host.then(|| q.question.notes.clone()),
+        option_ids: host
+            .then(|| order::bank_ids(q))
+            .filter(|ids| !ids.is_empty()),
     }
 }

@@ -63,7 +63,22 @@ impl Room {
     /// are skipped) onto a restored room.
     pub fn replay(&mut self, records: &[AnswerRecord]) -> Replayed {
         let mut done = Replayed::default();
-        let mut ordered: Vec<&AnswerRecord> = records.iter().collect();
+        // Seats first, in seat order: the answers may be theirs.
+        let (seats, answers): (Vec<&AnswerRecord>, Vec<&AnswerRecord>) =
+            records.iter().partition(|r| r.kind == RecordKind::Seat);
+        let mut seats = seats;
+        seats.sort_by_key(|r| r.player_id);
+        for rec in seats {
+            match self.replay_seat(rec) {
+                Some(true) => done.applied += 1,
+                Some(false) => done.already += 1,
+                None => done.skipped += 1,
+            }
+        }
+        if done.applied > 0 {
+            self.rerank();
+        }
+        let mut ordered: Vec<&AnswerRecord> = answers;
         // Arrival order: the buzz queue is rebuilt in it.
         ordered.sort_by_key(|r| (r.at, r.response_ms));
         let mut latest = None;
@@ -89,6 +104,41 @@ impl Room {
             }
         }
         done
+    }
+
+    /// A seat welcomed after the last checkpoint: put back, disconnected
+    /// and resumable with its token. `Some(false)`: the snapshot has it;
+    /// `None`: not the next seat (a gap) or no token.
+    fn replay_seat(&mut self, rec: &AnswerRecord) -> Option<bool> {
+        let n = self.d.players.len();
+        let id = rec.player_id.0 as usize;
+        if id >= 1 && id <= n {
+            return Some(false);
+        }
+        if id != n + 1 {
+            return None;
+        }
+        let token = rec.token.clone().filter(|t| !t.is_empty())?;
+        let name = super::players::clean_name(&rec.name)?;
+        let key = super::players::name_key(&name);
+        if self.live.names.contains_key(&key) || self.live.tokens.contains_key(&token) {
+            return None;
+        }
+        self.d.players.push(super::model::Player {
+            id: rec.player_id,
+            name,
+            token: token.clone(),
+            score: 0,
+            streak: 0,
+            kicked: false,
+            connected: false,
+            // Stamped by the first command, as every restored seat is.
+            disconnected_at: None,
+        });
+        self.live.names.insert(key, rec.player_id);
+        self.live.tokens.insert(token, rec.player_id);
+        self.live.seated += 1;
+        Some(true)
     }
 
     /// `Some(true)`: applied; `Some(false)`: already there; `None`: skipped.
@@ -187,6 +237,8 @@ impl Room {
             }
             // Every ruling is a checkpoint: the snapshot has it.
             RecordKind::Judge => return Some(false),
+            // Seats are put back by `replay_seat`.
+            RecordKind::Seat => return None,
         }
         Some(true)
     }

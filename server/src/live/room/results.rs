@@ -20,8 +20,12 @@ pub struct ResultAnswer {
     pub name: String,
     /// Whether the player buzzed, voted or typed anything.
     pub answered: bool,
-    /// Counted option indices (vote, poll, self).
+    /// Counted option indices (vote, poll, self), in the question's
+    /// `options` order.
     pub choices: Option<Vec<usize>>,
+    /// The same choices as the bank's own option ids (vote, poll).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choice_ids: Option<Vec<usize>>,
     /// Typed answer (text).
     pub text: Option<String>,
     /// `know`, `partly` or `dont_know` (self mode).
@@ -65,9 +69,10 @@ pub struct QuestionResult {
     pub correct: Vec<usize>,
     /// Final counts per option.
     pub counts: Vec<u32>,
-    /// The bank's own option index of each shown option, when the room
-    /// shuffled them (`options`, `correct`, `counts` and `choices` are in
-    /// shown order; `option_ids[i]` is option i's index in the bank file).
+    /// The bank's own option index of each option (vote and poll; options
+    /// are shuffled by default, and `options`, `correct`, `counts` and
+    /// `choices` are in the room's order; `option_ids[i]` is option i's
+    /// index in the bank file).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub option_ids: Vec<usize>,
     /// Players who answered.
@@ -186,6 +191,7 @@ fn question_result(q: &Asked, room: &Room) -> QuestionResult {
                 .sum()
         })
     };
+    let bank_ids = super::order::bank_ids(q);
     let answers: Vec<ResultAnswer> = room
         .d
         .players
@@ -198,6 +204,10 @@ fn question_result(q: &Asked, room: &Room) -> QuestionResult {
                 name: p.name.clone(),
                 answered,
                 choices: e.and_then(|e| e.choices.clone()),
+                choice_ids: e
+                    .and_then(|e| e.choices.as_ref())
+                    .filter(|_| !bank_ids.is_empty())
+                    .map(|c| c.iter().filter_map(|&i| bank_ids.get(i).copied()).collect()),
                 text: e.and_then(|e| e.text.clone()),
                 self_assessment: if q.mode == Mode::SelfAssess {
                     self_label(e.and_then(|e| e.choices.as_ref()))
@@ -234,11 +244,7 @@ fn question_result(q: &Asked, room: &Room) -> QuestionResult {
         options,
         correct,
         counts,
-        option_ids: if q.peer.is_none() {
-            q.order.clone()
-        } else {
-            Vec::new()
-        },
+        option_ids: super::order::bank_ids(q),
         answered: q.answered,
         of: q.of.max(q.answered),
         time_limit_ms: q.time_limit_ms,
@@ -441,7 +447,7 @@ pub enum ResultsError {
 pub const CSV_BOM: &str = "\u{feff}";
 
 /// The CSV header row.
-pub const CSV_HEADER: &str = "qid,seq,question_id,topic,mode,prompt,player_id,name,answered,choices,text,self,buzzed,correct,response_ms,points";
+pub const CSV_HEADER: &str = "qid,seq,question_id,topic,mode,prompt,player_id,name,answered,choices,text,self,buzzed,correct,response_ms,points,choice_ids";
 
 /// A text cell: a leading formula character is neutralized with `'`, then
 /// the cell is quoted with inner quotes doubled (RFC 4180).
@@ -486,6 +492,13 @@ impl Results {
                             .join(" | ")
                     })
                     .unwrap_or_default();
+                // The bank's own option ids of the choices, so a file
+                // read next to the bank does not depend on the shown order.
+                let choice_ids = a
+                    .choice_ids
+                    .as_ref()
+                    .map(|c| c.iter().map(usize::to_string).collect::<Vec<_>>().join(" "))
+                    .unwrap_or_default();
                 let correct = match a.correct {
                     Some(true) => "yes",
                     Some(false) => "no",
@@ -493,7 +506,7 @@ impl Results {
                 };
                 let _ = write!(
                     csv,
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
                     q.qid,
                     q.seq,
                     text_cell(&q.question_id),
@@ -510,6 +523,7 @@ impl Results {
                     correct,
                     opt_num(a.response_ms),
                     a.points,
+                    choice_ids,
                 );
             }
         }

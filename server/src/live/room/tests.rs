@@ -97,6 +97,15 @@ impl Harness {
         Harness::new(RoomOptions::default())
     }
 
+    /// A public room that keeps the bank's option order, for rules that
+    /// name option indices (counts, records, keys) rather than ordering.
+    pub fn bank_order() -> Harness {
+        Harness::new(RoomOptions {
+            shuffle_options: Shuffle::Off,
+            ..RoomOptions::default()
+        })
+    }
+
     pub fn conn(&mut self) -> ConnId {
         self.next_conn += 1;
         self.next_conn
@@ -175,8 +184,11 @@ impl Harness {
         self.room.d.current().map(|q| q.qid).unwrap_or(0)
     }
 
-    pub fn vote(&mut self, conn: ConnId, choice: usize) -> Vec<Effect> {
+    /// Votes for the option at `bank` in the bank (as a person picks an
+    /// option by its text): sends the position it is shown at to `conn`.
+    pub fn vote(&mut self, conn: ConnId, bank: usize) -> Vec<Effect> {
         let qid = self.qid();
+        let choice = self.shown_at(conn, bank);
         self.send(
             conn,
             ClientMsg::Vote {
@@ -185,6 +197,25 @@ impl Harness {
                 choices: None,
             },
         )
+    }
+
+    /// Where `conn` is shown the bank's option `bank` of the current question.
+    pub fn shown_at(&self, conn: ConnId, bank: usize) -> usize {
+        let Some(q) = self.room.d.current() else {
+            return bank;
+        };
+        if q.peer.is_some() || !matches!(q.mode, Mode::Vote | Mode::Poll) {
+            return bank;
+        }
+        let room = q.order.iter().position(|&b| b == bank).unwrap_or(bank);
+        let view = self
+            .room
+            .player_of(conn)
+            .and_then(|id| order::player_view(q, id));
+        match view {
+            Some(view) => view.iter().position(|&r| r == room).unwrap_or(room),
+            None => room,
+        }
     }
 
     pub fn buzz(&mut self, conn: ConnId) -> Vec<Effect> {
@@ -425,7 +456,7 @@ fn expired_seats_free_capacity() {
 
 #[test]
 fn resume_restores_seat_score_and_pending_vote() {
-    let mut h = Harness::public();
+    let mut h = Harness::bank_order();
     let (c1, id, token) = h.join("ann");
     h.ask(choice_q("q1"), Mode::Vote, None);
     h.vote(c1, 1);
@@ -600,7 +631,7 @@ fn ping_gets_pong_with_server_time() {
 
 #[test]
 fn vote_counts_one_answer_per_player_and_acks_resends() {
-    let mut h = Harness::public();
+    let mut h = Harness::bank_order();
     let (c1, _, _) = h.join("a");
     let (c2, _, _) = h.join("b");
     h.ask(choice_q("q"), Mode::Vote, None);
@@ -666,7 +697,7 @@ fn vote_errors_change_nothing() {
 
 #[test]
 fn timed_vote_scores_by_speed_and_streak() {
-    let mut h = Harness::public();
+    let mut h = Harness::bank_order();
     let (c1, a, _) = h.join("a");
     let (c2, b, _) = h.join("b");
     let (c3, c, _) = h.join("c");
@@ -706,7 +737,7 @@ fn timed_vote_scores_by_speed_and_streak() {
 
 #[test]
 fn untimed_vote_scores_flat_and_multi_select_is_all_or_nothing() {
-    let mut h = Harness::public();
+    let mut h = Harness::bank_order();
     let (c1, a, _) = h.join("a");
     let (c2, b, _) = h.join("b");
     h.ask(multi_q("m"), Mode::Vote, None);
@@ -877,7 +908,7 @@ fn tally_is_throttled_to_ten_per_second() {
         h.now += 10;
         let mut fx = h.vote(*c, 0);
         fx.extend(h.tick());
-        for m in sent_to(&fx, &Audience::HostAndScreens) {
+        for m in sent_to(&fx, &Audience::Host) {
             if let ServerMsg::Tally { answered, .. } = m {
                 tallies += 1;
                 last = Some(answered);
@@ -887,7 +918,7 @@ fn tally_is_throttled_to_ten_per_second() {
     // 300 ms of votes: the ask's own tally slot, then at most one per 100 ms.
     assert!(tallies <= 4, "{tallies} tallies");
     let fx = h.advance(200);
-    for m in sent_to(&fx, &Audience::HostAndScreens) {
+    for m in sent_to(&fx, &Audience::Host) {
         if let ServerMsg::Tally { answered, of, .. } = m {
             last = Some(answered);
             assert_eq!(of, 30);
@@ -900,7 +931,7 @@ fn tally_is_throttled_to_ten_per_second() {
 
 #[test]
 fn poll_votes_may_change_until_close_and_players_see_the_tally() {
-    let mut h = Harness::public();
+    let mut h = Harness::bank_order();
     let (c1, a, _) = h.join("a");
     h.ask(choice_q("p"), Mode::Poll, None);
     let q = h.room.d.current().cloned().expect("q");
@@ -909,7 +940,7 @@ fn poll_votes_may_change_until_close_and_players_see_the_tally() {
     h.now += 200;
     let mut fx = h.vote(c1, 2);
     fx.extend(h.tick());
-    assert!(sent_to(&fx, &Audience::All)
+    assert!(sent_to(&fx, &Audience::Players)
         .iter()
         .any(|m| matches!(m, ServerMsg::Tally { .. })));
     let q = h.room.d.current().cloned().expect("q");
@@ -1185,7 +1216,7 @@ fn private_rooms_refuse_peer_votes() {
 
 #[test]
 fn players_and_screens_never_see_the_key_before_reveal() {
-    let mut h = Harness::public();
+    let mut h = Harness::bank_order();
     let (c1, _, _) = h.join("a");
     let s = h.screen();
     let fx = h.ask(choice_q("q"), Mode::Vote, Some(10_000));
@@ -1364,7 +1395,7 @@ fn asking_again_finalizes_the_unrevealed_question() {
 
 #[test]
 fn records_are_emitted_for_counted_inputs() {
-    let mut h = Harness::public();
+    let mut h = Harness::bank_order();
     let (c1, a, _) = h.join("a");
     h.ask(choice_q("q1"), Mode::Vote, None);
     h.now += 1234;
@@ -2039,7 +2070,7 @@ fn answers_acknowledged_after_the_ask_checkpoint_are_replayed_in_every_mode() {
         Mode::Buzz,
         Mode::Text,
     ] {
-        let mut h = Harness::public();
+        let mut h = Harness::bank_order();
         let players: Vec<_> = (0..3).map(|i| h.join(&format!("p{i}"))).collect();
         let q = if matches!(mode, Mode::Vote | Mode::Poll) {
             choice_q("q")
@@ -2203,12 +2234,24 @@ fn close_for_shutdown_keeps_the_open_question_through_a_restore() {
     assert!(h.room.close_for_shutdown(h.now).is_empty());
 }
 
+/// Each of `n` positions within 4 standard deviations of `asks / n`.
+fn assert_uniform(at: &[usize], asks: usize) {
+    let n = at.len() as f64;
+    let expected = asks as f64 / n;
+    let sd = (asks as f64 * (1.0 / n) * (1.0 - 1.0 / n)).sqrt();
+    for (pos, &count) in at.iter().enumerate() {
+        assert!(
+            (count as f64 - expected).abs() < 4.0 * sd,
+            "key at position {pos} {count} times of {asks}: {at:?}"
+        );
+    }
+}
+
 #[test]
 fn shuffled_options_put_the_key_at_every_position_equally_often() {
-    let mut h = Harness::new(RoomOptions {
-        shuffle_options: true,
-        ..RoomOptions::default()
-    });
+    // The default room: nobody asks for shuffling.
+    let mut h = Harness::new(RoomOptions::default());
+    assert_eq!(h.room.d.options.shuffle_options, Shuffle::Room);
     let (c1, _, _) = h.join("a");
     let q = choice_q("shuffled");
     let bank_texts: Vec<String> = q.question.options.iter().map(|o| o.text.clone()).collect();
@@ -2216,19 +2259,31 @@ fn shuffled_options_put_the_key_at_every_position_equally_often() {
     let asks = 3000;
     let mut at = vec![0usize; n];
     for _ in 0..asks {
-        h.ask(q.clone(), Mode::Vote, None);
+        let fx = h.ask(q.clone(), Mode::Vote, None);
         let asked = h.room.d.current().cloned().expect("asked");
         // The shown options are the bank's, permuted, and map back.
         assert_eq!(asked.order.len(), n);
         for (shown, &bank) in asked.order.iter().enumerate() {
             assert_eq!(asked.options[shown], bank_texts[bank]);
         }
+        // What players are sent is that order.
+        let sent = fx.iter().find_map(|e| match e {
+            Effect::Send {
+                to: Audience::Players,
+                msg,
+            } => match msg.as_ref() {
+                ServerMsg::Question(m) => Some(m.options.clone()),
+                _ => None,
+            },
+            _ => None,
+        });
+        assert_eq!(sent.as_ref(), Some(&asked.options));
         let key = asked.key[0];
         assert!(q.question.options[asked.order[key]].correct);
         at[key] += 1;
     }
     // Voting the shown key scores: correctness follows the shuffle.
-    let key = h.room.d.current().map(|q| q.key[0]).expect("key");
+    let key = h.room.d.current().map(|q| q.order[q.key[0]]).expect("key");
     h.vote(c1, key);
     let entry = h
         .room
@@ -2236,17 +2291,122 @@ fn shuffled_options_put_the_key_at_every_position_equally_often() {
         .current()
         .and_then(|q| q.entries.values().next().cloned());
     assert_eq!(entry.and_then(|e| e.correct), Some(true));
-    // Uniform: each position within 4 standard deviations of asks / n.
-    let expected = asks as f64 / n as f64;
-    let sd = (asks as f64 * (1.0 / n as f64) * (1.0 - 1.0 / n as f64)).sqrt();
-    for (pos, &count) in at.iter().enumerate() {
-        assert!(
-            (count as f64 - expected).abs() < 4.0 * sd,
-            "key at position {pos} {count} times of {asks}: {at:?}"
-        );
-    }
+    assert_uniform(&at, asks);
     // The results map shown options back to the bank's own indices.
     let results = h.room.results();
     let last = results.questions.last().expect("a result");
     assert_eq!(last.option_ids.len(), n);
+}
+
+#[test]
+fn per_player_orders_are_uniform_and_votes_map_back() {
+    let mut h = Harness::new(RoomOptions {
+        shuffle_options: Shuffle::Player,
+        ..RoomOptions::default()
+    });
+    let players: Vec<(ConnId, PlayerId)> = (0..4)
+        .map(|i| {
+            let (c, id, _) = h.join(&format!("p{i}"));
+            (c, id)
+        })
+        .collect();
+    let q = choice_q("own-order");
+    let n = q.question.options.len();
+    let asks = 1500;
+    let mut at = vec![0usize; n];
+    let mut differ = 0;
+    for _ in 0..asks {
+        let fx = h.ask(q.clone(), Mode::Vote, None);
+        let mut seen = Vec::new();
+        for &(_, id) in &players {
+            let shown = fx
+                .iter()
+                .find_map(|e| match e {
+                    Effect::Send {
+                        to: Audience::Player(p),
+                        msg,
+                    } if *p == id => match msg.as_ref() {
+                        ServerMsg::Question(m) => Some(m.options.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .expect("each player its own question");
+            let key = shown.iter().position(|t| t == "beta").expect("key shown");
+            at[key] += 1;
+            seen.push(shown);
+        }
+        if seen.iter().any(|s| s != &seen[0]) {
+            differ += 1;
+        }
+        // Nobody gets the shared copy.
+        assert!(!fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                to: Audience::Players,
+                ..
+            }
+        )));
+    }
+    assert_uniform(&at, asks * players.len());
+    assert!(
+        differ > asks / 2,
+        "orders differ between players in {differ} of {asks}"
+    );
+    // Each player votes the key at its own position: all right, counted
+    // on the room's key option.
+    let fx = h.ask(q.clone(), Mode::Vote, None);
+    for &(c, id) in &players {
+        let shown = fx
+            .iter()
+            .find_map(|e| match e {
+                Effect::Send {
+                    to: Audience::Player(p),
+                    msg,
+                } if *p == id => match msg.as_ref() {
+                    ServerMsg::Question(m) => Some(m.options.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .expect("question");
+        let key = shown.iter().position(|t| t == "beta").expect("key shown");
+        let qid = h.qid();
+        h.send(
+            c,
+            ClientMsg::Vote {
+                qid,
+                choice: Some(key),
+                choices: None,
+            },
+        );
+    }
+    let cur = h.room.d.current().cloned().expect("asked");
+    assert!(cur.entries.values().all(|e| e.correct == Some(true)));
+    assert_eq!(cur.counts[cur.key[0]], players.len() as u32);
+    // The reveal gives each player the key at its own position.
+    let fx = h.host_cmd(ClientMsg::Reveal);
+    for &(_, id) in &players {
+        let view = order::player_view(&cur, id).expect("a view");
+        let (correct, ids) = fx
+            .iter()
+            .find_map(|e| match e {
+                Effect::Send {
+                    to: Audience::Player(p),
+                    msg,
+                } if *p == id => match msg.as_ref() {
+                    ServerMsg::Reveal {
+                        correct,
+                        option_ids,
+                        ..
+                    } => Some((correct.clone(), option_ids.clone())),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .expect("own reveal");
+        assert_eq!(correct, order::to_view(&view, &cur.key));
+        // Bank id 1 is "beta", the key.
+        assert_eq!(ids.get(correct[0]), Some(&1));
+    }
 }

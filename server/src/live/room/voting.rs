@@ -76,6 +76,12 @@ impl Room {
             return Err(RoomError::QuestionClosed);
         }
         let picked = parse_choices(choice, choices, q.options.len(), q.multi)?;
+        // A player with its own order picked positions in its view.
+        let picked = match super::order::player_view(q, player) {
+            Some(view) => super::order::from_view(&view, &picked)
+                .ok_or(RoomError::BadChoice("no such option"))?,
+            None => picked,
+        };
         let before = q.entries.get(&player).and_then(|e| e.choices.clone());
         let changeable = q.mode != Mode::Vote;
         if before.is_some() && (!changeable || before.as_ref() == Some(&picked)) {

@@ -14,6 +14,12 @@ impl Room {
         let host = matches!(who, Who::Host | Who::Interviewer(_));
         let private = self.d.options.private;
         let q = self.d.current();
+        // A player in a per-player shuffled room sees its own order.
+        let view = match who {
+            Who::Player(id) => q.and_then(|q| super::order::player_view(q, id)),
+            _ => None,
+        };
+        let view = view.as_deref();
         let mut state = json!({
             "code": self.d.code,
             "title": self.d.options.title,
@@ -22,7 +28,7 @@ impl Room {
             "ended": self.d.ended,
             "player_count": self.live.seated,
             "connected": self.live.connected,
-            "question": q.map(|q| question_msg(q, host, now)),
+            "question": q.map(|q| question_msg(q, host, view, now)),
         });
         let Some(obj) = state.as_object_mut() else {
             return state;
@@ -36,14 +42,43 @@ impl Room {
             };
             let show_points = host || self.lists_public();
             let show_counts = host || !private || who == Who::Screen;
-            json!({
+            let (correct, counts) = match view {
+                Some(view) => (
+                    super::order::to_view(view, &correct),
+                    super::order::permute(view, &counts),
+                ),
+                None => (correct, counts),
+            };
+            // Who was right, as the live reveal named them: all to the
+            // host, the fastest few to a screen, none to players or in a
+            // private room's screens.
+            let right = self.right_answers(q);
+            let right = match who {
+                Who::Host | Who::Interviewer(_) => right,
+                Who::Screen if !private => right
+                    .into_iter()
+                    .take(super::question::SCREEN_RIGHT_NAMES)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let mut reveal = json!({
                 "type": "reveal",
                 "qid": q.qid,
                 "correct": correct,
                 "counts": if show_counts { counts } else { Vec::new() },
                 "points": if show_points { json!(q.points) } else { json!({}) },
                 "answer": (!q.question.answer.is_empty()).then(|| q.question.answer.clone()),
-            })
+            });
+            if let Some(obj) = reveal.as_object_mut() {
+                if !right.is_empty() {
+                    obj.insert("right".into(), json!(right));
+                }
+                let ids = super::order::bank_ids_in(q, view);
+                if !ids.is_empty() {
+                    obj.insert("option_ids".into(), json!(ids));
+                }
+            }
+            reveal
         });
         obj.insert("reveal".into(), reveal.unwrap_or(Value::Null));
 
@@ -54,7 +89,7 @@ impl Room {
                     && q.is_some_and(|q| q.mode == crate::protocol::Mode::Poll && q.peer.is_none())
             }
         };
-        let tally = self.tally_msg().filter(|_| tally_visible);
+        let tally = self.tally_msg(host, view).filter(|_| tally_visible);
         obj.insert(
             "tally".into(),
             tally.as_ref().map(to_value).unwrap_or(Value::Null),
@@ -118,7 +153,10 @@ impl Room {
                 "pending".into(),
                 json!({
                     "buzzed": entry.is_some_and(|e| e.buzzed),
-                    "choices": entry.and_then(|e| e.choices.clone()),
+                    "choices": entry.and_then(|e| e.choices.clone()).map(|c| match view {
+                        Some(view) => super::order::to_view(view, &c),
+                        None => c,
+                    }),
                     "text": entry.and_then(|e| e.text.clone()),
                     "peer_choice": entry.and_then(|e| e.peer_choice),
                 }),
