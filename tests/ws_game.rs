@@ -834,25 +834,33 @@ async fn a_reload_mid_reveal_still_names_who_was_right() {
         let (q, seen) = game::ask_seen(
             &mut host,
             "vote",
-            json!({}),
+            json!({"kinds": ["choice"]}),
             &mut clients(&mut players, &mut screen),
         )
         .await;
         let qid = q["qid"].clone();
-        let key = indices(&q["correct"]);
-        assert_eq!(key.len(), 1, "a single-answer question: {q}");
-        let right_text = q["options"][key[0] as usize].as_str().unwrap().to_string();
-        let wrong = (0..seen[0]["options"].as_array().unwrap().len() as u64)
-            .find(|&i| seen[0]["options"][i as usize] != right_text.as_str())
-            .unwrap();
+        // The full key, by text (a question may have several right options).
+        let right_texts: Vec<String> = indices(&q["correct"])
+            .iter()
+            .map(|&k| q["options"][k as usize].as_str().unwrap().to_string())
+            .collect();
         // Six right (r1..r6, in that order), one wrong.
         for (i, p) in players.iter_mut().enumerate() {
-            let pick = if i == 6 {
-                wrong
+            let picks: Vec<u64> = if i == 6 {
+                let wrong = strings(&seen[i]["options"])
+                    .iter()
+                    .position(|o| !right_texts.contains(o))
+                    .unwrap() as u64;
+                vec![wrong]
             } else {
-                game::option_index(&seen[i], &right_text)
+                let mut picks: Vec<u64> = right_texts
+                    .iter()
+                    .map(|t| game::option_index(&seen[i], t))
+                    .collect();
+                picks.sort_unstable();
+                picks
             };
-            vote(p, &qid, &[pick]).await;
+            vote(p, &qid, &picks).await;
         }
         host.send_json(json!({"type": "reveal"})).await;
         let live = host.recv_until("reveal").await;
