@@ -285,6 +285,12 @@ async fn past_retention(database_url: Option<String>) {
         (410, json!("expired")),
         "{err}"
     );
+    let (status, err) = get_error(&server, &results, &room.host_token).await;
+    assert_eq!(
+        (status, err["error"]["code"].clone()),
+        (410, json!("expired")),
+        "results: {err}"
+    );
     assert!(
         err["error"]["message"]
             .as_str()

@@ -266,7 +266,13 @@ async fn results(
             Err(_) => {}
         }
     }
-    // Not live (ended, cleaned up, or never existed): ask storage.
+    // Not live (ended, cleaned up, or never existed): ask storage. Past
+    // retention the results are as gone as after the purge.
+    if crate::storage::persist::stored_end(&state, &code, token).is_some_and(|ended| {
+        ended.saturating_add(super::report::retention_ms(&state)) <= crate::storage::store::now_ms()
+    }) {
+        return Err(super::report::expired(&state, &code));
+    }
     let export = if csv {
         crate::storage::persist::stored_results_csv(&state, &code, token).map(Export::Csv)
     } else {

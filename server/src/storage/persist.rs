@@ -415,6 +415,18 @@ pub fn stored_results_for_panel(
     Some((stored.json, stored.ended_ms))
 }
 
+/// When stored room `code` ended, if `host_token` owns it and it ended.
+pub fn stored_end(state: &impl Persistence, code: &str, host_token: &str) -> Option<Millis> {
+    let store = state.store()?;
+    logged(
+        "reading stored results",
+        code,
+        store.results(code, host_token),
+    )
+    .flatten()?
+    .ended_ms
+}
+
 /// When room `code` ended, if it was purged past retention (its tombstone).
 pub fn expired_room(state: &impl Persistence, code: &str) -> Option<Millis> {
     let store = state.store()?;
