@@ -1,42 +1,38 @@
-//! The host library over HTTP against a real server on port 0: tokens,
-//! all-or-nothing saves with field errors, other tokens get 404, edits of
-//! seed questions as the host's own version, library questions asked in a
-//! room, spreadsheet and CSV imports with row errors, GIFT/markdown exports
-//! that re-import, the results workbook, and a quiz surviving kill -9.
+//! The host library over HTTP against a real server on port 0, on both
+//! stores (the SQLite file and PostgreSQL): tokens, all-or-nothing saves
+//! with field errors, other tokens get 404, edits of seed questions as the
+//! host's own version, library questions asked in a room in their default
+//! mode, spreadsheet and CSV imports with row errors, GIFT/markdown
+//! exports that re-import, the results workbook, two nodes sharing one
+//! library, and a quiz surviving kill -9.
 
 mod common;
 
 use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
-use reqwest::Client;
+use reqwest::{Client, Method};
 use serde_json::{json, Value};
 
-async fn new_host(server: &common::Server) -> String {
-    let resp = Client::new()
-        .post(server.url("/api/hosts"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let body: Value = resp.json().await.unwrap();
-    body["host_token"].as_str().unwrap().to_string()
+/// What a request carries.
+enum Body {
+    None,
+    Json(Value),
+    Bytes(Vec<u8>),
 }
 
-async fn call(
-    server: &common::Server,
-    method: reqwest::Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = Client::new().request(method, server.url(path));
+/// Sends one request; the answer's status and body (JSON, or the text as
+/// a JSON string when it is not JSON).
+async fn send(url: String, method: Method, token: Option<&str>, body: Body) -> (u16, Value) {
+    let mut req = Client::new().request(method, url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
+    req = match body {
+        Body::None => req,
+        Body::Json(v) => req.json(&v),
+        Body::Bytes(b) => req.body(b),
+    };
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
@@ -46,29 +42,150 @@ async fn call(
     )
 }
 
-async fn raw(server: &common::Server, path: &str, token: &str, body: Vec<u8>) -> (u16, Value) {
-    let resp = Client::new()
-        .post(server.url(path))
-        .bearer_auth(token)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
+/// A request without a host token.
+async fn anonymous(server: &common::Server, path: &str) -> (u16, Value) {
+    send(server.url(path), Method::GET, None, Body::None).await
 }
 
+/// One host of the library API: a token issued by `POST /api/hosts` and
+/// the server it talks to.
+struct Host<'a> {
+    server: &'a common::Server,
+    token: String,
+}
+
+impl<'a> Host<'a> {
+    /// A fresh host token from `server`.
+    async fn new(server: &'a common::Server) -> Host<'a> {
+        let (status, body) = send(server.url("/api/hosts"), Method::POST, None, Body::None).await;
+        assert_eq!(status, 201, "{body}");
+        let token = body["host_token"].as_str().unwrap().to_string();
+        Host { server, token }
+    }
+
+    /// The same token, talking to another server (a second node).
+    fn on(&self, server: &'a common::Server) -> Host<'a> {
+        Host {
+            server,
+            token: self.token.clone(),
+        }
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Body) -> (u16, Value) {
+        send(self.server.url(path), method, Some(&self.token), body).await
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(Method::GET, path, Body::None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(Method::POST, path, Body::Json(body)).await
+    }
+
+    async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(Method::PUT, path, Body::Json(body)).await
+    }
+
+    async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(Method::DELETE, path, Body::None).await
+    }
+
+    /// Posts a file (an import).
+    async fn upload(&self, path: &str, bytes: impl Into<Vec<u8>>) -> (u16, Value) {
+        self.send(Method::POST, path, Body::Bytes(bytes.into()))
+            .await
+    }
+
+    /// Saves a new quiz, which must succeed; the stored quiz.
+    async fn create(&self, quiz: Value) -> Value {
+        let (status, saved) = self.post("/api/library/quizzes", quiz).await;
+        assert_eq!(status, 201, "{saved}");
+        saved
+    }
+
+    /// The quizzes in the host's overview.
+    async fn quizzes(&self) -> Value {
+        let (status, list) = self.get("/api/library").await;
+        assert_eq!(status, 200, "{list}");
+        list["quizzes"].clone()
+    }
+
+    /// An export of quiz `id` as text.
+    async fn export(&self, id: &str, format: &str) -> String {
+        let (status, text) = self
+            .get(&format!("/api/library/quizzes/{id}/export?format={format}"))
+            .await;
+        assert_eq!(status, 200, "{text}");
+        text.as_str().unwrap().to_string()
+    }
+
+    /// The host's catalog as `GET /api/banks/{id}` shows it, for the
+    /// library bank titled `title`.
+    async fn library_bank(&self, title: &str) -> Value {
+        let (_, index) = self.get("/api/banks").await;
+        let bank = index["banks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["library"] == true && b["title"] == title)
+            .unwrap_or_else(|| panic!("no library bank {title} in {index}"))
+            .clone();
+        let (status, parsed) = self
+            .get(&format!("/api/banks/{}", bank["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(status, 200, "{parsed}");
+        parsed["banks"][0].clone()
+    }
+
+    /// A room of this host with one player, `ann`.
+    async fn room_with_ann(&self) -> (common::Client, common::game::Player) {
+        let room = self
+            .server
+            .create_room_with(json!({"host_token": self.token}))
+            .await;
+        let host = common::game::host(self.server, &room).await;
+        let ann = common::game::join(self.server, &room, "ann").await;
+        (host, ann)
+    }
+}
+
+/// (field, code) of every field error in an error body.
 fn field_codes(body: &Value) -> Vec<(String, String)> {
-    body["error"]["fields"]
+    pairs(&body["error"]["fields"], "field", "code")
+}
+
+/// (row, code) of every bad row in an import's error body.
+fn row_codes(body: &Value) -> Vec<(u64, String)> {
+    body["error"]["rows"]
         .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|r| {
+            (
+                r["row"].as_u64().unwrap(),
+                r["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(list: &Value, a: &str, b: &str) -> Vec<(String, String)> {
+    list.as_array()
         .unwrap_or(&Vec::new())
         .iter()
         .map(|f| {
             (
-                f["field"].as_str().unwrap().to_string(),
-                f["code"].as_str().unwrap().to_string(),
+                f[a].as_str().unwrap().to_string(),
+                f[b].as_str().unwrap().to_string(),
             )
         })
+        .collect()
+}
+
+fn owned(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect()
 }
 
@@ -85,43 +202,72 @@ fn good_quiz() -> Value {
     })
 }
 
-#[tokio::test]
-async fn the_library_needs_a_known_host_token() {
-    let server = common::Server::start().await;
-    let (status, body) = call(&server, reqwest::Method::GET, "/api/library", None, None).await;
+/// Each scenario is a test on the embedded store, and
+/// `every_scenario_on_postgres` runs them all on one PostgreSQL server,
+/// each on a database of its own.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let server = super::common::Server::start().await;
+                    super::$name(&server).await;
+                }
+            )*
+        }
+
+        #[tokio::test]
+        async fn every_scenario_on_postgres() {
+            let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
+                .await
+                .unwrap();
+            $(
+                let url = pg.new_database();
+                let server = common::Server::start_with(|c| c.database_url = Some(url)).await;
+                $name(&server).await;
+                drop(server);
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    the_library_needs_a_known_host_token,
+    saves_are_all_or_nothing_with_field_errors_and_other_tokens_get_404,
+    library_questions_run_in_a_room_with_their_points_and_time_limit,
+    a_question_picked_without_a_mode_is_asked_in_its_default_mode,
+    an_edited_seed_question_is_the_hosts_own_version,
+    kahoot_spreadsheets_and_csv_import_with_every_bad_row_reported,
+    exports_re_import_to_the_same_quiz,
+);
+
+async fn the_library_needs_a_known_host_token(server: &common::Server) {
+    let (status, body) = anonymous(server, "/api/library").await;
     assert_eq!(status, 401);
     assert_eq!(body["error"]["code"], "unauthorized");
-    let made_up = "0123456789abcdef0123456789abcdef";
-    let (status, _) = call(
-        &server,
-        reqwest::Method::GET,
-        "/api/library",
-        Some(made_up),
-        None,
-    )
-    .await;
+    let made_up = Host {
+        server,
+        token: "0123456789abcdef0123456789abcdef".into(),
+    };
+    let (status, _) = made_up.get("/api/library").await;
     assert_eq!(status, 401, "a token this server never issued is refused");
-    let token = new_host(&server).await;
-    let (status, body) = call(
-        &server,
-        reqwest::Method::GET,
-        "/api/library",
-        Some(&token),
-        None,
-    )
-    .await;
+    let host = Host::new(server).await;
+    let (status, body) = host.get("/api/library").await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({"quizzes": [], "edits": []}));
     // The issued token is the one POST /api/rooms reuses.
-    let room = server.create_room_with(json!({"host_token": token})).await;
-    assert_eq!(room.host_token, token);
+    let room = server
+        .create_room_with(json!({"host_token": host.token}))
+        .await;
+    assert_eq!(room.host_token, host.token);
 }
 
-#[tokio::test]
-async fn saves_are_all_or_nothing_with_field_errors_and_other_tokens_get_404() {
-    let server = common::Server::start().await;
-    let token = new_host(&server).await;
-    let other = new_host(&server).await;
+async fn saves_are_all_or_nothing_with_field_errors_and_other_tokens_get_404(
+    server: &common::Server,
+) {
+    let host = Host::new(server).await;
+    let other = Host::new(server).await;
     let bad = json!({
         "title": "Bad",
         "questions": [
@@ -132,48 +278,22 @@ async fn saves_are_all_or_nothing_with_field_errors_and_other_tokens_get_404() {
             {"prompt": "Fine", "kind": "open"}
         ]
     });
-    let (status, body) = call(
-        &server,
-        reqwest::Method::POST,
-        "/api/library/quizzes",
-        Some(&token),
-        Some(bad),
-    )
-    .await;
+    let (status, body) = host.post("/api/library/quizzes", bad).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid");
     let codes = field_codes(&body);
-    for want in [
+    for want in owned(&[
         ("questions[0].prompt", "empty_prompt"),
         ("questions[1].options", "no_correct_option"),
         ("questions[2].options", "too_many_options"),
         ("questions[3].prompt", "prompt_too_long"),
         ("questions[3].time_limit_ms", "bad_time_limit"),
-    ] {
-        assert!(
-            codes.iter().any(|(f, c)| f == want.0 && c == want.1),
-            "missing {want:?} in {codes:?}"
-        );
+    ]) {
+        assert!(codes.contains(&want), "missing {want:?} in {codes:?}");
     }
-    let (_, list) = call(
-        &server,
-        reqwest::Method::GET,
-        "/api/library",
-        Some(&token),
-        None,
-    )
-    .await;
-    assert_eq!(list["quizzes"], json!([]), "nothing was saved");
+    assert_eq!(host.quizzes().await, json!([]), "nothing was saved");
 
-    let (status, quiz) = call(
-        &server,
-        reqwest::Method::POST,
-        "/api/library/quizzes",
-        Some(&token),
-        Some(good_quiz()),
-    )
-    .await;
-    assert_eq!(status, 201, "{quiz}");
+    let quiz = host.create(good_quiz()).await;
     let id = quiz["id"].as_str().unwrap().to_string();
     assert!(quiz["questions"][0]["id"]
         .as_str()
@@ -185,128 +305,113 @@ async fn saves_are_all_or_nothing_with_field_errors_and_other_tokens_get_404() {
     broken["title"] = json!("Renamed");
     broken["questions"][1]["prompt"] = json!("");
     let path = format!("/api/library/quizzes/{id}");
-    let (status, body) = call(
-        &server,
-        reqwest::Method::PUT,
-        &path,
-        Some(&token),
-        Some(broken),
-    )
-    .await;
+    let (status, body) = host.put(&path, broken).await;
     assert_eq!(status, 400);
     assert_eq!(
         field_codes(&body),
-        [(
-            "questions[1].prompt".to_string(),
-            "empty_prompt".to_string()
-        )]
+        owned(&[("questions[1].prompt", "empty_prompt")])
     );
-    let (_, stored) = call(&server, reqwest::Method::GET, &path, Some(&token), None).await;
+    let (_, stored) = host.get(&path).await;
     assert_eq!(stored["title"], "Friday quiz");
     assert_eq!(stored["questions"], quiz["questions"]);
 
+    // Reorder, move between topics and duplicate: one save of the edited
+    // quiz each, kept exactly as sent.
+    let mut edited = quiz.clone();
+    let questions = edited["questions"].as_array_mut().unwrap();
+    questions.swap(0, 1);
+    questions[0]["topic"] = json!("ty");
+    let mut copy = questions[1].clone();
+    copy["id"] = json!("");
+    copy["prompt"] = json!("Which type is `immutable`? (copy)");
+    questions.push(copy);
+    let (status, saved) = host.put(&path, edited.clone()).await;
+    assert_eq!(status, 200, "{saved}");
+    let (_, stored) = host.get(&path).await;
+    let shape: Vec<(Value, Value, Value)> = stored["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["id"].clone(), q["topic"].clone(), q["prompt"].clone()))
+        .collect();
+    let q = |i: usize| quiz["questions"][i]["id"].clone();
+    assert_eq!(shape[0], (q(1), json!("ty"), json!("Explain the GIL.")));
+    assert_eq!(
+        shape[1],
+        (q(0), json!("ty"), json!("Which type is `immutable`?"))
+    );
+    assert!(
+        shape[2].0.as_str().unwrap().starts_with("lq") && shape[2].0 != q(0),
+        "the duplicate gets an id of its own: {shape:?}"
+    );
+    assert_eq!(
+        stored["questions"][2]["options"],
+        quiz["questions"][0]["options"]
+    );
+
     // Another host's token never sees or touches it.
-    for method in [
-        reqwest::Method::GET,
-        reqwest::Method::PUT,
-        reqwest::Method::DELETE,
-    ] {
-        let body = (method == reqwest::Method::PUT).then(good_quiz);
-        let (status, body) = call(&server, method.clone(), &path, Some(&other), body).await;
+    for method in [Method::GET, Method::PUT, Method::DELETE] {
+        let body = match method {
+            Method::PUT => Body::Json(good_quiz()),
+            _ => Body::None,
+        };
+        let (status, body) = other.send(method.clone(), &path, body).await;
         assert_eq!(status, 404, "{method} {body}");
         assert_eq!(body["error"]["code"], "not_found");
     }
-    let (status, _) = call(
-        &server,
-        reqwest::Method::GET,
-        &format!("{path}/export?format=gift"),
-        Some(&other),
-        None,
-    )
-    .await;
+    for tail in [
+        "/export?format=gift",
+        "/export?format=md",
+        "/export?format=xlsx",
+    ] {
+        let (status, _) = other.get(&format!("{path}{tail}")).await;
+        assert_eq!(status, 404, "{tail}");
+    }
+    let (status, _) = other
+        .send(Method::POST, &format!("{path}/restore"), Body::None)
+        .await;
     assert_eq!(status, 404);
-    let (_, list) = call(
-        &server,
-        reqwest::Method::GET,
-        "/api/library",
-        Some(&other),
-        None,
-    )
-    .await;
-    assert_eq!(list["quizzes"], json!([]));
+    assert_eq!(other.quizzes().await, json!([]));
 
     // Delete, and undo the delete.
-    let (status, _) = call(&server, reqwest::Method::DELETE, &path, Some(&token), None).await;
+    let (status, _) = host.delete(&path).await;
     assert_eq!(status, 204);
-    let (status, _) = call(&server, reqwest::Method::GET, &path, Some(&token), None).await;
+    let (status, _) = host.get(&path).await;
     assert_eq!(status, 404);
-    let (status, back) = call(
-        &server,
-        reqwest::Method::POST,
-        &format!("{path}/restore"),
-        Some(&token),
-        None,
-    )
-    .await;
+    let (status, _) = other
+        .send(Method::POST, &format!("{path}/restore"), Body::None)
+        .await;
+    assert_eq!(status, 404, "another host cannot undo it");
+    let (status, back) = host
+        .send(Method::POST, &format!("{path}/restore"), Body::None)
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(back["questions"], quiz["questions"]);
-    let (status, body) = call(
-        &server,
-        reqwest::Method::POST,
-        "/api/library/quizzes",
-        Some(&token),
-        Some(json!({"title": 3})),
-    )
-    .await;
+    assert_eq!(back["questions"], stored["questions"]);
+    let (status, body) = host.post("/api/library/quizzes", json!({"title": 3})).await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (400, json!("bad_json"))
     );
 }
 
-#[tokio::test]
-async fn library_questions_run_in_a_room_with_their_points_and_time_limit() {
-    let server = common::Server::start().await;
-    let token = new_host(&server).await;
-    let (_, quiz) = call(
-        &server,
-        reqwest::Method::POST,
-        "/api/library/quizzes",
-        Some(&token),
-        Some(good_quiz()),
-    )
-    .await;
+async fn library_questions_run_in_a_room_with_their_points_and_time_limit(server: &common::Server) {
+    let host = Host::new(server).await;
+    let quiz = host.create(good_quiz()).await;
     let qid = quiz["questions"][0]["id"].as_str().unwrap().to_string();
     let open_id = quiz["questions"][1]["id"].as_str().unwrap().to_string();
 
     // The host's catalog lists the quiz beside the banks; others do not.
-    let (_, index) = call(
-        &server,
-        reqwest::Method::GET,
-        "/api/banks",
-        Some(&token),
-        None,
-    )
-    .await;
-    let lib = index["banks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["library"] == true)
-        .expect("library bank");
-    assert_eq!(lib["title"], "Friday quiz");
-    let (_, public) = call(&server, reqwest::Method::GET, "/api/banks", None, None).await;
+    host.library_bank("Friday quiz").await;
+    let (_, public) = anonymous(server, "/api/banks").await;
     assert!(public["banks"]
         .as_array()
         .unwrap()
         .iter()
         .all(|b| b["title"] != "Friday quiz"));
 
-    let room = server.create_room_with(json!({"host_token": token})).await;
-    let mut host = common::game::host(&server, &room).await;
-    let mut ann = common::game::join(&server, &room, "ann").await;
+    let (mut console, mut ann) = host.room_with_ann().await;
     let (q, seen) = common::game::ask_seen(
-        &mut host,
+        &mut console,
         "vote",
         json!({"question_id": qid}),
         &mut [&mut ann.client],
@@ -323,8 +428,8 @@ async fn library_questions_run_in_a_room_with_their_points_and_time_limit() {
         .send_json(json!({"type": "vote", "qid": q["qid"], "choice": tuple}))
         .await;
     ann.client.recv_until("ack").await;
-    host.send_json(json!({"type": "reveal"})).await;
-    let reveal = host.recv_until("reveal").await;
+    console.send_json(json!({"type": "reveal"})).await;
+    let reveal = console.recv_until("reveal").await;
     common::game::assert_no_keys(
         &common::game::before_reveal(&ann.client, &q["qid"]),
         &["notes", "correct", "answer"],
@@ -333,81 +438,48 @@ async fn library_questions_run_in_a_room_with_their_points_and_time_limit() {
     let points = reveal["points"][ann.id.to_string()].as_i64().unwrap();
     assert!(points > 1000 && points % 2 == 0, "double points: {points}");
     // Every mode takes a library question.
-    for mode in ["buzz", "text", "self"] {
+    for (mode, id) in [
+        ("buzz", &open_id),
+        ("text", &open_id),
+        ("self", &open_id),
+        ("poll", &qid),
+    ] {
         let q = common::game::ask(
-            &mut host,
+            &mut console,
             mode,
-            json!({"question_id": open_id}),
+            json!({"question_id": id}),
             &mut [&mut ann.client],
         )
         .await;
         assert_eq!(q["mode"], mode);
     }
-    let q = common::game::ask(
-        &mut host,
-        "poll",
-        json!({"question_id": qid}),
-        &mut [&mut ann.client],
-    )
-    .await;
-    assert_eq!(q["mode"], "poll");
 
     // A room of another host does not know the question.
     let other = server.create_room().await;
-    let mut other_host = common::game::host(&server, &other).await;
+    let mut other_host = common::game::host(server, &other).await;
     other_host
         .send_json(json!({"type": "ask", "mode": "vote", "topics": [], "question_id": qid}))
         .await;
     other_host.expect_error("unknown_question").await;
 }
 
-#[tokio::test]
-async fn a_question_picked_without_a_mode_is_asked_in_its_default_mode() {
-    let server = common::Server::start().await;
-    let token = new_host(&server).await;
-    let quiz = json!({
-        "title": "Modes",
-        "questions": [
-            {"prompt": "Favourite editor?", "kind": "choice", "mode": "poll",
-             "options": [{"text": "vim", "correct": true}, {"text": "emacs"}]},
-            {"prompt": "Explain ownership.", "kind": "open", "mode": "text", "answer": "One owner"},
-            {"prompt": "No default here", "kind": "open"}
-        ]
-    });
-    let (status, quiz) = call(
-        &server,
-        reqwest::Method::POST,
-        "/api/library/quizzes",
-        Some(&token),
-        Some(quiz),
-    )
-    .await;
-    assert_eq!(status, 201, "{quiz}");
+async fn a_question_picked_without_a_mode_is_asked_in_its_default_mode(server: &common::Server) {
+    let host = Host::new(server).await;
+    let quiz = host
+        .create(json!({
+            "title": "Modes",
+            "questions": [
+                {"prompt": "Favourite editor?", "kind": "choice", "mode": "poll",
+                 "options": [{"text": "vim", "correct": true}, {"text": "emacs"}]},
+                {"prompt": "Explain ownership.", "kind": "open", "mode": "text", "answer": "One owner"},
+                {"prompt": "No default here", "kind": "open"}
+            ]
+        }))
+        .await;
     let id = |i: usize| quiz["questions"][i]["id"].as_str().unwrap().to_string();
     // The host's catalog carries the default mode, for the console to preselect.
-    let (_, index) = call(
-        &server,
-        reqwest::Method::GET,
-        "/api/banks",
-        Some(&token),
-        None,
-    )
-    .await;
-    let bank = index["banks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["library"] == true)
-        .unwrap();
-    let (_, parsed) = call(
-        &server,
-        reqwest::Method::GET,
-        &format!("/api/banks/{}", bank["id"].as_str().unwrap()),
-        Some(&token),
-        None,
-    )
-    .await;
-    let modes: Vec<Value> = parsed["banks"][0]["topics"][0]["questions"]
+    let bank = host.library_bank("Modes").await;
+    let modes: Vec<Value> = bank["topics"][0]["questions"]
         .as_array()
         .unwrap()
         .iter()
@@ -415,19 +487,18 @@ async fn a_question_picked_without_a_mode_is_asked_in_its_default_mode() {
         .collect();
     assert_eq!(modes, [json!("poll"), json!("text"), Value::Null]);
 
-    let room = server.create_room_with(json!({"host_token": token})).await;
-    let mut host = common::game::host(&server, &room).await;
-    let mut ann = common::game::join(&server, &room, "ann").await;
+    let (mut console, mut ann) = host.room_with_ann().await;
     for (i, want) in [(0, "poll"), (1, "text")] {
-        host.send_json(json!({"type": "ask", "question_id": id(i)}))
+        console
+            .send_json(json!({"type": "ask", "question_id": id(i)}))
             .await;
-        let q = host.recv_until("question").await;
+        let q = console.recv_until("question").await;
         assert_eq!(q["mode"], want, "{q}");
         assert_eq!(ann.client.recv_until("question").await["mode"], want);
     }
     // A mode the host names wins over the default.
     let q = common::game::ask(
-        &mut host,
+        &mut console,
         "vote",
         json!({"question_id": id(0)}),
         &mut [&mut ann.client],
@@ -435,68 +506,56 @@ async fn a_question_picked_without_a_mode_is_asked_in_its_default_mode() {
     .await;
     assert_eq!(q["mode"], "vote");
     // No default and no mode: refused, nothing asked.
-    host.send_json(json!({"type": "ask", "question_id": id(2)}))
+    console
+        .send_json(json!({"type": "ask", "question_id": id(2)}))
         .await;
-    host.expect_error("bad_message").await;
-    host.send_json(json!({"type": "ask", "topics": []})).await;
-    host.expect_error("bad_message").await;
+    console.expect_error("bad_message").await;
+    console
+        .send_json(json!({"type": "ask", "topics": []}))
+        .await;
+    console.expect_error("bad_message").await;
 }
 
-#[tokio::test]
-async fn an_edited_seed_question_is_the_hosts_own_version() {
-    let server = common::Server::start().await;
-    let token = new_host(&server).await;
-    let (_, index) = call(&server, reqwest::Method::GET, "/api/banks", None, None).await;
+/// The first question of the first seed bank (`000_...`): its bank's path
+/// and the question as the public catalog has it.
+async fn first_seed_question(server: &common::Server) -> (String, String, Value) {
+    let (_, index) = anonymous(server, "/api/banks").await;
     let bank = index["banks"]
         .as_array()
         .unwrap()
         .iter()
         .find(|b| b["file"].as_str().unwrap().starts_with("000_"))
-        .unwrap();
+        .unwrap()
+        .clone();
     let bank_path = format!("/api/banks/{}", bank["id"].as_str().unwrap());
-    let (_, parsed) = call(
-        &server,
-        reqwest::Method::GET,
-        &bank_path,
-        Some(&token),
-        None,
-    )
-    .await;
+    let (_, parsed) = anonymous(server, &bank_path).await;
     let first = parsed["banks"][0]["topics"][0]["questions"][0].clone();
+    (bank_path, bank["file"].as_str().unwrap().to_string(), first)
+}
+
+async fn an_edited_seed_question_is_the_hosts_own_version(server: &common::Server) {
+    let host = Host::new(server).await;
+    let (bank_path, file, first) = first_seed_question(server).await;
     assert_eq!(first["kind"], "open");
     assert!(first.get("options").is_none(), "a keyless seed question");
     let seed_file = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../seeds")
-        .join(bank["file"].as_str().unwrap());
+        .join(file);
     let before = std::fs::read(&seed_file).unwrap();
 
     let edit_path = format!("/api/library/edits/{}", first["id"].as_str().unwrap());
     let bad = json!({"prompt": first["prompt"], "kind": "choice", "options": [{"text": "a"}, {"text": "b"}]});
-    let (status, body) = call(
-        &server,
-        reqwest::Method::PUT,
-        &edit_path,
-        Some(&token),
-        Some(bad),
-    )
-    .await;
+    let (status, body) = host.put(&edit_path, bad).await;
     assert_eq!(status, 400);
     assert_eq!(
         field_codes(&body),
-        [("options".to_string(), "no_correct_option".to_string())]
+        owned(&[("options", "no_correct_option")])
     );
     let edit = json!({
         "prompt": "Какие парадигмы поддерживает Python? (fixed)", "kind": "choice",
         "options": [{"text": "ООП", "correct": true}, {"text": "только логическое"}, {"text": "только стековое"}, {"text": "никакие"}]
     });
-    let (status, saved) = call(
-        &server,
-        reqwest::Method::PUT,
-        &edit_path,
-        Some(&token),
-        Some(edit),
-    )
-    .await;
+    let (status, saved) = host.put(&edit_path, edit).await;
     assert_eq!(status, 200, "{saved}");
     let catalog_id = saved["question_id"].as_str().unwrap().to_string();
     assert_eq!(
@@ -506,51 +565,30 @@ async fn an_edited_seed_question_is_the_hosts_own_version() {
     );
 
     // The host sees its version, marked edited; anyone else the original.
-    let (_, mine) = call(
-        &server,
-        reqwest::Method::GET,
-        &bank_path,
-        Some(&token),
-        None,
-    )
-    .await;
+    let (_, mine) = host.get(&bank_path).await;
     let q = &mine["banks"][0]["topics"][0]["questions"][0];
     assert_eq!(q["prompt"], "Какие парадигмы поддерживает Python? (fixed)");
     assert_eq!(q["options"].as_array().unwrap().len(), 4);
     assert_eq!(mine["edited"][0]["catalog_id"], catalog_id.as_str());
-    let (_, index) = call(
-        &server,
-        reqwest::Method::GET,
-        "/api/banks",
-        Some(&token),
-        None,
-    )
-    .await;
+    let (_, index) = host.get("/api/banks").await;
     assert_eq!(index["edited"], json!([catalog_id]));
-    let (_, theirs) = call(&server, reqwest::Method::GET, &bank_path, None, None).await;
+    let (_, theirs) = anonymous(server, &bank_path).await;
     assert_eq!(
         theirs["banks"][0]["topics"][0]["questions"][0]["prompt"],
         first["prompt"]
     );
-    let (_, got) = call(
-        &server,
-        reqwest::Method::GET,
-        &edit_path,
-        Some(&token),
-        None,
-    )
-    .await;
+    let (_, got) = host.get(&edit_path).await;
     assert_eq!(
         (got["edited"].clone(), got["original"]["prompt"].clone()),
         (json!(true), first["prompt"].clone())
     );
+    let (status, _) = Host::new(server).await.delete(&edit_path).await;
+    assert_eq!(status, 404, "another host has no version to drop");
 
     // Its rooms ask the host's version, scored; another host's cannot.
-    let room = server.create_room_with(json!({"host_token": token})).await;
-    let mut host = common::game::host(&server, &room).await;
-    let mut ann = common::game::join(&server, &room, "ann").await;
+    let (mut console, mut ann) = host.room_with_ann().await;
     let q = common::game::ask(
-        &mut host,
+        &mut console,
         "vote",
         json!({"question_id": first["id"]}),
         &mut [&mut ann.client],
@@ -569,30 +607,16 @@ async fn an_edited_seed_question_is_the_hosts_own_version() {
     let key = q["correct"][0].as_u64().unwrap() as usize;
     assert_eq!(q["options"][key], "ООП");
     let other = server.create_room().await;
-    let mut other_host = common::game::host(&server, &other).await;
+    let mut other_host = common::game::host(server, &other).await;
     other_host
         .send_json(json!({"type": "ask", "mode": "vote", "topics": [], "question_id": first["id"]}))
         .await;
     other_host.expect_error("unsuitable_question").await;
 
     // Reverting brings the original back.
-    let (status, _) = call(
-        &server,
-        reqwest::Method::DELETE,
-        &edit_path,
-        Some(&token),
-        None,
-    )
-    .await;
+    let (status, _) = host.delete(&edit_path).await;
     assert_eq!(status, 204);
-    let (_, index) = call(
-        &server,
-        reqwest::Method::GET,
-        "/api/banks",
-        Some(&token),
-        None,
-    )
-    .await;
+    let (_, index) = host.get("/api/banks").await;
     assert!(index.get("edited").is_none());
 }
 
@@ -629,10 +653,8 @@ fn kahoot_xlsx(rows: &[[&str; 7]]) -> Vec<u8> {
     book.save_to_buffer().unwrap()
 }
 
-#[tokio::test]
-async fn kahoot_spreadsheets_and_csv_import_with_every_bad_row_reported() {
-    let server = common::Server::start().await;
-    let token = new_host(&server).await;
+async fn kahoot_spreadsheets_and_csv_import_with_every_bad_row_reported(server: &common::Server) {
+    let host = Host::new(server).await;
     let long_q = "q".repeat(121);
     let long_a = "a".repeat(76);
     let file = kahoot_xlsx(&[
@@ -650,60 +672,48 @@ async fn kahoot_spreadsheets_and_csv_import_with_every_bad_row_reported() {
         ["Bad time", "x", "y", "", "", "300", "1"],
         ["Bad key", "x", "y", "", "", "20", "3"],
         ["Long answer", &long_a, "y", "", "", "20", "1"],
+        ["Too fast", "x", "y", "", "", "4", "1"],
+        [&"q".repeat(120), &"a".repeat(75), "y", "", "", "240", "1"],
     ]);
-    let (status, body) = raw(
-        &server,
-        "/api/library/import?format=xlsx",
-        &token,
-        file.clone(),
-    )
-    .await;
+    let (status, body) = host
+        .upload("/api/library/import?format=xlsx", file.clone())
+        .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "bad_rows");
-    let rows: Vec<(u64, String)> = body["error"]["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["row"].as_u64().unwrap(),
-                r["code"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
     assert_eq!(
-        rows,
+        row_codes(&body),
         [
             (11, "question_too_long".to_string()),
             (12, "bad_time".to_string()),
             (13, "bad_correct".to_string()),
-            (14, "answer_too_long".to_string())
+            (14, "answer_too_long".to_string()),
+            (15, "bad_time".to_string()),
         ]
     );
-    let (_, list) = call(
-        &server,
-        reqwest::Method::GET,
-        "/api/library",
-        Some(&token),
-        None,
-    )
-    .await;
-    assert_eq!(list["quizzes"], json!([]), "nothing imported until asked");
+    assert_eq!(
+        host.quizzes().await,
+        json!([]),
+        "nothing imported until asked"
+    );
 
-    let (status, body) = raw(
-        &server,
-        "/api/library/import?format=xlsx&partial=true&title=Kahoot",
-        &token,
-        file,
-    )
-    .await;
+    let (status, body) = host
+        .upload(
+            "/api/library/import?format=xlsx&partial=true&title=Kahoot",
+            file,
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["skipped"].as_array().unwrap().len(), 4);
+    assert_eq!(body["skipped"].as_array().unwrap().len(), 5);
     let quiz = &body["quiz"];
     assert_eq!(quiz["title"], "Kahoot");
-    assert_eq!(quiz["questions"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        quiz["questions"].as_array().unwrap().len(),
+        3,
+        "limits are inclusive"
+    );
     assert_eq!(quiz["questions"][0]["time_limit_ms"], 20000);
     assert_eq!(quiz["questions"][1]["kind"], "multi");
+    assert_eq!(quiz["questions"][2]["time_limit_ms"], 240000);
     let keys: Vec<bool> = quiz["questions"][1]["options"]
         .as_array()
         .unwrap()
@@ -712,113 +722,58 @@ async fn kahoot_spreadsheets_and_csv_import_with_every_bad_row_reported() {
         .collect();
     assert_eq!(keys, [true, false, true, false]);
 
-    // A sheet without the header row.
+    // A sheet without the header row, and a file that is no workbook.
     let mut book = rust_xlsxwriter::Workbook::new();
     book.add_worksheet()
         .write_string(0, 0, "just text")
         .unwrap();
-    let (status, body) = raw(
-        &server,
-        "/api/library/import?format=xlsx",
-        &token,
-        book.save_to_buffer().unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["code"].clone()),
-        (400, json!("missing_header"))
-    );
-    let (status, body) = raw(
-        &server,
-        "/api/library/import?format=xlsx",
-        &token,
-        b"not a zip".to_vec(),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["code"].clone()),
-        (400, json!("bad_xlsx"))
-    );
+    for (bytes, code) in [
+        (book.save_to_buffer().unwrap(), "missing_header"),
+        (b"not a zip".to_vec(), "bad_xlsx"),
+    ] {
+        let (status, body) = host.upload("/api/library/import?format=xlsx", bytes).await;
+        assert_eq!((status, body["error"]["code"].clone()), (400, json!(code)));
+    }
 
     // CSV with a header row, semicolons as a Russian Excel writes them.
     let csv = "Вопрос;Ответ 1;Ответ 2;Ответ 3;Ответ 4;Время;Правильные;Тема\n\
                2+2?;3;4;;;10;2;Математика\n\
                ;a;b;;;10;1;\n\
                Столица?;Москва;Казань;;;abc;1;География\n";
-    let (status, body) = raw(
-        &server,
-        "/api/library/import?format=csv",
-        &token,
-        csv.as_bytes().to_vec(),
-    )
-    .await;
+    let (status, body) = host.upload("/api/library/import?format=csv", csv).await;
     assert_eq!(status, 400);
-    let rows: Vec<(u64, String)> = body["error"]["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["row"].as_u64().unwrap(),
-                r["code"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
     assert_eq!(
-        rows,
+        row_codes(&body),
         [(3, "empty_prompt".to_string()), (4, "bad_time".to_string())]
     );
-    let (status, body) = raw(
-        &server,
-        "/api/library/import?format=csv&partial=true&title=CSV",
-        &token,
-        csv.as_bytes().to_vec(),
-    )
-    .await;
+    assert_eq!(
+        host.quizzes().await.as_array().unwrap().len(),
+        1,
+        "nothing more imported until asked"
+    );
+    let (status, body) = host
+        .upload("/api/library/import?format=csv&partial=true&title=CSV", csv)
+        .await;
     assert_eq!(status, 201);
     assert_eq!(body["quiz"]["topics"][0]["title"], "Математика");
-    let (status, body) = raw(
-        &server,
-        "/api/library/import?format=csv",
-        &token,
-        b"a,b,c\n1,2,3\n".to_vec(),
-    )
-    .await;
+    let (status, body) = host
+        .upload("/api/library/import?format=csv", "a,b,c\n1,2,3\n")
+        .await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (400, json!("missing_header"))
     );
 }
 
-#[tokio::test]
-async fn exports_re_import_to_the_same_quiz() {
-    let server = common::Server::start().await;
-    let token = new_host(&server).await;
-    let (_, quiz) = call(
-        &server,
-        reqwest::Method::POST,
-        "/api/library/quizzes",
-        Some(&token),
-        Some(good_quiz()),
-    )
-    .await;
+async fn exports_re_import_to_the_same_quiz(server: &common::Server) {
+    let host = Host::new(server).await;
+    let quiz = host.create(good_quiz()).await;
     let id = quiz["id"].as_str().unwrap();
-    for (format, kinds) in [("gift", vec!["choice", "open"]), ("md", vec!["choice"])] {
-        let resp = Client::new()
-            .get(server.url(&format!("/api/library/quizzes/{id}/export?format={format}")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let text = resp.bytes().await.unwrap().to_vec();
-        let (status, back) = raw(
-            &server,
-            &format!("/api/library/import?format={format}"),
-            &token,
-            text,
-        )
-        .await;
+    for format in ["gift", "md"] {
+        let text = host.export(id, format).await;
+        let (status, back) = host
+            .upload(&format!("/api/library/import?format={format}"), text)
+            .await;
         assert_eq!(status, 201, "{format}: {back}");
         let back = &back["quiz"];
         assert_eq!(back["title"], "Friday quiz");
@@ -828,7 +783,7 @@ async fn exports_re_import_to_the_same_quiz() {
             .iter()
             .map(|q| q["kind"].as_str().unwrap())
             .collect();
-        assert_eq!(got, kinds, "{format}");
+        assert_eq!(got, ["choice", "open"], "{format}");
         let first = &back["questions"][0];
         assert_eq!(
             first["options"], quiz["questions"][0]["options"],
@@ -857,12 +812,13 @@ async fn results_export_as_a_workbook_with_three_sheets() {
     ann.client.recv_until("ack").await;
     host.send_json(json!({"type": "reveal"})).await;
     host.recv_until("reveal").await;
-    let resp = Client::new()
-        .get(server.url(&format!("/api/rooms/{}/results?format=xlsx", room.code)))
-        .bearer_auth(&room.host_token)
-        .send()
-        .await
-        .unwrap();
+    let results = |format: &str| {
+        Client::new()
+            .get(server.url(&format!("/api/rooms/{}/results?format={format}", room.code)))
+            .bearer_auth(&room.host_token)
+            .send()
+    };
+    let resp = results("xlsx").await.unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["content-disposition"]
         .to_str()
@@ -882,27 +838,85 @@ async fn results_export_as_a_workbook_with_three_sheets() {
     assert_eq!(questions.get((1, 2)), Some(&Data::String("self".into())));
     let topics = book.worksheet_range("topics").unwrap();
     assert!(topics.height() >= 2);
-    let resp = Client::new()
-        .get(server.url(&format!("/api/rooms/{}/results?format=pdf", room.code)))
-        .bearer_auth(&room.host_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
+    assert_eq!(results("pdf").await.unwrap().status(), 400);
 }
 
 #[tokio::test]
-async fn a_saved_quiz_survives_kill_9() {
+async fn two_nodes_on_one_postgres_database_share_the_library() {
+    let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
+        .await
+        .unwrap();
+    let url = pg.new_database();
+    let a = common::Server::start_with(|c| c.database_url = Some(url.clone())).await;
+    let b = common::Server::start_with(|c| c.database_url = Some(url)).await;
+    let on_a = Host::new(&a).await;
+    let on_b = on_a.on(&b);
+    // The token issued by one node is known to the other.
+    let (status, _) = on_b.get("/api/library").await;
+    assert_eq!(status, 200);
+    let (mut console, mut ann) = on_b.room_with_ann().await;
+    // A quiz saved through A, while B's room runs: B lists it, exports it
+    // and its room asks it once B has looked for changes.
+    let quiz = on_a.create(good_quiz()).await;
+    let qid = quiz["questions"][0]["id"].as_str().unwrap().to_string();
+    let (status, listed) = on_b.get("/api/library").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["quizzes"][0]["id"], quiz["id"]);
+    assert!(on_b
+        .export(quiz["id"].as_str().unwrap(), "gift")
+        .await
+        .contains("immutable"));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let q = loop {
+        console
+            .send_json(json!({"type": "ask", "question_id": qid}))
+            .await;
+        let reply = console
+            .recv_matching("a question or an error", |m| {
+                m["type"] == "question" || m["type"] == "error"
+            })
+            .await;
+        if reply["type"] == "question" {
+            break reply;
+        }
+        assert_eq!(reply["code"], "unknown_question", "{reply}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B never saw the quiz"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(q["mode"], "vote", "its default mode");
+    ann.client.recv_until("question").await;
+    // Deleted through B: gone on A too; restored through A: back on B.
+    let path = format!("/api/library/quizzes/{}", quiz["id"].as_str().unwrap());
+    assert_eq!(on_b.delete(&path).await.0, 204);
+    assert_eq!(on_a.get(&path).await.0, 404);
+    let (status, _) = on_a
+        .send(Method::POST, &format!("{path}/restore"), Body::None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(on_b.get(&path).await.1["id"], quiz["id"]);
+}
+
+/// Saves a quiz and an edit of a seed question on a server process, kills
+/// it with SIGKILL right after the answers, starts it again on the same
+/// store and finds both.
+async fn a_saved_quiz_survives_kill_9_on(database_url: Option<String>) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_quizroom"))
-            .args(["--addr", "127.0.0.1:0", "--log-format", "json"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_quizroom"));
+        cmd.args(["--addr", "127.0.0.1:0", "--log-format", "json"])
             .arg("--seeds")
             .arg(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../seeds"))
             .arg("--data-dir")
-            .arg(dir.path())
+            .arg(dir.path());
+        if let Some(url) = &database_url {
+            cmd.args(["--database-url", url]);
+        }
+        let mut child = cmd
             .env("QUIZROOM_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -920,43 +934,72 @@ async fn a_saved_quiz_survives_kill_9() {
             }
         });
         let addr = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
-        (child, addr)
+        (child, format!("http://{addr}"))
     };
-    let (mut child, addr) = start();
-    let http = Client::new();
-    let token: Value = http
-        .post(format!("http://{addr}/api/hosts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (mut child, base) = start();
+    let (status, token) = send(format!("{base}/api/hosts"), Method::POST, None, Body::None).await;
+    assert_eq!(status, 201);
     let token = token["host_token"].as_str().unwrap().to_string();
-    let resp = http
-        .post(format!("http://{addr}/api/library/quizzes"))
-        .bearer_auth(&token)
-        .json(&good_quiz())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let saved: Value = resp.json().await.unwrap();
-    child.kill().unwrap(); // SIGKILL, right after the answer
+    let (status, saved) = send(
+        format!("{base}/api/library/quizzes"),
+        Method::POST,
+        Some(&token),
+        Body::Json(good_quiz()),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, index) = send(format!("{base}/api/banks"), Method::GET, None, Body::None).await;
+    let bank = index["banks"][0]["id"].as_str().unwrap().to_string();
+    let (_, parsed) = send(
+        format!("{base}/api/banks/{bank}"),
+        Method::GET,
+        None,
+        Body::None,
+    )
+    .await;
+    let seed_id = parsed["banks"][0]["topics"][0]["questions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let edit_url = format!("{base}/api/library/edits/{seed_id}");
+    let edit = json!({"prompt": "Fixed prompt", "kind": "open", "answer": "ref"});
+    let (status, _) = send(edit_url, Method::PUT, Some(&token), Body::Json(edit)).await;
+    assert_eq!(status, 200);
+    child.kill().unwrap(); // SIGKILL, right after the answers
     child.wait().unwrap();
-    let (mut child, addr) = start();
-    let resp = http
-        .get(format!(
-            "http://{addr}/api/library/quizzes/{}",
-            saved["id"].as_str().unwrap()
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "the token and the quiz came back");
-    let back: Value = resp.json().await.unwrap();
+
+    let (mut child, base) = start();
+    let quiz_url = format!(
+        "{base}/api/library/quizzes/{}",
+        saved["id"].as_str().unwrap()
+    );
+    let (status, back) = send(quiz_url, Method::GET, Some(&token), Body::None).await;
+    assert_eq!(status, 200, "the token and the quiz came back: {back}");
     assert_eq!(back, saved);
+    let (_, edit) = send(
+        format!("{base}/api/library/edits/{seed_id}"),
+        Method::GET,
+        Some(&token),
+        Body::None,
+    )
+    .await;
+    assert_eq!(
+        (edit["edited"].clone(), edit["question"]["prompt"].clone()),
+        (json!(true), json!("Fixed prompt"))
+    );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_saved_quiz_survives_kill_9() {
+    a_saved_quiz_survives_kill_9_on(None).await;
+}
+
+#[tokio::test]
+async fn a_saved_quiz_survives_kill_9_on_postgres() {
+    let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
+        .await
+        .unwrap();
+    a_saved_quiz_survives_kill_9_on(Some(pg.new_database())).await;
 }

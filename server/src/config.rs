@@ -92,9 +92,10 @@ pub struct Config {
     #[arg(long, env = "QUIZROOM_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<TrustedProxy>,
 
-    /// PostgreSQL database for results instead of the SQLite file under the
-    /// data dir (e.g. postgres://quizroom@127.0.0.1/quizroom); every node
-    /// of a cluster uses the same one.
+    /// PostgreSQL database for results and the hosts' libraries instead of
+    /// the SQLite files under the data dir (e.g.
+    /// postgres://quizroom@127.0.0.1/quizroom); every node of a cluster
+    /// uses the same one.
     #[arg(long, env = "QUIZROOM_DATABASE_URL")]
     pub database_url: Option<String>,
 

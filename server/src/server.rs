@@ -59,13 +59,30 @@ pub async fn run(
         .iter()
         .for_each(|_| crate::metrics::bank_import_error());
     let store = crate::storage::persist::open_store(&config)?;
-    let library = crate::library::Library::open(&config.data_dir).with_context(|| {
-        format!(
-            "opening the library database in {}",
-            config.data_dir.display()
-        )
-    })?;
-    tracing::info!(path = %library.store().path().display(), "library database open");
+    let library =
+        std::sync::Arc::new(crate::library::Library::open(&config).with_context(|| {
+            match &config.database_url {
+                Some(_) => "opening the library on the PostgreSQL database".to_string(),
+                None => format!(
+                    "opening the library database in {}",
+                    config.data_dir.display()
+                ),
+            }
+        })?);
+    tracing::info!(store = %library.store().describe(), "library database open");
+    if config.database_url.is_some() {
+        // Other nodes write the same library: look for their changes.
+        let weak = std::sync::Arc::downgrade(&library);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::library::SHARED_POLL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(library) = weak.upgrade() else { break };
+                library.poll_shared();
+            }
+        });
+    }
     let redis_url = config.redis_url.clone();
     let node_id = config.node_id.clone().unwrap_or_else(|| {
         let bits: u32 = rand::random();
@@ -77,7 +94,7 @@ pub async fn run(
         );
     }
     let state = AppState::with_store(config, catalog, Some(store));
-    state.set_library(std::sync::Arc::new(library));
+    state.set_library(library);
     match redis_url {
         Some(url) => {
             let cluster = match crate::live::cluster::Cluster::join(&url, &node_id).await {

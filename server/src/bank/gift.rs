@@ -220,21 +220,46 @@ fn string(chars: &[Ch]) -> String {
     chars.iter().map(|c| c.c).collect()
 }
 
-/// Cleans question text: each line through [`text::plain`], lines joined.
+/// Cleans question text: each line through [`text::plain`], lines joined
+/// with spaces; lines of a fenced code block are kept as they are, each on
+/// a line of its own (the fences dropped), as the markdown importers keep
+/// code.
 fn clean(chars: &[Ch], markup: bool) -> String {
     let s = string(chars);
-    let lines: Vec<String> = s
-        .split('\n')
-        .map(|l| {
-            if markup {
-                text::plain(l)
-            } else {
-                text::collapse_whitespace(l)
+    let mut parts: Vec<String> = Vec::new();
+    let mut in_code = false;
+    // Whether the last part is text that the next text line continues.
+    let mut open_text = false;
+    for l in s.split('\n') {
+        if text::code_fence(l).is_some() {
+            in_code = !in_code;
+            open_text = false;
+            continue;
+        }
+        if in_code {
+            if !l.trim().is_empty() {
+                parts.push(l.trim_end().to_string());
             }
-        })
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines.join(" ")
+            continue;
+        }
+        let line = if markup {
+            text::plain(l)
+        } else {
+            text::collapse_whitespace(l)
+        };
+        if line.is_empty() {
+            continue;
+        }
+        match parts.last_mut() {
+            Some(last) if open_text => {
+                last.push(' ');
+                last.push_str(&line);
+            }
+            _ => parts.push(line),
+        }
+        open_text = true;
+    }
+    parts.join("\n")
 }
 
 enum Item {
@@ -399,8 +424,38 @@ fn answers(
     draft: &mut Draft,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), BankError> {
+    // General feedback (`####text`, last in the block) is the question's
+    // reference answer.
+    let feedback_at = (0..inside.len()).find(|&i| {
+        inside
+            .get(i..i + 4)
+            .is_some_and(|w| w.iter().all(|c| is(c, '#')))
+    });
+    let (inside, feedback) = match feedback_at {
+        Some(at) => (
+            inside.get(..at).unwrap_or(&[]),
+            text::collapse_whitespace(&string(inside.get(at + 4..).unwrap_or(&[]))),
+        ),
+        None => (inside, String::new()),
+    };
     let start = skip_ws(inside, 0);
     let body = inside.get(start..).unwrap_or(&[]);
+    answers_of(file, line, body, rich, draft, warnings)?;
+    if !feedback.is_empty() {
+        draft.answer = feedback;
+    }
+    Ok(())
+}
+
+/// Reads the answers of a block (general feedback already taken off).
+fn answers_of(
+    file: &str,
+    line: usize,
+    body: &[Ch],
+    rich: bool,
+    draft: &mut Draft,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), BankError> {
     if body.is_empty() {
         draft.kind = Kind::Open;
         return Ok(());

@@ -8,9 +8,16 @@
 //!    - [x] tuple
 //! ```
 //!
-//! One `[x]` makes a `choice` question, several a `multi` one. A checklist
-//! with no `[x]` anywhere is a discussion checklist (the `checklist`
-//! layout), so this layout does not claim it.
+//! One `[x]` makes a `choice` question, several a `multi` one, a `True` /
+//! `False` pair a `truefalse` one. A checklist with no `[x]` anywhere is a
+//! discussion checklist (the `checklist` layout), so this layout does not
+//! claim it.
+//!
+//! A question with no options may be followed by a label line instead:
+//! `Answer: …` makes it an open question with that reference answer (an
+//! empty one after `Answer:` alone), `Accepted: a | b` a short answer
+//! accepting each of `a`, `b`. A file that starts with [`MARKER`] (as the
+//! library's markdown export does) is this layout even without any `[x]`.
 
 use super::doc::{Doc, Draft, Parsed};
 use super::qa_heading::{
@@ -23,6 +30,9 @@ use super::{text, AnswerOption, BankError, Kind, Warning};
 /// heading ending with `?`). Zero without any `[x]`; low when the groups
 /// only sit under plain headings, which is a progress checklist, not a quiz.
 pub fn score(doc: &Doc) -> u32 {
+    if doc.text.trim_start().starts_with(MARKER) {
+        return 100;
+    }
     let lines = classify(doc);
     let mut tally = GroupTally::default();
     let mut group = (0u32, false);
@@ -89,6 +99,40 @@ struct Pending {
     text: Vec<String>,
     code: Vec<String>,
     line: usize,
+}
+
+/// First line of a markdown quiz written by the library's export: it names
+/// the layout, so a quiz of only open questions still reads as one.
+pub const MARKER: &str = "<!-- quizroom markdown quiz -->";
+
+/// What a label line after an option-less question says.
+enum Label {
+    /// `Answer: …`: an open question with this reference answer.
+    Answer(String),
+    /// `Accepted: a | b`: a short answer with these accepted answers.
+    Accepted(Vec<String>),
+}
+
+fn label(line: &str) -> Option<Label> {
+    let plain = text::plain(line);
+    let lower = plain.to_lowercase();
+    let rest = |label: &str| plain.get(label.len()..).map(|r| r.trim().to_string());
+    for l in ["answer:", "ответ:"] {
+        if lower.starts_with(l) {
+            return rest(l).map(Label::Answer);
+        }
+    }
+    for l in ["accepted:", "принимается:"] {
+        if lower.starts_with(l) {
+            let answers: Vec<String> = rest(l)?
+                .split(" | ")
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect();
+            return (!answers.is_empty()).then_some(Label::Accepted(answers));
+        }
+    }
+    None
 }
 
 /// Parses question paragraphs (or a heading directly above the options)
@@ -215,6 +259,15 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
             Line::Text(t) => {
                 bare_heading = None;
                 last_question = None;
+                if let Some(found) = pending.as_ref().and_then(|_| label(t)) {
+                    if let Some(q) = pending.take() {
+                        let path: Vec<String> = stack.iter().map(|(_, t)| t.clone()).collect();
+                        topics.push(path, labelled(q, found));
+                    }
+                    in_para = false;
+                    i += 1;
+                    continue;
+                }
                 let cleaned = text::plain(t);
                 if cleaned.is_empty() {
                     i += 1;
@@ -237,6 +290,37 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
     }
     parsed.topics = topics.into_vec();
     Ok(parsed)
+}
+
+/// An option-less question with its label line as a draft.
+fn labelled(q: Pending, label: Label) -> Draft {
+    let mut draft = build(q, Vec::new(), Vec::new(), &mut Vec::new());
+    match label {
+        Label::Answer(answer) => {
+            draft.kind = Kind::Open;
+            draft.answer = answer;
+        }
+        Label::Accepted(answers) => {
+            draft.kind = Kind::Short;
+            draft.answer = answers.join(" / ");
+            draft.options = answers
+                .into_iter()
+                .map(|text| AnswerOption {
+                    text,
+                    correct: true,
+                    weight: None,
+                })
+                .collect();
+        }
+    }
+    draft
+}
+
+/// Whether options are a true/false pair (in English or Russian).
+fn true_false(options: &[(usize, usize, bool, String)]) -> bool {
+    let texts: Vec<String> = options.iter().map(|o| o.3.to_lowercase()).collect();
+    options.iter().filter(|o| o.2).count() == 1
+        && (texts == ["true", "false"] || texts == ["верно", "неверно"])
 }
 
 /// Turns a question and its options into a draft.
@@ -269,6 +353,8 @@ fn build(
         prompt,
         kind: if correct > 1 {
             Kind::Multi
+        } else if true_false(&options) {
+            Kind::Truefalse
         } else {
             Kind::Choice
         },

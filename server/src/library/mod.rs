@@ -13,14 +13,13 @@ pub mod model;
 pub mod validate;
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rand::Rng;
 
 use crate::bank::catalog::Catalog;
-use crate::storage::library::{LibraryError, LibraryStore};
+use crate::storage::library::{LibraryError, LibraryStore, SqliteLibrary};
 use model::{LibQuestion, Quiz};
 use validate::FieldError;
 
@@ -46,9 +45,15 @@ struct View {
     catalog: Arc<Catalog>,
 }
 
+/// How often a node sharing its library database with others looks for
+/// their changes (so a room there asks a quiz saved through another node).
+pub const SHARED_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The library service: the store plus each host's merged catalog.
 pub struct Library {
-    store: LibraryStore,
+    store: Box<dyn LibraryStore>,
+    /// The shared store's revision last seen ([`Library::poll_shared`]).
+    seen_revision: AtomicI64,
     /// Bumped on every change of any host's library, so a room can tell
     /// with one atomic load whether it must look again.
     generation: AtomicU64,
@@ -64,19 +69,59 @@ pub fn new_id(prefix: &str) -> String {
 }
 
 impl Library {
-    /// Opens the library database in `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<Library, LibraryError> {
-        Ok(Library {
-            store: LibraryStore::open(data_dir)?,
+    /// Opens the library where the results are: the PostgreSQL database
+    /// at `config.database_url` when one is given (shared by a cluster),
+    /// else a SQLite file in `config.data_dir`.
+    pub fn open(config: &crate::config::Config) -> Result<Library, LibraryError> {
+        let store: Box<dyn LibraryStore> = match &config.database_url {
+            Some(url) => Box::new(crate::storage::library_pg::PgLibrary::open(url)?),
+            None => Box::new(SqliteLibrary::open(&config.data_dir)?),
+        };
+        Ok(Library::with_store(store))
+    }
+
+    /// The service over an opened store.
+    pub fn with_store(store: Box<dyn LibraryStore>) -> Library {
+        Library {
+            store,
+            seen_revision: AtomicI64::new(i64::MIN),
             generation: AtomicU64::new(1),
             versions: Mutex::default(),
             views: Mutex::default(),
-        })
+        }
     }
 
     /// The underlying store (host tokens, raw reads).
-    pub fn store(&self) -> &LibraryStore {
-        &self.store
+    pub fn store(&self) -> &dyn LibraryStore {
+        self.store.as_ref()
+    }
+
+    /// For a store other nodes write too: looks at its revision and, when
+    /// another node changed a library since the last look, drops every
+    /// cached view and bumps the generation, so rooms rebuild their view
+    /// on their next command. Returns whether anything changed. Cheap (one
+    /// one-row query); [`crate::run`] calls it every [`SHARED_POLL`].
+    pub fn poll_shared(&self) -> bool {
+        let revision = match self.store.revision() {
+            Ok(Some(rev)) => rev,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the library revision failed");
+                return false;
+            }
+        };
+        let before = self.seen_revision.swap(revision, Ordering::AcqRel);
+        if before == revision {
+            return false;
+        }
+        self.views.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values_mut()
+            .for_each(|v| *v += 1);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        true
     }
 
     /// Changes whenever any host's library changes.

@@ -1,11 +1,17 @@
-//! The hosts' libraries on disk: quizzes and the hosts' own versions of
-//! imported questions, each row owned by one host token.
+//! The hosts' libraries in the store: quizzes and the hosts' own versions
+//! of imported questions, each row owned by one host token.
 //!
-//! A separate SQLite file beside the results database, so library saves
-//! (rare, small, whole documents) never queue behind a vote storm, and the
-//! results database's writer and WAL policy stay as they are. WAL mode with
-//! `synchronous=FULL`: a save that returned survives a kill -9 and a power
-//! loss. Each save is one transaction over one row, so it is all or nothing.
+//! One trait, [`LibraryStore`], with the store's two homes: an embedded
+//! SQLite file ([`SqliteLibrary`], the default) and the PostgreSQL
+//! database a cluster shares ([`super::library_pg::PgLibrary`], with
+//! `--database-url`), so every node of a cluster sees the same libraries.
+//!
+//! On SQLite the library is a separate file beside the results database,
+//! so library saves (rare, small, whole documents) never queue behind a
+//! vote storm, and the results database's writer and WAL policy stay as
+//! they are. WAL mode with `synchronous=FULL`: a save that returned
+//! survives a kill -9 and a power loss. Each save is one transaction, so it
+//! is all or nothing.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -47,6 +53,12 @@ pub enum LibraryError {
     /// SQLite refused an operation.
     #[error("library database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused an operation or could not be reached.
+    #[error("library database: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// The PostgreSQL library's connection thread is gone.
+    #[error("library database: closed")]
+    Closed,
     /// A stored document could not be read back.
     #[error("library document: {0}")]
     Json(#[from] serde_json::Error),
@@ -58,23 +70,79 @@ pub enum LibraryError {
     },
 }
 
-/// The library database. Calls are short and synchronous; one connection
-/// behind a std mutex, never held across an `.await`.
-pub struct LibraryStore {
+/// Where libraries are kept. Every call is short and synchronous (a
+/// document or a host's list) and may be made from an HTTP handler or a
+/// room's task: a store that waits on a network does it off the runtime.
+/// Every write is one transaction: all or nothing.
+pub trait LibraryStore: Send + Sync {
+    /// Where the data is, for logs (a file path, or a database address
+    /// without its password).
+    fn describe(&self) -> String;
+
+    /// Records a host token issued by `POST /api/hosts`.
+    fn add_host(&self, token: &str) -> Result<(), LibraryError>;
+
+    /// Whether `token` was issued as a host token or owns library rows.
+    fn host_known(&self, token: &str) -> Result<bool, LibraryError>;
+
+    /// Every live quiz of `owner`, oldest first.
+    fn quizzes(&self, owner: &str) -> Result<Vec<Quiz>, LibraryError>;
+
+    /// One quiz of `owner` (`None` for another owner's or a deleted one).
+    fn quiz(&self, owner: &str, id: &str) -> Result<Option<Quiz>, LibraryError>;
+
+    /// Saves `quiz` (already checked) for `owner`, stamping `updated_ms`.
+    /// Refuses (`Ok(false)`) to overwrite a quiz id owned by someone else.
+    fn save_quiz(&self, owner: &str, quiz: &mut Quiz) -> Result<bool, LibraryError>;
+
+    /// Marks a quiz deleted (kept, so [`LibraryStore::restore_quiz`] can
+    /// undo it). `Ok(false)` when `owner` has no such live quiz.
+    fn delete_quiz(&self, owner: &str, id: &str) -> Result<bool, LibraryError>;
+
+    /// Brings a deleted quiz back. `Ok(false)` when `owner` has no such
+    /// deleted quiz.
+    fn restore_quiz(&self, owner: &str, id: &str) -> Result<bool, LibraryError>;
+
+    /// The host's versions of imported questions: (catalog id, question).
+    fn edits(&self, owner: &str) -> Result<Vec<(String, LibQuestion)>, LibraryError>;
+
+    /// Saves the host's version of imported question `question_id`.
+    fn save_edit(
+        &self,
+        owner: &str,
+        question_id: &str,
+        question: &LibQuestion,
+    ) -> Result<(), LibraryError>;
+
+    /// Drops the host's version, so the imported question shows again.
+    fn delete_edit(&self, owner: &str, question_id: &str) -> Result<bool, LibraryError>;
+
+    /// For a store other servers write too: a number that changes with
+    /// every library write by any of them, so a node can tell its cached
+    /// views are stale. `None` for a store only this server writes.
+    fn revision(&self) -> Result<Option<i64>, LibraryError> {
+        Ok(None)
+    }
+}
+
+/// The library in an embedded SQLite file. One connection behind a std
+/// mutex, never held across an `.await`.
+pub struct SqliteLibrary {
     conn: Mutex<Connection>,
     path: PathBuf,
 }
 
-fn now_ms() -> i64 {
+/// Unix milliseconds now, as both stores stamp rows.
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
 
-impl LibraryStore {
+impl SqliteLibrary {
     /// Opens (or creates) the library database in `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<LibraryStore, LibraryError> {
+    pub fn open(data_dir: &Path) -> Result<SqliteLibrary, LibraryError> {
         std::fs::create_dir_all(data_dir).map_err(|source| LibraryError::Io {
             path: data_dir.to_path_buf(),
             source,
@@ -85,23 +153,23 @@ impl LibraryStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(LibraryStore {
+        Ok(SqliteLibrary {
             conn: Mutex::new(conn),
             path,
         })
     }
 
-    /// Where the database file is.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    /// Records a host token issued by `POST /api/hosts`.
-    pub fn add_host(&self, token: &str) -> Result<(), LibraryError> {
+impl LibraryStore for SqliteLibrary {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn add_host(&self, token: &str) -> Result<(), LibraryError> {
         self.conn().execute(
             "INSERT OR IGNORE INTO hosts (token, created_ms) VALUES (?1, ?2)",
             params![token, now_ms()],
@@ -109,8 +177,7 @@ impl LibraryStore {
         Ok(())
     }
 
-    /// Whether `token` was issued as a host token or owns library rows.
-    pub fn host_known(&self, token: &str) -> Result<bool, LibraryError> {
+    fn host_known(&self, token: &str) -> Result<bool, LibraryError> {
         let conn = self.conn();
         let found: Option<i64> = conn
             .query_row(
@@ -124,8 +191,7 @@ impl LibraryStore {
         Ok(found.is_some())
     }
 
-    /// Every live quiz of `owner`, oldest first.
-    pub fn quizzes(&self, owner: &str) -> Result<Vec<Quiz>, LibraryError> {
+    fn quizzes(&self, owner: &str) -> Result<Vec<Quiz>, LibraryError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT doc FROM quizzes WHERE owner = ?1 AND deleted_ms IS NULL
@@ -139,8 +205,7 @@ impl LibraryStore {
             .collect()
     }
 
-    /// One quiz of `owner` (`None` for another owner's or a deleted one).
-    pub fn quiz(&self, owner: &str, id: &str) -> Result<Option<Quiz>, LibraryError> {
+    fn quiz(&self, owner: &str, id: &str) -> Result<Option<Quiz>, LibraryError> {
         let doc: Option<String> = self
             .conn()
             .query_row(
@@ -153,9 +218,7 @@ impl LibraryStore {
             .transpose()
     }
 
-    /// Saves `quiz` (already checked) for `owner`, stamping `updated_ms`.
-    /// Refuses (`Ok(false)`) to overwrite a quiz id owned by someone else.
-    pub fn save_quiz(&self, owner: &str, quiz: &mut Quiz) -> Result<bool, LibraryError> {
+    fn save_quiz(&self, owner: &str, quiz: &mut Quiz) -> Result<bool, LibraryError> {
         let now = now_ms();
         quiz.updated_ms = now;
         let doc = serde_json::to_string(quiz)?;
@@ -180,9 +243,7 @@ impl LibraryStore {
         Ok(true)
     }
 
-    /// Marks a quiz deleted (kept, so [`LibraryStore::restore_quiz`] can
-    /// undo it). `Ok(false)` when `owner` has no such live quiz.
-    pub fn delete_quiz(&self, owner: &str, id: &str) -> Result<bool, LibraryError> {
+    fn delete_quiz(&self, owner: &str, id: &str) -> Result<bool, LibraryError> {
         let n = self.conn().execute(
             "UPDATE quizzes SET deleted_ms = ?3
              WHERE id = ?1 AND owner = ?2 AND deleted_ms IS NULL",
@@ -191,9 +252,7 @@ impl LibraryStore {
         Ok(n > 0)
     }
 
-    /// Brings a deleted quiz back. `Ok(false)` when `owner` has no such
-    /// deleted quiz.
-    pub fn restore_quiz(&self, owner: &str, id: &str) -> Result<bool, LibraryError> {
+    fn restore_quiz(&self, owner: &str, id: &str) -> Result<bool, LibraryError> {
         let n = self.conn().execute(
             "UPDATE quizzes SET deleted_ms = NULL
              WHERE id = ?1 AND owner = ?2 AND deleted_ms IS NOT NULL",
@@ -202,8 +261,7 @@ impl LibraryStore {
         Ok(n > 0)
     }
 
-    /// The host's versions of imported questions: (catalog id, question).
-    pub fn edits(&self, owner: &str) -> Result<Vec<(String, LibQuestion)>, LibraryError> {
+    fn edits(&self, owner: &str) -> Result<Vec<(String, LibQuestion)>, LibraryError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT question_id, doc FROM edits WHERE owner = ?1 ORDER BY question_id",
@@ -218,8 +276,7 @@ impl LibraryStore {
             .collect()
     }
 
-    /// Saves the host's version of imported question `question_id`.
-    pub fn save_edit(
+    fn save_edit(
         &self,
         owner: &str,
         question_id: &str,
@@ -235,8 +292,7 @@ impl LibraryStore {
         Ok(())
     }
 
-    /// Drops the host's version, so the imported question shows again.
-    pub fn delete_edit(&self, owner: &str, question_id: &str) -> Result<bool, LibraryError> {
+    fn delete_edit(&self, owner: &str, question_id: &str) -> Result<bool, LibraryError> {
         let n = self.conn().execute(
             "DELETE FROM edits WHERE owner = ?1 AND question_id = ?2",
             [owner, question_id],
@@ -252,7 +308,7 @@ mod tests {
     #[test]
     fn quizzes_belong_to_their_owner_and_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        let store = LibraryStore::open(dir.path()).unwrap();
+        let store = SqliteLibrary::open(dir.path()).unwrap();
         let mut quiz = Quiz {
             id: "lz1".into(),
             title: "Mine".into(),
@@ -268,7 +324,7 @@ mod tests {
         assert!(store.quizzes("alice").unwrap().is_empty());
         assert!(store.restore_quiz("alice", "lz1").unwrap());
         drop(store);
-        let store = LibraryStore::open(dir.path()).unwrap();
+        let store = SqliteLibrary::open(dir.path()).unwrap();
         assert_eq!(store.quiz("alice", "lz1").unwrap().unwrap().title, "Mine");
         assert!(store.host_known("alice").unwrap());
         assert!(!store.host_known("bob").unwrap());

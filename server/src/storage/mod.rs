@@ -2,13 +2,16 @@
 //! [`store`] by default, PostgreSQL in [`postgres`] for a cluster), the
 //! queue both write through ([`queue`]), the glue that turns a room's
 //! effects into store writes and restores rooms after a restart
-//! ([`persist`]), and uploaded bank files kept on disk ([`uploads`]).
+//! ([`persist`]), the hosts' libraries ([`library`], on SQLite or, with
+//! the results, on PostgreSQL in [`library_pg`]), and uploaded bank files
+//! kept on disk ([`uploads`]).
 //!
 //! Nothing here depends on the server's shared state: what the glue needs
 //! from it is the [`Persistence`] trait, so `live` uses `storage` and never
 //! the other way round.
 
 pub mod library;
+pub mod library_pg;
 pub mod persist;
 pub mod postgres;
 pub mod queue;

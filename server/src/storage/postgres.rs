@@ -250,7 +250,7 @@ impl Drop for PgStore {
 }
 
 /// `postgres://user@host:port/db` without the password, for logs.
-fn describe(config: &postgres::Config) -> String {
+pub(crate) fn describe(config: &postgres::Config) -> String {
     let hosts: Vec<String> = config
         .get_hosts()
         .iter()

@@ -1,0 +1,347 @@
+//! The hosts' libraries on PostgreSQL (`--database-url`): the database
+//! every node of a cluster shares, so a quiz saved through one node is
+//! listed, exported and asked on every other.
+//!
+//! The same rows as the SQLite library, in tables of their own beside the
+//! results tables (`library_hosts`, `library_quizzes`, `library_edits`),
+//! plus `library_revision`, one counter every write bumps in its own
+//! transaction: nodes poll it to learn that a library changed elsewhere.
+//!
+//! The blocking `postgres` client runs a runtime of its own, which must not
+//! start on a thread of the server's, so one thread owns the connection and
+//! runs each call in turn; a caller waits for its answer off the runtime.
+//! A connection that broke is opened again on the next call. Commits are
+//! synchronous (`synchronous_commit` as the server has it, on by default),
+//! so a save that returned survives a kill -9 of the node.
+
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use postgres::{Client, NoTls};
+
+use super::library::{now_ms, LibraryError, LibraryStore};
+use super::queue::off_the_runtime;
+use crate::library::model::{LibQuestion, Quiz};
+
+/// Key of the advisory lock that serializes creating the library tables
+/// when the nodes of a cluster start together.
+const SCHEMA_LOCK: i64 = 0x7172_6c69_6272_6172; // "qrlibrar"
+
+/// How long connecting may take before a call fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS library_hosts (
+    token      TEXT PRIMARY KEY,
+    created_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS library_quizzes (
+    id         TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    doc        TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    deleted_ms BIGINT
+);
+CREATE INDEX IF NOT EXISTS library_quizzes_by_owner ON library_quizzes(owner, created_ms);
+CREATE TABLE IF NOT EXISTS library_edits (
+    owner       TEXT NOT NULL,
+    question_id TEXT NOT NULL,
+    doc         TEXT NOT NULL,
+    updated_ms  BIGINT NOT NULL,
+    PRIMARY KEY (owner, question_id)
+);
+CREATE TABLE IF NOT EXISTS library_revision (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    rev BIGINT NOT NULL
+);
+INSERT INTO library_revision (id, rev) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+";
+
+/// Bumps the change counter inside a write's transaction.
+const BUMP: &str = "UPDATE library_revision SET rev = rev + 1 WHERE id = 1";
+
+/// A call run on the connection's thread.
+type Job = Box<dyn FnOnce(&mut Conn) + Send>;
+
+/// A connection that opens itself again after it broke.
+struct Conn {
+    config: postgres::Config,
+    client: Option<Client>,
+}
+
+impl Conn {
+    fn client(&mut self) -> Result<&mut Client, LibraryError> {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            self.client = None;
+            self.client = Some(self.config.connect(NoTls)?);
+        }
+        self.client.as_mut().ok_or(LibraryError::Closed)
+    }
+}
+
+/// The library on a PostgreSQL database. Share it behind an `Arc`.
+pub struct PgLibrary {
+    jobs: Mutex<Option<SyncSender<Job>>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    describe: String,
+}
+
+impl PgLibrary {
+    /// Connects to `url`, creates the library tables if needed and starts
+    /// the connection's thread.
+    pub fn open(url: &str) -> Result<PgLibrary, LibraryError> {
+        let mut config: postgres::Config = url.parse()?;
+        config.connect_timeout(CONNECT_TIMEOUT);
+        config.application_name("quizroom-library");
+        let describe = format!("{} (library)", super::postgres::describe(&config));
+        let (jobs, queue) = mpsc::sync_channel::<Job>(256);
+        let mut conn = Conn {
+            config,
+            client: None,
+        };
+        let worker = std::thread::Builder::new()
+            .name("quizroom-pg-library".into())
+            .spawn(move || {
+                for job in queue {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|_| LibraryError::Closed)?;
+        let library = PgLibrary {
+            jobs: Mutex::new(Some(jobs)),
+            worker: Mutex::new(Some(worker)),
+            describe,
+        };
+        library.run(|client| {
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+            tx.batch_execute(SCHEMA)?;
+            tx.commit()?;
+            Ok(())
+        })?;
+        Ok(library)
+    }
+
+    /// Runs `f` on the connection's thread and waits for its answer off
+    /// the async runtime. A failed call drops a broken connection, so the
+    /// next one connects again.
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, LibraryError> + Send + 'static,
+    ) -> Result<T, LibraryError> {
+        let (done, answer) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move |conn: &mut Conn| {
+            let result = conn.client().and_then(f);
+            if result.is_err() && conn.client.as_ref().is_some_and(Client::is_closed) {
+                conn.client = None;
+            }
+            let _ = done.send(result);
+        });
+        let jobs = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(LibraryError::Closed)?;
+        off_the_runtime(|| jobs.send(job)).map_err(|_| LibraryError::Closed)?;
+        off_the_runtime(|| answer.recv()).map_err(|_| LibraryError::Closed)?
+    }
+
+    /// Runs a write in one transaction that also bumps the revision.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, LibraryError> + Send + 'static,
+    ) -> Result<T, LibraryError> {
+        self.run(move |client| {
+            let mut tx = client.transaction()?;
+            let out = f(&mut tx)?;
+            tx.execute(BUMP, &[])?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+}
+
+impl Drop for PgLibrary {
+    fn drop(&mut self) {
+        drop(self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take());
+        let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(worker) = worker {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn docs<T: serde::de::DeserializeOwned>(rows: &[postgres::Row]) -> Result<Vec<T>, LibraryError> {
+    rows.iter()
+        .map(|r| {
+            let doc: String = r.try_get(0)?;
+            Ok(serde_json::from_str(&doc)?)
+        })
+        .collect()
+}
+
+impl LibraryStore for PgLibrary {
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+
+    fn add_host(&self, token: &str) -> Result<(), LibraryError> {
+        let token = token.to_string();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO library_hosts (token, created_ms) VALUES ($1, $2)
+                 ON CONFLICT (token) DO NOTHING",
+                &[&token, &now_ms()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn host_known(&self, token: &str) -> Result<bool, LibraryError> {
+        let token = token.to_string();
+        self.run(move |c| {
+            let row = c.query_opt(
+                "SELECT 1 FROM library_hosts WHERE token = $1
+                 UNION ALL SELECT 1 FROM library_quizzes WHERE owner = $1
+                 LIMIT 1",
+                &[&token],
+            )?;
+            Ok(row.is_some())
+        })
+    }
+
+    fn quizzes(&self, owner: &str) -> Result<Vec<Quiz>, LibraryError> {
+        let owner = owner.to_string();
+        self.run(move |c| {
+            let rows = c.query(
+                "SELECT doc FROM library_quizzes WHERE owner = $1 AND deleted_ms IS NULL
+                 ORDER BY created_ms, id",
+                &[&owner],
+            )?;
+            docs(&rows)
+        })
+    }
+
+    fn quiz(&self, owner: &str, id: &str) -> Result<Option<Quiz>, LibraryError> {
+        let (owner, id) = (owner.to_string(), id.to_string());
+        self.run(move |c| {
+            let rows = c.query(
+                "SELECT doc FROM library_quizzes
+                 WHERE id = $1 AND owner = $2 AND deleted_ms IS NULL",
+                &[&id, &owner],
+            )?;
+            Ok(docs(&rows)?.pop())
+        })
+    }
+
+    fn save_quiz(&self, owner: &str, quiz: &mut Quiz) -> Result<bool, LibraryError> {
+        let now = now_ms();
+        quiz.updated_ms = now;
+        let doc = serde_json::to_string(quiz)?;
+        let (owner, id) = (owner.to_string(), quiz.id.clone());
+        self.write(move |tx| {
+            let current = tx.query_opt(
+                "SELECT owner FROM library_quizzes WHERE id = $1 FOR UPDATE",
+                &[&id],
+            )?;
+            if let Some(row) = current {
+                let found: String = row.try_get(0)?;
+                if found != owner {
+                    return Ok(false);
+                }
+            }
+            tx.execute(
+                "INSERT INTO library_quizzes (id, owner, doc, created_ms, updated_ms, deleted_ms)
+                 VALUES ($1, $2, $3, $4, $4, NULL)
+                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc,
+                     updated_ms = excluded.updated_ms, deleted_ms = NULL",
+                &[&id, &owner, &doc, &now],
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn delete_quiz(&self, owner: &str, id: &str) -> Result<bool, LibraryError> {
+        let (owner, id) = (owner.to_string(), id.to_string());
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE library_quizzes SET deleted_ms = $3
+                 WHERE id = $1 AND owner = $2 AND deleted_ms IS NULL",
+                &[&id, &owner, &now_ms()],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    fn restore_quiz(&self, owner: &str, id: &str) -> Result<bool, LibraryError> {
+        let (owner, id) = (owner.to_string(), id.to_string());
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE library_quizzes SET deleted_ms = NULL
+                 WHERE id = $1 AND owner = $2 AND deleted_ms IS NOT NULL",
+                &[&id, &owner],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    fn edits(&self, owner: &str) -> Result<Vec<(String, LibQuestion)>, LibraryError> {
+        let owner = owner.to_string();
+        self.run(move |c| {
+            let rows = c.query(
+                "SELECT question_id, doc FROM library_edits WHERE owner = $1
+                 ORDER BY question_id",
+                &[&owner],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    let id: String = r.try_get(0)?;
+                    let doc: String = r.try_get(1)?;
+                    Ok((id, serde_json::from_str(&doc)?))
+                })
+                .collect()
+        })
+    }
+
+    fn save_edit(
+        &self,
+        owner: &str,
+        question_id: &str,
+        question: &LibQuestion,
+    ) -> Result<(), LibraryError> {
+        let doc = serde_json::to_string(question)?;
+        let (owner, question_id) = (owner.to_string(), question_id.to_string());
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO library_edits (owner, question_id, doc, updated_ms)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (owner, question_id) DO UPDATE SET doc = excluded.doc,
+                     updated_ms = excluded.updated_ms",
+                &[&owner, &question_id, &doc, &now_ms()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_edit(&self, owner: &str, question_id: &str) -> Result<bool, LibraryError> {
+        let (owner, question_id) = (owner.to_string(), question_id.to_string());
+        self.write(move |tx| {
+            let n = tx.execute(
+                "DELETE FROM library_edits WHERE owner = $1 AND question_id = $2",
+                &[&owner, &question_id],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    fn revision(&self) -> Result<Option<i64>, LibraryError> {
+        self.run(|c| {
+            let row = c.query_one("SELECT rev FROM library_revision WHERE id = 1", &[])?;
+            Ok(Some(row.try_get(0)?))
+        })
+    }
+}
