@@ -435,6 +435,8 @@ fn apply(
                 "DELETE FROM rooms WHERE code = $1 AND host_token != $2",
                 &[&room.code, &room.host_token],
             )?;
+            // The code is someone's again: its old links are no longer "expired".
+            tx.execute("DELETE FROM expired_rooms WHERE code = $1", &[&room.code])?;
             upsert_room(tx, prepared, room, now)
         }
         Op::Answer(a) => upsert_answer(

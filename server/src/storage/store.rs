@@ -790,6 +790,8 @@ fn apply(tx: &Transaction<'_>, op: &Op, now: Millis) -> rusqlite::Result<()> {
                 "DELETE FROM rooms WHERE code = ?1 AND host_token != ?2",
                 params![room.code, room.host_token],
             )?;
+            // The code is someone's again: its old links are no longer "expired".
+            tx.execute("DELETE FROM expired_rooms WHERE code = ?1", [&room.code])?;
             upsert_room(tx, room, now)
         }
         Op::Answer(a) => upsert_answer(
@@ -1293,6 +1295,13 @@ mod tests {
         assert!(store.question_results("OLD111").unwrap().is_empty());
         assert!(store.room_exists("NEW111").unwrap());
         assert!(store.room_exists("LIVE11").unwrap());
+        // The purged room leaves a tombstone with its end; the kept ones none.
+        assert_eq!(store.expired("OLD111").unwrap(), Some(1_000));
+        assert_eq!(store.expired("NEW111").unwrap(), None);
+        // A new room taking the code clears it: its links are no longer gone.
+        store.room_created(room("OLD111", "other", now_ms())).unwrap();
+        store.flush().unwrap();
+        assert_eq!(store.expired("OLD111").unwrap(), None);
     }
 
     #[test]
