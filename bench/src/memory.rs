@@ -33,6 +33,13 @@ pub const DAY_GROWTH_MB_PER_H: f64 = 64.0;
 /// anything (a smoke run has a few dozen).
 const SLOPE_MIN_ANSWERS: u64 = 1000;
 
+/// Runs at least this long print a progress line to stderr every
+/// [`PROGRESS_EVERY`], so a long day that is stopped early still leaves
+/// its growth so far in the log.
+const PROGRESS_FROM: Duration = Duration::from_secs(600);
+/// How often a long run prints its progress line.
+const PROGRESS_EVERY: Duration = Duration::from_secs(300);
+
 /// One reading of the server during play.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample {
@@ -54,6 +61,7 @@ pub async fn sample(target: &Target, total: Duration, every: Duration) -> Vec<Sa
     // Bounded: one reading per `every` until `end` (at least 1 ms apart).
     let every = every.max(Duration::from_millis(1));
     let mut next = start;
+    let mut printed_s = 0;
     while next < end {
         tokio::time::sleep_until(next).await;
         let t_ms = start.elapsed().as_millis() as u64;
@@ -65,6 +73,10 @@ pub async fn sample(target: &Target, total: Duration, every: Duration) -> Vec<Sa
                 anon_kib: m.anon_kib,
                 inputs,
             });
+            if total >= PROGRESS_FROM && t_ms / 1000 >= printed_s + PROGRESS_EVERY.as_secs() {
+                printed_s = t_ms / 1000;
+                eprintln!("{}", progress_line(&v));
+            }
         }
         next += every;
     }
@@ -124,6 +136,29 @@ pub fn judge(samples: &[Sample], answers_held: u64) -> Option<Verdict> {
         last_half_bytes_per_input,
         old_q2_vs_q4_pct: q2_vs_q4(samples),
     })
+}
+
+/// What the samples so far say: elapsed play, RSS now, growth since play
+/// started and the last half's RSS slope in MB/h.
+pub fn progress_line(samples: &[Sample]) -> String {
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+        return "memory: no samples yet".into();
+    };
+    let half_slope = slope(&samples[samples.len() / 2..]).map_or("-".to_string(), |s| {
+        format!("{:.1}", s * 1024.0 * 3600.0 / 1e6)
+    });
+    format!(
+        "memory at {} s of play: RSS {:.1} MB (anon {:.1} MB), {:+.1} MB since play started, last half {} MB/h, answer inputs {}",
+        last.t_ms / 1000,
+        last.rss_kib as f64 * 1.024 / 1000.0,
+        last.anon_kib as f64 * 1.024 / 1000.0,
+        (last.rss_kib as f64 - first.rss_kib as f64) * 1.024 / 1000.0,
+        half_slope,
+        match (first.inputs, last.inputs) {
+            (Some(a), Some(b)) => b.saturating_sub(a).to_string(),
+            _ => "-".into(),
+        }
+    )
 }
 
 /// Least-squares slope of RSS over time, KiB/s; None under 2 distinct times.
@@ -227,6 +262,21 @@ mod tests {
                 inputs: Some(i * 1000),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_progress_line_gives_the_growth_so_far() {
+        // 1 MiB over the first half, then flat: the last half is flat.
+        let s = run(601, |i| 60_000 + i.min(300) * 1024 / 300);
+        let line = progress_line(&s);
+        assert!(
+            line.starts_with("memory at 600 s of play: RSS 62.5 MB"),
+            "{line}"
+        );
+        assert!(line.contains("+1.0 MB since play started"), "{line}");
+        assert!(line.contains("last half 0.0 MB/h"), "{line}");
+        assert!(line.ends_with("answer inputs 600000"), "{line}");
+        assert_eq!(progress_line(&[]), "memory: no samples yet");
     }
 
     #[test]

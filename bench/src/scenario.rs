@@ -679,6 +679,18 @@ fn rank_visible(sends: impl Iterator<Item = u64>, tallies: &[(u64, u32)], h: &mu
     }
 }
 
+/// Questions the classroom run's bank needs: what one room can ask in
+/// `secs` at the script's pace, plus a quarter, and never fewer than the
+/// other scenarios' bank.
+fn classroom_bank_size(secs: u64, script: Script) -> usize {
+    let period_ms = (script.question_ms + script.pause_ms).max(1);
+    let per_room = secs.saturating_mul(1000) / period_ms + 1;
+    let wanted = per_room.saturating_mul(5) / 4 + 20;
+    usize::try_from(wanted)
+        .unwrap_or(usize::MAX)
+        .max(crate::target::BANK_QUESTIONS)
+}
+
 /// Scenario 4: many classrooms playing at once, with some clients that
 /// stop reading.
 #[allow(clippy::too_many_arguments)]
@@ -700,7 +712,12 @@ pub async fn classroom(
     out.param("think_ms", think_ms);
     out.param("question_ms", script.question_ms);
     out.param("pause_ms", script.pause_ms);
-    let topics = target.upload_bank().await?;
+    // A room never repeats a question, so a long day needs a bank longer
+    // than the questions one room asks in it (a question every
+    // question_ms + pause_ms at most), with a margin.
+    let bank = classroom_bank_size(secs, script);
+    out.param("bank_questions", bank);
+    let topics = target.upload_bank_of(bank).await?;
     let rooms = target.create_rooms(rooms_n as usize).await?;
     let stall_every = if stall_pct > 0.0 {
         (100.0 / stall_pct).round().max(1.0) as u32
@@ -808,6 +825,19 @@ pub async fn classroom(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_school_day_gets_a_bank_longer_than_a_room_asks() {
+        let every_10_s = Script {
+            question_ms: 8000,
+            pause_ms: 2000,
+        };
+        // Short runs keep the usual bank.
+        assert_eq!(classroom_bank_size(60, every_10_s), 400);
+        // Two hours at one question per 10 s is 720 questions per room.
+        let day = classroom_bank_size(7200, every_10_s);
+        assert!((900..=1000).contains(&day), "{day}");
+    }
 
     fn common(workers: Option<usize>) -> Common {
         Common {

@@ -14,9 +14,10 @@ use crate::http::request;
 use crate::placement::Placement;
 use crate::sys::{cpu_ms_of, mem_of, Mem};
 
-/// Questions in the generated bank: more than any room asks in a run, so
-/// "no repeats in a room" never runs dry.
-const BANK_QUESTIONS: usize = 400;
+/// Questions in the generated bank: more than any room asks in a short
+/// run, so "no repeats in a room" never runs dry. A long classroom run asks
+/// for more ([`Target::upload_bank_of`]).
+pub const BANK_QUESTIONS: usize = 400;
 /// The uploaded bank's name (its file name without extension), which is
 /// also the title of its top topic in the catalog.
 const BANK_TITLE: &str = "quizroom-bench";
@@ -154,7 +155,13 @@ impl Target {
 
     /// Uploads the generated multiple-choice bank and returns its topic ids.
     pub async fn upload_bank(&self) -> anyhow::Result<Vec<String>> {
-        let text = bench_bank(BANK_QUESTIONS);
+        self.upload_bank_of(BANK_QUESTIONS).await
+    }
+
+    /// Uploads a generated bank of `questions` questions and returns its
+    /// topic ids.
+    pub async fn upload_bank_of(&self, questions: usize) -> anyhow::Result<Vec<String>> {
+        let text = bench_bank(questions);
         let r = request(
             self.addr,
             "POST",

@@ -9,6 +9,7 @@ pub mod bank;
 pub mod client_addr;
 pub mod config;
 pub mod healthcheck;
+pub mod heap_trim;
 pub mod http;
 pub mod library;
 pub mod live;

@@ -65,6 +65,7 @@ struct Metrics {
     store_commits: Counter,
     store_commit_seconds: Histogram,
     store_wal_checkpoint_seconds: Histogram,
+    heap_trim_seconds: Histogram,
     store_errors: Counter,
     relay_dropped: Counter,
     relay_failed: Counter,
@@ -95,6 +96,8 @@ impl Metrics {
             // 50 µs .. ~1.6 s.
             store_commit_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
             store_wal_checkpoint_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
+            // 10 µs .. ~160 ms.
+            heap_trim_seconds: Histogram::new(exponential_buckets(0.000_01, 2.0, 15)),
             store_errors: Counter::default(),
             relay_dropped: Counter::default(),
             relay_failed: Counter::default(),
@@ -158,6 +161,11 @@ impl Metrics {
             "store_wal_checkpoint_seconds",
             "Time to copy the results database's WAL into its file (off the commit path)",
             m.store_wal_checkpoint_seconds.clone(),
+        );
+        registry.register(
+            "heap_trim_seconds",
+            "Time to give freed heap pages back to the operating system (its own thread)",
+            m.heap_trim_seconds.clone(),
         );
         registry.register(
             "store_errors",
@@ -285,6 +293,11 @@ pub fn store_commit(seconds: f64) {
 /// slow disks show here, not in the commit time rooms wait for.
 pub fn store_wal_checkpoint(seconds: f64) {
     METRICS.store_wal_checkpoint_seconds.observe(seconds);
+}
+
+/// The heap was trimmed in `seconds` (see [`crate::heap_trim`]).
+pub fn heap_trim(seconds: f64) {
+    METRICS.heap_trim_seconds.observe(seconds);
 }
 
 /// A results-database operation failed (details are in the log).

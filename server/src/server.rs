@@ -94,6 +94,7 @@ pub async fn run(
         );
     }
     let state = AppState::with_store(config, catalog, Some(store));
+    crate::heap_trim::start();
     state.set_library(library);
     match redis_url {
         Some(url) => {

@@ -553,6 +553,20 @@ impl Catalog {
         kinds: Option<&[Kind]>,
         seed: u64,
     ) -> Vec<Arc<CatalogQuestion>> {
+        self.draw_where(topics, n, |id| exclude.contains(id), kinds, seed)
+    }
+
+    /// [`Catalog::draw`] with the excluded ids named by a predicate, so a
+    /// room that asked hundreds of questions need not build a set of their
+    /// ids for every draw (it keeps them packed, see `room::model::Released`).
+    pub fn draw_where(
+        &self,
+        topics: &[String],
+        n: usize,
+        excluded: impl Fn(&str) -> bool,
+        kinds: Option<&[Kind]>,
+        seed: u64,
+    ) -> Vec<Arc<CatalogQuestion>> {
         let mut pool: Vec<usize> = if topics.is_empty() {
             (0..self.questions.len()).collect()
         } else {
@@ -569,8 +583,8 @@ impl Catalog {
         pool.retain(|&idx| {
             self.questions.get(idx).is_some_and(|q| {
                 kinds.is_none_or(|k| k.contains(&q.question.kind))
-                    && !exclude.contains(&q.question.id)
-                    && !q.sources.iter().any(|s| exclude.contains(&s.question_id))
+                    && !excluded(&q.question.id)
+                    && !q.sources.iter().any(|s| excluded(&s.question_id))
             })
         });
         let mut rng = StdRng::seed_from_u64(seed);

@@ -224,8 +224,10 @@ pub(crate) struct Durable {
 pub(crate) struct Released {
     /// Leading questions no longer in `asked` (indices and qids count them).
     pub count: usize,
-    /// Their catalog ids, so a draw does not ask them again.
-    pub question_ids: HashSet<String>,
+    /// Their catalog ids, packed to 64-bit hashes ([`id_hash`]), so a draw
+    /// does not ask them again: a day of questions costs a few bytes each
+    /// instead of a string and its set slot (about 95 bytes).
+    pub question_ids: HashSet<u64>,
     /// Their self-assessment counts per topic, for the knowledge map.
     pub knowledge: BTreeMap<String, TopicKnowledge>,
 }
@@ -234,9 +236,21 @@ impl Released {
     /// Takes note of `q` as it leaves memory.
     pub fn note(&mut self, q: &Asked) {
         self.count += 1;
-        self.question_ids.insert(q.question.id.clone());
+        self.question_ids.insert(id_hash(&q.question.id));
         add_knowledge(&mut self.knowledge, q);
     }
+
+    /// Whether a released question had the catalog id `id`. Two ids of
+    /// one room sharing a 64-bit hash (odds about 10^-14 for a thousand
+    /// questions) would only keep the second out of the draws.
+    pub fn holds(&self, id: &str) -> bool {
+        self.question_ids.contains(&id_hash(id))
+    }
+}
+
+/// The packed form of a catalog question id kept by [`Released`].
+pub(crate) fn id_hash(id: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(id.as_bytes())
 }
 
 /// Adds a closed self-assessment question's counts to its topic's entry.

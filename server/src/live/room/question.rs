@@ -192,13 +192,22 @@ impl Room {
     }
 
     fn draw(&mut self, p: &AskParams) -> Result<Arc<CatalogQuestion>, RoomError> {
-        let mut exclude: HashSet<String> = self.d.released.question_ids.clone();
-        exclude.extend(self.d.asked.iter().map(|q| q.question.id.clone()));
         let kinds = p.kinds.clone().or_else(|| default_kinds(p.mode));
         let seed = self.d.rng.next_u64();
-        let candidates =
-            self.catalog
-                .draw(&p.topics, DRAW_CANDIDATES, &exclude, kinds.as_deref(), seed);
+        let asked: HashSet<&str> = self
+            .d
+            .asked
+            .iter()
+            .map(|q| q.question.id.as_str())
+            .collect();
+        let released = &self.d.released;
+        let candidates = self.catalog.draw_where(
+            &p.topics,
+            DRAW_CANDIDATES,
+            |id| asked.contains(id) || released.holds(id),
+            kinds.as_deref(),
+            seed,
+        );
         // Several candidates, so a question unfit for the mode (a poll
         // question without options) does not end the draw.
         candidates
