@@ -240,6 +240,7 @@ on_both_stores!(
     an_edited_seed_question_is_the_hosts_own_version,
     kahoot_spreadsheets_and_csv_import_with_every_bad_row_reported,
     exports_re_import_to_the_same_quiz,
+    a_topic_column_with_paths_imports_a_topic_tree,
 );
 
 async fn the_library_needs_a_known_host_token(server: &common::Server) {
@@ -765,38 +766,223 @@ async fn kahoot_spreadsheets_and_csv_import_with_every_bad_row_reported(server: 
     );
 }
 
+/// A quiz with every kind of question, nested topics, reference answers
+/// and code in a prompt.
+fn every_kind_quiz() -> Value {
+    json!({
+        "title": "Every kind",
+        "topics": [
+            {"id": "py", "title": "Python"},
+            {"id": "ty", "title": "Types", "parent": "py"},
+            {"id": "gc", "title": "Memory", "parent": "py"},
+            {"id": "go", "title": "Go"}
+        ],
+        "questions": [
+            {"topic": "ty", "prompt": "Which type is immutable?", "kind": "choice",
+             "options": [{"text": "list"}, {"text": "tuple", "correct": true}], "answer": "tuple, as it has no setters"},
+            {"topic": "ty", "prompt": "Pick the sequences", "kind": "multi",
+             "options": [{"text": "list", "correct": true}, {"text": "set"}, {"text": "str", "correct": true}]},
+            {"topic": "py", "prompt": "Python is dynamically typed.", "kind": "truefalse",
+             "options": [{"text": "True", "correct": true}, {"text": "False"}]},
+            {"topic": "gc", "prompt": "Name a falsy value", "kind": "short",
+             "options": [{"text": "None", "correct": true}, {"text": "0", "correct": true}]},
+            {"topic": "gc", "prompt": "Explain reference counting.", "kind": "open",
+             "answer": "Each object counts its references; at zero it is freed"},
+            {"topic": "go", "prompt": "Explain goroutines.", "kind": "open"},
+            {"prompt": "What does this print?\n\n```python\nprint(2 ** 3)\n```", "kind": "choice",
+             "options": [{"text": "8", "correct": true}, {"text": "6"}]}
+        ]
+    })
+}
+
+/// (topic path, prompt, kind, options with keys, reference answer) of each
+/// question of a stored quiz, prompts as the importers read them (plain
+/// lines, code kept); answers only where the author writes them.
+fn shape(quiz: &Value) -> Vec<(Vec<String>, String, String, Value, String)> {
+    let topics = quiz["topics"].as_array().unwrap();
+    let path = |start: Option<&str>| {
+        let mut chain = Vec::new();
+        let mut at = start.map(str::to_string);
+        while let Some(id) = at {
+            let t = topics.iter().find(|t| t["id"] == id.as_str()).unwrap();
+            chain.push(t["title"].as_str().unwrap().to_string());
+            at = t["parent"].as_str().map(str::to_string);
+        }
+        chain.reverse();
+        chain
+    };
+    quiz["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            let kind = q["kind"].as_str().unwrap().to_string();
+            let options: Vec<Value> = q["options"]
+                .as_array()
+                .map(|o| {
+                    o.iter()
+                        .map(|o| json!([o["text"], o["correct"].as_bool().unwrap_or(false)]))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let prompt: Vec<&str> = q["prompt"]
+                .as_str()
+                .unwrap()
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with("```"))
+                .collect();
+            let answer = match kind.as_str() {
+                "truefalse" | "short" => String::new(),
+                _ => q["answer"].as_str().unwrap_or("").to_string(),
+            };
+            (
+                path(q["topic"].as_str()),
+                prompt.join("\n"),
+                kind,
+                json!(options),
+                answer,
+            )
+        })
+        .collect()
+}
+
 async fn exports_re_import_to_the_same_quiz(server: &common::Server) {
     let host = Host::new(server).await;
-    let quiz = host.create(good_quiz()).await;
+    let quiz = host.create(every_kind_quiz()).await;
     let id = quiz["id"].as_str().unwrap();
+    let want = shape(&quiz);
     for format in ["gift", "md"] {
         let text = host.export(id, format).await;
         let (status, back) = host
-            .upload(&format!("/api/library/import?format={format}"), text)
+            .upload(
+                &format!("/api/library/import?format={format}"),
+                text.clone(),
+            )
             .await;
         assert_eq!(status, 201, "{format}: {back}");
-        let back = &back["quiz"];
-        assert_eq!(back["title"], "Friday quiz");
-        let got: Vec<&str> = back["questions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|q| q["kind"].as_str().unwrap())
-            .collect();
-        assert_eq!(got, ["choice", "open"], "{format}");
-        let first = &back["questions"][0];
-        assert_eq!(
-            first["options"], quiz["questions"][0]["options"],
-            "{format}"
-        );
-        let topic = back["topics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| Some(t["id"].as_str().unwrap()) == first["topic"].as_str())
-            .unwrap();
-        assert_eq!(topic["title"], "Types", "{format}");
+        assert_eq!(back["quiz"]["title"], "Every kind", "{format}");
+        assert_eq!(shape(&back["quiz"]), want, "{format}:\n{text}");
     }
+    // Spreadsheets hold the questions with options, topics as paths.
+    let with_options: Vec<_> = want
+        .iter()
+        .filter(|q| ["choice", "multi", "truefalse"].contains(&q.2.as_str()))
+        .map(|(path, prompt, kind, options, _)| {
+            (path.clone(), prompt.clone(), kind.clone(), options.clone())
+        })
+        .collect();
+    let resp = Client::new()
+        .get(server.url(&format!("/api/library/quizzes/{id}/export?format=xlsx")))
+        .bearer_auth(&host.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let xlsx = resp.bytes().await.unwrap().to_vec();
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(xlsx.clone())).unwrap();
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    let topic_col = (0..sheet.width())
+        .find(|&c| sheet.get((0, c)) == Some(&Data::String("Topic".into())))
+        .expect("a Topic column");
+    assert_eq!(
+        sheet.get((1, topic_col)),
+        Some(&Data::String("Python / Types".into()))
+    );
+    let csv = host.export(id, "csv").await;
+    for (format, bytes) in [("xlsx", xlsx), ("csv", csv.into_bytes())] {
+        let (status, back) = host
+            .upload(
+                &format!("/api/library/import?format={format}&title=Every kind"),
+                bytes,
+            )
+            .await;
+        assert_eq!(status, 201, "{format}: {back}");
+        let got: Vec<_> = shape(&back["quiz"])
+            .into_iter()
+            .map(|(path, prompt, kind, options, _)| (path, prompt, kind, options))
+            .collect();
+        assert_eq!(got, with_options, "{format}");
+    }
+    let (status, body) = host
+        .get(&format!("/api/library/quizzes/{id}/export?format=pdf"))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("bad_format"))
+    );
+}
+
+async fn a_topic_column_with_paths_imports_a_topic_tree(server: &common::Server) {
+    let host = Host::new(server).await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    let rows: [[&str; 6]; 5] = [
+        [
+            "Question",
+            "Answer 1",
+            "Answer 2",
+            "Time limit (sec)",
+            "Correct answer(s)",
+            "Topic",
+        ],
+        ["2+2?", "4", "5", "10", "1", "Maths / Arithmetic"],
+        ["3*3?", "6", "9", "10", "2", " Maths /Arithmetic "],
+        ["Is 7 prime?", "True", "False", "", "1", "Maths / Primes"],
+        ["Capital of Peru?", "Lima", "Quito", "", "1", ""],
+    ];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            ws.write_string(r as u32, c as u16, *v).unwrap();
+        }
+    }
+    let (status, body) = host
+        .upload(
+            "/api/library/import?format=xlsx&title=Tree",
+            book.save_to_buffer().unwrap(),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let quiz = &body["quiz"];
+    let shown: Vec<(Vec<String>, String)> = shape(quiz)
+        .into_iter()
+        .map(|(path, prompt, kind, _, _)| (path, format!("{prompt} ({kind})")))
+        .collect();
+    let p = |path: &[&str], q: &str| {
+        (
+            path.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            q.to_string(),
+        )
+    };
+    assert_eq!(
+        shown,
+        [
+            p(&["Maths", "Arithmetic"], "2+2? (choice)"),
+            p(&["Maths", "Arithmetic"], "3*3? (choice)"),
+            p(&["Maths", "Primes"], "Is 7 prime? (truefalse)"),
+            p(&[], "Capital of Peru? (choice)"),
+        ]
+    );
+    assert_eq!(
+        quiz["topics"].as_array().unwrap().len(),
+        3,
+        "one Maths, two children"
+    );
+    // The host's catalog has the tree below the quiz.
+    let bank = host.library_bank("Tree").await;
+    let paths: Vec<Value> = bank["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["path"].clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            json!(["Tree", "Maths", "Arithmetic"]),
+            json!(["Tree", "Maths", "Primes"]),
+            json!(["Tree"])
+        ]
+    );
 }
 
 #[tokio::test]

@@ -148,6 +148,8 @@ class Editor {
                   h('button', { type: 'button', class: 'btn btn-small', text: t('editor.run'), onclick: () => this.run(q) }),
                   h('button', { type: 'button', class: 'btn btn-small', text: 'GIFT', onclick: () => this.exportQuiz(q.id, 'gift') }),
                   h('button', { type: 'button', class: 'btn btn-small', text: 'Markdown', onclick: () => this.exportQuiz(q.id, 'md') }),
+                  h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'export-xlsx', text: 'Excel', onclick: () => this.exportQuiz(q.id, 'xlsx') }),
+                  h('button', { type: 'button', class: 'btn btn-small', text: 'CSV', onclick: () => this.exportQuiz(q.id, 'csv') }),
                   h('button', { type: 'button', class: 'btn btn-small btn-danger', 'data-testid': 'quiz-delete', text: t('editor.delete'), onclick: () => this.deleteQuiz(q) }),
                 ),
               ),

@@ -316,11 +316,10 @@ fn labelled(q: Pending, label: Label) -> Draft {
     draft
 }
 
-/// Whether options are a true/false pair (in English or Russian).
+/// Whether options are a keyed true/false pair (in English or Russian).
 fn true_false(options: &[(usize, usize, bool, String)]) -> bool {
-    let texts: Vec<String> = options.iter().map(|o| o.3.to_lowercase()).collect();
-    options.iter().filter(|o| o.2).count() == 1
-        && (texts == ["true", "false"] || texts == ["верно", "неверно"])
+    let texts: Vec<&str> = options.iter().map(|o| o.3.as_str()).collect();
+    options.iter().filter(|o| o.2).count() == 1 && text::is_true_false(&texts)
 }
 
 /// Turns a question and its options into a draft.

@@ -20,6 +20,14 @@ pub fn plain(s: &str) -> String {
     collapsed
 }
 
+/// Whether option texts are exactly a true/false pair, in English or
+/// Russian (`True`/`False`, `Верно`/`Неверно`, any case): such a choice is
+/// a true/false question.
+pub fn is_true_false(options: &[&str]) -> bool {
+    let lower: Vec<String> = options.iter().map(|o| o.trim().to_lowercase()).collect();
+    lower == ["true", "false"] || lower == ["верно", "неверно"]
+}
+
 /// Joins the words of `s` with single spaces, so trailing "hard break"
 /// double spaces, tabs and runs of blanks never reach a prompt or an id.
 pub fn collapse_whitespace(s: &str) -> String {

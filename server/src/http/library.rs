@@ -3,9 +3,12 @@
 //! but `POST /api/hosts` needs `Authorization: Bearer HOST_TOKEN`; a quiz
 //! of another token is `404`, never shown.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -14,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use crate::library::model::{LibQuestion, Quiz};
 use crate::library::validate::FieldError;
-use crate::library::{LibError, Library};
+use crate::library::{export, import, LibError, Library};
 use crate::state::AppState;
+use crate::storage::library::LibraryError;
 
 /// Largest JSON body (a quiz of 500 questions with long prompts fits).
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -40,57 +44,131 @@ pub fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
-/// The library and the caller's host token, or the reason there is none.
-fn host(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<(std::sync::Arc<Library>, String), ApiError> {
-    let library = state.library().cloned().ok_or_else(|| {
+/// The server's library, or `503 no_library`.
+fn library_of(state: &AppState) -> Result<Arc<Library>, ApiError> {
+    state.library().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "no_library",
             "this server runs without a library database",
         )
-    })?;
-    let token = super::history::bearer(headers)
-        .filter(|t| crate::live::rooms::is_valid_host_token(t))
-        .filter(|t| crate::live::rooms::host_token_exists(state, t))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "send a host token as Authorization: Bearer TOKEN (POST /api/hosts issues one)",
-            )
-        })?;
-    Ok((library, token.to_string()))
+    })
 }
 
-/// A library failure as an HTTP answer; field errors are listed.
-pub fn lib_error(e: LibError) -> Response {
-    match e {
-        LibError::Invalid(fields) => invalid(
-            "invalid",
-            "the quiz was not saved: fix the fields listed",
-            fields,
-        ),
-        LibError::NotFound => ApiError::not_found("quiz").into_response(),
-        LibError::Store(e) => {
-            tracing::error!(error = %e, "library database failed");
-            crate::metrics::store_error();
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "library_failed",
-                "the library could not be read or written; nothing was changed",
-            )
-            .into_response()
-        }
+/// The caller of a library endpoint: the library and a host token this
+/// server issued or saw on a room (`401 unauthorized` otherwise).
+struct Host {
+    library: Arc<Library>,
+    token: String,
+}
+
+impl FromRequestParts<AppState> for Host {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Host, ApiError> {
+        let library = library_of(state)?;
+        let token = super::history::bearer(&parts.headers)
+            .filter(|t| crate::live::rooms::is_valid_host_token(t))
+            .filter(|t| crate::live::rooms::host_token_exists(state, t))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "send a host token as Authorization: Bearer TOKEN (POST /api/hosts issues one)",
+                )
+            })?;
+        Ok(Host {
+            library,
+            token: token.to_string(),
+        })
     }
 }
 
-/// `400 {"error":{"code","message","fields":[{"field","code","message"}]}}`.
-fn invalid(code: &str, message: &str, fields: Vec<FieldError>) -> Response {
-    let body = serde_json::json!({"error": {"code": code, "message": message, "fields": fields}});
-    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+impl Host {
+    /// The caller's live quiz `id`, or `404`.
+    fn quiz(&self, id: &str) -> Result<Quiz, Refused> {
+        self.library
+            .store()
+            .quiz(&self.token, id)?
+            .ok_or(Refused::Lib(LibError::NotFound))
+    }
+}
+
+/// Why a library call was refused; each becomes one HTTP answer.
+enum Refused {
+    /// A plain error answer.
+    Api(ApiError),
+    /// The library refused or failed.
+    Lib(LibError),
+    /// `400 invalid` with every field error (`message` says what was not saved).
+    Invalid {
+        message: &'static str,
+        fields: Vec<FieldError>,
+    },
+    /// `400` listing an import's bad rows, each with its row number.
+    Rows {
+        code: &'static str,
+        message: String,
+        rows: Vec<import::RowError>,
+    },
+}
+
+/// What a library handler answers.
+type Answer = Result<Response, Refused>;
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Refused {
+        Refused::Api(e)
+    }
+}
+
+impl From<LibError> for Refused {
+    fn from(e: LibError) -> Refused {
+        Refused::Lib(e)
+    }
+}
+
+impl From<LibraryError> for Refused {
+    fn from(e: LibraryError) -> Refused {
+        Refused::Lib(e.into())
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let (code, message, extra) = match self {
+            Refused::Api(e) => return e.into_response(),
+            Refused::Lib(LibError::Invalid(fields)) => (
+                "invalid",
+                "the quiz was not saved: fix the fields listed".to_string(),
+                ("fields", serde_json::json!(fields)),
+            ),
+            Refused::Lib(LibError::NotFound) => return ApiError::not_found("quiz").into_response(),
+            Refused::Lib(LibError::Store(e)) => {
+                tracing::error!(error = %e, "library database failed");
+                crate::metrics::store_error();
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "library_failed",
+                    "the library could not be read or written; nothing was changed",
+                )
+                .into_response();
+            }
+            Refused::Invalid { message, fields } => (
+                "invalid",
+                message.to_string(),
+                ("fields", serde_json::json!(fields)),
+            ),
+            Refused::Rows {
+                code,
+                message,
+                rows,
+            } => (code, message, ("rows", serde_json::json!(rows))),
+        };
+        let body =
+            serde_json::json!({"error": {"code": code, "message": message, extra.0: extra.1}});
+        (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    }
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, ApiError> {
@@ -103,14 +181,10 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Res
     })
 }
 
+const QUIZ_SHAPE: &str = "a quiz {\"title\", \"topics\", \"questions\"}";
+
 async fn new_host(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let library = state.library().cloned().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_library",
-            "this server runs without a library database",
-        )
-    })?;
+    let library = library_of(&state)?;
     let token = crate::live::rooms::new_host_token();
     library.store().add_host(&token).map_err(|e| {
         tracing::error!(error = %e, "recording a host token failed");
@@ -137,120 +211,52 @@ struct QuizSummary {
     updated_ms: i64,
 }
 
-async fn overview(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (library, token) = match host(&state, &headers) {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
-    let loaded = library
-        .store()
-        .quizzes(&token)
-        .and_then(|q| Ok((q, library.store().edits(&token)?)));
-    match loaded {
-        Ok((quizzes, edits)) => {
-            let quizzes: Vec<QuizSummary> = quizzes
-                .into_iter()
-                .map(|q| QuizSummary {
-                    questions: q.questions.len(),
-                    topics: q.topics.len(),
-                    id: q.id,
-                    title: q.title,
-                    updated_ms: q.updated_ms,
-                })
-                .collect();
-            let edits: Vec<serde_json::Value> = edits
-                .into_iter()
-                .map(|(id, q)| serde_json::json!({"question_id": id, "question": q}))
-                .collect();
-            Json(serde_json::json!({"quizzes": quizzes, "edits": edits})).into_response()
-        }
-        Err(e) => lib_error(e.into()),
-    }
+async fn overview(host: Host) -> Answer {
+    let store = host.library.store();
+    let quizzes = store.quizzes(&host.token)?;
+    let edits = store.edits(&host.token)?;
+    let quizzes: Vec<QuizSummary> = quizzes
+        .into_iter()
+        .map(|q| QuizSummary {
+            questions: q.questions.len(),
+            topics: q.topics.len(),
+            id: q.id,
+            title: q.title,
+            updated_ms: q.updated_ms,
+        })
+        .collect();
+    let edits: Vec<serde_json::Value> = edits
+        .into_iter()
+        .map(|(id, q)| serde_json::json!({"question_id": id, "question": q}))
+        .collect();
+    Ok(Json(serde_json::json!({"quizzes": quizzes, "edits": edits})).into_response())
 }
 
-async fn create_quiz(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (library, token) = match host(&state, &headers) {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
-    let quiz: Quiz = match json_body(&body, "a quiz {\"title\", \"topics\", \"questions\"}") {
-        Ok(q) => q,
-        Err(e) => return e.into_response(),
-    };
-    match library.save_quiz(&token, None, quiz) {
-        Ok(quiz) => (StatusCode::CREATED, Json(quiz)).into_response(),
-        Err(e) => lib_error(e),
-    }
+async fn create_quiz(host: Host, body: Bytes) -> Answer {
+    let quiz: Quiz = json_body(&body, QUIZ_SHAPE)?;
+    let quiz = host.library.save_quiz(&host.token, None, quiz)?;
+    Ok((StatusCode::CREATED, Json(quiz)).into_response())
 }
 
-async fn get_quiz(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let (library, token) = match host(&state, &headers) {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
-    match library.store().quiz(&token, &id) {
-        Ok(Some(quiz)) => Json(quiz).into_response(),
-        Ok(None) => lib_error(LibError::NotFound),
-        Err(e) => lib_error(e.into()),
-    }
+async fn get_quiz(host: Host, Path(id): Path<String>) -> Answer {
+    Ok(Json(host.quiz(&id)?).into_response())
 }
 
-async fn replace_quiz(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (library, token) = match host(&state, &headers) {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
-    let quiz: Quiz = match json_body(&body, "a quiz {\"title\", \"topics\", \"questions\"}") {
-        Ok(q) => q,
-        Err(e) => return e.into_response(),
-    };
-    match library.save_quiz(&token, Some(&id), quiz) {
-        Ok(quiz) => Json(quiz).into_response(),
-        Err(e) => lib_error(e),
-    }
+async fn replace_quiz(host: Host, Path(id): Path<String>, body: Bytes) -> Answer {
+    let quiz: Quiz = json_body(&body, QUIZ_SHAPE)?;
+    let quiz = host.library.save_quiz(&host.token, Some(&id), quiz)?;
+    Ok(Json(quiz).into_response())
 }
 
-async fn delete_quiz(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let (library, token) = match host(&state, &headers) {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
-    match library.delete_quiz(&token, &id, false) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => lib_error(e),
-    }
+async fn delete_quiz(host: Host, Path(id): Path<String>) -> Answer {
+    host.library.delete_quiz(&host.token, &id, false)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn restore_quiz(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let (library, token) = match host(&state, &headers) {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
-    match library.delete_quiz(&token, &id, true) {
-        Ok(()) => match library.store().quiz(&token, &id) {
-            Ok(Some(quiz)) => Json(quiz).into_response(),
-            Ok(None) => lib_error(LibError::NotFound),
-            Err(e) => lib_error(e.into()),
-        },
-        Err(e) => lib_error(e),
-    }
+/// Undoes the delete of a quiz; the quiz as it was.
+async fn restore_quiz(host: Host, Path(id): Path<String>) -> Answer {
+    host.library.delete_quiz(&host.token, &id, true)?;
+    Ok(Json(host.quiz(&id)?).into_response())
 }
 
 /// Query of the quiz export.
@@ -260,47 +266,58 @@ struct ExportQuery {
 }
 
 async fn export_quiz(
-    State(state): State<AppState>,
+    host: Host,
     Path(id): Path<String>,
     Query(query): Query<ExportQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let (library, token) = match host(&state, &headers) {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
-    let quiz = match library.store().quiz(&token, &id) {
-        Ok(Some(quiz)) => quiz,
-        Ok(None) => return lib_error(LibError::NotFound),
-        Err(e) => return lib_error(e.into()),
-    };
-    let (text, ext, mime) = match query.format.as_deref() {
-        Some("gift") => (crate::library::export::gift(&quiz), "gift", "text/plain"),
-        Some("md") | Some("markdown") => (
-            crate::library::export::markdown(&quiz),
-            "md",
-            "text/markdown",
+) -> Answer {
+    let quiz = host.quiz(&id)?;
+    let (body, ext, mime): (Vec<u8>, &str, &str) = match query.format.as_deref() {
+        Some("gift") => (
+            export::gift(&quiz).into(),
+            "gift",
+            "text/plain; charset=utf-8",
         ),
+        Some("md") | Some("markdown") => (
+            export::markdown(&quiz).into(),
+            "md",
+            "text/markdown; charset=utf-8",
+        ),
+        Some("csv") => (export::csv(&quiz).into(), "csv", "text/csv; charset=utf-8"),
+        Some("xlsx") => {
+            let bytes = export::xlsx(&quiz).map_err(|e| {
+                tracing::error!(error = %e, "writing a quiz workbook failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "export_failed",
+                    "the workbook could not be written",
+                )
+            })?;
+            (
+                bytes,
+                "xlsx",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            )
+        }
         _ => {
-            return ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "bad_format",
-                "format must be gift or md",
+                "format must be gift, md, xlsx or csv",
             )
-            .into_response()
+            .into())
         }
     };
-    (
+    Ok((
         [
-            (header::CONTENT_TYPE, format!("{mime}; charset=utf-8")),
+            (header::CONTENT_TYPE, mime.to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{}.{ext}\"", quiz.id),
             ),
         ],
-        text,
+        body,
     )
-        .into_response()
+        .into_response())
 }
 
 /// Query of `POST /api/library/import`.
@@ -314,142 +331,114 @@ struct ImportQuery {
     partial: Option<bool>,
 }
 
-async fn import_quiz(
-    State(state): State<AppState>,
-    Query(query): Query<ImportQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (library, token) = match host(&state, &headers) {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
+async fn import_quiz(host: Host, Query(query): Query<ImportQuery>, body: Bytes) -> Answer {
     let title = query.title.unwrap_or_default();
     let imported = match query.format.as_deref() {
-        Some("xlsx") => crate::library::import::xlsx(&body, &title),
-        Some("csv") => crate::library::import::csv(&body, &title),
-        Some("gift") | Some("md") | Some("bank") => crate::library::import::bank(&body, &title),
+        Some("xlsx") => import::xlsx(&body, &title),
+        Some("csv") => import::csv(&body, &title),
+        Some("gift") | Some("md") | Some("bank") => import::bank(&body, &title),
         _ => {
-            return ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "bad_format",
                 "format must be xlsx, csv, gift or md",
             )
-            .into_response()
+            .into())
         }
-    };
-    let imported = match imported {
-        Ok(imported) => imported,
-        Err(e) => {
-            return ApiError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()).into_response()
-        }
-    };
-    let partial = query.partial.unwrap_or(false);
-    if !imported.errors.is_empty() && !partial {
-        let body = serde_json::json!({"error": {
-            "code": "bad_rows",
-            "message": format!("{} row(s) have problems; nothing was imported (fix them, or import the good rows with partial=true)", imported.errors.len()),
-            "rows": imported.errors,
-        }});
-        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    }
+    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
+    if !imported.errors.is_empty() && !query.partial.unwrap_or(false) {
+        return Err(Refused::Rows {
+            code: "bad_rows",
+            message: format!(
+                "{} row(s) have problems; nothing was imported (fix them, or import the good rows with partial=true)",
+                imported.errors.len()
+            ),
+            rows: imported.errors,
+        });
     }
     if imported.quiz.questions.is_empty() {
-        let body = serde_json::json!({"error": {
-            "code": "no_rows",
-            "message": "the file has no question to import",
-            "rows": imported.errors,
-        }});
-        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        return Err(Refused::Rows {
+            code: "no_rows",
+            message: "the file has no question to import".into(),
+            rows: imported.errors,
+        });
     }
-    match library.save_quiz(&token, None, imported.quiz) {
-        Ok(quiz) => (
-            StatusCode::CREATED,
-            Json(serde_json::json!({"quiz": quiz, "skipped": imported.errors})),
-        )
-            .into_response(),
-        Err(e) => lib_error(e),
-    }
+    let quiz = host.library.save_quiz(&host.token, None, imported.quiz)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"quiz": quiz, "skipped": imported.errors})),
+    )
+        .into_response())
+}
+
+/// The bank question `question_id` of the shared catalog (bank files), or
+/// `404`: only those are edited this way; library questions are edited in
+/// their quiz.
+fn bank_question(
+    state: &AppState,
+    question_id: &str,
+) -> Result<Arc<crate::bank::catalog::CatalogQuestion>, ApiError> {
+    state
+        .catalog()
+        .question(question_id)
+        .ok_or_else(|| ApiError::not_found("question"))
 }
 
 async fn get_edit(
     State(state): State<AppState>,
+    host: Host,
     Path(question_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let (library, token) = match host(&state, &headers) {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
-    let Some(cq) = state.catalog().question(&question_id) else {
-        return ApiError::not_found("question").into_response();
-    };
+) -> Answer {
+    let cq = bank_question(&state, &question_id)?;
     let id = cq.question.id.clone();
-    match library.store().edits(&token) {
-        Ok(edits) => {
-            let (question, edited) = match edits.into_iter().find(|(q, _)| *q == id) {
-                Some((_, q)) => (q, true),
-                None => (LibQuestion::from_question(&cq.question), false),
-            };
-            Json(serde_json::json!({
-                "question_id": id, "edited": edited, "topic": cq.topic_path,
-                "question": question,
-                "original": LibQuestion::from_question(&cq.question),
-            }))
-            .into_response()
-        }
-        Err(e) => lib_error(e.into()),
-    }
+    let edits = host.library.store().edits(&host.token)?;
+    let original = LibQuestion::from_question(&cq.question);
+    let (question, edited) = match edits.into_iter().find(|(q, _)| *q == id) {
+        Some((_, q)) => (q, true),
+        None => (original.clone(), false),
+    };
+    Ok(Json(serde_json::json!({
+        "question_id": id, "edited": edited, "topic": cq.topic_path,
+        "question": question, "original": original,
+    }))
+    .into_response())
 }
 
 async fn save_edit(
     State(state): State<AppState>,
+    host: Host,
     Path(question_id): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let (library, token) = match host(&state, &headers) {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
-    // Only questions of the shared catalog (bank files) are edited this
-    // way; library questions are edited in their quiz.
-    let Some(cq) = state.catalog().question(&question_id) else {
-        return ApiError::not_found("question").into_response();
-    };
+) -> Answer {
+    let cq = bank_question(&state, &question_id)?;
     let question: LibQuestion =
-        match json_body(&body, "a question {\"prompt\", \"kind\", \"options\", ...}") {
-            Ok(q) => q,
-            Err(e) => return e.into_response(),
-        };
-    match library.save_edit(&token, &cq.question.id, question) {
-        Ok(question) => Json(serde_json::json!({
-            "question_id": cq.question.id, "edited": true, "question": question,
-        }))
-        .into_response(),
-        Err(LibError::Invalid(fields)) => invalid(
-            "invalid",
-            "the question was not saved: fix the fields listed",
-            fields,
-        ),
-        Err(e) => lib_error(e),
-    }
+        json_body(&body, "a question {\"prompt\", \"kind\", \"options\", ...}")?;
+    let question = host
+        .library
+        .save_edit(&host.token, &cq.question.id, question)
+        .map_err(|e| match e {
+            LibError::Invalid(fields) => Refused::Invalid {
+                message: "the question was not saved: fix the fields listed",
+                fields,
+            },
+            e => Refused::Lib(e),
+        })?;
+    Ok(Json(serde_json::json!({
+        "question_id": cq.question.id, "edited": true, "question": question,
+    }))
+    .into_response())
 }
 
 async fn delete_edit(
     State(state): State<AppState>,
+    host: Host,
     Path(question_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let (library, token) = match host(&state, &headers) {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
+) -> Answer {
     let id = state
         .catalog()
         .question(&question_id)
         .map_or(question_id, |cq| cq.question.id.clone());
-    match library.delete_edit(&token, &id) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => lib_error(e),
-    }
+    host.library.delete_edit(&host.token, &id)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

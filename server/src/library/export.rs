@@ -183,6 +183,116 @@ pub fn markdown(quiz: &Quiz) -> String {
     out
 }
 
+/// The quiz as spreadsheet rows in Kahoot's template columns plus a
+/// `Topic` column (the topic path below the quiz, levels joined by ` / `),
+/// the header first: what [`xlsx`] and [`csv`] write and the spreadsheet
+/// importer reads back. A spreadsheet holds questions with options
+/// (choice, multiple correct, true/false); open and short-answer questions
+/// are left out, and a row past Kahoot's limits (120-character questions,
+/// 75-character answers, 5–240 s) is written as it is and reported by the
+/// importer.
+pub fn sheet_rows(quiz: &Quiz) -> Vec<Vec<SheetCell>> {
+    let kept: Vec<&LibQuestion> = quiz
+        .questions
+        .iter()
+        .filter(|q| matches!(q.kind, Kind::Choice | Kind::Multi | Kind::Truefalse))
+        .filter(|q| !q.options.is_empty())
+        .collect();
+    let answers = kept
+        .iter()
+        .map(|q| q.options.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let mut header = vec![SheetCell::Text("Question - max 120 characters".into())];
+    header
+        .extend((1..=answers).map(|n| SheetCell::Text(format!("Answer {n} - max 75 characters"))));
+    header.push(SheetCell::Text("Time limit (sec) – 5 to 240 secs".into()));
+    header.push(SheetCell::Text(
+        "Correct answer(s) - choose at least one".into(),
+    ));
+    header.push(SheetCell::Text("Topic".into()));
+    let mut rows = vec![header];
+    for q in kept {
+        let mut row = vec![SheetCell::Text(q.prompt.clone())];
+        row.extend((0..answers).map(|i| {
+            q.options
+                .get(i)
+                .map_or(SheetCell::Empty, |o| SheetCell::Text(one_line(&o.text)))
+        }));
+        row.push(
+            q.time_limit_ms
+                .map_or(SheetCell::Empty, |ms| SheetCell::Number((ms / 1000) as f64)),
+        );
+        let keys: Vec<String> = q
+            .options
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.correct)
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        row.push(SheetCell::Text(keys.join(",")));
+        let path = quiz.topic_path(q.topic.as_deref());
+        let below: Vec<String> = path
+            .iter()
+            .skip(1)
+            .map(|t| t.replace(crate::library::import::TOPIC_SEPARATOR, "-"))
+            .collect();
+        row.push(SheetCell::Text(below.join(" / ")));
+        rows.push(row);
+    }
+    rows
+}
+
+/// One cell of [`sheet_rows`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum SheetCell {
+    Text(String),
+    Number(f64),
+    Empty,
+}
+
+/// The quiz as an .xlsx workbook (one sheet, [`sheet_rows`]).
+pub fn xlsx(quiz: &Quiz) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("Quiz")?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (r, row) in sheet_rows(quiz).iter().enumerate() {
+        let r = u32::try_from(r).unwrap_or(u32::MAX);
+        for (c, cell) in row.iter().enumerate() {
+            let c = u16::try_from(c).unwrap_or(u16::MAX);
+            match cell {
+                // Text stays text: a prompt starting with `=` is no formula.
+                SheetCell::Text(t) if r == 0 => sheet.write_string_with_format(r, c, t, &bold)?,
+                SheetCell::Text(t) => sheet.write_string(r, c, t)?,
+                SheetCell::Number(n) => sheet.write_number(r, c, *n)?,
+                SheetCell::Empty => sheet,
+            };
+        }
+    }
+    book.save_to_buffer()
+}
+
+/// The quiz as CSV with a header row ([`sheet_rows`]).
+pub fn csv(quiz: &Quiz) -> String {
+    let mut out = ::csv::Writer::from_writer(Vec::new());
+    for row in sheet_rows(quiz) {
+        let cells: Vec<String> = row
+            .into_iter()
+            .map(|c| match c {
+                SheetCell::Text(t) => t,
+                SheetCell::Number(n) => format!("{n}"),
+                SheetCell::Empty => String::new(),
+            })
+            .collect();
+        // Writing to memory cannot fail.
+        let _ = out.write_record(&cells);
+    }
+    let bytes = out.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -405,6 +515,60 @@ mod tests {
             .map(|q| (q.prompt.clone(), q.answer.clone()))
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn spreadsheets_round_trip_questions_with_options_keys_and_nested_topics() {
+        let mut quiz = sample();
+        quiz.questions[0].time_limit_ms = Some(20_000);
+        let want: Flat = flatten(&quiz.to_bank())
+            .into_iter()
+            .filter(|q| matches!(q.2, Kind::Choice | Kind::Multi | Kind::Truefalse))
+            .map(|(path, prompt, kind, options, _)| (path, prompt, kind, options, String::new()))
+            .collect();
+        let xlsx_bytes = xlsx(&quiz).unwrap();
+        for (format, imported) in [
+            (
+                "xlsx",
+                crate::library::import::xlsx(&xlsx_bytes, "Python quiz"),
+            ),
+            (
+                "csv",
+                crate::library::import::csv(csv(&quiz).as_bytes(), "Python quiz"),
+            ),
+        ] {
+            let imported = imported.unwrap();
+            assert!(
+                imported.errors.is_empty(),
+                "{format}: {:?}",
+                imported.errors
+            );
+            let mut back = imported.quiz;
+            back.id = quiz.id.clone();
+            // Prompts come back exactly (code blocks included), options
+            // one line each.
+            let got: Flat = flatten(&back.to_bank())
+                .into_iter()
+                .map(|(path, prompt, kind, options, _)| {
+                    (path, prompt, kind, options, String::new())
+                })
+                .collect();
+            assert_eq!(got, want, "{format}");
+            let types = back.topics.iter().find(|t| t.title == "Types").unwrap();
+            let basics = back.topics.iter().find(|t| t.title == "Basics").unwrap();
+            assert_eq!(
+                types.parent.as_deref(),
+                Some(basics.id.as_str()),
+                "{format}"
+            );
+            assert_eq!(back.questions[0].time_limit_ms, Some(20_000));
+            let code = back
+                .questions
+                .iter()
+                .find(|q| q.prompt.contains("print"))
+                .unwrap();
+            assert_eq!(code.prompt, quiz.questions[8].prompt, "{format}");
+        }
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! bad row is reported with its row number, field and a stable code, and
 //! the caller decides whether to import nothing (the default) or only the
 //! good rows.
+//!
+//! An optional `Topic` column places a row in the quiz's topic tree: a
+//! path from the quiz root down, its levels separated by `/` (`Python /
+//! Types`), the way the library's spreadsheet export writes it.
 
 use std::io::Cursor;
 
@@ -184,7 +188,7 @@ fn rows_to_quiz(rows: &[Vec<String>], title: &str) -> Result<Imported, ImportErr
         }
         match read_row(row, cells, &header) {
             Ok((question, topic)) => {
-                let topic_id = topic.map(|t| topic_for(&mut quiz, &t));
+                let topic_id = topic.and_then(|t| topic_for(&mut quiz, &t));
                 quiz.questions.push(LibQuestion {
                     topic: topic_id,
                     ..question
@@ -196,12 +200,29 @@ fn rows_to_quiz(rows: &[Vec<String>], title: &str) -> Result<Imported, ImportErr
     Ok(Imported { quiz, errors })
 }
 
-/// The id of the root topic titled `title`, created when new.
-fn topic_for(quiz: &mut Quiz, title: &str) -> String {
+/// Separates the levels of a topic path in a spreadsheet's topic column.
+pub const TOPIC_SEPARATOR: char = '/';
+
+/// The id of the topic at `path` (`Parent / Child`), each level created
+/// under its parent when new; `None` for an empty path (the quiz root).
+fn topic_for(quiz: &mut Quiz, path: &str) -> Option<String> {
+    let levels = path
+        .split(TOPIC_SEPARATOR)
+        .map(str::trim)
+        .filter(|l| !l.is_empty());
+    let mut parent: Option<String> = None;
+    for title in levels {
+        parent = Some(child_topic(quiz, parent, title));
+    }
+    parent
+}
+
+/// The id of topic `title` under `parent`, created when new.
+fn child_topic(quiz: &mut Quiz, parent: Option<String>, title: &str) -> String {
     if let Some(t) = quiz
         .topics
         .iter()
-        .find(|t| t.title == title && t.parent.is_none())
+        .find(|t| t.title == title && t.parent == parent)
     {
         return t.id.clone();
     }
@@ -209,7 +230,7 @@ fn topic_for(quiz: &mut Quiz, title: &str) -> String {
     quiz.topics.push(TopicDef {
         id: id.clone(),
         title: title.to_string(),
-        parent: None,
+        parent,
     });
     id
 }
@@ -336,10 +357,13 @@ fn read_row(
             correct: keys.contains(n),
         })
         .collect();
+    let texts: Vec<&str> = options.iter().map(|o| o.text.as_str()).collect();
     let question = LibQuestion {
         prompt: prompt.to_string(),
         kind: if keys.len() > 1 {
             Kind::Multi
+        } else if crate::bank::text::is_true_false(&texts) {
+            Kind::Truefalse
         } else {
             Kind::Choice
         },
@@ -447,21 +471,7 @@ pub fn bank(bytes: &[u8], title: &str) -> Result<Imported, ImportError> {
         }
         let mut parent: Option<String> = None;
         for name in path {
-            let found = quiz
-                .topics
-                .iter()
-                .find(|t| t.title == *name && t.parent == parent)
-                .map(|t| t.id.clone());
-            let id = found.unwrap_or_else(|| {
-                let id = format!("t{}", quiz.topics.len() + 1);
-                quiz.topics.push(TopicDef {
-                    id: id.clone(),
-                    title: name.clone(),
-                    parent: parent.clone(),
-                });
-                id
-            });
-            parent = Some(id);
+            parent = Some(child_topic(&mut quiz, parent, name));
         }
         for q in &topic.questions {
             let mut lq = LibQuestion::from_question(q);
