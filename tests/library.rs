@@ -757,12 +757,54 @@ async fn kahoot_spreadsheets_and_csv_import_with_every_bad_row_reported(server: 
         .await;
     assert_eq!(status, 201);
     assert_eq!(body["quiz"]["topics"][0]["title"], "Математика");
+    // Files that cannot be read at all: one clear code each, nothing saved.
+    let header_only = "Question,Answer 1,Answer 2,Correct\n".to_string();
+    for (query, bytes, code) in [
+        ("format=csv", b"a,b,c\n1,2,3\n".to_vec(), "missing_header"),
+        ("format=csv", header_only.into_bytes(), "no_rows"),
+        (
+            "format=csv",
+            b"Question,Answer 1\n\xff\xfe\n".to_vec(),
+            "bad_csv",
+        ),
+        ("format=pdf", b"%PDF".to_vec(), "bad_format"),
+        ("format=gift", b"   ".to_vec(), "bank_empty"),
+    ] {
+        let (status, body) = host
+            .upload(&format!("/api/library/import?{query}&partial=true"), bytes)
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (400, json!(code)),
+            "{query}"
+        );
+    }
+    let (status, _) = host
+        .upload(
+            "/api/library/import?format=csv",
+            vec![b'a'; 5 * 1024 * 1024],
+        )
+        .await;
+    assert_eq!(
+        status, 413,
+        "a body over the limit is refused before reading"
+    );
+    assert_eq!(host.quizzes().await.as_array().unwrap().len(), 2);
+    // Edits of questions no bank has, or that are not JSON.
     let (status, body) = host
-        .upload("/api/library/import?format=csv", "a,b,c\n1,2,3\n")
+        .put(
+            "/api/library/edits/no-such-question",
+            json!({"prompt": "x", "kind": "open"}),
+        )
         .await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
-        (400, json!("missing_header"))
+        (404, json!("not_found"))
+    );
+    let (status, body) = host.get("/api/library/edits/no-such-question").await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("not_found"))
     );
 }
 

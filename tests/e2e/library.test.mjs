@@ -294,6 +294,50 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
     assert.ok(book.topics.length >= 3, 'a row per topic');
   });
 
+  await step('reorder, duplicate, delete and undo, and the quiz as a workbook with its topic paths', async () => {
+    await host.goto(`${server.base}/edit`);
+    await host.locator('.quiz-list li', { hasText: 'Python warm-up' }).locator('a.quiz-title').click();
+    await host.waitForFunction(() => /^\/edit\/lz[0-9a-f]{16}$/.test(location.pathname));
+    const prompts = async () => {
+      await host.locator('.q-edit').first().waitFor();
+      return host.getByTestId('question-prompt').evaluateAll((els) => els.map((e) => e.value));
+    };
+    const before = await prompts();
+    assert.equal(before.length, 5);
+    // Duplicate the second question, move the copy to the top.
+    await host.locator('.q-edit[data-question="1"]').getByTestId('question-duplicate').click();
+    await host.locator('.q-edit[data-question="2"]').getByRole('button', { name: 'Move up', exact: true }).click();
+    await host.locator('.q-edit[data-question="1"]').getByRole('button', { name: 'Move up', exact: true }).click();
+    assert.deepEqual(await prompts(), [before[1], before[0], before[1], ...before.slice(2)]);
+    const saved = () => Promise.all([host.waitForResponse((r) => r.request().method() === 'PUT' && r.url().includes('/api/library/quizzes/')), host.getByTestId('quiz-save').click()]);
+    await saved();
+    await waitText(host.getByTestId('save-status'), 'Saved.');
+    await host.reload();
+    assert.deepEqual(await prompts(), [before[1], before[0], before[1], ...before.slice(2)], 'the new order is stored');
+    // Delete the copy again, and the order is back.
+    await host.locator('.q-edit[data-question="0"]').getByTestId('question-delete').click();
+    await saved();
+    await waitText(host.getByTestId('save-status'), 'Saved.');
+    await host.reload();
+    assert.deepEqual(await prompts(), before);
+    // The whole quiz deleted from the list, and the delete undone.
+    await host.goto(`${server.base}/edit`);
+    const row = host.locator('.quiz-list li', { hasText: 'Python warm-up' });
+    await row.getByTestId('quiz-delete').click();
+    await host.getByTestId('quiz-undo').waitFor();
+    assert.equal(await host.locator('.quiz-list li', { hasText: 'Python warm-up' }).count(), 0);
+    await host.getByTestId('quiz-undo').click();
+    await host.locator('.quiz-list li', { hasText: 'Python warm-up' }).waitFor();
+    // Excel export: Kahoot's columns and the topic of each question.
+    const [download] = await Promise.all([host.waitForEvent('download'), host.locator('.quiz-list li', { hasText: 'Python warm-up' }).getByTestId('export-xlsx').click()]);
+    const sheet = Object.values(readXlsx(await download.path()))[0];
+    const topic = sheet[0].indexOf('Topic');
+    assert.ok(topic > 0, `a Topic column in ${sheet[0]}`);
+    const byPrompt = Object.fromEntries(sheet.slice(1).map((r) => [r[0], r[topic] || '']));
+    assert.equal(byPrompt['Which types are immutable?'], 'Basics');
+    assert.equal(byPrompt['Which keyword defines a function?'], '');
+  });
+
   await step('screenshots of the editor', async () => {
     await host.goto(`${server.base}/edit`);
     await host.locator('.quiz-list li').first().waitFor();

@@ -381,6 +381,12 @@ const en = {
   'err.bad_xlsx': "This is not a readable .xlsx file.",
   'err.bad_csv': "This is not readable CSV (UTF-8).",
   'err.no_rows': "The file has no questions.",
+  'err.too_large': "The file is too large: at most 4 MB and 500 rows.",
+  'err.bad_format': "This file type cannot be imported: use .xlsx, .csv, GIFT or markdown.",
+  'err.bank_syntax': "The file could not be read as questions; check its layout.",
+  'err.bank_empty': "The file has no questions.",
+  'err.bank_encoding': "The file is not text in a known encoding (save it as UTF-8).",
+  'err.bank_too_large': "The file is too large (at most 2 MB).",
   'err.unauthorized': "Your host token is not known to this server.",
 };
 
@@ -762,6 +768,12 @@ const ru = {
   'err.bad_xlsx': "Это не читаемый файл .xlsx.",
   'err.bad_csv': "Это не читаемый CSV (UTF-8).",
   'err.no_rows': "В файле нет вопросов.",
+  'err.too_large': "Файл слишком большой: не больше 4 МБ и 500 строк.",
+  'err.bad_format': "Такой файл не импортировать: нужен .xlsx, .csv, GIFT или markdown.",
+  'err.bank_syntax': "Не удалось прочитать вопросы из файла; проверьте его разметку.",
+  'err.bank_empty': "В файле нет вопросов.",
+  'err.bank_encoding': "Файл не в известной кодировке (сохраните его в UTF-8).",
+  'err.bank_too_large': "Файл слишком большой (не больше 2 МБ).",
   'err.unauthorized': "Этот сервер не знает ваш токен ведущего.",
 };
 

@@ -1299,7 +1299,9 @@ mod tests {
         assert_eq!(store.expired("OLD111").unwrap(), Some(1_000));
         assert_eq!(store.expired("NEW111").unwrap(), None);
         // A new room taking the code clears it: its links are no longer gone.
-        store.room_created(room("OLD111", "other", now_ms())).unwrap();
+        store
+            .room_created(room("OLD111", "other", now_ms()))
+            .unwrap();
         store.flush().unwrap();
         assert_eq!(store.expired("OLD111").unwrap(), None);
     }
