@@ -1127,6 +1127,38 @@ async fn two_nodes_on_one_postgres_database_share_the_library() {
     assert_eq!(on_b.get(&path).await.1["id"], quiz["id"]);
 }
 
+#[tokio::test]
+async fn the_library_says_it_failed_while_postgres_is_down_and_comes_back_with_it() {
+    let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
+        .await
+        .unwrap();
+    let url = pg.new_database();
+    let server = common::Server::start_with(|c| c.database_url = Some(url)).await;
+    let host = Host::new(&server).await;
+    let quiz = host.create(good_quiz()).await;
+    let path = format!("/api/library/quizzes/{}", quiz["id"].as_str().unwrap());
+    pg.stop();
+    for (status, body) in [host.get("/api/library").await, host.get(&path).await] {
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (500, json!("library_failed")),
+            "a failure, never someone else's library or a 401: {body}"
+        );
+    }
+    pg.restart();
+    // The first call after the restart reconnects by itself.
+    let (status, back) = host.get(&path).await;
+    assert_eq!(status, 200, "{back}");
+    assert_eq!(back, quiz);
+    assert_eq!(host.quizzes().await.as_array().unwrap().len(), 1);
+    // A restart nobody noticed: the stale connection is replaced on the
+    // first call, which still succeeds.
+    pg.stop();
+    pg.restart();
+    let (status, back) = host.get(&path).await;
+    assert_eq!((status, back), (200, quiz));
+}
+
 /// Saves a quiz and an edit of a seed question on a server process, kills
 /// it with SIGKILL right after the answers, starts it again on the same
 /// store and finds both.

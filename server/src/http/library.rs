@@ -67,16 +67,34 @@ impl FromRequestParts<AppState> for Host {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Host, ApiError> {
         let library = library_of(state)?;
+        let unauthorized = || {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send a host token as Authorization: Bearer TOKEN (POST /api/hosts issues one)",
+            )
+        };
         let token = super::history::bearer(&parts.headers)
             .filter(|t| crate::live::rooms::is_valid_host_token(t))
-            .filter(|t| crate::live::rooms::host_token_exists(state, t))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "send a host token as Authorization: Bearer TOKEN (POST /api/hosts issues one)",
-                )
-            })?;
+            .ok_or_else(unauthorized)?;
+        if !crate::live::rooms::host_token_exists(state, token) {
+            // Asked again with the error kept: a library that cannot be
+            // read is a failure to say so, not a reason to call the host
+            // a stranger.
+            match library.store().host_known(token) {
+                Ok(true) => {}
+                Ok(false) => return Err(unauthorized()),
+                Err(e) => {
+                    tracing::error!(error = %e, "library database failed");
+                    crate::metrics::store_error();
+                    return Err(ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "library_failed",
+                        "the library could not be read; try again",
+                    ));
+                }
+            }
+        }
         Ok(Host {
             library,
             token: token.to_string(),

@@ -126,17 +126,24 @@ impl PgLibrary {
     }
 
     /// Runs `f` on the connection's thread and waits for its answer off
-    /// the async runtime. A failed call drops a broken connection, so the
-    /// next one connects again.
+    /// the async runtime. When the connection turns out broken (the
+    /// database restarted since the last call), `f` runs once more on a
+    /// fresh one: every call here is a read or an idempotent write, so a
+    /// second run never applies anything twice. A connection still broken
+    /// is dropped, so the next call connects again.
     fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, LibraryError> + Send + 'static,
+        f: impl Fn(&mut Client) -> Result<T, LibraryError> + Send + 'static,
     ) -> Result<T, LibraryError> {
         let (done, answer) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |conn: &mut Conn| {
-            let result = conn.client().and_then(f);
-            if result.is_err() && conn.client.as_ref().is_some_and(Client::is_closed) {
+            let mut result = conn.client().and_then(&f);
+            if broken(&result) {
                 conn.client = None;
+                result = conn.client().and_then(&f);
+                if broken(&result) {
+                    conn.client = None;
+                }
             }
             let _ = done.send(result);
         });
@@ -153,7 +160,7 @@ impl PgLibrary {
     /// Runs a write in one transaction that also bumps the revision.
     fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, LibraryError> + Send + 'static,
+        f: impl Fn(&mut postgres::Transaction<'_>) -> Result<T, LibraryError> + Send + 'static,
     ) -> Result<T, LibraryError> {
         self.run(move |client| {
             let mut tx = client.transaction()?;
@@ -173,6 +180,13 @@ impl Drop for PgLibrary {
             let _ = worker.join();
         }
     }
+}
+
+/// Whether a call failed for the connection (not for what it asked): the
+/// database went away or restarted.
+fn broken<T>(result: &Result<T, LibraryError>) -> bool {
+    matches!(result, Err(LibraryError::Postgres(e)) if e.as_db_error().is_none())
+        || matches!(result, Err(LibraryError::Closed))
 }
 
 fn docs<T: serde::de::DeserializeOwned>(rows: &[postgres::Row]) -> Result<Vec<T>, LibraryError> {
