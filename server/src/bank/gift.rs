@@ -221,9 +221,8 @@ fn string(chars: &[Ch]) -> String {
 }
 
 /// Cleans question text: each line through [`text::plain`], lines joined
-/// with spaces; lines of a fenced code block are kept as they are, each on
-/// a line of its own (the fences dropped), as the markdown importers keep
-/// code.
+/// with spaces; a fenced code block is kept as it is, fences included,
+/// each line on a line of its own, as the markdown importers keep code.
 fn clean(chars: &[Ch], markup: bool) -> String {
     let s = string(chars);
     let mut parts: Vec<String> = Vec::new();
@@ -234,6 +233,7 @@ fn clean(chars: &[Ch], markup: bool) -> String {
         if text::code_fence(l).is_some() {
             in_code = !in_code;
             open_text = false;
+            parts.push(l.trim().to_string());
             continue;
         }
         if in_code {

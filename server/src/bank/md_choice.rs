@@ -98,6 +98,8 @@ impl GroupTally {
 struct Pending {
     text: Vec<String>,
     code: Vec<String>,
+    /// The language its code fence names (` ```python `), if any.
+    lang: String,
     line: usize,
 }
 
@@ -184,6 +186,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
                     Pending {
                         text: vec![title],
                         code: Vec::new(),
+                        lang: String::new(),
                         line: n,
                     },
                     true,
@@ -249,7 +252,17 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
                     bare_heading = Some((title.clone(), *n));
                 }
             }
-            Line::Blank => in_para = false,
+            Line::Blank => {
+                in_para = false;
+                // A fence opening the question's code names its language.
+                let raw = doc.lines.get(i).copied().unwrap_or("");
+                if let (Some((c, _)), Some(p)) = (text::code_fence(raw), pending.as_mut()) {
+                    let lang = raw.trim().trim_start_matches(c).trim();
+                    if p.code.is_empty() && p.lang.is_empty() {
+                        p.lang = lang.to_string();
+                    }
+                }
+            }
             Line::Code(c) => {
                 if let Some(p) = pending.as_mut() {
                     p.code.push(c.to_string());
@@ -279,6 +292,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
                         pending = Some(Pending {
                             text: vec![cleaned],
                             code: Vec::new(),
+                            lang: String::new(),
                             line: i + 1,
                         })
                     }
@@ -344,9 +358,9 @@ fn build(
     }
     let mut prompt = strip_question_label(&q.text.join(" ")).to_string();
     if !q.code.is_empty() {
-        // Code the question asks about is part of what players must see.
-        prompt.push('\n');
-        prompt.push_str(&q.code.join("\n"));
+        // Code the question asks about is part of what players must see,
+        // as a fenced block so it shows in monospace.
+        prompt.push_str(&format!("\n```{}\n{}\n```", q.lang, q.code.join("\n")));
     }
     Draft {
         prompt,
@@ -454,7 +468,10 @@ print(1 + 1)\n\
         assert_eq!(qs[1].prompt, "Which are sequences?");
         assert_eq!(qs[1].kind, Kind::Multi);
         assert_eq!(qs[1].answer, "sets have no order.");
-        assert_eq!(qs[2].prompt, "What does this print?\nprint(1 + 1)");
+        assert_eq!(
+            qs[2].prompt,
+            "What does this print?\n```python\nprint(1 + 1)\n```"
+        );
         assert_eq!(qs[2].options[0].text, "2");
         // A heading directly above options is the question itself.
         assert_eq!(qs[3].prompt, "Is None falsy?");

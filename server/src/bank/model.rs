@@ -40,7 +40,9 @@ pub struct AnswerOption {
 pub struct Question {
     /// Stable id: the same file gives the same ids across restarts.
     pub id: String,
-    /// Plain text: no markdown markers, escapes, numbering or list marks.
+    /// Plain text: no markdown markers, escapes, numbering or list marks;
+    /// code the question shows (GIFT, markdown multiple choice) as a
+    /// fenced block, so it stays monospace. Library prompts are markdown.
     pub prompt: String,
     /// What answer the question expects.
     pub kind: Kind,

@@ -7,7 +7,7 @@
 //! (`{…####answer}`); markdown as an `Answer:` line (after the options,
 //! or alone for an open question), and a short answer's accepted answers
 //! as `Accepted: a | b`. Prompts come back as the importers read prompts:
-//! plain text, code kept line by line. Neither format carries notes,
+//! plain text, a fenced code block kept as one. Neither format carries notes,
 //! follow-ups, time limits, points or default modes.
 
 use std::fmt::Write;
@@ -572,7 +572,7 @@ mod tests {
     }
 
     #[test]
-    fn code_in_a_prompt_survives_both_exports_line_by_line() {
+    fn code_in_a_prompt_survives_both_exports_as_a_fenced_block() {
         let quiz = sample();
         for (file, text) in [("q.md", markdown(&quiz)), ("q.gift", gift(&quiz))] {
             let back = bank::parse(file, text.as_bytes()).unwrap();
@@ -585,7 +585,13 @@ mod tests {
                 .unwrap();
             assert_eq!(
                 prompt.lines().collect::<Vec<_>>(),
-                ["What does this print?", "print(1 + 1)", "x = {'a': 1}"],
+                [
+                    "What does this print?",
+                    "```python",
+                    "print(1 + 1)",
+                    "x = {'a': 1}",
+                    "```"
+                ],
                 "{file}: {text}"
             );
         }
