@@ -202,6 +202,19 @@ fn good_quiz() -> Value {
     })
 }
 
+/// A PostgreSQL server of the test's own (started off the runtime: it
+/// takes a few seconds).
+async fn postgres() -> common::services::Postgres {
+    tokio::task::spawn_blocking(common::services::Postgres::start)
+        .await
+        .unwrap()
+}
+
+/// A quizroom server whose results and library are in database `url`.
+async fn on_postgres(url: String) -> common::Server {
+    common::Server::start_with(|c| c.database_url = Some(url)).await
+}
+
 /// Each scenario is a test on the embedded store, and
 /// `every_scenario_on_postgres` runs them all on one PostgreSQL server,
 /// each on a database of its own.
@@ -219,12 +232,9 @@ macro_rules! on_both_stores {
 
         #[tokio::test]
         async fn every_scenario_on_postgres() {
-            let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
-                .await
-                .unwrap();
+            let pg = postgres().await;
             $(
-                let url = pg.new_database();
-                let server = common::Server::start_with(|c| c.database_url = Some(url)).await;
+                let server = on_postgres(pg.new_database()).await;
                 $name(&server).await;
                 drop(server);
             )*
@@ -1071,12 +1081,10 @@ async fn results_export_as_a_workbook_with_three_sheets() {
 
 #[tokio::test]
 async fn two_nodes_on_one_postgres_database_share_the_library() {
-    let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
-        .await
-        .unwrap();
+    let pg = postgres().await;
     let url = pg.new_database();
-    let a = common::Server::start_with(|c| c.database_url = Some(url.clone())).await;
-    let b = common::Server::start_with(|c| c.database_url = Some(url)).await;
+    let a = on_postgres(url.clone()).await;
+    let b = on_postgres(url).await;
     let on_a = Host::new(&a).await;
     let on_b = on_a.on(&b);
     // The token issued by one node is known to the other.
@@ -1129,11 +1137,8 @@ async fn two_nodes_on_one_postgres_database_share_the_library() {
 
 #[tokio::test]
 async fn the_library_says_it_failed_while_postgres_is_down_and_comes_back_with_it() {
-    let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
-        .await
-        .unwrap();
-    let url = pg.new_database();
-    let server = common::Server::start_with(|c| c.database_url = Some(url)).await;
+    let pg = postgres().await;
+    let server = on_postgres(pg.new_database()).await;
     let host = Host::new(&server).await;
     let quiz = host.create(good_quiz()).await;
     let path = format!("/api/library/quizzes/{}", quiz["id"].as_str().unwrap());
@@ -1258,8 +1263,6 @@ async fn a_saved_quiz_survives_kill_9() {
 
 #[tokio::test]
 async fn a_saved_quiz_survives_kill_9_on_postgres() {
-    let pg = tokio::task::spawn_blocking(common::services::Postgres::start)
-        .await
-        .unwrap();
+    let pg = postgres().await;
     a_saved_quiz_survives_kill_9_on(Some(pg.new_database())).await;
 }
