@@ -593,8 +593,18 @@ async fn an_edited_seed_question_is_the_hosts_own_version(server: &common::Serve
         (got["edited"].clone(), got["original"]["prompt"].clone()),
         (json!(true), first["prompt"].clone())
     );
-    let (status, _) = Host::new(server).await.delete(&edit_path).await;
+    let stranger = Host::new(server).await;
+    let (status, _) = stranger.delete(&edit_path).await;
     assert_eq!(status, 404, "another host has no version to drop");
+    let (_, theirs) = stranger.get(&edit_path).await;
+    assert_eq!(
+        (
+            theirs["edited"].clone(),
+            theirs["question"]["prompt"].clone()
+        ),
+        (json!(false), first["prompt"].clone()),
+        "another host sees the bank's version"
+    );
 
     // Its rooms ask the host's version, scored; another host's cannot.
     let (mut console, mut ann) = host.room_with_ann().await;
