@@ -648,3 +648,120 @@ async fn redis_stopped_and_restarted_mid_game() {
         assert_eq!(questions[1]["counts"][1], 2, "{stored}");
     }
 }
+
+/// `/healthz` of `node`, polled until `pred` holds (at most 15 s).
+async fn health_until(node: &Server, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let body: Value = reqwest::get(node.url("/healthz"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if pred(&body) {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/healthz stayed {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_stopped_and_restarted_mid_game() {
+    let (pg, redis) = tokio::task::spawn_blocking(|| (Postgres::start(), Redis::start()))
+        .await
+        .unwrap();
+    let db = pg.new_database();
+    let mut nodes = Vec::new();
+    for name in ["a", "b"] {
+        let (db, redis_url) = (db.clone(), redis.url());
+        nodes.push(
+            Server::start_with(move |c| {
+                c.database_url = Some(db);
+                c.redis_url = Some(redis_url);
+                c.node_id = Some(format!("node-{name}"));
+            })
+            .await,
+        );
+    }
+    let [a, b] = [&nodes[0], &nodes[1]];
+    let room = a.create_room_with(json!({"title": "No database"})).await;
+    let mut host = common::game::host(a, &room).await;
+    let mut p0 = common::game::join(a, &room, "p0").await;
+    let mut p1 = common::game::join(b, &room, "p1").await;
+    let q1 = common::game::ask(
+        &mut host,
+        "vote",
+        json!({}),
+        &mut [&mut p0.client, &mut p1.client],
+    )
+    .await;
+    let qid = q1["qid"].clone();
+    p0.client
+        .send_json(json!({"type": "vote", "qid": qid, "choice": 0}))
+        .await;
+    p0.client.recv_until("ack").await;
+    health_until(a, |h| h["status"] == "ok").await;
+
+    // PostgreSQL goes away.
+    tokio::task::block_in_place(|| pg.stop());
+    p1.client
+        .send_json(json!({"type": "vote", "qid": qid, "choice": 1}))
+        .await;
+    // The host is warned; the answer is kept but not acknowledged (it is
+    // not stored yet), and the boundary the host asks for waits too.
+    let warning = host
+        .recv_matching("the store warning", |m| {
+            m["type"] == "warning" && m["active"] == true
+        })
+        .await;
+    assert_eq!(warning["code"], "store_unavailable", "{warning}");
+    let health = health_until(a, |h| h["status"] == "degraded").await;
+    assert_eq!(health["store"], "unavailable", "{health}");
+    host.send_json(json!({"type": "close"})).await;
+    p1.client.ping().await;
+    assert!(
+        !p1.client.log.iter().any(|m| m["type"] == "ack"),
+        "acknowledged before it was stored: {:?}",
+        p1.client.log
+    );
+    assert!(!host.log.iter().any(|m| m["type"] == "closed"));
+    // Players never see the host's banner.
+    for p in [&p0.client, &p1.client] {
+        assert!(!p.log.iter().any(|m| m["type"] == "warning"));
+    }
+
+    // PostgreSQL comes back: the retried writes land, the held ack and the
+    // boundary go out, the banner goes, /healthz is ok again.
+    tokio::task::block_in_place(|| pg.restart());
+    let ack = p1.client.recv_until("ack").await;
+    assert_eq!(ack["qid"], qid);
+    let closed = host.recv_until("closed").await;
+    assert_eq!(closed["qid"], qid);
+    let cleared = |m: &Value| m["type"] == "warning" && m["active"] == false;
+    if !host.log.iter().any(cleared) {
+        host.recv_matching("the warning cleared", cleared).await;
+    }
+    health_until(a, |h| h["status"] == "ok").await;
+    host.send_json(json!({"type": "end"})).await;
+    host.recv_until("ended").await;
+
+    // Both acknowledged answers are stored, once each.
+    let mut stored = Value::Null;
+    for _ in 0..100 {
+        let (status, body) = results(b, &room.code, &room.host_token).await;
+        if status == 200 && body["ended"] == json!(true) {
+            stored = body;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let questions = stored["questions"].as_array().expect("questions");
+    assert_eq!(questions.len(), 1, "{stored}");
+    assert_eq!(questions[0]["counts"][0], 1, "{stored}");
+    assert_eq!(questions[0]["counts"][1], 1, "{stored}");
+}

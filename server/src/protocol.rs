@@ -559,6 +559,15 @@ pub enum ServerMsg {
     Interviewers { interviewers: Vec<InterviewerInfo> },
     /// Host and panel: a grader's score and note on one answer (extension).
     Assessment(AssessmentMsg),
+    /// Host and panel: something outside the room affects it, shown as a
+    /// banner while `active` (extension). `store_unavailable`: the results
+    /// database cannot be written; the room keeps every answer and holds
+    /// acks and question boundaries until it is back.
+    Warning {
+        code: String,
+        message: String,
+        active: bool,
+    },
     /// Host and panel: who judged or marked what (extension).
     Action {
         qid: Qid,

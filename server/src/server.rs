@@ -125,6 +125,9 @@ pub async fn run(
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down");
+        if let Some(store) = crate::storage::Persistence::store(&trigger) {
+            store.closing();
+        }
         trigger.begin_shutdown();
     });
     let serve = serve_http(listener, app, state.clone());

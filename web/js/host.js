@@ -322,6 +322,13 @@ class HostApp {
   }
 
   onMessage(msg) {
+    if (msg.type === 'warning') {
+      // The results database is away: the room runs on, acks and question
+      // boundaries wait until it is back. A banner until it is.
+      if (msg.code === 'store_unavailable') this.storeDown = !!msg.active;
+      this.render();
+      return;
+    }
     if (msg.type === 'error') {
       if (!this.identified) {
         this.socket.stop();
@@ -638,7 +645,10 @@ class HostApp {
       connPill(this.status),
       langSwitch(),
     ]);
-    this.regions.banner.update([this.status, this.fatal], () => [
+    this.regions.banner.update([this.status, this.fatal, !!this.storeDown], () => [
+      this.storeDown && !this.fatal
+        ? h('div', { class: 'banner banner-warn', role: 'status', 'data-testid': 'store-warning' }, h('span', { text: t('host.store_unavailable') }))
+        : null,
       this.fatal
         ? h(
             'div',

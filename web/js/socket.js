@@ -142,6 +142,12 @@ export class RoomSocket {
         ws.send(JSON.stringify({ type: 'sync_reply', id: msg.id, client_ms: clientNow() }));
         return;
       }
+      if (msg && msg.type === 'error' && msg.code === 'cluster_unavailable' && this.status !== 'online') {
+        // The room is moving to another node (or the cluster is briefly
+        // away): not a refusal, so ask again shortly instead of giving up.
+        this.retry();
+        return;
+      }
       if (msg && typeof msg.type === 'string') this.onMessage(msg);
     };
     ws.onclose = (event) => {

@@ -32,6 +32,22 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// `ok`, or `degraded` (still 200: the node serves its rooms, so an
+/// orchestrator must not restart it) while the results database cannot be
+/// written or, in a cluster, Redis cannot be reached; says which.
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Json<serde_json::Value> {
+    let store_up = state.store().is_none_or(|s| *s.health().borrow());
+    let cluster_up = state.cluster().is_none_or(|c| c.is_up());
+    let mut body = serde_json::json!({
+        "status": if store_up && cluster_up { "ok" } else { "degraded" },
+    });
+    if state.store().is_some() {
+        body["store"] = (if store_up { "ok" } else { "unavailable" }).into();
+    }
+    if state.cluster().is_some() {
+        body["cluster"] = (if cluster_up { "ok" } else { "unavailable" }).into();
+    }
+    Json(body)
 }

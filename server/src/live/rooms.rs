@@ -414,6 +414,7 @@ fn spawn_owner(state: &AppState, room: Room, handle: RoomHandle, rx: mpsc::Recei
         yielded: false,
         ack: AckCache::default(),
         durable: Durability::default(),
+        store_health: state.store().map(|s| s.health()),
     };
     state.refresh_gauges();
     tokio::spawn(owner.run(rx).instrument(span));
@@ -444,6 +445,8 @@ struct Owner {
     ack: AckCache,
     /// Sends held until the answers queued before them are committed.
     durable: Durability,
+    /// Whether the results database can be written, as it changes.
+    store_health: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// An `ack` is a promise that the answer survives a crash, so the sends of
@@ -460,6 +463,31 @@ struct Durability {
     in_flight: Option<(oneshot::Receiver<Result<(), String>>, usize)>,
     /// Records were queued after `in_flight` was requested.
     dirty: bool,
+    /// Boundaries queued and not yet confirmed, oldest first.
+    checkpoints: VecDeque<crate::storage::persist::QueuedCheckpoint>,
+}
+
+/// Waits for the store's health to change: `false` once it never will.
+async fn health_change(rx: &mut Option<tokio::sync::watch::Receiver<bool>>) -> bool {
+    match rx {
+        Some(rx) => rx.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// The hosts' banner about the results database.
+fn store_warning(active: bool) -> ServerMsg {
+    ServerMsg::Warning {
+        code: "store_unavailable".into(),
+        message: if active {
+            "the results database cannot be written; answers are kept and \
+             acknowledged once it is back"
+        } else {
+            "the results database is back"
+        }
+        .into(),
+        active,
+    }
 }
 
 /// Waits for the in-flight commit, forever if there is none.
@@ -527,6 +555,10 @@ impl Owner {
                 biased;
                 _ = &mut stopping => break Stop::Shutdown,
                 _ = commit_of(&mut self.durable.in_flight) => self.committed(),
+                changed = health_change(&mut self.store_health) => match changed {
+                    true => self.store_health_changed(),
+                    false => self.store_health = None,
+                },
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => self.handle(cmd),
                     None => break Stop::Orphaned,
@@ -566,6 +598,7 @@ impl Owner {
                 if role.is_none() {
                     self.conns.remove(&conn);
                 }
+                self.warn_new_host(conn, role);
                 let _ = reply.send(role);
             }
             ToRoom::Message { conn, msg } => {
@@ -586,6 +619,7 @@ impl Owner {
                 if role.is_none() {
                     self.remote.remove(&conn);
                 }
+                self.warn_new_host(conn, role);
                 if let Some(cluster) = self.state.cluster() {
                     cluster.send_to(
                         &node,
@@ -676,6 +710,17 @@ impl Owner {
                     recorded = true;
                     crate::storage::persist::record(&self.state, record);
                 }
+                // A boundary is queued like an answer: the room goes on (a
+                // database that is away is retried, not waited for) and
+                // what it sends after the boundary waits for the commit.
+                Effect::Checkpoint if self.state.store().is_some() => {
+                    if let Some(queued) =
+                        crate::storage::persist::checkpoint_queued(&self.state, &self.room)
+                    {
+                        self.durable.checkpoints.push_back(queued);
+                        recorded = true;
+                    }
+                }
                 other => {
                     if matches!(other, Effect::Ended) {
                         self.ended = true;
@@ -714,6 +759,7 @@ impl Owner {
     /// The awaited commit happened: its held sends go out; sends held
     /// behind answers queued since wait for the next commit.
     fn committed(&mut self) {
+        self.confirm_checkpoints();
         let mut slow = Vec::new();
         let covered = self.durable.in_flight.take().map_or(0, |(_, n)| n);
         let release = if self.durable.dirty {
@@ -731,13 +777,51 @@ impl Owner {
         }
     }
 
+    /// Queued boundaries the store has answered: committed ones let the
+    /// room drop the finished questions they stored.
+    fn confirm_checkpoints(&mut self) {
+        while let Some(queued) = self.durable.checkpoints.front_mut() {
+            match queued.done.try_recv() {
+                Err(oneshot::error::TryRecvError::Empty) => break,
+                Ok(Ok(())) => {
+                    if let Some(queued) = self.durable.checkpoints.pop_front() {
+                        crate::storage::persist::checkpoint_committed(&mut self.room, &queued);
+                    }
+                }
+                Ok(Err(e)) => {
+                    crate::metrics::store_error();
+                    tracing::error!(error = %e, "checkpoint failed");
+                    self.durable.checkpoints.pop_front();
+                }
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    self.durable.checkpoints.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Tells the hosts whether the results database can be written (a
+    /// banner while it cannot), at once: not held behind the answers and
+    /// boundaries that wait for it.
+    fn store_health_changed(&mut self) {
+        let Some(up) = self.store_health.as_mut().map(|rx| *rx.borrow_and_update()) else {
+            return;
+        };
+        let mut slow = Vec::new();
+        self.send(&Audience::Host, &store_warning(!up), &mut slow);
+        for conn in slow {
+            self.apply(Command::Disconnected { conn });
+        }
+    }
+
     /// Sends everything still held once the store has committed it all
     /// (the room is stopping).
     fn release_all(&mut self) {
-        if self.durable.held.is_empty() {
+        if self.durable.held.is_empty() && self.durable.checkpoints.is_empty() {
             return;
         }
         crate::storage::persist::flush_all(&self.state);
+        self.confirm_checkpoints();
         self.durable.in_flight = None;
         let held: Vec<Effect> = self.durable.held.drain(..).collect();
         let mut slow = Vec::new();
@@ -856,6 +940,16 @@ impl Owner {
         }
     }
 
+    /// A host or interviewer arriving while the results database is away
+    /// gets the banner too.
+    fn warn_new_host(&mut self, conn: ConnId, role: Option<Role>) {
+        let down = self.store_health.as_ref().is_some_and(|rx| !*rx.borrow());
+        if down && matches!(role, Some(Role::Host | Role::Interviewer)) {
+            let mut slow = Vec::new();
+            self.send(&Audience::Conn(conn), &store_warning(true), &mut slow);
+        }
+    }
+
     fn track_host(&mut self) {
         let host_here = self.room.host_connected();
         match (host_here, self.host_away_since) {
@@ -945,6 +1039,7 @@ pub fn server_msg_kind(msg: &ServerMsg) -> &'static str {
         ServerMsg::Ack { .. } => "ack",
         ServerMsg::Ended => "ended",
         ServerMsg::Pong { .. } => "pong",
+        ServerMsg::Warning { .. } => "warning",
         #[allow(unreachable_patterns)]
         _ => "other",
     }

@@ -60,6 +60,22 @@ pub trait Store: Send + Sync {
     /// write queued before it are committed.
     fn checkpoint(&self, checkpoint: CheckpointRow) -> Result<(), StoreError>;
 
+    /// Queues a question-boundary checkpoint and returns at once; the
+    /// receiver hears whether it (and everything queued before it) was
+    /// committed. A room task goes on meanwhile, holding what it sends
+    /// after the boundary until then; while the database is away the store
+    /// keeps retrying and the room keeps running.
+    fn checkpoint_queued(
+        &self,
+        checkpoint: CheckpointRow,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError>;
+
+    /// Whether writes reach the database now (`false` while the store
+    /// retries a write the database refused to take, or an idle check
+    /// found it away); every change is announced to the receivers, so
+    /// hosts are warned and `/healthz` says degraded.
+    fn health(&self) -> tokio::sync::watch::Receiver<bool>;
+
     /// Marks a room ended (with its final results, if given) and returns
     /// once committed. An ended room is never restored.
     fn end_room(
@@ -80,6 +96,10 @@ pub trait Store: Send + Sync {
 
     /// Returns once everything queued so far is committed.
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// The server is shutting down: a write being retried while the
+    /// database is away gives up after a few seconds, so shutdown ends.
+    fn closing(&self);
 
     /// Resolves once everything queued so far is committed, without blocking
     /// the caller: a room holds the acks of answers it queued until then, so

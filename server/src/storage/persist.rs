@@ -176,6 +176,39 @@ fn checkpoint(store: &dyn Store, room: &mut Room, what: &str) {
     }
 }
 
+/// A checkpoint queued by a room that goes on meanwhile: hears whether it
+/// was committed, and how many finished questions it stored.
+pub struct QueuedCheckpoint {
+    /// Resolves once the checkpoint is committed (or refused).
+    pub done: tokio::sync::oneshot::Receiver<Result<(), String>>,
+    frozen_upto: usize,
+}
+
+/// Queues a boundary without waiting for it (a room's owner task holds
+/// what it sends after the boundary until the store confirms it, see
+/// [`checkpoint_committed`]). `None` when there is no store, or the
+/// snapshot or the queue failed (logged).
+pub fn checkpoint_queued(state: &impl Persistence, room: &Room) -> Option<QueuedCheckpoint> {
+    let store = state.store()?;
+    let row = checkpoint_of(room)?;
+    let done = logged(
+        "queueing a checkpoint",
+        room.code(),
+        store.checkpoint_queued(row.row),
+    )?;
+    Some(QueuedCheckpoint {
+        done,
+        frozen_upto: row.frozen_upto,
+    })
+}
+
+/// A queued checkpoint was committed: the room learns which finished
+/// questions need not be written again (and may leave memory).
+pub fn checkpoint_committed(room: &mut Room, queued: &QueuedCheckpoint) {
+    room.frozen_stored(queued.frozen_upto);
+    room.release_stored();
+}
+
 /// A checkpoint row and how many leading questions it leaves to stored rows.
 struct Boundary {
     row: CheckpointRow,

@@ -324,6 +324,24 @@ impl Backend for PgWriter {
         }
         result
     }
+
+    /// A batch fails as a whole only when the server cannot be reached or
+    /// dropped the connection (a refused row fails alone, see
+    /// [`write_batch`]): worth writing again once it is back.
+    fn retries(&self) -> bool {
+        true
+    }
+
+    fn ping(&mut self) -> Result<(), StoreError> {
+        let result = self
+            .conn
+            .client()
+            .and_then(|c| c.simple_query("SELECT 1").map_err(StoreError::from));
+        if result.is_err() {
+            self.conn.forget_if_broken();
+        }
+        result.map(|_| ())
+    }
 }
 
 /// Applies a batch in one transaction. In PostgreSQL one failed statement
@@ -586,6 +604,17 @@ impl Store for PgStore {
         self.queue.checkpoint(checkpoint)
     }
 
+    fn checkpoint_queued(
+        &self,
+        checkpoint: CheckpointRow,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError> {
+        self.queue.checkpoint_queued(checkpoint)
+    }
+
+    fn health(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.queue.health()
+    }
+
     fn end_room(
         &self,
         code: &str,
@@ -605,6 +634,10 @@ impl Store for PgStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.queue.flush()
+    }
+
+    fn closing(&self) {
+        self.queue.closing();
     }
 
     fn committed(&self) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError> {

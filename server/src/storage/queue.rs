@@ -40,8 +40,41 @@ const LINGER_SLICE: Duration = Duration::from_millis(1);
 /// How often the writer thread purges rooms past retention.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
+/// How long an idle writer waits before asking the database whether it is
+/// still there, so `/healthz` and the hosts learn of an outage (and of its
+/// end) without waiting for a write.
+const IDLE_PING: Duration = Duration::from_secs(2);
+
+/// First pause before a failed batch is written again; it doubles up to
+/// [`RETRY_MAX`] while the database stays away.
+const RETRY_MIN: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// How long a batch that stops the writer keeps retrying: shutdown must end.
+const STOP_RETRY_BUDGET: Duration = Duration::from_secs(5);
+
 /// Where a waiting caller hears how its write went.
 pub(crate) type Done<T> = SyncSender<Result<T, String>>;
+
+/// Where a checkpoint's caller hears how it went: blocked on it, or
+/// (a room task that goes on meanwhile) told later.
+pub(crate) enum Reply {
+    Blocking(Done<()>),
+    Async(tokio::sync::oneshot::Sender<Result<(), String>>),
+}
+
+impl Reply {
+    fn send(self, result: Result<(), String>) {
+        match self {
+            Reply::Blocking(done) => {
+                let _ = done.send(result);
+            }
+            Reply::Async(done) => {
+                let _ = done.send(result);
+            }
+        }
+    }
+}
 
 /// One queued write. A new kind of write is a new variant here and one
 /// arm in each backend's batch writer.
@@ -51,7 +84,7 @@ pub(crate) enum Op {
     Queued(QueuedAnswer),
     /// Answered once committed, with whether this checkpoint's own rows were
     /// accepted (a refused row does not fail the rest of its batch).
-    Checkpoint(Box<CheckpointRow>, Done<()>),
+    Checkpoint(Box<CheckpointRow>, Reply),
     Ended {
         code: String,
         ended_ms: Millis,
@@ -93,6 +126,19 @@ pub(crate) trait Backend: Send + 'static {
     /// Deletes rooms (with their answers and results) that ended, or were
     /// last written, before `cutoff_ms`; returns how many rooms went.
     fn purge(&mut self, cutoff_ms: Millis) -> Result<usize, StoreError>;
+
+    /// Whether a batch that failed as a whole may succeed later (the
+    /// database server is away), so it is kept and written again with
+    /// back-off instead of being dropped.
+    fn retries(&self) -> bool {
+        false
+    }
+
+    /// Asks the database whether it answers (an idle writer does, every
+    /// [`IDLE_PING`]).
+    fn ping(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// The sending side of a store's writer thread: every write method of a
@@ -101,6 +147,10 @@ pub(crate) trait Backend: Send + 'static {
 pub(crate) struct WriteQueue {
     tx: SyncSender<Op>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    health: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    /// Set when the store closes: a batch being retried gives up after
+    /// [`STOP_RETRY_BUDGET`] more.
+    stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl WriteQueue {
@@ -111,13 +161,34 @@ impl WriteQueue {
         retention_ms: u64,
     ) -> std::io::Result<WriteQueue> {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let health = std::sync::Arc::new(tokio::sync::watch::Sender::new(true));
+        let up = health.clone();
+        let stopping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = stopping.clone();
         let writer = std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || write_loop(backend, rx, retention_ms))?;
+            .spawn(move || write_loop(backend, rx, retention_ms, &up, &stop))?;
         Ok(WriteQueue {
             tx,
             writer: Mutex::new(Some(writer)),
+            health,
+            stopping,
         })
+    }
+
+    /// See [`crate::storage::Store::health`].
+    pub(crate) fn health(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.health.subscribe()
+    }
+
+    /// See [`crate::storage::Store::checkpoint_queued`].
+    pub(crate) fn checkpoint_queued(
+        &self,
+        checkpoint: CheckpointRow,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        self.send(Op::Checkpoint(Box::new(checkpoint), Reply::Async(done)))?;
+        Ok(rx)
     }
 
     fn send(&self, op: Op) -> Result<(), StoreError> {
@@ -158,7 +229,7 @@ impl WriteQueue {
     /// See [`crate::storage::Store::checkpoint`].
     pub(crate) fn checkpoint(&self, checkpoint: CheckpointRow) -> Result<(), StoreError> {
         let (done, rx) = mpsc::sync_channel(1);
-        self.send(Op::Checkpoint(Box::new(checkpoint), done))?;
+        self.send(Op::Checkpoint(Box::new(checkpoint), Reply::Blocking(done)))?;
         WriteQueue::wait(rx)
     }
 
@@ -218,8 +289,16 @@ impl WriteQueue {
         WriteQueue::wait(rx)
     }
 
+    /// See [`crate::storage::Store::closing`].
+    pub(crate) fn closing(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Lets the writer commit what is queued, then waits for it to end.
     pub(crate) fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = self.tx.send(Op::Stop);
         let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(handle) = handle {
@@ -236,15 +315,34 @@ impl Drop for WriteQueue {
 
 /// Owns the write connection: takes one op, then whatever else is queued
 /// (up to [`BATCH`]), commits them as one transaction, then answers waiters.
-fn write_loop(mut backend: impl Backend, rx: Receiver<Op>, retention_ms: u64) {
+fn write_loop(
+    mut backend: impl Backend,
+    rx: Receiver<Op>,
+    retention_ms: u64,
+    health: &tokio::sync::watch::Sender<bool>,
+    stopping: &std::sync::atomic::AtomicBool,
+) {
     let mut last_purge = Instant::now();
+    let set_health = |up: bool| {
+        health.send_if_modified(|now| std::mem::replace(now, up) != up);
+    };
     loop {
-        let first = match rx.recv_timeout(PURGE_EVERY) {
+        let first = match rx.recv_timeout(IDLE_PING) {
             Ok(op) => op,
-            Err(RecvTimeoutError::Timeout) => Op::Purge {
-                cutoff_ms: now_ms().saturating_sub(retention_ms),
-                done: None,
-            },
+            Err(RecvTimeoutError::Timeout) => {
+                let up = backend.ping().is_ok();
+                if !up {
+                    crate::metrics::store_error();
+                }
+                set_health(up);
+                if !up || last_purge.elapsed() < PURGE_EVERY {
+                    continue;
+                }
+                Op::Purge {
+                    cutoff_ms: now_ms().saturating_sub(retention_ms),
+                    done: None,
+                }
+            }
             Err(RecvTimeoutError::Disconnected) => return,
         };
         let mut batch = vec![first];
@@ -269,7 +367,37 @@ fn write_loop(mut backend: impl Backend, rx: Receiver<Op>, retention_ms: u64) {
         }
         let stop = batch.iter().any(|op| matches!(op, Op::Stop));
         let started = Instant::now();
-        let applied = backend.write_batch(&batch);
+        let mut applied = backend.write_batch(&batch);
+        // The database is away: keep the batch (acks wait on it) and write
+        // it again with back-off; what is queued meanwhile waits its turn.
+        let mut delay = RETRY_MIN;
+        let mut waited = Duration::ZERO;
+        let mut since_stop = Duration::ZERO;
+        while let Err(e) = &applied {
+            let closing = stop || stopping.load(std::sync::atomic::Ordering::Relaxed);
+            if !backend.retries() || (closing && since_stop >= STOP_RETRY_BUDGET) {
+                break;
+            }
+            if closing {
+                since_stop += delay;
+            }
+            if waited.is_zero() {
+                tracing::warn!(error = %e, ops = batch.len(), "results database unavailable; retrying");
+            }
+            crate::metrics::store_error();
+            set_health(false);
+            std::thread::sleep(delay);
+            waited += delay;
+            delay = (delay * 2).min(RETRY_MAX);
+            applied = backend.write_batch(&batch);
+        }
+        if !waited.is_zero() && applied.is_ok() {
+            tracing::info!(
+                after_ms = waited.as_millis() as u64,
+                "results database back; batch written"
+            );
+        }
+        set_health(applied.is_ok());
         match &applied {
             Ok(_) => crate::metrics::store_commit(started.elapsed().as_secs_f64()),
             Err(e) => {
@@ -286,7 +414,7 @@ fn write_loop(mut backend: impl Backend, rx: Receiver<Op>, retention_ms: u64) {
                         Ok(_) => Err("the checkpoint row was refused".to_string()),
                         Err(e) => Err(e.to_string()),
                     };
-                    let _ = done.send(own);
+                    done.send(own);
                 }
                 Op::Flush(done) => {
                     let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));

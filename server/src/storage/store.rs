@@ -367,6 +367,17 @@ impl Store for SqliteStore {
         self.queue.checkpoint(checkpoint)
     }
 
+    fn checkpoint_queued(
+        &self,
+        checkpoint: CheckpointRow,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError> {
+        self.queue.checkpoint_queued(checkpoint)
+    }
+
+    fn health(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.queue.health()
+    }
+
     fn end_room(
         &self,
         code: &str,
@@ -386,6 +397,10 @@ impl Store for SqliteStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.queue.flush()
+    }
+
+    fn closing(&self) {
+        self.queue.closing();
     }
 
     fn committed(&self) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError> {
