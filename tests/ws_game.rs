@@ -704,6 +704,37 @@ async fn options_are_shuffled_by_default_and_everything_names_the_bank_ids() {
         .expect("choice_ids column");
     let row = csv.lines().rfind(|l| l.contains("\"s2\"")).expect("s2 row");
     assert_eq!(row.split(',').nth(col), Some("2"), "{row}");
+    // The workbook's questions sheet names them too.
+    let bytes = http
+        .get(server.url(&format!("/api/rooms/{}/results?format=xlsx", room.code)))
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let questions = book.worksheet_range("questions").unwrap();
+    let header: Vec<String> = questions
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let col = header
+        .iter()
+        .position(|h| h == "option_ids")
+        .expect("option_ids column");
+    let last = questions.rows().next_back().unwrap();
+    let ids: Vec<String> = indices(&q["option_ids"])
+        .iter()
+        .map(u64::to_string)
+        .collect();
+    assert_eq!(last[col].to_string(), ids.join(" / "));
 }
 
 #[tokio::test]
