@@ -170,6 +170,18 @@ test('a newcomer: bank names, mode warnings, emoji names, who was right, layout'
     assert.ok((await colourPixels(pages.screen, '.name-cloud .name-tag', '🦊')) > 50, 'screen: the fox is in colour');
     // A check that can fail: a character no font has is drawn without colour.
     assert.equal(await colourPixels(host, '.player-list .p-name', '\u{10FFFD}'), 0);
+    // Chromium here finds the emoji font through fontconfig whatever the
+    // page asks for; browsers that do not need the page's font stack to name
+    // one, so every view's names end their stack with the emoji fonts.
+    for (const [page, selector] of [
+      [host, '.player-list .p-name'],
+      [pages.fox, '[data-testid=me] strong'],
+      [pages.screen, '.name-cloud .name-tag'],
+    ]) {
+      const family = await page.locator(selector, { hasText: FOX }).first().evaluate((el) => getComputedStyle(el).fontFamily);
+      assert.match(family, /Noto Color Emoji/, `${selector}: ${family}`);
+      assert.match(family, /Apple Color Emoji/, `${selector}: ${family}`);
+    }
   });
 
   await step('lobby views fit every width in both languages', async () => {
