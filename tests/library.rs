@@ -840,7 +840,7 @@ fn every_kind_quiz() -> Value {
             {"id": "go", "title": "Go"}
         ],
         "questions": [
-            {"topic": "ty", "prompt": "Which type is immutable?", "kind": "choice",
+            {"topic": "ty", "prompt": "Which type is `immutable`?", "kind": "choice",
              "options": [{"text": "list"}, {"text": "tuple", "correct": true}], "answer": "tuple, as it has no setters"},
             {"topic": "ty", "prompt": "Pick the sequences", "kind": "multi",
              "options": [{"text": "list", "correct": true}, {"text": "set"}, {"text": "str", "correct": true}]},
@@ -858,8 +858,9 @@ fn every_kind_quiz() -> Value {
 }
 
 /// (topic path, prompt, kind, options with keys, reference answer) of each
-/// question of a stored quiz, prompts as the importers read them (plain
-/// lines, code kept); answers only where the author writes them.
+/// question of a stored quiz, prompts without blank lines (inline and
+/// fenced code come back as written); answers only where the author
+/// writes them.
 fn shape(quiz: &Value) -> Vec<(Vec<String>, String, String, Value, String)> {
     let topics = quiz["topics"].as_array().unwrap();
     let path = |start: Option<&str>| {
@@ -891,7 +892,7 @@ fn shape(quiz: &Value) -> Vec<(Vec<String>, String, String, Value, String)> {
                 .as_str()
                 .unwrap()
                 .lines()
-                .filter(|l| !l.trim().is_empty() && !l.starts_with("```"))
+                .filter(|l| !l.trim().is_empty())
                 .collect();
             let answer = match kind.as_str() {
                 "truefalse" | "short" => String::new(),

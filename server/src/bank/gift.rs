@@ -243,7 +243,7 @@ fn clean(chars: &[Ch], markup: bool) -> String {
             continue;
         }
         let line = if markup {
-            text::plain(l)
+            text::plain_keeping_code(l)
         } else {
             text::collapse_whitespace(l)
         };

@@ -281,7 +281,7 @@ pub fn parse(doc: &Doc) -> Result<Parsed, BankError> {
                     i += 1;
                     continue;
                 }
-                let cleaned = text::plain(t);
+                let cleaned = text::plain_keeping_code(t);
                 if cleaned.is_empty() {
                     i += 1;
                     continue;

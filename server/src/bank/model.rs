@@ -41,8 +41,9 @@ pub struct Question {
     /// Stable id: the same file gives the same ids across restarts.
     pub id: String,
     /// Plain text: no markdown markers, escapes, numbering or list marks;
-    /// code the question shows (GIFT, markdown multiple choice) as a
-    /// fenced block, so it stays monospace. Library prompts are markdown.
+    /// but GIFT and markdown multiple choice keep inline code and a fenced
+    /// code block as written, so code stays monospace. Library prompts are
+    /// markdown.
     pub prompt: String,
     /// What answer the question expects.
     pub kind: Kind,

@@ -9,8 +9,19 @@
 /// Turns one line (or paragraph) of markdown into plain text: what a player
 /// reads on screen, with no markup left over.
 pub fn plain(s: &str) -> String {
+    plain_with(s, false)
+}
+
+/// Like [`plain`], but a code span keeps its backticks (`` `len(x)` ``):
+/// for prompts of layouts that carry code (GIFT, markdown multiple
+/// choice), which the web app shows as markdown, code in monospace.
+pub fn plain_keeping_code(s: &str) -> String {
+    plain_with(s, true)
+}
+
+fn plain_with(s: &str, keep_code: bool) -> String {
     let body = strip_block_marks(s);
-    let inline = inline_plain(body);
+    let inline = inline_plain(body, keep_code);
     let collapsed = collapse_whitespace(&inline);
     // A line that was only a list mark or numbering still reads as one.
     let again = strip_block_marks(&collapsed);
@@ -357,8 +368,8 @@ const HTML_TAGS: &[&str] = &[
 ];
 
 /// Inline markdown to plain text (no block marks handled here).
-fn inline_plain(s: &str) -> String {
-    let pieces = tokenize(s);
+fn inline_plain(s: &str, keep_code: bool) -> String {
+    let pieces = tokenize(s, keep_code);
     render(resolve_emphasis(pieces))
 }
 
@@ -376,8 +387,9 @@ fn push_text(pieces: &mut Vec<Piece>, s: &str) {
 
 /// Splits inline text into literal pieces and emphasis delimiter runs,
 /// resolving escapes, code spans, links, images, footnote references,
-/// HTML tags and entities on the way.
-fn tokenize(s: &str) -> Vec<Piece> {
+/// HTML tags and entities on the way. With `keep_code`, a code span stays
+/// as written, backticks included.
+fn tokenize(s: &str, keep_code: bool) -> Vec<Piece> {
     let chars: Vec<char> = s.chars().collect();
     let pairs = Pairs::of(&chars);
     let mut pieces: Vec<Piece> = Vec::new();
@@ -411,7 +423,9 @@ fn tokenize(s: &str) -> Vec<Piece> {
                 match find_closing_backticks(&chars, i + run, run) {
                     Some(end) => {
                         let code: String = chars[i + run..end].iter().collect();
-                        let code = if code.len() > 2
+                        let code = if keep_code {
+                            chars[i..end + run].iter().collect()
+                        } else if code.len() > 2
                             && code.starts_with(' ')
                             && code.ends_with(' ')
                             && !code.trim().is_empty()
@@ -452,7 +466,7 @@ fn tokenize(s: &str) -> Vec<Piece> {
                 }
                 match parse_link(&chars, i, &pairs) {
                     Some((text, end)) => {
-                        let inner = inline_plain(&text);
+                        let inner = inline_plain(&text, keep_code);
                         prev = inner.chars().last().or(prev);
                         push_text(&mut pieces, &inner);
                         i = end;
@@ -1089,5 +1103,16 @@ mod tests {
             let _ = list_item(&s);
             let _ = normalize(&s);
         }
+    }
+
+    #[test]
+    fn keeping_code_leaves_code_spans_as_written_and_the_rest_plain() {
+        let line = "1. Is `len([])` **zero** or ``a`b``? [see](http://x)";
+        assert_eq!(plain(line), "Is len([]) zero or a`b? see");
+        assert_eq!(
+            plain_keeping_code(line),
+            "Is `len([])` zero or ``a`b``? see"
+        );
+        assert_eq!(plain_keeping_code("an `unclosed span"), "an `unclosed span");
     }
 }

@@ -6,8 +6,8 @@
 //! GIFT carries a reference answer as the question's general feedback
 //! (`{…####answer}`); markdown as an `Answer:` line (after the options,
 //! or alone for an open question), and a short answer's accepted answers
-//! as `Accepted: a | b`. Prompts come back as the importers read prompts:
-//! plain text, a fenced code block kept as one. Neither format carries notes,
+//! as `Accepted: a | b`. Prompts come back as written but for blank
+//! lines: inline code and fenced code blocks are kept by both importers. Neither format carries notes,
 //! follow-ups, time limits, points or default modes.
 
 use std::fmt::Write;
@@ -446,14 +446,13 @@ mod tests {
             .collect()
     }
 
-    /// A prompt as the importers give prompts back: each line as plain
-    /// text (markdown marks off), code lines kept, fences and blank lines
-    /// dropped.
+    /// A prompt without its blank lines: the one thing a round trip may
+    /// change (inline code, fenced code and its language come back as
+    /// written).
     fn prompt_text(prompt: &str) -> String {
         prompt
             .lines()
-            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("```"))
-            .map(crate::bank::text::plain)
+            .filter(|l| !l.trim().is_empty())
             .collect::<Vec<_>>()
             .join("\n")
     }
