@@ -144,6 +144,24 @@ async fn one_room_over_three_nodes_plays_like_a_local_one() {
         "screen",
     );
 
+    // While the room runs (on a), its results answer on every node.
+    for node in [a, b, c] {
+        let (status, live) = results(node, &room.code, &room.host_token).await;
+        assert_eq!(status, 200, "{live}");
+        assert_eq!(live["ended"], json!(false), "{live}");
+        assert_eq!(live["questions"][0]["counts"], tally["counts"], "{live}");
+        let (status, _) = results(node, &room.code, "0123456789abcdef0123456789abcdef").await;
+        assert_eq!(status, 401);
+    }
+    let csv = reqwest::Client::new()
+        .get(c.url(&format!("/api/rooms/{}/results?format=csv", room.code)))
+        .bearer_auth(&room.host_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(csv.text().await.unwrap().contains("p5"));
+
     // Every other mode on the same room, answered from all three nodes.
     for mode in ["poll", "self", "buzz", "text"] {
         let mut others: Vec<&mut common::Client> =

@@ -266,6 +266,10 @@ async fn results(
             Err(_) => {}
         }
     }
+    // Running on another node of the cluster: its owner answers.
+    if let Some(export) = remote_results(&state, &code, token, csv).await? {
+        return export.for_format(xlsx).map(|e| e.into_response_for(&code));
+    }
     // Not live (ended, cleaned up, or never existed): ask storage. Past
     // retention the results are as gone as after the purge.
     if crate::storage::persist::stored_end(&state, &code, token).is_some_and(|ended| {
@@ -282,6 +286,47 @@ async fn results(
         .ok_or_else(|| super::report::gone_or_not_found(&state, &code))?
         .for_format(xlsx)
         .map(|export| export.into_response_for(&code))
+}
+
+/// The results of a room another cluster node runs, asked of that node
+/// (so results answer on every node while the room runs); `None` when no
+/// other node runs it.
+async fn remote_results(
+    state: &AppState,
+    code: &str,
+    token: &str,
+    csv: bool,
+) -> Result<Option<Export>, ApiError> {
+    use crate::live::cluster::ResultsAnswer;
+    let Some(cluster) = state.cluster() else {
+        return Ok(None);
+    };
+    let owner = match cluster.owner_of(code).await {
+        Ok(Some(owner)) if owner != cluster.node_id() => owner,
+        _ => return Ok(None),
+    };
+    match cluster.query_results(&owner, code, token, csv).await {
+        Some(ResultsAnswer::Results { text }) if csv => Ok(Some(Export::Csv(text))),
+        Some(ResultsAnswer::Results { text }) => serde_json::from_str(&text)
+            .map(|v| Some(Export::Json(v)))
+            .map_err(|_| store_unreadable()),
+        Some(ResultsAnswer::Unauthorized) => Err(unauthorized()),
+        Some(ResultsAnswer::Unavailable) => Err(store_unreadable()),
+        Some(ResultsAnswer::Gone) => Ok(None),
+        None => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cluster_unavailable",
+            "the node running this room did not answer; try again",
+        )),
+    }
+}
+
+fn store_unreadable() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "store_error",
+        "the room's earlier questions could not be read back; try again",
+    )
 }
 
 enum Export {

@@ -131,6 +131,31 @@ pub enum Relay {
         code: u16,
         reason: String,
     },
+    /// To the owner: the results of a running room, for an HTTP request
+    /// made on node `from` (answered with [`Relay::Results`]).
+    Query {
+        room: String,
+        from: String,
+        id: u64,
+        token: String,
+        csv: bool,
+    },
+    /// To the asking node: the answer to [`Relay::Query`] `id`.
+    Results { id: u64, answer: ResultsAnswer },
+}
+
+/// What the owner says to a results query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "is", rename_all = "snake_case")]
+pub enum ResultsAnswer {
+    /// The results as JSON text, or as CSV when that was asked for.
+    Results { text: String },
+    /// The token is not the room's host token.
+    Unauthorized,
+    /// The room does not run there (it ended or moved meanwhile).
+    Gone,
+    /// The room's earlier questions could not be read back.
+    Unavailable,
 }
 
 /// A relay message with its version, as published.
@@ -180,6 +205,9 @@ pub struct Cluster {
     /// Rooms this node holds the lease of and is restoring: what other
     /// nodes relay for them waits here until the room runs.
     arriving: DashMap<String, Vec<Relay>>,
+    /// Results queries sent to other nodes, waiting for their answer.
+    queries: DashMap<u64, oneshot::Sender<ResultsAnswer>>,
+    next_query: std::sync::atomic::AtomicU64,
 }
 
 /// How to reach one proxy task.
@@ -258,6 +286,8 @@ impl Cluster {
             proxies: DashMap::new(),
             up: AtomicBool::new(true),
             arriving: DashMap::new(),
+            queries: DashMap::new(),
+            next_query: std::sync::atomic::AtomicU64::new(1),
         });
         tokio::spawn(publish_loop(cluster.clone(), queue));
         Ok(cluster)
@@ -332,6 +362,34 @@ impl Cluster {
             .await;
         self.mark(subs.is_ok());
         subs.is_ok_and(|(_, n)| n > 0)
+    }
+
+    /// Asks `owner` for the results of its running room `code` (as CSV or
+    /// JSON text), so the results API answers on every node. `None` when
+    /// no answer came within a few seconds.
+    pub async fn query_results(
+        &self,
+        owner: &str,
+        code: &str,
+        token: &str,
+        csv: bool,
+    ) -> Option<ResultsAnswer> {
+        let id = self.next_query.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.queries.insert(id, tx);
+        self.send_to(
+            &Arc::from(owner),
+            &Relay::Query {
+                room: code.to_string(),
+                from: self.node_id.to_string(),
+                id,
+                token: token.to_string(),
+                csv,
+            },
+        );
+        let answer = tokio::time::timeout(HELLO_TIMEOUT, rx).await;
+        self.queries.remove(&id);
+        answer.ok().and_then(Result::ok)
     }
 
     /// Gives up the lease of room `code` (the room stopped here).
@@ -499,6 +557,26 @@ async fn dispatch(cluster: &Arc<Cluster>, state: &AppState, relay: Relay) {
                 let _ = handle.send(ToRoom::RemoteBye { conn }).await;
             }
         }
+        Relay::Query {
+            room,
+            from,
+            id,
+            token,
+            csv,
+        } => {
+            // Off the listening task: the room may read finished questions
+            // back from the store.
+            let (cluster, state) = (cluster.clone(), state.clone());
+            tokio::spawn(async move {
+                let answer = answer_query(&state, &room, &token, csv).await;
+                cluster.send_to(&Arc::from(from.as_str()), &Relay::Results { id, answer });
+            });
+        }
+        Relay::Results { id, answer } => {
+            if let Some((_, waiter)) = cluster.queries.remove(&id) {
+                let _ = waiter.send(answer);
+            }
+        }
         other @ (Relay::Role { .. } | Relay::Out { .. } | Relay::Close { .. }) => {
             let room = match &other {
                 Relay::Role { room, .. } | Relay::Out { room, .. } | Relay::Close { room, .. } => {
@@ -510,6 +588,33 @@ async fn dispatch(cluster: &Arc<Cluster>, state: &AppState, relay: Relay) {
                 let _ = proxy.inbound.send(other);
             }
         }
+    }
+}
+
+/// The owner's answer to a results query for its room `code`.
+async fn answer_query(state: &AppState, code: &str, token: &str, csv: bool) -> ResultsAnswer {
+    let Some(room) = state.rooms().get(code) else {
+        return ResultsAnswer::Gone;
+    };
+    if !room.is_host_token(token) {
+        return ResultsAnswer::Unauthorized;
+    }
+    let reader = state.clone();
+    let text = room
+        .inspect(move |room| {
+            let store = crate::storage::Persistence::store(&reader).map(|s| s.as_ref());
+            let results = crate::storage::persist::room_results(store, room)?;
+            if csv {
+                Some(results.to_csv())
+            } else {
+                serde_json::to_string(&results).ok()
+            }
+        })
+        .await;
+    match text {
+        Ok(Some(text)) => ResultsAnswer::Results { text },
+        Ok(None) => ResultsAnswer::Unavailable,
+        Err(_) => ResultsAnswer::Gone,
     }
 }
 
