@@ -2410,3 +2410,67 @@ fn per_player_orders_are_uniform_and_votes_map_back() {
         assert_eq!(ids.get(correct[0]), Some(&1));
     }
 }
+
+#[test]
+fn per_player_poll_tallies_come_in_each_players_own_order() {
+    let mut h = Harness::new(RoomOptions {
+        shuffle_options: Shuffle::Player,
+        ..RoomOptions::default()
+    });
+    let players: Vec<(ConnId, PlayerId)> = (0..5)
+        .map(|i| {
+            let (c, id, _) = h.join(&format!("p{i}"));
+            (c, id)
+        })
+        .collect();
+    h.ask(choice_q("poll"), Mode::Poll, None);
+    let q = h.room.d.current().cloned().expect("asked");
+    // Everyone picks "gamma", wherever it is shown to them.
+    for &(c, _) in &players {
+        let gamma = q.question.options.iter().position(|o| o.text == "gamma");
+        h.vote(c, gamma.expect("gamma"));
+    }
+    h.now += 1_000;
+    let fx = h.tick();
+    let room_gamma = q.options.iter().position(|o| o == "gamma").expect("shown");
+    let tallies = |to: &Audience| -> Vec<ServerMsg> {
+        sent_to(&fx, to)
+            .into_iter()
+            .filter(|m| matches!(m, ServerMsg::Tally { .. }))
+            .collect()
+    };
+    let Some(ServerMsg::Tally {
+        counts, option_ids, ..
+    }) = tallies(&Audience::Host).last().cloned()
+    else {
+        panic!("host tally: {fx:?}")
+    };
+    assert_eq!(counts[room_gamma], 5);
+    assert_eq!(
+        option_ids.get(room_gamma),
+        Some(&2),
+        "gamma is bank option 2"
+    );
+    for &(_, id) in &players {
+        let view = order::player_view(&q, id).expect("a view");
+        let shown = order::permute(&view, &q.options);
+        let at = shown.iter().position(|o| o == "gamma").expect("shown");
+        let Some(ServerMsg::Tally {
+            counts, option_ids, ..
+        }) = tallies(&Audience::Player(id)).last().cloned()
+        else {
+            panic!("own tally for {id:?}: {fx:?}")
+        };
+        assert_eq!(counts[at], 5, "{id:?} sees the count on its own gamma");
+        assert!(
+            option_ids.is_empty(),
+            "no bank ids to players before the reveal"
+        );
+        // Its welcome on a reload says the same.
+        let state = h.room.state_for(Who::Player(id), h.now);
+        assert_eq!(state["tally"]["counts"][at], 5);
+        assert_eq!(state["question"]["options"][at], "gamma");
+    }
+    // Nobody gets the room-order tally meant for screens.
+    assert!(tallies(&Audience::Players).is_empty());
+}
