@@ -135,6 +135,14 @@ pub trait Store: Send + Sync {
     /// Rooms that have a checkpoint and have not ended: the ones to restore.
     fn running_rooms(&self) -> Result<Vec<RunningRoom>, StoreError>;
 
+    /// Codes of the rooms [`Store::running_rooms`] would return, without
+    /// their snapshots: what a cluster node looks at every second to find
+    /// rooms nobody runs (an index-only scan of a partial index).
+    fn running_codes(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Running room `code` with its snapshot, if it is one.
+    fn running_room(&self, code: &str) -> Result<Option<RunningRoom>, StoreError>;
+
     /// The last snapshot of ended room `code`, finished questions spliced
     /// back in: what its final screens are rebuilt from after the room left
     /// memory. `None` when the room is unknown, still running or purged.

@@ -361,6 +361,21 @@ pub fn running_rooms(state: &impl Persistence) -> Vec<RunningRoom> {
     logged("listing running rooms", "-", store.running_rooms()).unwrap_or_default()
 }
 
+/// Codes of the rooms the store holds as running (no snapshots): the
+/// cheap list a cluster node checks every second.
+pub fn running_codes(state: &impl Persistence) -> Vec<String> {
+    let Some(store) = state.store() else {
+        return Vec::new();
+    };
+    logged("listing running rooms", "-", store.running_codes()).unwrap_or_default()
+}
+
+/// Running room `code` with its snapshot, for the node that took its lease.
+pub fn running_room(state: &impl Persistence, code: &str) -> Option<RunningRoom> {
+    let store = state.store()?;
+    logged("reading a running room", code, store.running_room(code)).flatten()
+}
+
 /// Puts the answers recorded on a restored room's last question back on it
 /// (the snapshot has that question as of its last checkpoint), and drops
 /// stored answers of later qids, which no snapshot holds.

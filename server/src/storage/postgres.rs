@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS rooms (
     results_csv  TEXT
 );
 CREATE INDEX IF NOT EXISTS rooms_by_host ON rooms(host_token, created_ms);
+CREATE INDEX IF NOT EXISTS rooms_running ON rooms(code)
+    WHERE ended_ms IS NULL AND snapshot IS NOT NULL;
 CREATE TABLE IF NOT EXISTS answers (
     room    TEXT NOT NULL,
     qid     BIGINT NOT NULL,
@@ -579,6 +581,36 @@ fn frozen_rows(c: &mut Client, code: &str, n: u64) -> Result<Vec<(i64, String)>,
     Ok(out)
 }
 
+/// Running rooms from `SELECT code, host_token, snapshot, boundary_qid`
+/// rows, finished questions spliced back in; unreadable ones are logged
+/// and left out.
+fn running_from_rows(
+    c: &mut Client,
+    rows: Vec<postgres::Row>,
+) -> Result<Vec<RunningRoom>, StoreError> {
+    let mut out = Vec::new();
+    for row in rows {
+        let code: String = row.try_get(0)?;
+        let snapshot: String = row.try_get(2)?;
+        let restored = serde_json::from_str(&snapshot)
+            .map_err(StoreError::from)
+            .and_then(|snapshot| with_frozen_rows(&code, snapshot, |n| frozen_rows(c, &code, n)));
+        match restored {
+            Ok(snapshot) => out.push(RunningRoom {
+                host_token: row.try_get(1)?,
+                snapshot,
+                boundary_qid: to_u32(row.try_get(3)?),
+                code,
+            }),
+            Err(e) => {
+                crate::metrics::store_error();
+                tracing::error!(room = %code, error = %e, "unreadable snapshot, not restored");
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn to_u32(v: i64) -> u32 {
     u32::try_from(v).unwrap_or(0)
 }
@@ -728,6 +760,30 @@ impl Store for PgStore {
         })
     }
 
+    fn running_codes(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let rows = c.query(
+                "SELECT code FROM rooms WHERE ended_ms IS NULL AND snapshot IS NOT NULL",
+                &[],
+            )?;
+            rows.iter()
+                .map(|r| r.try_get(0).map_err(StoreError::from))
+                .collect()
+        })
+    }
+
+    fn running_room(&self, code: &str) -> Result<Option<RunningRoom>, StoreError> {
+        let code = code.to_string();
+        self.read(move |c| {
+            let rows = c.query(
+                "SELECT code, host_token, snapshot, boundary_qid FROM rooms
+                 WHERE code = $1 AND ended_ms IS NULL AND snapshot IS NOT NULL",
+                &[&code],
+            )?;
+            Ok(running_from_rows(c, rows)?.pop())
+        })
+    }
+
     fn running_rooms(&self) -> Result<Vec<RunningRoom>, StoreError> {
         self.read(|c| {
             let rows = c.query(
@@ -735,29 +791,7 @@ impl Store for PgStore {
                  WHERE ended_ms IS NULL AND snapshot IS NOT NULL ORDER BY created_ms",
                 &[],
             )?;
-            let mut out = Vec::new();
-            for row in rows {
-                let code: String = row.try_get(0)?;
-                let snapshot: String = row.try_get(2)?;
-                let restored = serde_json::from_str(&snapshot)
-                    .map_err(StoreError::from)
-                    .and_then(|snapshot| {
-                        with_frozen_rows(&code, snapshot, |n| frozen_rows(c, &code, n))
-                    });
-                match restored {
-                    Ok(snapshot) => out.push(RunningRoom {
-                        host_token: row.try_get(1)?,
-                        snapshot,
-                        boundary_qid: to_u32(row.try_get(3)?),
-                        code,
-                    }),
-                    Err(e) => {
-                        crate::metrics::store_error();
-                        tracing::error!(room = %code, error = %e, "unreadable snapshot, not restored");
-                    }
-                }
-            }
-            Ok(out)
+            running_from_rows(c, rows)
         })
     }
 

@@ -511,6 +511,24 @@ impl Store for SqliteStore {
     }
 
     /// Rooms that have a checkpoint and have not ended: the ones to restore.
+    fn running_codes(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT code FROM rooms WHERE ended_ms IS NULL AND snapshot IS NOT NULL",
+            )?;
+            let codes = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(codes)
+        })
+    }
+
+    /// Only a cluster takes rooms over one by one, and a cluster runs on
+    /// PostgreSQL: here it is the full list, filtered.
+    fn running_room(&self, code: &str) -> Result<Option<RunningRoom>, StoreError> {
+        Ok(self.running_rooms()?.into_iter().find(|r| r.code == code))
+    }
+
     fn running_rooms(&self) -> Result<Vec<RunningRoom>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare(
