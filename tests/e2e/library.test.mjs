@@ -31,6 +31,18 @@ async function waitText(locator, pattern) {
   await locator.filter({ hasText: pattern }).first().waitFor();
 }
 
+/**
+ * Clicks the save button `testid` and resolves with the save's answer as
+ * the page shows it: the click puts up "Saving…" at once, so an earlier
+ * status ("Not saved", "Saved.") is never taken for this save's answer.
+ */
+async function save(page, testid) {
+  await page.getByTestId(testid).click();
+  const status = page.locator('[data-testid=save-status]:not([aria-busy])');
+  await status.waitFor();
+  return status.textContent();
+}
+
 /** The sheets of an .xlsx file: {name: [[cell, ...], ...]} (strings and numbers as text). */
 function readXlsx(file) {
   const zip = unzipSync(new Uint8Array(fs.readFileSync(file)));
@@ -120,11 +132,9 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
     const pre = host.locator('.q-edit[data-question="3"] .md-preview pre.md-code');
     assert.equal(await pre.textContent(), 'print(2 ** 3)');
     assert.equal(await host.locator('.q-edit[data-question="2"] .md-preview code').first().textContent(), 'len([])');
-    await host.getByTestId('quiz-save').click();
+    assert.equal(await save(host, 'quiz-save'), 'Not saved: 1 problems to fix.');
     const error = host.locator('[data-error-for="questions[4].prompt"]');
-    await error.waitFor();
     assert.equal(await error.textContent(), 'Write the question.');
-    await waitText(host.getByTestId('save-status'), 'Not saved');
     await shot(host, 'editor-inline-error', { fullPage: true });
     assert.equal(await host.locator('[data-field="questions[4].prompt"][aria-invalid=true]').count(), 1);
     await fillQuestion(host, 4, { prompt: 'Explain the GIL.' });
@@ -134,11 +144,10 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
     await host.getByTestId('undo-delete').click();
     assert.equal(await host.locator('.q-edit').count(), 5);
     assert.equal(await host.locator('.q-edit[data-question="1"]').getByTestId('question-prompt').inputValue(), 'Which types are immutable?');
-    await host.getByTestId('quiz-save').click();
-    await host.getByTestId('save-status').waitFor();
+    const answer = await save(host, 'quiz-save');
     const problems = await host.locator('[data-error-for], [data-testid=save-errors] li').evaluateAll((els) => els.map((e) => e.textContent));
     assert.deepEqual(problems, [], 'the quiz saves without field errors');
-    await waitText(host.getByTestId('save-status'), 'Saved.');
+    assert.equal(answer, 'Saved.');
     await host.waitForFunction(() => /^\/edit\/lz[0-9a-f]{16}$/.test(location.pathname));
     await shot(host, 'editor-quiz', { fullPage: true });
     // It is stored: a reload shows the same quiz.
@@ -164,14 +173,12 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
       await host.getByTestId('option-text').nth(j).fill(['Имя, связанное с объектом', 'Ячейка памяти фиксированного типа', 'Ключевое слово', 'Модуль'][j]);
     }
     // No option is marked yet: the save fails with the error in Russian.
-    await host.getByTestId('edit-save').click();
+    assert.equal(await save(host, 'edit-save'), 'Не сохранено: исправьте ошибки (1).');
     const error = host.locator('[data-error-for="options"]');
-    await error.waitFor();
     assert.equal(await error.textContent(), 'Отметьте хотя бы один верный вариант.');
     await shot(host, 'editor-seed-question-ru', { fullPage: true });
     await host.getByTestId('option-correct').nth(0).check();
-    await host.getByTestId('edit-save').click();
-    await waitText(host.getByTestId('save-status'), 'Сохранено как ваша версия.');
+    assert.equal(await save(host, 'edit-save'), 'Сохранено как ваша версия.');
     await host.reload();
     await waitText(host.locator('main'), 'изменён вами');
     assert.equal(await host.getByTestId('option-text').count(), 4);
@@ -309,15 +316,12 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
     await host.locator('.q-edit[data-question="2"]').getByRole('button', { name: 'Move up', exact: true }).click();
     await host.locator('.q-edit[data-question="1"]').getByRole('button', { name: 'Move up', exact: true }).click();
     assert.deepEqual(await prompts(), [before[1], before[0], before[1], ...before.slice(2)]);
-    const saved = () => Promise.all([host.waitForResponse((r) => r.request().method() === 'PUT' && r.url().includes('/api/library/quizzes/')), host.getByTestId('quiz-save').click()]);
-    await saved();
-    await waitText(host.getByTestId('save-status'), 'Saved.');
+    assert.equal(await save(host, 'quiz-save'), 'Saved.');
     await host.reload();
     assert.deepEqual(await prompts(), [before[1], before[0], before[1], ...before.slice(2)], 'the new order is stored');
     // Delete the copy again, and the order is back.
     await host.locator('.q-edit[data-question="0"]').getByTestId('question-delete').click();
-    await saved();
-    await waitText(host.getByTestId('save-status'), 'Saved.');
+    assert.equal(await save(host, 'quiz-save'), 'Saved.');
     await host.reload();
     assert.deepEqual(await prompts(), before);
     // The whole quiz deleted from the list, and the delete undone.

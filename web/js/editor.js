@@ -50,6 +50,7 @@ class Editor {
     this.token = null;
     this.errors = [];
     this.status = '';
+    this.saving = false; // a save is on its way
     this.deleted = null; // {index, question} of the last deleted question
     this.deletedQuiz = null; // {id, title} of the last deleted quiz
     onLangChange(() => {
@@ -349,9 +350,9 @@ class Editor {
         { class: 'row wrap editor-actions' },
         h('button', { type: 'button', class: 'btn', 'data-testid': 'question-add', text: t('editor.addQuestion'), onclick: () => this.addQuestion() }),
         h('span', { class: 'spacer' }),
-        this.status ? h('span', { class: this.errors.length ? 'error' : 'muted', role: 'status', 'data-testid': 'save-status', text: this.status }) : null,
+        this.statusView(),
         quiz.id ? h('button', { type: 'button', class: 'btn', text: t('editor.run'), onclick: () => this.run(quiz) }) : null,
-        h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'quiz-save', text: t('editor.save'), onclick: () => this.saveQuiz() }),
+        h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'quiz-save', disabled: this.saving, text: t('editor.save'), onclick: () => this.saveQuiz() }),
       ),
       this.errorList(),
     ];
@@ -582,8 +583,39 @@ class Editor {
     );
   }
 
+  /**
+   * The save status: "Saving…" while a save is on its way (so an earlier
+   * "Saved." or "Not saved" is never taken for this save's answer), then
+   * the answer.
+   */
+  statusView() {
+    if (this.saving) return h('span', { class: 'muted', role: 'status', 'aria-busy': 'true', 'data-testid': 'save-status', text: t('editor.saving') });
+    return this.status ? h('span', { class: this.errors.length ? 'error' : 'muted', role: 'status', 'data-testid': 'save-status', text: this.status }) : null;
+  }
+
+  /** Marks a save as under way (the save button waits) and runs `send`; false if one already is. */
+  async whileSaving(send) {
+    if (this.saving) return false;
+    this.saving = true;
+    this.draw();
+    try {
+      await send();
+    } finally {
+      this.saving = false;
+    }
+    return true;
+  }
+
   /** Saves the whole quiz; on field errors nothing is saved and each shows. */
   async saveQuiz() {
+    if (!(await this.whileSaving(() => this.sendQuiz()))) return;
+    this.draw();
+    const first = this.main.querySelector('.field-error');
+    if (first) first.scrollIntoView({ block: 'center' });
+  }
+
+  /** Sends the quiz and keeps the answer (saved, or its field errors). */
+  async sendQuiz() {
     const quiz = this.quiz;
     try {
       const saved = quiz.id ? await api.library('PUT', `/quizzes/${encodeURIComponent(quiz.id)}`, this.token, quiz) : await api.library('POST', '/quizzes', this.token, quiz);
@@ -596,9 +628,6 @@ class Editor {
       this.errors = err.fields || [];
       this.status = this.errors.length ? t('editor.notSaved', { n: this.errors.length }) : err.code ? errorText(err.code, err.message) : t('err.network');
     }
-    this.draw();
-    const first = this.main.querySelector('.field-error');
-    if (first) first.scrollIntoView({ block: 'center' });
   }
 
   // --- a bank question -------------------------------------------------------
@@ -618,14 +647,20 @@ class Editor {
           { class: 'row wrap editor-actions' },
           e.edited ? h('button', { type: 'button', class: 'btn', 'data-testid': 'edit-revert', text: t('editor.revert'), onclick: () => this.revert() }) : null,
           h('span', { class: 'spacer' }),
-          this.status ? h('span', { class: this.errors.length ? 'error' : 'muted', role: 'status', 'data-testid': 'save-status', text: this.status }) : null,
-          h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'edit-save', text: t('editor.save'), onclick: () => this.saveEdit() }),
+          this.statusView(),
+          h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'edit-save', disabled: this.saving, text: t('editor.save'), onclick: () => this.saveEdit() }),
         ),
       ),
     ];
   }
 
+  /** Saves the caller's version of a bank question. */
   async saveEdit() {
+    if (await this.whileSaving(() => this.sendEdit())) this.draw();
+  }
+
+  /** Sends the edited bank question and keeps the answer. */
+  async sendEdit() {
     try {
       const saved = await api.library('PUT', `/edits/${encodeURIComponent(this.parts[1])}`, this.token, this.question);
       this.question = copy(saved.question);
@@ -636,7 +671,6 @@ class Editor {
       this.errors = err.fields || [];
       this.status = this.errors.length ? t('editor.notSaved', { n: this.errors.length }) : err.code ? errorText(err.code, err.message) : t('err.network');
     }
-    this.draw();
   }
 
   async revert() {
