@@ -483,6 +483,9 @@ pub async fn votes(
             vote_cpu_ms.push((b - a) as f64);
         }
         let end_us = epoch_us();
+        // For profiles recorded on CLOCK_REALTIME (`perf record -k
+        // CLOCK_REALTIME`): which samples belong to the storm.
+        eprintln!("vote round window (CLOCK_REALTIME µs): {start_us} {end_us}");
         windows.push((start_us, end_us));
         broadcast_round(&mut run, Order::Reveal { room: 0 }, Kind::Reveal).await?;
         tokio::time::sleep(Duration::from_millis(300)).await;

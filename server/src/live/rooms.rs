@@ -36,6 +36,9 @@ pub const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 pub const CODE_LEN: usize = 6;
 /// Commands waiting for one room before senders wait their turn.
 const ROOM_QUEUE: usize = 1024;
+/// Most commands a room handles per wake-up before it looks at its timers,
+/// the commits it waits for and shutdown again.
+const COMMANDS_PER_WAKE: usize = 64;
 /// Two ticks are never closer than this, so a room whose deadline is in
 /// the past cannot spin its task.
 const MIN_TICK_GAP: Duration = Duration::from_millis(5);
@@ -165,6 +168,17 @@ impl RoomHandle {
     /// Hands a command to the owner task, waiting if its queue is full.
     pub async fn send(&self, cmd: ToRoom) -> Result<(), RoomGone> {
         self.tx.send(cmd).await.map_err(|_| RoomGone)
+    }
+
+    /// Hands a command to the owner task if its queue has room, without
+    /// waiting: a socket's usual path, which needs no future. A full queue
+    /// gives the command back (`Ok(Some)`), for [`RoomHandle::send`].
+    pub fn try_send(&self, cmd: ToRoom) -> Result<Option<ToRoom>, RoomGone> {
+        match self.tx.try_send(cmd) {
+            Ok(()) => Ok(None),
+            Err(mpsc::error::TrySendError::Full(cmd)) => Ok(Some(cmd)),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(RoomGone),
+        }
     }
 
     /// Runs `query` on the room inside its owner task and returns the answer.
@@ -560,7 +574,10 @@ impl Owner {
                     false => self.store_health = None,
                 },
                 cmd = rx.recv() => match cmd {
-                    Some(cmd) => self.handle(cmd),
+                    Some(cmd) => {
+                        self.handle(cmd);
+                        self.handle_waiting(&mut rx);
+                    }
                     None => break Stop::Orphaned,
                 },
                 _ = sleep_until_opt(wakeup) => {
@@ -571,6 +588,22 @@ impl Owner {
             }
         };
         self.finish(stop);
+    }
+
+    /// Handles the commands already queued behind the one just handled, up
+    /// to [`COMMANDS_PER_WAKE`], before waiting again. In a vote storm the
+    /// queue holds hundreds of votes; taking them in one go spares each the
+    /// wait's set-up (its timers are armed and disarmed on every pass).
+    fn handle_waiting(&mut self, rx: &mut mpsc::Receiver<ToRoom>) {
+        for _ in 1..COMMANDS_PER_WAKE {
+            if self.ended {
+                return;
+            }
+            match rx.try_recv() {
+                Ok(cmd) => self.handle(cmd),
+                Err(_) => return,
+            }
+        }
     }
 
     /// When the room wants its next `Tick`, as a tokio instant.

@@ -10,7 +10,7 @@ use crate::protocol::{Millis, Mode, PlayerId, QuestionMsg, RightAnswer, ServerMs
 
 use super::model::Asked;
 use super::scoring::Ranking;
-use super::throttle::TALLY_INTERVAL_MS;
+use super::throttle::tally_interval_ms;
 use super::{order, Audience, Effect, Out, Room, RoomError, Shuffle};
 
 /// Shortest and longest accepted `time_limit_ms`.
@@ -376,9 +376,19 @@ impl Room {
         }
     }
 
-    /// Counts changed: send now or at the next tally slot.
+    /// Counts changed: send now or at the next tally slot, which comes
+    /// sooner the fewer sockets see the tally ([`tally_interval_ms`]).
     pub(super) fn tally_changed(&mut self, now: Millis, out: &mut Out) {
-        if self.live.tally.touch(now, TALLY_INTERVAL_MS) {
+        let to_players = self
+            .d
+            .current()
+            .is_some_and(|q| q.mode == Mode::Poll && !self.d.options.private && q.peer.is_none());
+        let recipients = if to_players {
+            self.live.conns.len()
+        } else {
+            self.live.hosts.len() + self.live.screens.len()
+        };
+        if self.live.tally.touch(now, tally_interval_ms(recipients)) {
             self.send_tally(out);
         }
     }

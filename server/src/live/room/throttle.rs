@@ -3,8 +3,25 @@
 
 use crate::protocol::Millis;
 
-/// Most frequent `tally` and `buzz_queue` sends, per room.
+/// Most frequent `buzz_queue` sends, per room.
 pub(crate) const TALLY_INTERVAL_MS: u64 = 100;
+/// Most frequent `tally` sends to a handful of sockets (the host and the
+/// screens): each costs one small frame per socket, so a vote storm's
+/// counts reach the host within 25 ms of being counted.
+pub(crate) const TALLY_MIN_INTERVAL_MS: u64 = 25;
+/// Least frequent `tally` sends, however many sockets see them.
+pub(crate) const TALLY_MAX_INTERVAL_MS: u64 = 1000;
+
+/// The tally interval for `recipients` sockets: 2.5 ms per recipient
+/// between [`TALLY_MIN_INTERVAL_MS`] and [`TALLY_MAX_INTERVAL_MS`], so the
+/// host of any room sees counts quickly, an open poll in a classroom of
+/// 40 updates about ten times a second as before, and one in a room of
+/// thousands costs at most one tally per player per second instead of
+/// flooding every socket ten times a second.
+pub(crate) fn tally_interval_ms(recipients: usize) -> u64 {
+    let recipients = u64::try_from(recipients).unwrap_or(u64::MAX);
+    (recipients.saturating_mul(5) / 2).clamp(TALLY_MIN_INTERVAL_MS, TALLY_MAX_INTERVAL_MS)
+}
 /// Most frequent `roster`/`player_count` sends, per room.
 pub(crate) const ROSTER_INTERVAL_MS: u64 = 500;
 
@@ -61,6 +78,15 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tally_interval_grows_with_its_audience() {
+        assert_eq!(tally_interval_ms(0), TALLY_MIN_INTERVAL_MS);
+        assert_eq!(tally_interval_ms(2), TALLY_MIN_INTERVAL_MS);
+        assert_eq!(tally_interval_ms(41), 102);
+        assert_eq!(tally_interval_ms(400), TALLY_MAX_INTERVAL_MS);
+        assert_eq!(tally_interval_ms(10_001), TALLY_MAX_INTERVAL_MS);
+    }
 
     #[test]
     fn first_change_goes_out_then_changes_fold_into_one_slot() {

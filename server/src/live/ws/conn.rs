@@ -199,9 +199,14 @@ impl Socket {
                         this.closing_until = Some(this.closing_until.map_or(soon, |t| t.min(soon)));
                         Flow::Continue
                     }
-                    // Boxed: reading, decoding and identifying is the large path,
-                    // and inline it would sit in every idle socket's task.
-                    Wake::Readable => Box::pin(this.on_readable()).await,
+                    // Reading and handling what was read needs no future
+                    // unless a message must wait (a full room queue, or an
+                    // identification); that path is boxed, since inline it
+                    // would sit in every idle socket's task.
+                    Wake::Readable => match this.on_readable() {
+                        Ok(flow) => flow,
+                        Err(msg) => Box::pin(this.finish_reading(msg)).await,
+                    },
                     Wake::Timer => this.on_timer(),
                     Wake::Done => Flow::End,
                 };
@@ -361,37 +366,64 @@ impl Socket {
         self.send(&probe);
     }
 
-    /// Reads what the peer sent and handles every complete frame.
-    async fn on_readable(&mut self) -> Flow {
+    /// Reads what the peer sent and handles every complete frame, without
+    /// a future: the read buffer lives on the thread's stack for the call
+    /// only. A message that must wait for the room (or an identification)
+    /// is handed back (`Err`) for [`Socket::finish_reading`], with any frames
+    /// after it still in the reader.
+    fn on_readable(&mut self) -> Result<Flow, ClientMsg> {
         let mut chunk = [0u8; READ_CHUNK];
         for _ in 0..READS_PER_WAKE {
-            match self.stream.try_read(&mut chunk) {
-                Ok(0) => return Flow::End,
-                Ok(n) => {
+            match read_draining(&self.stream, &mut chunk) {
+                Ok((0, _)) => return Ok(Flow::End),
+                Ok((n, drained)) => {
                     self.last_seen = Instant::now();
                     self.reader.push(&chunk[..n]);
-                    if self.handle_frames().await == Flow::End {
-                        return Flow::End;
+                    if self.handle_frames_now()? == Flow::End {
+                        return Ok(Flow::End);
+                    }
+                    if drained {
+                        return Ok(Flow::Continue);
                     }
                 }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Flow::Continue,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Flow::Continue),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => {
                     tracing::debug!(%err, "read failed");
-                    return Flow::End;
+                    return Ok(Flow::End);
                 }
             }
         }
-        Flow::Continue
+        Ok(Flow::Continue)
     }
 
+    /// The rest of a read whose message `msg` must wait: routes it, then
+    /// handles the frames read after it. The socket is read again on its
+    /// next readiness (what was read is all handled here).
+    async fn finish_reading(&mut self, msg: ClientMsg) -> Flow {
+        self.route_wait(msg).await;
+        self.handle_frames().await
+    }
+
+    /// Handles every complete frame, waiting where a message must.
     async fn handle_frames(&mut self) -> Flow {
         loop {
+            match self.handle_frames_now() {
+                Ok(flow) => return flow,
+                Err(msg) => self.route_wait(msg).await,
+            }
+        }
+    }
+
+    /// Handles complete frames until none is left (`Ok`) or a message must
+    /// wait (`Err`, the frames after it stay in the reader).
+    fn handle_frames_now(&mut self) -> Result<Flow, ClientMsg> {
+        loop {
             match self.reader.next_event() {
-                Ok(None) => return Flow::Continue,
+                Ok(None) => return Ok(Flow::Continue),
                 Ok(Some(incoming)) => {
-                    if self.on_incoming(incoming).await == Flow::End {
-                        return Flow::End;
+                    if self.on_incoming(incoming)? == Flow::End {
+                        return Ok(Flow::End);
                     }
                 }
                 Err(violation) => {
@@ -407,20 +439,25 @@ impl Socket {
                         // The stream is no longer trusted (or the message is
                         // lost): nothing more is read from it.
                         self.failed = true;
-                        return Flow::Continue;
+                        return Ok(Flow::Continue);
                     }
                 }
             }
         }
     }
 
-    async fn on_incoming(&mut self, incoming: Incoming) -> Flow {
+    /// Handles one frame; a message that must wait is handed back.
+    fn on_incoming(&mut self, incoming: Incoming) -> Result<Flow, ClientMsg> {
         let closing = self.outbox.is_closing();
         match incoming {
             Incoming::Text(text) if !closing => {
                 if self.admit() {
                     match protocol::decode(&text) {
-                        Ok(msg) => self.dispatch(msg).await,
+                        Ok(msg) => {
+                            if let Some(waiting) = self.dispatch(msg) {
+                                return Err(waiting);
+                            }
+                        }
                         Err(err) => self.send_error(err.code(), &err.to_string()),
                     }
                 }
@@ -440,7 +477,7 @@ impl Socket {
             Incoming::Close(code) => {
                 self.got_close = true;
                 if self.sent_close {
-                    return Flow::End;
+                    return Ok(Flow::End);
                 }
                 // Echo the peer's code, as RFC 6455 asks.
                 self.outbox.close(code.unwrap_or(CLOSE_NORMAL), "");
@@ -448,7 +485,7 @@ impl Socket {
             // Pongs only prove life; data after a close is dropped.
             Incoming::Text(_) | Incoming::Binary(_) | Incoming::Ping(_) | Incoming::Pong => {}
         }
-        Flow::Continue
+        Ok(Flow::Continue)
     }
 
     fn room_code(&self) -> Option<&str> {
@@ -493,16 +530,11 @@ impl Socket {
         false
     }
 
-    async fn dispatch(&mut self, msg: ClientMsg) {
+    /// Answers what the socket answers itself and hands the rest to the
+    /// room without waiting; returns the message if it must wait (the
+    /// room's queue is full, or the socket is not identified yet).
+    fn dispatch(&mut self, msg: ClientMsg) -> Option<ClientMsg> {
         crate::metrics::message_in(client_msg_kind(&msg));
-        let identity_room = match &msg {
-            ClientMsg::Host { room, .. }
-            | ClientMsg::Join { room, .. }
-            | ClientMsg::Resume { room, .. }
-            | ClientMsg::Screen { room }
-            | ClientMsg::Interviewer { room, .. } => Some(room.clone()),
-            _ => None,
-        };
         let mut msg = msg;
         match &mut msg {
             ClientMsg::Ping { t } => {
@@ -510,13 +542,13 @@ impl Socket {
                     t: *t,
                     server_ms: epoch_ms(),
                 });
-                return;
+                return None;
             }
             ClientMsg::SyncReply { id, client_ms } => {
                 if let Some(clock) = self.clock.as_mut() {
                     clock.sync.reply(*id, *client_ms, clock_sync::now_ms());
                 }
-                return;
+                return None;
             }
             ClientMsg::Buzz { timing, .. } => {
                 // Stamped here, before the room's queue, so a busy room
@@ -525,7 +557,35 @@ impl Socket {
             }
             _ => {}
         }
-        match (&self.room, identity_room) {
+        let Some(attached) = &self.room else {
+            if identity_room(&msg).is_none() {
+                self.send_error(
+                    "not_identified",
+                    "the first message must be host, join, resume or screen",
+                );
+                return None;
+            }
+            return Some(msg);
+        };
+        let cmd = ToRoom::Message {
+            conn: self.conn,
+            msg,
+        };
+        match attached.room.try_send(cmd) {
+            Ok(None) => None,
+            Ok(Some(ToRoom::Message { msg, .. })) => Some(msg),
+            Ok(Some(_)) => None,
+            Err(_) => {
+                self.outbox.close(CLOSE_ROOM_GONE, "room closed");
+                None
+            }
+        }
+    }
+
+    /// Routes a message [`Socket::dispatch`] could not hand over at once:
+    /// waits for room in the room's queue, or identifies the socket.
+    async fn route_wait(&mut self, msg: ClientMsg) {
+        match (&self.room, identity_room(&msg)) {
             (Some(attached), _) => {
                 let room = attached.room.clone();
                 let cmd = ToRoom::Message {
@@ -537,10 +597,8 @@ impl Socket {
                 }
             }
             (None, Some(code)) => self.identify(&code, msg).await,
-            (None, None) => self.send_error(
-                "not_identified",
-                "the first message must be host, join, resume or screen",
-            ),
+            // Answered by `dispatch` already.
+            (None, None) => {}
         }
     }
 
@@ -652,6 +710,44 @@ impl Socket {
             crate::metrics::slow_client_evicted();
             self.outbox.abort(CLOSE_SLOW, "slow");
         }
+    }
+}
+
+/// Reads once into `chunk`; returns the bytes read and whether the read
+/// emptied the socket (it returned fewer bytes than asked for). An emptied
+/// socket's readiness is cleared at once, so the task waits for the next
+/// readiness event instead of spending a second read to learn that nothing
+/// is left: one read per vote instead of two. Clearing is safe: tokio
+/// clears only the readiness seen before the read, never an event that
+/// arrived since, and never the end of the stream.
+fn read_draining(stream: &TcpStream, chunk: &mut [u8]) -> io::Result<(usize, bool)> {
+    use std::io::Read;
+    let mut got = 0;
+    let result = stream.try_io(tokio::io::Interest::READABLE, || {
+        let n = (&*socket2::SockRef::from(stream)).read(chunk)?;
+        got = n;
+        if n > 0 && n < chunk.len() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match result {
+        Ok(n) => Ok((n, false)),
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok((got, true)),
+        Err(err) => Err(err),
+    }
+}
+
+/// The room a first message names (`host`, `join`, `resume`, `screen`,
+/// `interviewer`), if it is one.
+fn identity_room(msg: &ClientMsg) -> Option<String> {
+    match msg {
+        ClientMsg::Host { room, .. }
+        | ClientMsg::Join { room, .. }
+        | ClientMsg::Resume { room, .. }
+        | ClientMsg::Screen { room }
+        | ClientMsg::Interviewer { room, .. } => Some(room.clone()),
+        _ => None,
     }
 }
 
