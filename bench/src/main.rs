@@ -47,6 +47,11 @@ struct Cli {
     /// Drive an already running server at this address instead.
     #[arg(long)]
     addr: Option<SocketAddr>,
+    /// Drive a cluster: these nodes' addresses, comma-separated. Rooms are
+    /// created on the first; worker process i connects its sockets (host
+    /// included) to node i mod N, so players spread evenly over the nodes.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["server_bin", "addr"])]
+    nodes: Vec<SocketAddr>,
     /// PID of that server, for memory numbers.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -228,9 +233,13 @@ async fn coordinate(cli: Cli) -> anyhow::Result<()> {
             Target::spawn(bin, &cli.server_args, &placement).await?
         }
         (None, Some(addr)) => Target::attach(addr, cli.server_pid),
-        (None, None) => anyhow::bail!("give --server-bin PATH or --addr HOST:PORT"),
+        (None, None) => match cli.nodes.first() {
+            Some(first) => Target::attach(*first, cli.server_pid),
+            None => anyhow::bail!("give --server-bin PATH, --addr HOST:PORT or --nodes A,B,.."),
+        },
     };
     let common = Common {
+        nodes: cli.nodes.clone(),
         workers: cli.workers,
         sources: cli.sources,
         connect_parallel: cli.connect_parallel,
@@ -256,6 +265,9 @@ async fn coordinate(cli: Cli) -> anyhow::Result<()> {
         }
         if let Some(n) = cli.worker_nice {
             o.param("worker_nice", n);
+        }
+        if !cli.nodes.is_empty() {
+            o.param("nodes", cli.nodes.len());
         }
     }
     for o in &outcomes {
@@ -419,6 +431,27 @@ mod tests {
         ])
         .is_err());
         assert!(Cli::try_parse_from(["quizroom-bench", "--worker-cpus", "1-0", "smoke"]).is_err());
+    }
+
+    #[test]
+    fn nodes_name_a_cluster() {
+        let cli = Cli::try_parse_from([
+            "quizroom-bench",
+            "--nodes",
+            "127.0.0.1:8081,127.0.0.1:8082,127.0.0.1:8083",
+            "fanout",
+        ])
+        .unwrap();
+        assert_eq!(cli.nodes.len(), 3);
+        assert!(Cli::try_parse_from([
+            "quizroom-bench",
+            "--nodes",
+            "127.0.0.1:8081",
+            "--addr",
+            "127.0.0.1:9",
+            "fanout"
+        ])
+        .is_err());
     }
 
     #[test]

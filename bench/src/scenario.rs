@@ -25,6 +25,8 @@ const SOCKETS_PER_WORKER: usize = 15_000;
 /// Settings shared by every scenario.
 #[derive(Debug, Clone)]
 pub struct Common {
+    /// Cluster nodes to spread sockets over (empty: the target alone).
+    pub nodes: Vec<std::net::SocketAddr>,
     /// Worker processes (None: enough for the socket count, at least 2).
     pub workers: Option<usize>,
     /// Loopback source addresses to spread client sockets over.
@@ -79,7 +81,8 @@ fn layout(
     b: &Behaviour,
 ) -> Vec<Setup> {
     let sockets = rooms.len() * (players_per_room as usize + 1);
-    let w = worker_count(sockets, common.workers);
+    // At least one worker per node, so every node gets sockets.
+    let w = worker_count(sockets, common.workers).max(common.nodes.len());
     let whole = rooms.len() >= w;
     let mut setups: Vec<Setup> = (0..w)
         .map(|i| Setup {
@@ -140,8 +143,11 @@ async fn start(
     out: &mut Outcome,
 ) -> anyhow::Result<Run> {
     let mut setups = layout(common, rooms, players_per_room, topics, &b);
-    for s in &mut setups {
-        s.server = target.addr;
+    for (i, s) in setups.iter_mut().enumerate() {
+        s.server = match common.nodes.len() {
+            0 => target.addr,
+            n => common.nodes[i % n],
+        };
     }
     let room0_workers = setups
         .iter()
@@ -844,6 +850,7 @@ mod tests {
 
     fn common(workers: Option<usize>) -> Common {
         Common {
+            nodes: Vec::new(),
             workers,
             sources: 4,
             connect_parallel: 100,
