@@ -56,6 +56,12 @@ const READ_CHUNK: usize = 2048;
 const READS_PER_WAKE: usize = 8;
 /// Vectored writes per wake-up, for the same reason.
 const WRITES_PER_WAKE: usize = 16;
+thread_local! {
+    /// The frames one write hands to `writev`, reused by every socket the
+    /// thread runs (emptied after each use).
+    static WRITE_SCRATCH: std::cell::Cell<Vec<Message>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// Longest `message` text in an `error` reply.
 const MAX_ERROR_TEXT: usize = 200;
 /// Peer silence, in ping intervals, after which the peer is dead.
@@ -234,13 +240,14 @@ impl Socket {
             return Poll::Ready(Wake::Stopping);
         }
         self.rx.register(cx.waker());
-        if self.closing_until.is_none() && self.rx.is_closing() {
+        let (closing, aborting) = self.rx.close_state();
+        if self.closing_until.is_none() && closing {
             // Closed by the room or by this task: the grace starts now.
             let until = Instant::now() + self.close_grace();
             self.closing_until = Some(until);
             timer.as_mut().reset(until);
         }
-        if !self.abort_started && self.rx.abort_frame().is_some() {
+        if !self.abort_started && aborting {
             // An immediate close: finish the frame being written (the
             // stream must stay valid), then the close frame; drop the rest.
             self.abort_started = true;
@@ -264,24 +271,42 @@ impl Socket {
 
     /// Writes queued frames until the queue is empty (`Ready(Ok)`), the
     /// socket cannot take more (`Pending`, woken when it can) or fails.
+    /// The frames being written are listed in a buffer kept per thread, not
+    /// per socket and not allocated per write.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut batch = Vec::new();
+        let mut batch = WRITE_SCRATCH
+            .try_with(std::cell::Cell::take)
+            .unwrap_or_default();
+        let result = self.poll_write_with(cx, &mut batch);
+        // Drop the payloads' references now; keep the list's capacity.
+        batch.clear();
+        let _ = WRITE_SCRATCH.try_with(|scratch| scratch.set(batch));
+        result
+    }
+
+    fn poll_write_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        batch: &mut Vec<Message>,
+    ) -> Poll<io::Result<()>> {
+        // Frames written but not yet taken off the queue: taken with the
+        // next look at it, under the same lock.
+        let mut written = 0;
         for _ in 0..WRITES_PER_WAKE {
-            if self.sent_close {
-                return Poll::Ready(Ok(()));
-            }
             batch.clear();
-            self.rx.peek(WRITE_BATCH, &mut batch);
+            let max = if self.sent_close { 0 } else { WRITE_BATCH };
+            self.rx.consume_and_peek(written, max, batch);
+            written = 0;
             if batch.is_empty() {
                 return Poll::Ready(Ok(()));
             }
             ready!(self.stream.poll_write_ready(cx))?;
             let stream = &self.stream;
-            match frame::write_batch(&batch, self.front_written, |slices| {
+            match frame::write_batch(batch, self.front_written, |slices| {
                 stream.try_write_vectored(slices)
             }) {
                 Ok(progress) => {
-                    self.rx.consume(progress.frames);
+                    written = progress.frames;
                     self.front_written = progress.offset;
                     self.sent_close |= progress.closed;
                 }
@@ -290,6 +315,7 @@ impl Socket {
                 Err(err) => return Poll::Ready(Err(err)),
             }
         }
+        self.rx.consume(written);
         // More to write: let other tasks run, then come back.
         cx.waker().wake_by_ref();
         Poll::Pending

@@ -126,6 +126,26 @@ impl OutboxReceiver {
         shrink_if_drained(&mut state);
     }
 
+    /// [`consume`](Self::consume) then [`peek`](Self::peek), under one lock:
+    /// the socket's write loop does both for every write.
+    pub fn consume_and_peek(&self, n: usize, max: usize, out: &mut Vec<Message>) {
+        let mut state = self.shared.lock();
+        if n > 0 {
+            let n = n.min(state.queue.len());
+            state.queue.drain(..n);
+            shrink_if_drained(&mut state);
+        }
+        out.extend(state.queue.iter().take(max).cloned());
+    }
+
+    /// Whether a close was requested, and whether it is immediate (see
+    /// [`abort_frame`](Self::abort_frame)), under one lock: the socket asks
+    /// on every wake-up.
+    pub fn close_state(&self) -> (bool, bool) {
+        let state = self.shared.lock();
+        (state.closing, state.abort.is_some())
+    }
+
     /// The close frame of an immediate close, if one was requested.
     pub fn abort_frame(&self) -> Option<CloseFrame> {
         self.shared.lock().abort.clone()
@@ -283,6 +303,33 @@ mod tests {
         out.clear();
         rx.peek(8, &mut out);
         assert_eq!(out, vec![Message::text("b")]);
+    }
+
+    #[test]
+    fn consume_and_peek_is_consume_then_peek() {
+        let (outbox, rx) = Outbox::new(8);
+        for text in ["a", "b", "c", "d"] {
+            outbox.try_push(Message::text(text)).unwrap();
+        }
+        let mut out = Vec::new();
+        rx.consume_and_peek(0, 2, &mut out);
+        assert_eq!(out, vec![Message::text("a"), Message::text("b")]);
+        out.clear();
+        rx.consume_and_peek(3, 8, &mut out);
+        assert_eq!(out, vec![Message::text("d")]);
+        out.clear();
+        rx.consume_and_peek(5, 8, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(
+            outbox.shared.lock().queue.capacity(),
+            0,
+            "drained, so freed"
+        );
+        assert_eq!(rx.close_state(), (false, false));
+        outbox.close(CLOSE_NORMAL, "");
+        assert_eq!(rx.close_state(), (true, false));
+        outbox.abort(CLOSE_SLOW, "slow");
+        assert_eq!(rx.close_state(), (true, true));
     }
 
     #[test]
