@@ -443,27 +443,39 @@ impl Cluster {
     }
 }
 
+/// Most queued publishes and releases sent in one pipeline.
+const PIPELINE: usize = 512;
+
 /// Sends queued publishes and releases in order, over one connection that
-/// reconnects by itself. A publish that fails while Redis is down is
-/// dropped (the sockets it was for see the outage and resume).
+/// reconnects by itself: whatever is queued (up to [`PIPELINE`]) goes out
+/// as one pipeline, one round trip, so a vote storm's acks to other nodes
+/// do not wait for each other's replies. A publish that fails while Redis
+/// is down is dropped (the sockets it was for see the outage and are
+/// seated again when it ends).
 async fn publish_loop(cluster: Arc<Cluster>, mut queue: mpsc::UnboundedReceiver<Outgoing>) {
     let mut redis = cluster.redis.clone();
-    let release = redis::Script::new(RELEASE_SCRIPT);
-    while let Some(item) = queue.recv().await {
-        let done: Result<(), redis::RedisError> = match item {
-            Outgoing::Publish { node, payload } => redis::cmd("PUBLISH")
-                .arg(node_channel(&node))
-                .arg(payload)
-                .query_async::<i64>(&mut redis)
-                .await
-                .map(|_| ()),
-            Outgoing::Release { code } => release
-                .key(lease_key(&code))
-                .arg(&*cluster.node_id)
-                .invoke_async::<i64>(&mut redis)
-                .await
-                .map(|_| ()),
-        };
+    let mut batch = Vec::with_capacity(PIPELINE);
+    while queue.recv_many(&mut batch, PIPELINE).await > 0 {
+        let mut pipe = redis::pipe();
+        for item in batch.drain(..) {
+            match item {
+                Outgoing::Publish { node, payload } => {
+                    pipe.cmd("PUBLISH")
+                        .arg(node_channel(&node))
+                        .arg(payload)
+                        .ignore();
+                }
+                Outgoing::Release { code } => {
+                    pipe.cmd("EVAL")
+                        .arg(RELEASE_SCRIPT)
+                        .arg(1)
+                        .arg(lease_key(&code))
+                        .arg(&*cluster.node_id)
+                        .ignore();
+                }
+            }
+        }
+        let done: Result<(), redis::RedisError> = pipe.query_async(&mut redis).await;
         cluster.mark(done.is_ok());
         if let Err(e) = done {
             crate::metrics::relay_failed();
