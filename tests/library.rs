@@ -1175,6 +1175,60 @@ async fn the_library_says_it_failed_while_postgres_is_down_and_comes_back_with_i
     assert_eq!((status, back), (200, quiz));
 }
 
+/// While PostgreSQL is down a host's own token cannot be checked: a room
+/// asked for with it and the bank views that depend on it answer `503
+/// store_unavailable` (never a fresh token that cuts the host off its
+/// library and rooms, nor the public view a stranger gets), and work again
+/// once it is back.
+#[tokio::test]
+async fn a_host_token_that_cannot_be_checked_while_postgres_is_down_is_store_unavailable() {
+    let pg = postgres().await;
+    let server = on_postgres(pg.new_database()).await;
+    let host = Host::new(&server).await;
+    host.create(good_quiz()).await;
+    let (_, index) = host.get("/api/banks").await;
+    let bank = index["banks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["library"] == true)
+        .expect("the host's quiz is a bank")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bank_path = format!("/api/banks/{bank}");
+    let room = json!({"title": "Outage", "host_token": host.token});
+    pg.stop();
+    let unavailable = |what: &str, (status, body): (u16, Value)| {
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (503, json!("store_unavailable")),
+            "{what}: {body}"
+        );
+    };
+    unavailable("the bank index", host.get("/api/banks").await);
+    unavailable("the host's bank", host.get(&bank_path).await);
+    unavailable("a room", host.post("/api/rooms", room.clone()).await);
+    // Without a token nothing needs the database: the public view answers.
+    let (status, public) = anonymous(&server, "/api/banks").await;
+    assert_eq!(status, 200, "{public}");
+    pg.restart();
+    let (status, back) = host.post("/api/rooms", room).await;
+    assert_eq!(status, 201, "{back}");
+    assert_eq!(
+        back["host_token"],
+        json!(host.token),
+        "the host keeps its token"
+    );
+    let (status, bank) = host.get(&bank_path).await;
+    assert_eq!(status, 200, "{bank}");
+    assert_ne!(
+        bank["redacted"],
+        json!(true),
+        "the host sees its own key again"
+    );
+}
+
 /// Saves a quiz and an edit of a seed question on a server process, kills
 /// it with SIGKILL right after the answers, starts it again on the same
 /// store and finds both.

@@ -62,26 +62,34 @@ struct BankIndex {
     edited: Vec<String>,
 }
 
-/// The caller's host token, if it is one this server knows.
-fn known_host<'a>(state: &AppState, headers: &'a HeaderMap) -> Option<&'a str> {
-    super::history::bearer(headers).filter(|token| {
-        crate::live::rooms::is_valid_host_token(token)
-            && crate::live::rooms::host_token_exists(state, token)
-    })
+/// The caller's host token, if it is one this server knows (`503
+/// store_unavailable` while a database that might know it is down, rather
+/// than the public view a stranger gets).
+fn known_host<'a>(state: &AppState, headers: &'a HeaderMap) -> Result<Option<&'a str>, ApiError> {
+    match super::history::bearer(headers).filter(|t| crate::live::rooms::is_valid_host_token(t)) {
+        Some(token) => match crate::live::rooms::host_token_exists(state, token) {
+            Ok(known) => Ok(known.then_some(token)),
+            Err(e) => Err(e.api_error()),
+        },
+        None => Ok(None),
+    }
 }
 
 /// The catalog the caller sees: with a host token, that host's library
 /// merged in (its quizzes as banks, its edits in place of the originals).
-fn catalog_seen_by(state: &AppState, headers: &HeaderMap) -> Arc<Catalog> {
+fn catalog_seen_by(state: &AppState, headers: &HeaderMap) -> Result<Arc<Catalog>, ApiError> {
     let base = state.catalog();
-    match known_host(state, headers) {
+    Ok(match known_host(state, headers)? {
         Some(token) => state.catalog_for(&base, token),
         None => base,
-    }
+    })
 }
 
-async fn list(State(state): State<AppState>, headers: HeaderMap) -> Json<BankIndex> {
-    let catalog = catalog_seen_by(&state, &headers);
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<BankIndex>, ApiError> {
+    let catalog = catalog_seen_by(&state, &headers)?;
     let banks = catalog
         .banks()
         .iter()
@@ -99,11 +107,11 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Json<BankInd
         .filter(|q| q.edited)
         .map(|q| q.question.id.clone())
         .collect();
-    Json(BankIndex {
+    Ok(Json(BankIndex {
         banks,
         topics: catalog.topics().to_vec(),
         edited,
-    })
+    }))
 }
 
 /// `GET /api/banks/{id}`: the bank as `quizroom check --json` prints it.
@@ -117,11 +125,11 @@ async fn one(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let catalog = catalog_seen_by(&state, &headers);
+    let catalog = catalog_seen_by(&state, &headers)?;
     let bank = catalog
         .bank(&id)
         .ok_or_else(|| ApiError::not_found("bank"))?;
-    let body = if may_see_answer_keys(&state, &headers) {
+    let body = if may_see_answer_keys(&state, &headers)? {
         // The host's own versions replace the imported questions they
         // edited; the catalog id tells the editor which question to open.
         let mut shown = bank.clone();
@@ -147,19 +155,21 @@ async fn one(
     Ok(Json(body))
 }
 
-/// Whether the caller holds the admin token or a host token.
-fn may_see_answer_keys(state: &AppState, headers: &HeaderMap) -> bool {
+/// Whether the caller holds the admin token or a host token (`503
+/// store_unavailable` while a host token cannot be checked).
+fn may_see_answer_keys(state: &AppState, headers: &HeaderMap) -> Result<bool, ApiError> {
     let Some(token) = super::history::bearer(headers) else {
-        return false;
+        return Ok(false);
     };
     let admin = state
         .config()
         .admin_token
         .as_deref()
         .is_some_and(|expected| constant_time_eq(token.as_bytes(), expected.as_bytes()));
-    admin
-        || (crate::live::rooms::is_valid_host_token(token)
-            && crate::live::rooms::host_token_exists(state, token))
+    if admin || !crate::live::rooms::is_valid_host_token(token) {
+        return Ok(admin);
+    }
+    crate::live::rooms::host_token_exists(state, token).map_err(|e| e.api_error())
 }
 
 /// Most bytes of an oversize upload read and dropped so its client, still

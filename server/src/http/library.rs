@@ -77,22 +77,17 @@ impl FromRequestParts<AppState> for Host {
         let token = super::history::bearer(&parts.headers)
             .filter(|t| crate::live::rooms::is_valid_host_token(t))
             .ok_or_else(unauthorized)?;
-        if !crate::live::rooms::host_token_exists(state, token) {
-            // Asked again with the error kept: a library that cannot be
-            // read is a failure to say so, not a reason to call the host
-            // a stranger.
-            match library.store().host_known(token) {
-                Ok(true) => {}
-                Ok(false) => return Err(unauthorized()),
-                Err(e) => {
-                    tracing::error!(error = %e, "library database failed");
-                    crate::metrics::store_error();
-                    return Err(ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "library_failed",
-                        "the library could not be read; try again",
-                    ));
-                }
+        match crate::live::rooms::host_token_exists(state, token) {
+            Ok(true) => {}
+            Ok(false) => return Err(unauthorized()),
+            // A library that cannot be read is a failure to say so, not a
+            // reason to call the host a stranger.
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "library_failed",
+                    "the library could not be read; try again",
+                ))
             }
         }
         Ok(Host {

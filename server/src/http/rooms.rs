@@ -161,6 +161,7 @@ async fn create_room(
             "no_free_code",
             "no free room code; try again",
         ),
+        CreateError::StoreUnavailable(e) => e.api_error(),
     })?;
     // The creator's address knows this code: its joins with it pass the
     // failed-join throttle (a classroom behind the teacher's NAT).

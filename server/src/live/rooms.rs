@@ -215,6 +215,10 @@ pub enum CreateError {
     /// No free code was found (practically impossible below `max_rooms`).
     #[error("no free room code")]
     NoFreeCode,
+    /// The host token sent to be reused could not be checked (a database
+    /// is down): a fresh token would cut the host off its library and rooms.
+    #[error(transparent)]
+    StoreUnavailable(#[from] StoreUnavailable),
 }
 
 /// Settings for a new room from `POST /api/rooms`.
@@ -283,10 +287,10 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
     if state.rooms().len() >= state.config().max_rooms {
         return Err(CreateError::TooManyRooms);
     }
-    let host_token = new
-        .host_token
-        .filter(|token| is_valid_host_token(token) && host_token_exists(state, token))
-        .unwrap_or_else(new_host_token);
+    let host_token = match new.host_token.filter(|token| is_valid_host_token(token)) {
+        Some(token) if host_token_exists(state, &token)? => token,
+        _ => new_host_token(),
+    };
     let options = RoomOptions {
         title: new.title,
         capacity: state.config().room_capacity,
@@ -335,19 +339,63 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
     Err(CreateError::NoFreeCode)
 }
 
+/// Why a host token could not be checked: a store that holds tokens (the
+/// results database or the library) cannot be read, so the server does not
+/// know whether the token is one of its own; callers answer
+/// [`StoreUnavailable::api_error`] rather than calling the host a stranger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the database cannot be reached to check the host token")]
+pub struct StoreUnavailable;
+
+impl StoreUnavailable {
+    /// `503 store_unavailable`: the host tries again once the database is back.
+    pub fn api_error(self) -> crate::http::error::ApiError {
+        crate::http::error::ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the database cannot be reached to check the host token; try again",
+        )
+    }
+}
+
 /// Whether a live or stored room already belongs to `token`: only such a
 /// token is reused for a new room, so a client cannot pick its own; and only
-/// such a token sees a bank's answer key over HTTP.
-pub fn host_token_exists(state: &AppState, token: &str) -> bool {
-    state
+/// such a token sees a bank's answer key over HTTP. `Err` when no source
+/// knows the token and a store that might could not be read.
+pub fn host_token_exists(state: &AppState, token: &str) -> Result<bool, StoreUnavailable> {
+    if state
         .rooms()
         .handles()
         .iter()
         .any(|room| room.is_host_token(token))
-        || crate::storage::persist::host_token_known(state, token)
-        || state
-            .library()
-            .is_some_and(|l| l.store().host_known(token).unwrap_or(false))
+    {
+        return Ok(true);
+    }
+    let mut failed = false;
+    let mut failure = |what: &str, error: &dyn std::fmt::Display| {
+        crate::metrics::store_error();
+        tracing::error!(error = %error, "looking up a host token in the {what} failed");
+        failed = true;
+    };
+    if let Some(store) = state.store() {
+        match store.host_token_known(token) {
+            Ok(true) => return Ok(true),
+            Ok(false) => {}
+            Err(e) => failure("results database", &e),
+        }
+    }
+    if let Some(library) = state.library() {
+        match library.store().host_known(token) {
+            Ok(true) => return Ok(true),
+            Ok(false) => {}
+            Err(e) => failure("library", &e),
+        }
+    }
+    if failed {
+        Err(StoreUnavailable)
+    } else {
+        Ok(false)
+    }
 }
 
 /// Registers a room brought back from storage and starts its owner task.
