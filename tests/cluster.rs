@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use common::node::{create_room, Endpoint, Node};
+use common::node::{create_room, in_process_nodes, Endpoint, Node};
 use common::services::{Postgres, Redis};
 use common::Server;
 
@@ -25,18 +25,7 @@ async fn cluster() -> Cluster {
         .await
         .unwrap();
     let db = pg.new_database();
-    let mut nodes = Vec::new();
-    for name in ["a", "b", "c"] {
-        let (db, redis_url) = (db.clone(), redis.url());
-        nodes.push(
-            Server::start_with(move |c| {
-                c.database_url = Some(db);
-                c.redis_url = Some(redis_url);
-                c.node_id = Some(format!("node-{name}"));
-            })
-            .await,
-        );
-    }
+    let nodes = in_process_nodes(&db, &redis.url(), &["a", "b", "c"]).await;
     // Each node is up once it answers.
     for node in &nodes {
         for _ in 0..200 {
@@ -307,18 +296,7 @@ async fn the_owner_killed_mid_question_the_room_goes_on_elsewhere() {
     let mut a = tokio::task::spawn_blocking(move || Node::start(&a_args))
         .await
         .unwrap();
-    let mut survivors = Vec::new();
-    for name in ["b", "c"] {
-        let (db, redis_url) = (db.clone(), redis.url());
-        survivors.push(
-            Server::start_with(move |c| {
-                c.database_url = Some(db);
-                c.redis_url = Some(redis_url);
-                c.node_id = Some(format!("node-{name}"));
-            })
-            .await,
-        );
-    }
+    let survivors = in_process_nodes(&db, &redis.url(), &["b", "c"]).await;
     let [b, c] = [&survivors[0], &survivors[1]];
     let room = create_room(&a, json!({"title": "Failover"})).await;
     let mut host = common::game::host(b, &room).await;
@@ -558,18 +536,7 @@ async fn redis_stopped_and_restarted_mid_game() {
         .unwrap();
     let mut redis = redis;
     let db = pg.new_database();
-    let mut nodes = Vec::new();
-    for name in ["a", "b"] {
-        let (db, redis_url) = (db.clone(), redis.url());
-        nodes.push(
-            Server::start_with(move |c| {
-                c.database_url = Some(db);
-                c.redis_url = Some(redis_url);
-                c.node_id = Some(format!("node-{name}"));
-            })
-            .await,
-        );
-    }
+    let nodes = in_process_nodes(&db, &redis.url(), &["a", "b"]).await;
     let [a, b] = [&nodes[0], &nodes[1]];
     let room = a.create_room_with(json!({"title": "Outage"})).await;
     let mut host = common::game::host(a, &room).await;
@@ -694,18 +661,7 @@ async fn postgres_stopped_and_restarted_mid_game() {
         .await
         .unwrap();
     let db = pg.new_database();
-    let mut nodes = Vec::new();
-    for name in ["a", "b"] {
-        let (db, redis_url) = (db.clone(), redis.url());
-        nodes.push(
-            Server::start_with(move |c| {
-                c.database_url = Some(db);
-                c.redis_url = Some(redis_url);
-                c.node_id = Some(format!("node-{name}"));
-            })
-            .await,
-        );
-    }
+    let nodes = in_process_nodes(&db, &redis.url(), &["a", "b"]).await;
     let [a, b] = [&nodes[0], &nodes[1]];
     let room = a.create_room_with(json!({"title": "No database"})).await;
     let mut host = common::game::host(a, &room).await;

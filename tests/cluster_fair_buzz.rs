@@ -15,8 +15,9 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use common::fair::{delaying_proxy, wall_ms, SyncPlayer};
+use common::node::in_process_nodes;
 use common::services::{Postgres, Redis};
-use common::{Client, Server};
+use common::Client;
 
 /// What a loaded machine may add to a link's longest delay (plus the
 /// relay hop between nodes) before a trial no longer runs on the link it
@@ -94,18 +95,7 @@ async fn a_slow_player_on_another_node_who_pressed_first_wins() {
         .await
         .unwrap();
     let db = pg.new_database();
-    let mut nodes = Vec::new();
-    for name in ["a", "b"] {
-        let (db, redis_url) = (db.clone(), redis.url());
-        nodes.push(
-            Server::start_with(move |c| {
-                c.database_url = Some(db);
-                c.redis_url = Some(redis_url);
-                c.node_id = Some(format!("node-{name}"));
-            })
-            .await,
-        );
-    }
+    let nodes = in_process_nodes(&db, &redis.url(), &["a", "b"]).await;
     let (a, b) = (&nodes[0], &nodes[1]);
     let to_a = delaying_proxy(a.addr, 20).await;
     let to_b = delaying_proxy(b.addr, 300).await;

@@ -125,3 +125,26 @@ pub async fn create_room(node: &impl Endpoint, body: serde_json::Value) -> NewRo
         join_url: body["join_url"].as_str().unwrap_or("").to_string(),
     }
 }
+
+/// In-process cluster nodes named `node-{name}` on one database and one
+/// Redis: how every cluster test builds the part of its cluster that it
+/// does not need to kill.
+pub async fn in_process_nodes(db: &str, redis_url: &str, names: &[&str]) -> Vec<Server> {
+    let mut nodes = Vec::new();
+    for name in names {
+        let (db, redis_url, id) = (
+            db.to_string(),
+            redis_url.to_string(),
+            format!("node-{name}"),
+        );
+        nodes.push(
+            Server::start_with(move |c| {
+                c.database_url = Some(db);
+                c.redis_url = Some(redis_url);
+                c.node_id = Some(id);
+            })
+            .await,
+        );
+    }
+    nodes
+}
