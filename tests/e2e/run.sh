@@ -28,9 +28,14 @@ if ! fc-list 2>/dev/null | grep -qi "color emoji"; then
   fi
 fi
 
-if ! command -v node >/dev/null 2>&1; then
-  echo "node (20 or newer) is needed for the browser tests" >&2
-  exit 1
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "== installing nodejs and npm"
+  if [ "$(id -u)" -eq 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update && apt-get install -y nodejs npm
+  else
+    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm
+  fi
 fi
 
 if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/fflate" ]; then
