@@ -739,3 +739,50 @@ async fn postgres_stopped_and_restarted_mid_game() {
     assert_eq!(questions[0]["counts"][0], 1, "{stored}");
     assert_eq!(questions[0]["counts"][1], 1, "{stored}");
 }
+
+/// Shutdown keeps to its budget while PostgreSQL is away: several rooms'
+/// answers and boundaries wait behind the outage, and the writer's retries
+/// end together once shutdown begins, not after a budget per queued batch.
+/// Nothing unacknowledged is promised, so nothing promised is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_ends_in_its_budget_while_postgres_is_down() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let db = pg.new_database();
+    let mut server = Server::start_with(move |c| c.database_url = Some(db)).await;
+    let mut rooms = Vec::new();
+    for i in 0..4 {
+        let room = server
+            .create_room_with(json!({"title": format!("Room {i}")}))
+            .await;
+        let mut host = common::game::host(&server, &room).await;
+        let mut player = common::game::join(&server, &room, "p").await;
+        let question =
+            common::game::ask(&mut host, "vote", json!({}), &mut [&mut player.client]).await;
+        rooms.push((host, player, question["qid"].clone()));
+    }
+    health_until(&server, |h| h["status"] == "ok").await;
+
+    tokio::task::block_in_place(|| pg.stop());
+    for (host, player, qid) in &mut rooms {
+        player
+            .client
+            .send_json(json!({"type": "vote", "qid": qid, "choice": 0}))
+            .await;
+        host.send_json(json!({"type": "close"})).await;
+    }
+    health_until(&server, |h| h["status"] == "degraded").await;
+    for (_, player, _) in &mut rooms {
+        player.client.ping().await;
+        assert!(
+            !player.client.log.iter().any(|m| m["type"] == "ack"),
+            "acknowledged without the database: {:?}",
+            player.client.log
+        );
+    }
+
+    let took = server.shutdown_within(Duration::from_secs(60)).await;
+    assert!(
+        took <= quizroom::server::SHUTDOWN_BUDGET + Duration::from_secs(3),
+        "shutdown took {took:?} with the database away"
+    );
+}

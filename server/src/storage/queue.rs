@@ -50,7 +50,8 @@ const IDLE_PING: Duration = Duration::from_secs(2);
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(2);
 
-/// How long a batch that stops the writer keeps retrying: shutdown must end.
+/// How long the writer keeps retrying once shutdown has begun, over all the
+/// batches still queued together (not each): shutdown must end in its budget.
 const STOP_RETRY_BUDGET: Duration = Duration::from_secs(5);
 
 /// Where a waiting caller hears how its write went.
@@ -323,6 +324,7 @@ fn write_loop(
     stopping: &std::sync::atomic::AtomicBool,
 ) {
     let mut last_purge = Instant::now();
+    let mut closing_since: Option<Instant> = None;
     let set_health = |up: bool| {
         health.send_if_modified(|now| std::mem::replace(now, up) != up);
     };
@@ -372,14 +374,13 @@ fn write_loop(
         // it again with back-off; what is queued meanwhile waits its turn.
         let mut delay = RETRY_MIN;
         let mut waited = Duration::ZERO;
-        let mut since_stop = Duration::ZERO;
         while let Err(e) = &applied {
-            let closing = stop || stopping.load(std::sync::atomic::Ordering::Relaxed);
-            if !backend.retries() || (closing && since_stop >= STOP_RETRY_BUDGET) {
-                break;
+            if stop || stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                closing_since.get_or_insert_with(Instant::now);
             }
-            if closing {
-                since_stop += delay;
+            let out_of_time = closing_since.is_some_and(|t| t.elapsed() >= STOP_RETRY_BUDGET);
+            if !backend.retries() || out_of_time {
+                break;
             }
             if waited.is_zero() {
                 tracing::warn!(error = %e, ops = batch.len(), "results database unavailable; retrying");
