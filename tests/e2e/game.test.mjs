@@ -7,11 +7,9 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { after, before, test } from 'node:test';
-import { keyTexts, launchBrowser, LAPTOP, newPage, optionByText, overflowsX, PHONE, PROJECTOR, shot, startServer, wrongOption } from './harness.mjs';
+import { test } from 'node:test';
+import { chainedSteps, joinRoom, keyTexts, LAPTOP, newPage, optionByText, overflowsX, PHONE, PROJECTOR, shot, useServerAndBrowser, waitText, wrongOption } from './harness.mjs';
 
-let server;
-let browser;
 const pages = {};
 let code = '';
 
@@ -31,30 +29,14 @@ async function proxySocket(page) {
   });
 }
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
+const env = useServerAndBrowser();
 
 /** Opens /join/CODE in a new context and joins as `name`. */
-async function join(name, options, label, beforeGoto) {
-  const page = await newPage(browser, options, label);
-  if (beforeGoto) await beforeGoto(page);
-  await page.goto(`${server.base}/join/${code}`);
-  await page.locator('#name').fill(name);
-  await page.locator('form.join-form button[type=submit]').click();
-  await page.getByTestId('me').waitFor();
-  return page;
-}
+const join = (name, device, label, beforeGoto) => joinRoom(env, code, name, { device, label, beforeGoto });
 
 /** Tries to join and returns the error text shown. */
 async function joinError(page, roomCode, name) {
-  await page.goto(`${server.base}/join/${roomCode}`);
+  await page.goto(`${env.server.base}/join/${roomCode}`);
   await page.locator('#name').fill(name);
   await page.locator('form.join-form button[type=submit]').click();
   const alert = page.locator('#form-error');
@@ -80,33 +62,20 @@ async function hostState() {
 /** Waits until the server holds no live room (an ended room is removed). */
 async function waitRoomsGone() {
   for (let i = 0; i < 100; i += 1) {
-    const text = await (await fetch(`${server.base}/metrics`)).text();
+    const text = await (await fetch(`${env.server.base}/metrics`)).text();
     if (/^quizroom_rooms 0$/m.test(text)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('the ended room stayed in memory');
 }
 
-async function waitText(locator, pattern) {
-  await locator.filter({ hasText: pattern }).first().waitFor();
-}
-
 test('a full game in the browser', async (t) => {
   // Steps build on each other: after a failure the rest are skipped.
-  let failed = false;
-  const step = (name, fn) =>
-    t.test(name, { skip: failed && 'an earlier step failed' }, async () => {
-      try {
-        await fn();
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    });
+  const step = chainedSteps(t);
   await step('host creates a room and sees its code, link and QR', async () => {
-    pages.host = await newPage(browser, LAPTOP, 'host');
+    pages.host = await newPage(env.browser, LAPTOP, 'host');
     pages.host.on('dialog', (d) => d.accept());
-    await pages.host.goto(`${server.base}/host`);
+    await pages.host.goto(`${env.server.base}/host`);
     await pages.host.getByTestId('create-room').click();
     await pages.host.waitForURL(/\/host\/[A-Z0-9]{6}$/);
     code = (await pages.host.getByTestId('room-code').textContent()).trim();
@@ -138,8 +107,8 @@ test('a full game in the browser', async (t) => {
   });
 
   await step('the big screen shows the join code and QR', async () => {
-    pages.screen = await newPage(browser, PROJECTOR, 'screen');
-    await pages.screen.goto(`${server.base}/screen/${code}`);
+    pages.screen = await newPage(env.browser, PROJECTOR, 'screen');
+    await pages.screen.goto(`${env.server.base}/screen/${code}`);
     await waitText(pages.screen.getByTestId('screen-code'), code);
     await pages.screen.locator('img.qr-screen').waitFor();
   });
@@ -161,7 +130,7 @@ test('a full game in the browser', async (t) => {
   });
 
   await step('joining shows clear errors: wrong code, name taken, room locked', async () => {
-    const dana = await newPage(browser, PHONE, 'dana');
+    const dana = await newPage(env.browser, PHONE, 'dana');
     const wrong = code === 'ZZZZZZ' ? 'YYYYYY' : 'ZZZZZZ';
     assert.match(await joinError(dana, wrong, 'Dana'), /no room with this code/);
     assert.match(await joinError(dana, code, 'alice'), /already has this nickname/);
@@ -178,7 +147,7 @@ test('a full game in the browser', async (t) => {
     await dana.getByTestId('view-kicked').waitFor();
     await waitText(pages.host.getByRole('heading', { name: /Players \(3\)/ }), /3/);
     // A new nickname from the same browser does not get her back in.
-    await dana.goto(`${server.base}/join/${code}`);
+    await dana.goto(`${env.server.base}/join/${code}`);
     await dana.locator('#name').fill('Dana again');
     await dana.locator('form.join-form button[type=submit]').click();
     await dana.getByTestId('view-kicked').waitFor();
@@ -484,8 +453,8 @@ test('a full game in the browser', async (t) => {
     await host.locator('.lang-switch button[lang=en]').click();
     await screen.locator('.lang-switch button[lang=en]').click();
     // A newcomer is told the game has ended, not that there is no such room.
-    const late = await newPage(browser, PHONE, 'late');
-    await late.goto(`${server.base}/join/${code}`);
+    const late = await newPage(env.browser, PHONE, 'late');
+    await late.goto(`${env.server.base}/join/${code}`);
     await late.locator('#name').fill('Latecomer');
     await late.locator('form.join-form button[type=submit]').click();
     await waitText(late.getByTestId('view-over'), /This game has ended/);

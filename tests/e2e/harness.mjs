@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -142,4 +143,61 @@ export async function wrongOption(page, key) {
   const i = shown.findIndex((o) => !key.includes(o));
   if (i < 0) throw new Error(`no wrong option among ${shown.join(' | ')}`);
   return { index: i, button: page.locator(`.question .opt[data-index="${i}"]`) };
+}
+
+/**
+ * One server (started with `extraArgs`) and one browser for all the tests of
+ * a file: started before the first test, stopped after the last, so each
+ * file pays Chromium's start once. The returned object holds `server` and
+ * `browser` once the file's `before` has run.
+ */
+export function useServerAndBrowser(extraArgs = []) {
+  const env = { server: null, browser: null };
+  before(async () => {
+    env.server = await startServer(extraArgs);
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    if (env.browser) await env.browser.close();
+    if (env.server) await env.server.stop();
+  });
+  return env;
+}
+
+/**
+ * Opens /join/CODE in a new context of `env.browser` and joins as `name`,
+ * the way a person does on a phone. Resolves once the player is seated,
+ * unless `seated` is false (for a join the server is expected to refuse).
+ * `beforeGoto` may prepare the page first (e.g. route its WebSocket).
+ */
+export async function joinRoom(env, code, name, { device = PHONE, label = name, beforeGoto, seated = true } = {}) {
+  const page = await newPage(env.browser, device, label);
+  if (beforeGoto) await beforeGoto(page);
+  await page.goto(`${env.server.base}/join/${code}`);
+  await page.locator('#name').fill(name);
+  await page.locator('form.join-form button[type=submit]').click();
+  if (seated) await page.getByTestId('me').waitFor();
+  return page;
+}
+
+/** Waits until some element of `locator` shows text matching `pattern`. */
+export async function waitText(locator, pattern) {
+  await locator.filter({ hasText: pattern }).first().waitFor();
+}
+
+/**
+ * Subtests of `t` that build on each other: once one fails, the rest are
+ * skipped (and say why) instead of failing for the same cause.
+ */
+export function chainedSteps(t) {
+  let failed = false;
+  return (name, fn) =>
+    t.test(name, { skip: failed && 'an earlier step failed' }, async () => {
+      try {
+        await fn();
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
 }

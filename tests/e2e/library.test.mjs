@@ -9,27 +9,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { strFromU8, unzipSync } from 'fflate';
-import { keyTexts, launchBrowser, LAPTOP, newPage, optionByText, PHONE, REPO, shot, startServer, wrongOption } from './harness.mjs';
+import { chainedSteps, keyTexts, LAPTOP, newPage, optionByText, PHONE, REPO, shot, useServerAndBrowser, waitText, wrongOption } from './harness.mjs';
 
-let server;
-let browser;
 const SEED_PROMPT = 'Что такое переменная в Python?';
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
-
-async function waitText(locator, pattern) {
-  await locator.filter({ hasText: pattern }).first().waitFor();
-}
+const env = useServerAndBrowser();
 
 /**
  * Clicks the save button `testid` and resolves with the save's answer as
@@ -90,22 +76,13 @@ async function fillQuestion(page, i, { prompt, kind, mode, options = [], correct
 }
 
 test('write a quiz, edit a seed question, run both, read the results workbook', async (t) => {
-  let failed = false;
-  const step = (name, fn) =>
-    t.test(name, { skip: failed && 'an earlier step failed' }, async () => {
-      try {
-        await fn();
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    });
-  const host = await newPage(browser, LAPTOP, 'host');
+  const step = chainedSteps(t);
+  const host = await newPage(env.browser, LAPTOP, 'host');
   host.on('dialog', (d) => d.accept());
   let code = '';
 
   await step('the library opens from the home page', async () => {
-    await host.goto(server.base);
+    await host.goto(env.server.base);
     await host.getByTestId('home-library').click();
     await host.waitForURL(/\/edit$/);
     await waitText(host.locator('main'), 'No quizzes yet');
@@ -159,7 +136,7 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
   });
 
   await step('a keyless seed question gets four options and a key (Russian)', async () => {
-    await host.goto(`${server.base}/edit`);
+    await host.goto(`${env.server.base}/edit`);
     await host.locator('.lang-switch button', { hasText: /RU|Рус/i }).first().click();
     await waitText(host.locator('main h1'), 'Библиотека');
     await host.getByTestId('bank-search').fill(SEED_PROMPT);
@@ -190,16 +167,16 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
 
   let players = [];
   await step('the quiz runs in a room with two players', async () => {
-    await host.goto(`${server.base}/edit`);
+    await host.goto(`${env.server.base}/edit`);
     await host.locator('.quiz-list li', { hasText: 'Python warm-up' }).getByRole('button', { name: 'Run in a room' }).click();
     await host.waitForURL(/\/host\/[A-Z0-9]{6}$/);
     code = (await host.getByTestId('room-code').textContent()).trim();
     await host.locator('.conn-online').waitFor();
     await host.locator('.banks .chip.chip-on', { hasText: 'Python warm-up' }).waitFor();
-    const ann = await newPage(browser, PHONE, 'ann');
-    const boris = await newPage(browser, { ...PHONE, locale: 'ru-RU' }, 'boris');
+    const ann = await newPage(env.browser, PHONE, 'ann');
+    const boris = await newPage(env.browser, { ...PHONE, locale: 'ru-RU' }, 'boris');
     for (const [page, name] of [[ann, 'Ann'], [boris, 'Борис']]) {
-      await page.goto(`${server.base}/join/${code}`);
+      await page.goto(`${env.server.base}/join/${code}`);
       await page.locator('#name').fill(name);
       await page.locator('form.join-form button[type=submit]').click();
       await page.getByTestId('me').waitFor();
@@ -302,7 +279,7 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
   });
 
   await step('reorder, duplicate, delete and undo, and the quiz as a workbook with its topic paths', async () => {
-    await host.goto(`${server.base}/edit`);
+    await host.goto(`${env.server.base}/edit`);
     await host.locator('.quiz-list li', { hasText: 'Python warm-up' }).locator('a.quiz-title').click();
     await host.waitForFunction(() => /^\/edit\/lz[0-9a-f]{16}$/.test(location.pathname));
     const prompts = async () => {
@@ -325,7 +302,7 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
     await host.reload();
     assert.deepEqual(await prompts(), before);
     // The whole quiz deleted from the list, and the delete undone.
-    await host.goto(`${server.base}/edit`);
+    await host.goto(`${env.server.base}/edit`);
     const row = host.locator('.quiz-list li', { hasText: 'Python warm-up' });
     await row.getByTestId('quiz-delete').click();
     await host.getByTestId('quiz-undo').waitFor();
@@ -343,7 +320,7 @@ test('write a quiz, edit a seed question, run both, read the results workbook', 
   });
 
   await step('screenshots of the editor', async () => {
-    await host.goto(`${server.base}/edit`);
+    await host.goto(`${env.server.base}/edit`);
     await host.locator('.quiz-list li').first().waitFor();
     await shot(host, 'editor-library', { fullPage: true });
     const docs = path.join(REPO, 'docs', 'screenshots');

@@ -1,32 +1,15 @@
 // The join page explains a full room, and a game that is over, in words.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launchBrowser, newPage, PHONE, startServer } from './harness.mjs';
+import { test } from 'node:test';
+import { joinRoom, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
+const env = useServerAndBrowser(['--room-capacity', '1']);
 
-before(async () => {
-  server = await startServer(['--room-capacity', '1']);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
-
-async function joinAttempt(code, name) {
-  const page = await newPage(browser, PHONE, name);
-  await page.goto(`${server.base}/join/${code}`);
-  await page.locator('#name').fill(name);
-  await page.locator('form.join-form button[type=submit]').click();
-  return page;
-}
+const joinAttempt = (code, name) => joinRoom(env, code, name, { seated: false });
 
 test('a full room says so; the seated player is unaffected', async () => {
-  const res = await fetch(`${server.base}/api/rooms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  const res = await fetch(`${env.server.base}/api/rooms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   assert.equal(res.status, 201);
   const { code } = await res.json();
   const first = await joinAttempt(code, 'First');

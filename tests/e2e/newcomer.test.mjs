@@ -8,24 +8,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { ARTIFACTS, keyTexts, launchBrowser, LAPTOP, newPage, optionByText, PHONE, PROJECTOR, startServer, wrongOption } from './harness.mjs';
+import { test } from 'node:test';
+import { ARTIFACTS, chainedSteps, keyTexts, LAPTOP, newPage, optionByText, PHONE, PROJECTOR, useServerAndBrowser, wrongOption } from './harness.mjs';
 
 const WIDTHS = [360, 390, 768, 1280, 1920];
 const FOX = '🦊 Лиса';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
+const env = useServerAndBrowser();
 
 /** Coloured pixels when `text` is drawn in the font of the first `selector` match. */
 async function colourPixels(page, selector, text) {
@@ -98,22 +87,13 @@ async function checkLayout(page, view, langCode, faults) {
 }
 
 test('a newcomer: bank names, mode warnings, emoji names, who was right, layout', async (t) => {
-  let failed = false;
-  const step = (name, fn) =>
-    t.test(name, { skip: failed && 'an earlier step failed' }, async () => {
-      try {
-        await fn();
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    });
+  const step = chainedSteps(t);
   const pages = {};
   let code = '';
 
   await step('bank chips show readable titles, the full one on hover, and a host name', async () => {
-    const host = (pages.host = await newPage(browser, LAPTOP, 'host'));
-    await host.goto(`${server.base}/host`);
+    const host = (pages.host = await newPage(env.browser, LAPTOP, 'host'));
+    await host.goto(`${env.server.base}/host`);
     await host.getByTestId('create-room').click();
     await host.waitForURL(/\/host\/[A-Z0-9]{6}$/);
     code = (await host.getByTestId('room-code').textContent()).trim();
@@ -150,14 +130,14 @@ test('a newcomer: bank names, mode warnings, emoji names, who was right, layout'
 
   await step('an emoji nickname is drawn in colour on host, phone and screen', async () => {
     const { host } = pages;
-    pages.screen = await newPage(browser, PROJECTOR, 'screen');
-    await pages.screen.goto(`${server.base}/screen/${code}`);
+    pages.screen = await newPage(env.browser, PROJECTOR, 'screen');
+    await pages.screen.goto(`${env.server.base}/screen/${code}`);
     for (const [key, name, options] of [
       ['fox', FOX, { ...PHONE, locale: 'ru-RU' }],
       ['alice', 'Alice', PHONE],
     ]) {
-      const page = (pages[key] = await newPage(browser, options, key));
-      await page.goto(`${server.base}/join/${code}`);
+      const page = (pages[key] = await newPage(env.browser, options, key));
+      await page.goto(`${env.server.base}/join/${code}`);
       await page.locator('#name').fill(name);
       await page.locator('form.join-form button[type=submit]').click();
       await page.getByTestId('me').waitFor();

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { launchBrowser, LAPTOP, newPage, overflowsX, PHONE, REPO, shot, startServer } from './harness.mjs';
+import { test } from 'node:test';
+import { LAPTOP, newPage, overflowsX, PHONE, REPO, shot, useServerAndBrowser } from './harness.mjs';
 
 /** The app's script sources, by file name. */
 function appSources() {
@@ -14,52 +14,41 @@ function appSources() {
   return Object.fromEntries(fs.readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')]));
 }
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
+const env = useServerAndBrowser();
 
 test('every app route serves the app; assets carry types and ETags', async () => {
   for (const route of ['/', '/host', '/host/ABC234', '/join', '/join/ABC234', '/screen/ABC234']) {
-    const res = await fetch(server.base + route);
+    const res = await fetch(env.server.base + route);
     assert.equal(res.status, 200, route);
     assert.match(res.headers.get('content-type'), /^text\/html; charset=utf-8/, route);
     assert.match(res.headers.get('content-security-policy') || '', /default-src 'self'/, route);
     assert.match(await res.text(), /<div id="app"/, route);
   }
-  const js = await fetch(`${server.base}/assets/js/main.js`);
+  const js = await fetch(`${env.server.base}/assets/js/main.js`);
   assert.equal(js.status, 200);
   assert.match(js.headers.get('content-type'), /javascript/);
   const etag = js.headers.get('etag');
   assert.ok(etag, 'an ETag');
-  const again = await fetch(`${server.base}/assets/js/main.js`, { headers: { 'if-none-match': etag } });
+  const again = await fetch(`${env.server.base}/assets/js/main.js`, { headers: { 'if-none-match': etag } });
   assert.equal(again.status, 304);
-  const css = await fetch(`${server.base}/assets/app.css`);
+  const css = await fetch(`${env.server.base}/assets/app.css`);
   assert.match(css.headers.get('content-type'), /^text\/css/);
-  assert.equal((await fetch(`${server.base}/assets/nope.js`)).status, 404);
+  assert.equal((await fetch(`${env.server.base}/assets/nope.js`)).status, 404);
 });
 
 test('QR codes are SVG and long text is refused', async () => {
-  const res = await fetch(`${server.base}/api/qr.svg?text=${encodeURIComponent('http://10.0.0.2:8080/join/ABC234')}`);
+  const res = await fetch(`${env.server.base}/api/qr.svg?text=${encodeURIComponent('http://10.0.0.2:8080/join/ABC234')}`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type'), /^image\/svg\+xml/);
   assert.match(await res.text(), /<svg/);
-  const long = await fetch(`${server.base}/api/qr.svg?text=${'x'.repeat(600)}`);
+  const long = await fetch(`${env.server.base}/api/qr.svg?text=${'x'.repeat(600)}`);
   assert.equal(long.status, 400);
   assert.equal((await long.json()).error.code, 'text_too_long');
 });
 
 test('English and Russian have the same keys and no empty text', async () => {
-  const page = await newPage(browser, LAPTOP, 'i18n');
-  await page.goto(server.base + '/');
+  const page = await newPage(env.browser, LAPTOP, 'i18n');
+  await page.goto(env.server.base + '/');
   const report = await page.evaluate(async () => {
     const { DICTS } = await import('/assets/js/i18n.js');
     const en = Object.keys(DICTS.en).sort();
@@ -91,9 +80,9 @@ test('the scripts never build markup from strings', () => {
   }
 });
 
-test('language follows the browser and the switch changes it', async () => {
-  const page = await newPage(browser, { ...LAPTOP, locale: 'ru-RU' }, 'lang');
-  await page.goto(server.base + '/');
+test('language follows the env.browser and the switch changes it', async () => {
+  const page = await newPage(env.browser, { ...LAPTOP, locale: 'ru-RU' }, 'lang');
+  await page.goto(env.server.base + '/');
   await page.getByRole('heading', { name: 'Присоединиться' }).waitFor();
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'ru');
   await shot(page, 'home-ru');
@@ -107,8 +96,8 @@ test('language follows the browser and the switch changes it', async () => {
 });
 
 test('the join form checks the code and the nickname before connecting', async () => {
-  const page = await newPage(browser, PHONE, 'join-form');
-  await page.goto(server.base + '/join');
+  const page = await newPage(env.browser, PHONE, 'join-form');
+  await page.goto(env.server.base + '/join');
   await page.locator('#code').fill('ab');
   await page.locator('#name').fill('Alice');
   await page.getByRole('button', { name: 'Join the room' }).click();
@@ -124,8 +113,8 @@ test('the join form checks the code and the nickname before connecting', async (
 });
 
 test('home page fits a phone; a typed code and Enter open the join page', async () => {
-  const page = await newPage(browser, PHONE, 'home-phone');
-  await page.goto(server.base + '/');
+  const page = await newPage(env.browser, PHONE, 'home-phone');
+  await page.goto(env.server.base + '/');
   assert.equal(await overflowsX(page), false);
   await page.locator('#home-code').focus();
   await page.keyboard.type('xyz789');

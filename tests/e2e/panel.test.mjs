@@ -6,30 +6,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { ARTIFACTS, launchBrowser, LAPTOP, newPage, PHONE, shot, startServer } from './harness.mjs';
+import { test } from 'node:test';
+import { ARTIFACTS, joinRoom, LAPTOP, newPage, shot, startServer, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
+const env = useServerAndBrowser();
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
-
-async function join(code, name) {
-  const page = await newPage(browser, PHONE, name);
-  await page.goto(`${server.base}/join/${code}`);
-  await page.locator('#name').fill(name);
-  await page.locator('form.join-form button[type=submit]').click();
-  await page.getByTestId('me').waitFor();
-  return page;
-}
+const join = (code, name) => joinRoom(env, code, name);
 
 /** Gives each typed answer (by its text) a score and, optionally, a note. */
 async function score(page, marks) {
@@ -47,9 +29,9 @@ async function score(page, marks) {
 }
 
 test('interview panel: two interviewers, three candidates, a printed report', async () => {
-  const owner = await newPage(browser, LAPTOP, 'owner');
+  const owner = await newPage(env.browser, LAPTOP, 'owner');
   owner.on('dialog', (d) => d.accept());
-  await owner.goto(`${server.base}/host`);
+  await owner.goto(`${env.server.base}/host`);
   await owner.locator('#room-private').check();
   await owner.getByTestId('create-room').click();
   await owner.waitForURL(/\/host\/[A-Z0-9]{6}$/);
@@ -65,7 +47,7 @@ test('interview panel: two interviewers, three candidates, a printed report', as
   const links = await owner.locator('[data-testid=panel-link]').evaluateAll((as) => as.map((a) => a.href));
   assert.equal(links.length, 2);
   assert.notEqual(links[0], links[1], 'each interviewer has its own token');
-  const [irina, oleg] = [await newPage(browser, LAPTOP, 'irina'), await newPage(browser, LAPTOP, 'oleg')];
+  const [irina, oleg] = [await newPage(env.browser, LAPTOP, 'irina'), await newPage(env.browser, LAPTOP, 'oleg')];
   await irina.goto(links[0]);
   await oleg.goto(links[1]);
   await irina.getByTestId('panel-me').filter({ hasText: 'Irina' }).waitFor();
@@ -132,8 +114,8 @@ test('interview panel: two interviewers, three candidates, a printed report', as
   assert.equal(viaPanel.status, 200);
   assert.ok(viaPanel.text.includes('Six, counting Eurasia') && viaPanel.text.includes('Reasoned well'));
   const reportUrl = await owner.locator('[data-testid=report-link]', { hasText: 'Ann' }).getAttribute('href');
-  const report = await newPage(browser, LAPTOP, 'report');
-  await report.goto(`${server.base}${reportUrl}`);
+  const report = await newPage(env.browser, LAPTOP, 'report');
+  await report.goto(`${env.server.base}${reportUrl}`);
   await report.locator('section.candidate h1', { hasText: 'Ann' }).waitFor();
   assert.equal(await report.locator('svg.kmap').count(), 1, 'the knowledge map is an inline SVG');
   assert.ok((await report.locator('svg.kmap rect.kbar').count()) >= 1);
@@ -147,7 +129,7 @@ test('interview panel: two interviewers, three candidates, a printed report', as
   assert.equal((pdf.match(/\/Type\s*\/Page[^s]/g) || []).length, 1, 'one candidate prints on one A4 page');
 
   // Every candidate at once: one page each.
-  await report.goto(`${server.base}${reportUrl.replace(/&player_id=\d+/, '')}`);
+  await report.goto(`${env.server.base}${reportUrl.replace(/&player_id=\d+/, '')}`);
   await report.locator('section.candidate').nth(2).waitFor();
   const allPath = path.join(ARTIFACTS, 'report-all.pdf');
   await report.pdf({ path: allPath, format: 'A4' });
@@ -155,13 +137,13 @@ test('interview panel: two interviewers, three candidates, a printed report', as
   assert.equal((all.match(/\/Type\s*\/Page[^s]/g) || []).length, 3, 'three candidates, three pages');
   // The room history on /host lists the screening with its reports and
   // results for the retention period, each format one click away.
-  await owner.goto(`${server.base}/host`);
+  await owner.goto(`${env.server.base}/host`);
   const past = owner.locator(`[data-testid=history-room][data-code="${code}"]`);
   await past.waitFor();
   assert.equal(await past.getAttribute('data-status'), 'ended');
   await past.getByTestId('history-kept').filter({ hasText: /\d/ }).waitFor();
-  const fromHistory = await newPage(browser, LAPTOP, 'history-report');
-  await fromHistory.goto(`${server.base}${await past.getByTestId('history-report').getAttribute('href')}`);
+  const fromHistory = await newPage(env.browser, LAPTOP, 'history-report');
+  await fromHistory.goto(`${env.server.base}${await past.getByTestId('history-report').getAttribute('href')}`);
   await fromHistory.locator('section.candidate').nth(2).waitFor();
   assert.ok((await fromHistory.locator('body').innerText()).includes('Knew it at once'));
   const fetched = await owner.evaluate(async (hrefs) => {
@@ -188,7 +170,7 @@ test('interview panel: two interviewers, three candidates, a printed report', as
 test('past the retention period the history marks the room expired and its report link answers so', async () => {
   const short = await startServer(['--retention-hours', '0']);
   try {
-    const owner = await newPage(browser, LAPTOP, 'owner-expired');
+    const owner = await newPage(env.browser, LAPTOP, 'owner-expired');
     owner.on('dialog', (d) => d.accept());
     await owner.goto(`${short.base}/host`);
     await owner.getByTestId('create-room').click();

@@ -2,34 +2,16 @@
 // answers, verdict, points and place; the big screen shows no names.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launchBrowser, LAPTOP, newPage, optionByText, PHONE, PROJECTOR, shot, startServer, wrongOption } from './harness.mjs';
+import { test } from 'node:test';
+import { joinRoom, LAPTOP, newPage, optionByText, PROJECTOR, shot, useServerAndBrowser, wrongOption } from './harness.mjs';
 
-let server;
-let browser;
+const env = useServerAndBrowser();
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
-
-async function join(code, name) {
-  const page = await newPage(browser, PHONE, name);
-  await page.goto(`${server.base}/join/${code}`);
-  await page.locator('#name').fill(name);
-  await page.locator('form.join-form button[type=submit]').click();
-  await page.getByTestId('me').waitFor();
-  return page;
-}
+const join = (code, name) => joinRoom(env, code, name);
 
 test('private room: own results only, no names on the big screen', async () => {
-  const host = await newPage(browser, LAPTOP, 'host');
-  await host.goto(`${server.base}/host`);
+  const host = await newPage(env.browser, LAPTOP, 'host');
+  await host.goto(`${env.server.base}/host`);
   await host.locator('#room-private').check();
   await host.getByTestId('create-room').click();
   await host.waitForURL(/\/host\/[A-Z0-9]{6}$/);
@@ -37,8 +19,8 @@ test('private room: own results only, no names on the big screen', async () => {
   await host.locator('.conn-online').waitFor();
   await host.getByTestId('private').waitFor();
 
-  const screen = await newPage(browser, PROJECTOR, 'screen');
-  await screen.goto(`${server.base}/screen/${code}`);
+  const screen = await newPage(env.browser, PROJECTOR, 'screen');
+  await screen.goto(`${env.server.base}/screen/${code}`);
   await screen.getByTestId('screen-code').waitFor();
 
   const ann = await join(code, 'Ann');

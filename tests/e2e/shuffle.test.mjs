@@ -4,34 +4,16 @@
 // tap as the option that player saw.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { LAPTOP, launchBrowser, newPage, optionByText, PHONE, shownOptions, startServer } from './harness.mjs';
+import { test } from 'node:test';
+import { joinRoom, LAPTOP, newPage, optionByText, shownOptions, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
+const env = useServerAndBrowser();
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
-
-async function join(code, name) {
-  const page = await newPage(browser, PHONE, name);
-  await page.goto(`${server.base}/join/${code}`);
-  await page.locator('#name').fill(name);
-  await page.locator('form.join-form button[type=submit]').click();
-  await page.getByTestId('me').waitFor();
-  return page;
-}
+const join = (code, name) => joinRoom(env, code, name);
 
 test('per-player answer order: own order on each phone, every tap counted as seen', async () => {
-  const host = await newPage(browser, LAPTOP, 'host');
-  await host.goto(`${server.base}/host`);
+  const host = await newPage(env.browser, LAPTOP, 'host');
+  await host.goto(`${env.server.base}/host`);
   assert.equal(await host.getByTestId('room-shuffle').inputValue(), 'room', 'shuffled for everyone by default');
   await host.getByTestId('room-shuffle').selectOption('player');
   await host.getByTestId('create-room').click();
