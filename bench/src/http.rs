@@ -28,12 +28,37 @@ pub async fn request(
     content_type: &str,
     limit: Duration,
 ) -> anyhow::Result<Response> {
+    send(addr, method, path_and_query, body, content_type, "", limit).await
+}
+
+/// A `GET` with `Authorization: Bearer TOKEN` (results, history), read
+/// whole within `limit`.
+pub async fn get_authorized(
+    addr: SocketAddr,
+    path_and_query: &str,
+    token: &str,
+    limit: Duration,
+) -> anyhow::Result<Response> {
+    let auth = format!("Authorization: Bearer {token}\r\n");
+    send(addr, "GET", path_and_query, b"", "text/plain", &auth, limit).await
+}
+
+/// One request with `extra` header lines (each ending in CRLF).
+async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+    content_type: &str,
+    extra: &str,
+    limit: Duration,
+) -> anyhow::Result<Response> {
     tokio::time::timeout(limit, async {
         let mut stream = TcpStream::connect(addr)
             .await
             .with_context(|| format!("connect {addr}"))?;
         let head = format!(
-            "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
             body.len()
         );
         stream.write_all(head.as_bytes()).await?;

@@ -5,14 +5,17 @@
 mod broadcast;
 mod client;
 mod ctl;
+mod failover;
 mod fleet;
 mod floor;
 mod hist;
 mod http;
 mod memory;
+mod nodes;
 mod placement;
 mod report;
 mod scenario;
+mod services;
 mod stamped;
 mod sys;
 mod target;
@@ -177,6 +180,33 @@ enum Cmd {
         #[arg(long)]
         source: std::net::Ipv4Addr,
     },
+    /// Cluster failover: starts its own cluster of `--server-bin` nodes
+    /// (and Redis and PostgreSQL unless given), kills the room's owner
+    /// with SIGKILL mid-question, and measures how long until every
+    /// surviving socket has the restored question, how long the dead
+    /// node's players take to be seated again elsewhere, and whether any
+    /// acknowledged vote was lost.
+    Failover {
+        /// Nodes in the cluster; node 1 owns the room and is killed.
+        #[arg(long, default_value_t = 3)]
+        node_count: usize,
+        /// Players, spread round-robin over the nodes.
+        #[arg(long, default_value_t = 300)]
+        players: u32,
+        /// Kill cycles (the killed node restarts fresh between them).
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+        /// Spread the open question's votes over this many ms; the owner
+        /// dies halfway through.
+        #[arg(long, default_value_t = 1000)]
+        spread_ms: u64,
+        /// Use this Redis instead of starting one.
+        #[arg(long)]
+        redis_url: Option<String>,
+        /// Use this PostgreSQL database instead of starting one.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// A few seconds of every scenario with small N (used by the tests).
     Smoke,
     /// Internal: a client worker process (started by the coordinator).
@@ -219,6 +249,36 @@ fn main() -> anyhow::Result<()> {
             .collect();
         print!("{}", broadcast::table(&rows));
         return write_json(&cli.json, &rows);
+    }
+    if let Cmd::Failover {
+        node_count,
+        players,
+        rounds,
+        spread_ms,
+        redis_url,
+        database_url,
+    } = &cli.cmd
+    {
+        let Some(bin) = cli.server_bin.clone() else {
+            anyhow::bail!("failover starts its own nodes: give --server-bin PATH");
+        };
+        let params = failover::Params {
+            bin,
+            extra: cli.server_args.clone(),
+            node_count: *node_count,
+            players: *players,
+            rounds: *rounds,
+            spread_ms: *spread_ms,
+            redis_url: redis_url.clone(),
+            database_url: database_url.clone(),
+            sources: cli.sources,
+        };
+        let outcomes = vec![runtime.block_on(failover::run(&params))?];
+        for o in &outcomes {
+            println!("{}", o.table());
+        }
+        println!("{}", serde_json::to_string_pretty(&outcomes)?);
+        return write_json(&cli.json, &outcomes);
     }
     runtime.block_on(coordinate(cli))
 }
@@ -335,9 +395,11 @@ async fn run_scenario(cmd: &Cmd, target: &Target, common: &Common) -> anyhow::Re
                 scenario::classroom(target, common, 3, 10, 3, 10.0, 300, script).await?,
             ]
         }
-        Cmd::Broadcast { .. } | Cmd::Worker | Cmd::Floor { .. } | Cmd::FloorClient { .. } => {
-            Vec::new()
-        }
+        Cmd::Broadcast { .. }
+        | Cmd::Worker
+        | Cmd::Floor { .. }
+        | Cmd::FloorClient { .. }
+        | Cmd::Failover { .. } => Vec::new(),
     })
 }
 

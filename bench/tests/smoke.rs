@@ -10,9 +10,26 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// The generator's own PostgreSQL and Redis starters (the failover
+/// scenario's), used here to give in-process nodes a cluster.
+#[allow(dead_code)]
+#[path = "../src/services.rs"]
+mod services;
+
 /// A real server in this process, on port 0, with an empty seeds folder
 /// (the generator uploads its own bank).
 async fn start_server() -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    PathBuf,
+) {
+    start_node(|_| {}).await
+}
+
+/// [`start_server`] with `set` applied to its configuration.
+async fn start_node(
+    set: impl FnOnce(&mut quizroom::Config),
+) -> (
     std::net::SocketAddr,
     tokio::sync::oneshot::Sender<()>,
     PathBuf,
@@ -26,12 +43,13 @@ async fn start_server() -> (
     ));
     let seeds = dir.join("seeds");
     std::fs::create_dir_all(&seeds).unwrap();
-    let config = quizroom::Config {
+    let mut config = quizroom::Config {
         addr,
         seeds,
         data_dir: dir.join("data"),
         ..Default::default()
     };
+    set(&mut config);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         quizroom::run(listener, config, async {
@@ -232,5 +250,175 @@ async fn smoke_run_completes_and_reports_numbers() {
     assert_eq!(classroom["params"]["bank_questions"], 400, "{classroom}");
 
     let _ = stop.send(());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Runs the generator with `args`, within `limit`, and returns its JSON
+/// outcomes (written with `--json`).
+async fn bench(args: &[&str], json: &std::path::Path, limit: Duration) -> Vec<Value> {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_quizroom-bench"))
+        .arg("--json")
+        .arg(json)
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(limit, run)
+        .await
+        .unwrap_or_else(|_| panic!("{args:?} finished within {limit:?}"))
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} failed\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}
+
+/// `--nodes` against a real cluster: two nodes (in this process) on one
+/// Redis and one PostgreSQL database started here. Every player joins
+/// through either node, every question reaches every player, every vote
+/// is acked and shows in a host tally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_given_by_nodes_is_driven_over_every_node() {
+    let (pg, redis) = tokio::task::spawn_blocking(|| {
+        (
+            services::Postgres::start().expect("PostgreSQL"),
+            services::Redis::start().expect("Redis"),
+        )
+    })
+    .await
+    .unwrap();
+    let mut nodes = Vec::new();
+    for name in ["a", "b"] {
+        let (db, url) = (pg.url(), redis.url());
+        nodes.push(
+            start_node(move |c| {
+                c.database_url = Some(db);
+                c.redis_url = Some(url);
+                c.node_id = Some(format!("smoke-{name}"));
+            })
+            .await,
+        );
+    }
+    let list = nodes
+        .iter()
+        .map(|(addr, _, _)| addr.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let json = nodes[0].2.join("nodes.json");
+
+    let fanout = bench(
+        &[
+            "--nodes",
+            &list,
+            "fanout",
+            "--players",
+            "20",
+            "--rounds",
+            "2",
+        ],
+        &json,
+        Duration::from_secs(60),
+    )
+    .await;
+    let fanout = &fanout[0];
+    assert_eq!(fanout["params"]["nodes"], 2, "{fanout}");
+    assert_eq!(metric(fanout, "clients_connected"), 20.0, "{fanout}");
+    assert_eq!(metric(fanout, "clients_failed"), 0.0, "{fanout}");
+    assert_eq!(count(fanout, "question"), 40, "{fanout}");
+    assert_eq!(count(fanout, "reveal"), 40, "{fanout}");
+    let p99 = read(fanout, "question", "p99_us");
+    assert!(p99 > 0 && p99 < 10_000_000, "{fanout}");
+
+    let votes = bench(
+        &[
+            "--nodes",
+            &list,
+            "votes",
+            "--players",
+            "20",
+            "--rounds",
+            "1",
+        ],
+        &json,
+        Duration::from_secs(60),
+    )
+    .await;
+    let votes = &votes[0];
+    assert_eq!(metric(votes, "clients_connected"), 20.0, "{votes}");
+    assert_eq!(count(votes, "vote_ack"), 20, "{votes}");
+    assert_eq!(count(votes, "vote_visible_in_tally"), 20, "{votes}");
+    let visible = read(votes, "vote_visible_in_tally", "max_us");
+    assert!(visible > 0 && visible < 10_000_000, "{votes}");
+    assert!(
+        metric(votes, "votes_accepted_per_s_median") > 0.0,
+        "{votes}"
+    );
+
+    for (_, stop, dir) in nodes {
+        let _ = stop.send(());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// The `quizroom` binary the failover run starts as nodes: built beside
+/// this generator by `cargo test --workspace` (scripts/test.sh) or
+/// `cargo build -p quizroom`.
+fn server_bin() -> PathBuf {
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_quizroom-bench"));
+    let bin = bench.with_file_name("quizroom");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p quizroom` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// The failover scenario with a few players: its own Redis, PostgreSQL
+/// and three node processes; the owner is killed mid-question. Every
+/// surviving socket has the restored question within 10 s, the dead
+/// node's players are seated again with seat and score, and no
+/// acknowledged vote is lost or counted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_run_loses_no_acknowledged_vote() {
+    let dir = std::env::temp_dir().join(format!("quizroom-bench-failover-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = server_bin();
+    let outcomes = bench(
+        &[
+            "--server-bin",
+            bin.to_str().unwrap(),
+            "failover",
+            "--players",
+            "12",
+            "--rounds",
+            "1",
+        ],
+        &dir.join("failover.json"),
+        Duration::from_secs(90),
+    )
+    .await;
+    let o = &outcomes[0];
+    assert_eq!(o["scenario"], "failover", "{o}");
+    // 12 players over 3 nodes: 4 die with the owner; 8 players and the
+    // host (on node 2) survive.
+    assert_eq!(metric(o, "survivors_total"), 9.0, "{o}");
+    assert_eq!(metric(o, "survivors_restored_within_10s"), 9.0, "{o}");
+    assert_eq!(metric(o, "dead_node_players_total"), 4.0, "{o}");
+    assert_eq!(metric(o, "dead_node_players_seated_kept"), 4.0, "{o}");
+    // Two questions, each voted on by all 12: some acked before the kill.
+    assert_eq!(metric(o, "acked_votes_total"), 24.0, "{o}");
+    assert!(metric(o, "r1_acked_before_kill") >= 12.0, "{o}");
+    assert_eq!(metric(o, "answers_lost_total"), 0.0, "{o}");
+    assert_eq!(metric(o, "answers_duplicated_total"), 0.0, "{o}");
+    // The lease takes some seconds to run out: never instantly.
+    let last = metric(o, "restored_last_s_median");
+    assert!(last > 1.0 && last <= 10.0, "{o}");
+    assert_eq!(count(o, "survivor_restored"), 9, "{o}");
+    for c in o["checks"].as_array().unwrap() {
+        assert_eq!(c["pass"], true, "{c}: {o}");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
