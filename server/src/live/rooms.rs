@@ -477,6 +477,8 @@ fn spawn_owner(state: &AppState, room: Room, handle: RoomHandle, rx: mpsc::Recei
         ack: AckCache::default(),
         durable: Durability::default(),
         store_health: state.store().map(|s| s.health()),
+        effects: Vec::new(),
+        rest: Vec::new(),
     };
     state.refresh_gauges();
     tokio::spawn(owner.run(rx).instrument(span));
@@ -509,6 +511,11 @@ struct Owner {
     durable: Durability,
     /// Whether the results database can be written, as it changes.
     store_health: Option<tokio::sync::watch::Receiver<bool>>,
+    /// The room's effects for the command being carried out (kept between
+    /// commands, so a vote allocates no list).
+    effects: Vec<Effect>,
+    /// Sends and closes of that command, waiting for its stores.
+    rest: Vec<Effect>,
 }
 
 /// An `ack` is a promise that the answer survives a crash, so the sends of
@@ -517,16 +524,51 @@ struct Owner {
 /// record committed. One commit wait is in flight per room at a time; the
 /// answers queued meanwhile ride on the next one, so a vote storm costs a
 /// handful of commits, not one per vote, and the room never blocks on it.
+///
+/// A `tally` promises nothing: it shows what the room counted, so one held
+/// behind acks alone goes out at once (the acks keep waiting); one held
+/// behind anything else (a boundary, a `question`) keeps its place.
 #[derive(Default)]
 struct Durability {
     /// Sends and closes waiting, in order.
     held: VecDeque<Effect>,
+    /// How many of `held` are not acks (a tally may pass only acks).
+    held_other: usize,
     /// The commit being waited for, and how many of `held` it covers.
     in_flight: Option<(oneshot::Receiver<Result<(), String>>, usize)>,
     /// Records were queued after `in_flight` was requested.
     dirty: bool,
     /// Boundaries queued and not yet confirmed, oldest first.
     checkpoints: VecDeque<crate::storage::persist::QueuedCheckpoint>,
+}
+
+impl Durability {
+    /// Holds `effect` behind those already held.
+    fn hold(&mut self, effect: Effect) {
+        if !is_ack(&effect) {
+            self.held_other += 1;
+        }
+        self.held.push_back(effect);
+    }
+
+    /// Takes the first `n` held effects (all of them if fewer), in order.
+    fn take(&mut self, n: usize) -> Vec<Effect> {
+        let n = n.min(self.held.len());
+        let taken: Vec<Effect> = self.held.drain(..n).collect();
+        let others = taken.iter().filter(|e| !is_ack(e)).count();
+        self.held_other = self.held_other.saturating_sub(others);
+        taken
+    }
+}
+
+/// Whether `effect` is an `ack` to one socket.
+fn is_ack(effect: &Effect) -> bool {
+    matches!(effect, Effect::Send { to: Audience::Conn(_), msg } if matches!(**msg, ServerMsg::Ack { .. }))
+}
+
+/// Whether `effect` sends a `tally`.
+fn is_tally(effect: &Effect) -> bool {
+    matches!(effect, Effect::Send { msg, .. } if matches!(**msg, ServerMsg::Tally { .. }))
 }
 
 /// Waits for the store's health to change: `false` once it never will.
@@ -612,6 +654,14 @@ impl Owner {
                 break Stop::Yielded;
             }
             let wakeup = self.next_tick();
+            // A storm keeps the queue full, and the queue comes before the
+            // timer below: a due tick (the throttled tally) runs here so
+            // it never waits for the storm to end.
+            if wakeup.is_some_and(|at| at <= Instant::now()) {
+                self.last_tick = Some(Instant::now());
+                self.apply(Command::Tick);
+                continue;
+            }
             let abandon_at = self.host_away_since.map(|since| since + grace);
             tokio::select! {
                 biased;
@@ -753,19 +803,26 @@ impl Owner {
         let was_host = is_host(&self.room, hello_or_bye);
         let tick = matches!(cmd, Command::Tick);
         let conns_before = self.conns.len() + self.remote.len();
-        let mut pending = vec![cmd];
+        // The effects buffer is the owner's, reused by every command.
+        let mut effects = std::mem::take(&mut self.effects);
+        self.room.apply_into(cmd, epoch_ms(), &mut effects);
+        let mut pending = self.carry_out(&mut effects);
         let mut rounds = 0;
-        while let Some(cmd) = pending.pop() {
-            let effects = self.room.apply(cmd, epoch_ms());
-            for slow in self.carry_out(effects) {
-                pending.push(Command::Disconnected { conn: slow });
-            }
+        while let Some(slow) = pending.pop() {
+            self.room.apply_into(
+                Command::Disconnected { conn: slow },
+                epoch_ms(),
+                &mut effects,
+            );
+            pending.extend(self.carry_out(&mut effects));
             rounds += 1;
             if rounds > 10_000 {
                 tracing::error!("effect cascade did not settle; stopping it");
                 break;
             }
         }
+        effects.clear();
+        self.effects = effects;
         if tick
             || was_host
             || is_host(&self.room, hello_or_bye)
@@ -776,15 +833,15 @@ impl Owner {
     }
 
     /// Does what the room asked; returns sockets evicted as slow.
-    fn carry_out(&mut self, effects: Vec<Effect>) -> Vec<ConnId> {
+    fn carry_out(&mut self, effects: &mut Vec<Effect>) -> Vec<ConnId> {
         let mut slow = Vec::new();
         // Storage first: a client that saw a boundary (closed, reveal,
         // ended) can count on it surviving a crash right after. Sends and
         // closes wait in `rest` (in order) until everything is stored; an
         // answer record moves into the store's queue as it is.
-        let mut rest = Vec::with_capacity(effects.len());
+        let mut rest = std::mem::take(&mut self.rest);
         let mut recorded = false;
-        for effect in effects {
+        for effect in effects.drain(..) {
             match effect {
                 Effect::Send { .. } | Effect::Close { .. } => rest.push(effect),
                 Effect::Record(record) => {
@@ -812,10 +869,20 @@ impl Owner {
         }
         let durable = recorded && self.state.store().is_some();
         if !durable && self.durable.held.is_empty() {
-            self.deliver(rest, &mut slow);
+            self.deliver(rest.drain(..), &mut slow);
+            self.rest = rest;
             return slow;
         }
-        self.durable.held.extend(rest);
+        for effect in rest.drain(..) {
+            // A tally held behind nothing but acks goes now: it shows the
+            // counts, the acks still wait for the answers' commit.
+            if self.durable.held_other == 0 && is_tally(&effect) {
+                self.deliver(std::iter::once(effect), &mut slow);
+            } else {
+                self.durable.hold(effect);
+            }
+        }
+        self.rest = rest;
         self.durable.dirty |= durable;
         if self.durable.in_flight.is_none() {
             self.request_commit(&mut slow);
@@ -831,7 +898,7 @@ impl Owner {
         match self.state.store().map(|store| store.committed()) {
             Some(Ok(rx)) => self.durable.in_flight = Some((rx, covered)),
             _ => {
-                let held: Vec<Effect> = self.durable.held.drain(..).collect();
+                let held = self.durable.take(usize::MAX);
                 self.deliver(held, slow);
             }
         }
@@ -848,7 +915,7 @@ impl Owner {
         } else {
             self.durable.held.len()
         };
-        let ready: Vec<Effect> = self.durable.held.drain(..release).collect();
+        let ready = self.durable.take(release);
         self.deliver(ready, &mut slow);
         if !self.durable.held.is_empty() {
             self.request_commit(&mut slow);
@@ -904,13 +971,13 @@ impl Owner {
         crate::storage::persist::flush_all(&self.state);
         self.confirm_checkpoints();
         self.durable.in_flight = None;
-        let held: Vec<Effect> = self.durable.held.drain(..).collect();
+        let held = self.durable.take(usize::MAX);
         let mut slow = Vec::new();
         self.deliver(held, &mut slow);
     }
 
     /// Carries out sends and closes, in order.
-    fn deliver(&mut self, effects: Vec<Effect>, slow: &mut Vec<ConnId>) {
+    fn deliver(&mut self, effects: impl IntoIterator<Item = Effect>, slow: &mut Vec<ConnId>) {
         for effect in effects {
             match effect {
                 Effect::Send { to, msg } => self.send(&to, &msg, slow),
@@ -1051,8 +1118,8 @@ impl Owner {
             }
             Stop::Shutdown => {
                 // Close an open question so its answers are kept, then save.
-                let effects = self.room.close_for_shutdown(epoch_ms());
-                self.carry_out(effects);
+                let mut effects = self.room.close_for_shutdown(epoch_ms());
+                self.carry_out(&mut effects);
                 crate::storage::persist::on_effect(
                     &self.state,
                     &mut self.room,

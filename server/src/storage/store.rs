@@ -166,7 +166,7 @@ pub trait AnswerPayload: Send {
 /// One answer as the room counted it, keyed like [`AnswerRow`]; its payload
 /// is serialized on the writer thread.
 pub struct QueuedAnswer {
-    pub room: String,
+    pub room: std::sync::Arc<str>,
     pub qid: u32,
     pub player: u32,
     pub kind: &'static str,

@@ -239,7 +239,7 @@ impl Room {
                 let press = q.presses.get(id).filter(|_| host);
                 BuzzEntry {
                     player_id: *id,
-                    name: p.name.clone(),
+                    name: p.name.to_string(),
                     at_ms: *at,
                     arrival_ms: press.map(|x| x.arrival_ms),
                     bound_ms: press.and_then(|x| x.bound_ms),

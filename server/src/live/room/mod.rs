@@ -173,16 +173,17 @@ pub enum RecordKind {
 /// answer even if the process dies before the next checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnswerRecord {
-    /// Room code.
-    pub room: String,
+    /// Room code (shared with the room: a record copies no text).
+    pub room: Arc<str>,
     /// The question within the room.
     pub qid: Qid,
-    /// The catalog question id.
-    pub question_id: String,
+    /// The catalog question id (shared by the question's records).
+    pub question_id: Arc<str>,
     /// Who answered.
     pub player_id: PlayerId,
-    /// The player's nickname, so records read on their own.
-    pub name: String,
+    /// The player's nickname, so records read on their own (shared with
+    /// the seat).
+    pub name: Arc<str>,
     /// What was counted.
     pub kind: RecordKind,
     /// Chosen option indices (vote, peer vote).
@@ -277,13 +278,50 @@ struct Live {
     /// The open question's timer was frozen by `restore` (not by the host),
     /// so a replay may move the freeze to the latest replayed input.
     paused_by_restore: bool,
+    /// Shared texts the answer records point at, so a record copies none.
+    record_ids: RecordIds,
+    /// The last `ack` message built (see [`Out`]).
+    last_ack: Option<Arc<ServerMsg>>,
 }
 
-/// Collects effects while a command runs.
+/// The room code and the current question's catalog id as shared strings,
+/// made once per room and once per question rather than once per answer.
 #[derive(Debug, Default)]
-struct Out(Vec<Effect>);
+struct RecordIds {
+    code: Option<Arc<str>>,
+    question: Option<(Qid, Arc<str>)>,
+}
+
+/// Collects effects while a command runs, and the last `ack` built (a
+/// vote storm sends every voter the same message: one `Arc` shared).
+#[derive(Debug, Default)]
+struct Out(Vec<Effect>, Option<Arc<ServerMsg>>);
 
 impl Out {
+    /// Queues `ack` of `reference` on `qid` to `conn`, reusing the last
+    /// ack's message when it is the same.
+    fn ack(&mut self, conn: ConnId, reference: &str, qid: Qid) {
+        let same = matches!(
+            self.1.as_deref(),
+            Some(ServerMsg::Ack { reference: r, qid: q }) if r == reference && *q == qid
+        );
+        let msg = match (&self.1, same) {
+            (Some(msg), true) => Arc::clone(msg),
+            _ => {
+                let msg = Arc::new(ServerMsg::Ack {
+                    reference: reference.to_string(),
+                    qid,
+                });
+                self.1 = Some(Arc::clone(&msg));
+                msg
+            }
+        };
+        self.0.push(Effect::Send {
+            to: Audience::Conn(conn),
+            msg,
+        });
+    }
+
     fn send(&mut self, to: Audience, msg: ServerMsg) {
         self.0.push(Effect::Send {
             to,
@@ -433,7 +471,15 @@ impl Room {
 
     /// Applies one command at time `now` and returns what must happen.
     pub fn apply(&mut self, cmd: Command, now: Millis) -> Vec<Effect> {
-        let mut out = Out::default();
+        let mut effects = Vec::new();
+        self.apply_into(cmd, now, &mut effects);
+        effects
+    }
+
+    /// [`Room::apply`], appending the effects to `effects`: a caller that
+    /// keeps one buffer (the owner task) allocates no list per command.
+    pub fn apply_into(&mut self, cmd: Command, now: Millis, effects: &mut Vec<Effect>) {
+        let mut out = Out(std::mem::take(effects), self.live.last_ack.take());
         self.settle_restore(now);
         match cmd {
             Command::Hello { conn, msg } => {
@@ -445,6 +491,7 @@ impl Room {
                 }
             }
             Command::Message { conn, msg } => {
+                self.cache_record_ids();
                 if let Err(e) = self.message(conn, msg, now, &mut out) {
                     out.error(conn, &e);
                 }
@@ -452,7 +499,8 @@ impl Room {
             Command::Disconnected { conn } => self.disconnected(conn, now, &mut out),
             Command::Tick => self.tick(now, &mut out),
         }
-        out.0
+        *effects = out.0;
+        self.live.last_ack = out.1;
     }
 
     /// Server shutdown: closes an open question as the host's `close` would
@@ -747,10 +795,17 @@ impl Room {
     ) -> Option<Effect> {
         let q = self.d.current()?;
         let p = self.d.player(player)?;
+        let ids = &self.live.record_ids;
         Some(Effect::Record(AnswerRecord {
-            room: self.d.code.clone(),
+            room: ids
+                .code
+                .clone()
+                .unwrap_or_else(|| Arc::from(self.d.code.as_str())),
             qid: q.qid,
-            question_id: q.question.id.clone(),
+            question_id: match &ids.question {
+                Some((qid, id)) if *qid == q.qid && **id == *q.question.id => Arc::clone(id),
+                _ => Arc::from(q.question.id.as_str()),
+            },
             player_id: player,
             name: p.name.clone(),
             kind,
@@ -770,13 +825,36 @@ impl Room {
         }))
     }
 
+    /// Makes the shared strings of [`RecordIds`] current: the code once,
+    /// the question id when the current question changes.
+    fn cache_record_ids(&mut self) {
+        let ids = &mut self.live.record_ids;
+        if ids.code.is_none() {
+            ids.code = Some(Arc::from(self.d.code.as_str()));
+        }
+        if let Some(q) = self.d.current() {
+            let stale = ids
+                .question
+                .as_ref()
+                .is_none_or(|(qid, id)| *qid != q.qid || **id != *q.question.id);
+            if stale {
+                ids.question = Some((q.qid, Arc::from(q.question.id.as_str())));
+            }
+        }
+    }
+
     /// The record of a seat just taken (see [`RecordKind::Seat`]).
     fn seat_record(&self, player: PlayerId, now: Millis) -> Option<Effect> {
         let p = self.d.player(player)?;
         Some(Effect::Record(AnswerRecord {
-            room: self.d.code.clone(),
+            room: self
+                .live
+                .record_ids
+                .code
+                .clone()
+                .unwrap_or_else(|| Arc::from(self.d.code.as_str())),
             qid: 0,
-            question_id: String::new(),
+            question_id: Arc::from(""),
             player_id: player,
             name: p.name.clone(),
             kind: RecordKind::Seat,

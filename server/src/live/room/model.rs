@@ -2,6 +2,7 @@
 //! snapshotted at a question boundary and restored after a restart.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +15,8 @@ use super::RoomOptions;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Player {
     pub id: PlayerId,
-    pub name: String,
+    /// Shared, so every answer record of the seat points at one copy.
+    pub name: Arc<str>,
     pub token: String,
     pub score: i64,
     /// Keyed vote questions answered correctly in a row.

@@ -202,7 +202,7 @@ impl Room {
         let token = new_token();
         self.d.players.push(Player {
             id,
-            name,
+            name: name.into(),
             token: token.clone(),
             score: 0,
             streak: 0,
@@ -394,7 +394,7 @@ impl Room {
             .filter(|p| !p.kicked)
             .map(|p| PlayerInfo {
                 player_id: p.id,
-                name: p.name.clone(),
+                name: p.name.to_string(),
                 score: p.score,
                 connected: p.connected,
             })

@@ -606,7 +606,7 @@ impl Room {
                 let p = self.d.player(id).filter(|p| !p.kicked)?;
                 Some(RightAnswer {
                     player_id: id,
-                    name: p.name.clone(),
+                    name: p.name.to_string(),
                     response_ms: e.response_ms,
                 })
             })
@@ -636,7 +636,7 @@ impl Room {
         let entry = q.and_then(|q| q.entries.get(&id));
         Some(YouMsg {
             player_id: id,
-            name: p.name.clone(),
+            name: p.name.to_string(),
             qid: q.map(|q| q.qid),
             points: q.and_then(|q| q.points.get(&id).copied()).unwrap_or(0),
             correct: entry.and_then(|e| e.correct.or(e.ruled).or(e.mark)),

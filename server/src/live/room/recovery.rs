@@ -126,7 +126,7 @@ impl Room {
         }
         self.d.players.push(super::model::Player {
             id: rec.player_id,
-            name,
+            name: name.into(),
             token: token.clone(),
             score: 0,
             streak: 0,

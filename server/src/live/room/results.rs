@@ -201,7 +201,7 @@ fn question_result(q: &Asked, room: &Room) -> QuestionResult {
             let answered = e.is_some_and(|e| e.choices.is_some() || e.text.is_some() || e.buzzed);
             ResultAnswer {
                 player_id: p.id,
-                name: p.name.clone(),
+                name: p.name.to_string(),
                 answered,
                 choices: e.and_then(|e| e.choices.clone()),
                 choice_ids: e
@@ -344,7 +344,7 @@ impl Room {
                 }
                 PlayerResult {
                     player_id: p.id,
-                    name: p.name.clone(),
+                    name: p.name.to_string(),
                     score: p.score,
                     place: if p.kicked {
                         0

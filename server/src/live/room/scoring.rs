@@ -131,7 +131,7 @@ impl Ranking {
                 let p = players.get((id.0 as usize).checked_sub(1)?)?;
                 Some(ScoreRow {
                     player_id: *id,
-                    name: p.name.clone(),
+                    name: p.name.to_string(),
                     score: *score,
                     place: self.place_of(*score),
                 })
@@ -164,7 +164,7 @@ mod tests {
     fn player(id: u32, score: i64) -> Player {
         Player {
             id: PlayerId(id),
-            name: format!("p{id}"),
+            name: format!("p{id}").into(),
             token: String::new(),
             score,
             streak: 0,

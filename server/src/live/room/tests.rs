@@ -1448,7 +1448,7 @@ fn records_are_emitted_for_counted_inputs() {
         ),
         (a, RecordKind::Vote, vec![1], 1234, Some(true))
     );
-    assert_eq!(rec.question_id, "q1");
+    assert_eq!(&*rec.question_id, "q1");
 }
 
 #[test]

@@ -86,7 +86,7 @@ impl Room {
             ServerMsg::TextAnswer {
                 qid,
                 player_id: player,
-                name,
+                name: name.to_string(),
                 text,
             },
         );

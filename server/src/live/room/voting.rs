@@ -2,9 +2,9 @@
 //! answer per player per question. Vote answers are final; poll and self
 //! answers may change until the question closes.
 
-use crate::protocol::{Millis, Mode, PlayerId, Qid, ServerMsg};
+use crate::protocol::{Millis, Mode, PlayerId, Qid};
 
-use super::{Audience, ConnId, Out, RecordKind, Room, RoomError};
+use super::{ConnId, Out, RecordKind, Room, RoomError};
 
 /// Turns `choice`/`choices` into a sorted list of distinct, in-range indices.
 pub(crate) fn parse_choices(
@@ -40,13 +40,7 @@ pub(crate) fn parse_choices(
 
 /// Tells the sender its input was counted (or already was).
 pub(crate) fn ack(out: &mut Out, conn: ConnId, reference: &str, qid: Qid) {
-    out.send(
-        Audience::Conn(conn),
-        ServerMsg::Ack {
-            reference: reference.to_string(),
-            qid,
-        },
-    );
+    out.ack(conn, reference, qid);
 }
 
 impl Room {
