@@ -21,8 +21,7 @@ async fn the_tally_shows_a_vote_whose_ack_waits_for_the_database() {
         .await;
     let mut host = common::game::host(&server, &room).await;
     let mut player = common::game::join(&server, &room, "p0").await;
-    let question =
-        common::game::ask(&mut host, "vote", json!({}), &mut [&mut player.client]).await;
+    let question = common::game::ask(&mut host, "vote", json!({}), &mut [&mut player.client]).await;
     let qid = question["qid"].clone();
 
     // The database goes away: the vote is counted, not stored.

@@ -48,7 +48,9 @@ const WAL_WRITER_CHECKPOINT_PAGES: i64 = 4_000;
 /// Version 2 keeps finished questions of a snapshot in `snapshot_questions`
 /// (written once each) instead of inside `rooms.snapshot`; a version-1
 /// server would restore such a room without them, so it must refuse.
-const SCHEMA_VERSION: i64 = 2;
+/// Version 3 stores answers in arrival order (see [`SCHEMA`]); an older
+/// server would read a changed poll answer twice.
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS rooms (
@@ -70,9 +72,9 @@ CREATE TABLE IF NOT EXISTS answers (
     player  INTEGER NOT NULL,
     kind    TEXT NOT NULL,
     payload TEXT NOT NULL,
-    at_ms   INTEGER NOT NULL,
-    PRIMARY KEY (room, qid, player, kind)
-) WITHOUT ROWID;
+    at_ms   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answers_by_question ON answers(room, qid);
 CREATE TABLE IF NOT EXISTS snapshot_questions (
     room  TEXT NOT NULL,
     idx   INTEGER NOT NULL,
@@ -272,6 +274,19 @@ pub(crate) fn from_sql(v: i64) -> Millis {
     u64::try_from(v).unwrap_or(0)
 }
 
+/// Whether the database holds the answers table of schema 2 and before,
+/// keyed by (room, qid, player, kind), which opening moves to arrival order.
+fn keyed_answers_table(tx: &Transaction) -> Result<bool, rusqlite::Error> {
+    let sql: Option<String> = tx
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'answers'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(sql.is_some_and(|sql| sql.to_ascii_uppercase().contains("WITHOUT ROWID")))
+}
+
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
@@ -296,7 +311,21 @@ impl SqliteStore {
             return Err(StoreError::NewerSchema { found: version });
         }
         let tx = conn.transaction()?;
+        let keyed = keyed_answers_table(&tx)?;
+        if keyed {
+            tx.execute_batch("ALTER TABLE answers RENAME TO answers_keyed;")?;
+        }
         tx.execute_batch(SCHEMA)?;
+        if keyed {
+            // Arrival order is what the old key lost; by question and time
+            // is as close as it gets.
+            tx.execute_batch(
+                "INSERT INTO answers (room, qid, player, kind, payload, at_ms)
+                 SELECT room, qid, player, kind, payload, at_ms FROM answers_keyed
+                 ORDER BY room, qid, at_ms;
+                 DROP TABLE answers_keyed;",
+            )?;
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         let retention_ms = u64::try_from(retention.as_millis()).unwrap_or(u64::MAX);
@@ -586,12 +615,15 @@ impl Store for SqliteStore {
         })
     }
 
-    /// Every stored answer of `code`, in (qid, player, kind) order.
+    /// Every stored answer of `code`, in (qid, player, kind) order: the
+    /// latest row of each, as rows are only ever added.
     fn answers(&self, code: &str) -> Result<Vec<AnswerRow>, StoreError> {
         self.read(|c| {
+            // With MAX(rowid), SQLite takes the other columns from the
+            // row holding the maximum: the answer written last.
             let mut stmt = c.prepare_cached(
-                "SELECT qid, player, kind, payload, at_ms FROM answers
-                 WHERE room = ?1 ORDER BY qid, player, kind",
+                "SELECT qid, player, kind, payload, at_ms, MAX(rowid) FROM answers
+                 WHERE room = ?1 GROUP BY qid, player, kind ORDER BY qid, player, kind",
             )?;
             let rows = stmt.query_map([code], |r| {
                 Ok((
@@ -976,8 +1008,13 @@ struct AnswerKey<'a> {
     at_ms: Millis,
 }
 
-/// Stores one answer; writing the same (room, question, player, kind)
-/// again replaces it, so an answer is never counted twice.
+/// Stores one answer as a new row at the end of the table. Writing the
+/// same (room, question, player, kind) again adds a row that replaces the
+/// earlier one for every reader ([`SqliteStore::answers`] keeps the last),
+/// so an answer is never counted twice. A vote storm lands its answers in
+/// random player order: keyed by player, every commit rewrote pages all
+/// over the table's B-tree; in arrival order it appends to the last pages
+/// of the table and of its (room, qid) index.
 fn upsert_answer(tx: &Transaction, key: AnswerKey, payload: &str) -> Result<(), rusqlite::Error> {
     let AnswerKey {
         room,
@@ -988,9 +1025,7 @@ fn upsert_answer(tx: &Transaction, key: AnswerKey, payload: &str) -> Result<(), 
     } = key;
     tx.prepare_cached(
         "INSERT INTO answers (room, qid, player, kind, payload, at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT(room, qid, player, kind)
-         DO UPDATE SET payload = excluded.payload, at_ms = excluded.at_ms",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![room, qid, player, kind, payload, to_sql(at_ms)])?;
     Ok(())
@@ -1349,6 +1384,48 @@ mod tests {
         }
         let store = open(dir.path());
         assert!(!store.room_exists("OLD222").unwrap());
+    }
+
+    #[test]
+    fn answers_of_a_version_2_database_are_kept_in_arrival_order() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE answers (
+                    room TEXT NOT NULL, qid INTEGER NOT NULL, player INTEGER NOT NULL,
+                    kind TEXT NOT NULL, payload TEXT NOT NULL, at_ms INTEGER NOT NULL,
+                    PRIMARY KEY (room, qid, player, kind)
+                 ) WITHOUT ROWID;
+                 INSERT INTO answers VALUES ('ROOM55', 1, 8, 'vote', '{\"choice\":1}', 20);
+                 INSERT INTO answers VALUES ('ROOM55', 1, 7, 'vote', '{\"choice\":0}', 10);
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        }
+        let store = open(dir.path());
+        let rows = store.answers("ROOM55").unwrap();
+        let got: Vec<(u32, serde_json::Value)> =
+            rows.iter().map(|r| (r.player, r.payload.clone())).collect();
+        assert_eq!(got, [(7, json!({"choice": 0})), (8, json!({"choice": 1}))]);
+        // A later answer of the same key replaces the migrated one.
+        store.record_answer(answer("ROOM55", 1, 7, 2)).unwrap();
+        store.flush().unwrap();
+        let rows = store.answers("ROOM55").unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].payload, json!({ "choice": 2 }));
+        drop(store);
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let (version, sql): (i64, String) = conn
+            .query_row(
+                "SELECT (SELECT user_version FROM pragma_user_version), sql
+                 FROM sqlite_master WHERE type = 'table' AND name = 'answers'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert!(!sql.to_ascii_uppercase().contains("WITHOUT ROWID"), "{sql}");
     }
 
     #[test]
