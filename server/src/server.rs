@@ -52,9 +52,23 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (catalog, mut bad_banks) = load_seeds(&config.seeds);
-    let (catalog, bad_uploads) =
-        crate::storage::uploads::load_into(catalog, &crate::storage::uploads::dir(&config));
-    bad_banks.extend(bad_uploads);
+    // Uploads live in the shared database when there is one (every node
+    // serves them), else in the data folder.
+    let shared_banks = match &config.database_url {
+        Some(url) => Some(
+            crate::storage::uploads_pg::SharedBanks::open(url, &catalog)
+                .context("opening the uploaded banks on the PostgreSQL database")?,
+        ),
+        None => None,
+    };
+    let catalog = if shared_banks.is_some() {
+        catalog
+    } else {
+        let (catalog, bad_uploads) =
+            crate::storage::uploads::load_into(catalog, &crate::storage::uploads::dir(&config));
+        bad_banks.extend(bad_uploads);
+        catalog
+    };
     bad_banks
         .iter()
         .for_each(|_| crate::metrics::bank_import_error());
@@ -94,6 +108,27 @@ pub async fn run(
         );
     }
     let state = AppState::with_store(config, catalog, Some(store));
+    if let Some(banks) = shared_banks {
+        state.set_shared_banks(banks);
+        let refreshing = state.clone();
+        tokio::task::spawn_blocking(move || refreshing.refresh_shared_banks())
+            .await
+            .context("loading the uploaded banks")?;
+        // Other nodes take uploads too: look for them until shutdown.
+        let polling = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::storage::uploads_pg::POLL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = polling.stopping() => break,
+                }
+                let state = polling.clone();
+                let _ = tokio::task::spawn_blocking(move || state.refresh_shared_banks()).await;
+            }
+        });
+    }
     crate::heap_trim::start();
     state.set_library(library);
     match redis_url {

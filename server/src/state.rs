@@ -12,6 +12,7 @@ use crate::live::cluster::Cluster;
 use crate::live::room::ConnId;
 use crate::live::rooms::Rooms;
 use crate::live::ws::limits::FailedJoins;
+use crate::storage::uploads_pg::SharedBanks;
 use crate::storage::{Persistence, Store};
 
 /// What every handler can reach. Cheap to clone.
@@ -33,6 +34,7 @@ struct Inner {
     connections: TaskCount,
     room_tasks: TaskCount,
     cluster: OnceLock<Arc<Cluster>>,
+    shared_banks: OnceLock<Arc<SharedBanks>>,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl AppState {
                 connections: TaskCount::default(),
                 room_tasks: TaskCount::default(),
                 cluster: OnceLock::new(),
+                shared_banks: OnceLock::new(),
             }),
         }
     }
@@ -106,6 +109,35 @@ impl AppState {
             .next_conn
             .store((base << 32) | 1, Ordering::Relaxed);
         let _ = self.inner.cluster.set(cluster);
+    }
+
+    /// Keeps uploaded banks in the shared database (once, at start, with
+    /// `--database-url`) instead of the data folder.
+    pub fn set_shared_banks(&self, banks: Arc<SharedBanks>) {
+        let _ = self.inner.shared_banks.set(banks);
+    }
+
+    /// The shared database's uploaded banks, when uploads live there.
+    pub fn shared_banks(&self) -> Option<&Arc<SharedBanks>> {
+        self.inner.shared_banks.get()
+    }
+
+    /// Takes in the banks other nodes uploaded since the last look (a
+    /// one-row read when nothing changed); a no-op without shared banks.
+    /// A database that cannot be read leaves the catalog as it is.
+    pub fn refresh_shared_banks(&self) {
+        let Some(banks) = self.shared_banks() else {
+            return;
+        };
+        match banks.refresh(|catalog| self.set_catalog(catalog)) {
+            Ok(bad) => {
+                for e in bad {
+                    crate::metrics::bank_import_error();
+                    tracing::warn!(error = %e, "a stored upload no longer reads; skipped");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the uploaded banks failed"),
+        }
     }
 
     /// The running configuration.
@@ -207,6 +239,11 @@ impl Persistence for AppState {
     }
 
     fn catalog(&self) -> Arc<Catalog> {
+        AppState::catalog(self)
+    }
+
+    fn fresh_catalog(&self) -> Arc<Catalog> {
+        self.refresh_shared_banks();
         AppState::catalog(self)
     }
 }

@@ -269,7 +269,14 @@ async fn upload(
     let parsed = tokio::task::spawn_blocking(move || {
         let bank = bank::parse(&name, &body).map_err(UploadFailure::Bank)?;
         let _guard = UPLOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        // Saved before it is shown: an acknowledged upload survives a restart.
+        // Saved before it is shown: an acknowledged upload survives a
+        // restart (and, in the shared database, any node's death).
+        if let Some(shared) = worker_state.shared_banks() {
+            shared
+                .save(&name, &body, |catalog| worker_state.set_catalog(catalog))
+                .map_err(UploadFailure::Shared)?;
+            return Ok(bank);
+        }
         crate::storage::uploads::save(&saved_in, &name, &body).map_err(UploadFailure::Save)?;
         let next = worker_state.catalog().with_bank(bank.clone());
         worker_state.set_catalog(next);
@@ -294,6 +301,15 @@ async fn upload(
             crate::metrics::bank_import_error();
             Err(bank_error(e))
         }
+        Err(UploadFailure::Shared(e)) => {
+            crate::metrics::store_error();
+            tracing::error!(error = %e, "uploaded bank could not be stored");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                format!("the bank was not saved, so it was not added; try again: {e}"),
+            ))
+        }
         Err(UploadFailure::Save(e)) => {
             tracing::error!(error = %e, "uploaded bank could not be saved");
             Err(ApiError::new(
@@ -311,6 +327,8 @@ enum UploadFailure {
     Bank(BankError),
     /// The server could not keep the file.
     Save(std::io::Error),
+    /// The shared database did not take the file (it is away).
+    Shared(crate::storage::uploads_pg::NotSaved),
 }
 
 /// Maps a bank error to its HTTP status: size → 413, undecodable → 415,

@@ -163,6 +163,14 @@ async fn create_room(
         ),
         CreateError::StoreUnavailable(e) => e.api_error(),
     })?;
+    // With the database up the room's first checkpoint is in before the
+    // host hears of the room (it survives a crash right after); with it
+    // away the room runs at once and is written once it is back.
+    if let Some(store) = state.store().filter(|s| *s.health().borrow()) {
+        if let Ok(committed) = store.committed() {
+            let _ = tokio::time::timeout(rooms::CREATE_COMMIT_WAIT, committed).await;
+        }
+    }
     // The creator's address knows this code: its joins with it pass the
     // failed-join throttle (a classroom behind the teacher's NAT).
     let client =

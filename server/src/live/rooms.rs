@@ -318,7 +318,7 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
             }
             continue;
         }
-        let mut room = Room::new(
+        let room = Room::new(
             code,
             host_token.clone(),
             options.clone(),
@@ -327,12 +327,12 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
         );
         crate::storage::persist::room_created(state, handle.code(), &host_token, &options.title);
         // A first checkpoint, so even a room still in its lobby comes back.
-        crate::storage::persist::on_effect(
-            state,
-            &mut room,
-            &crate::live::room::Effect::Checkpoint,
-        );
-        spawn_owner(state, room, handle.clone(), rx);
+        // Queued, not waited for: a lobby holds nothing acknowledged, so
+        // the room opens while the database is away and is written once it
+        // is back (the HTTP answer waits briefly for it, see
+        // [`CREATE_COMMIT_WAIT`]).
+        let first = crate::storage::persist::checkpoint_queued(state, &room);
+        spawn_owner(state, room, handle.clone(), rx, first);
         tracing::info!(room = %handle.code, "room created");
         return Ok(handle);
     }
@@ -370,6 +370,12 @@ pub fn host_token_exists(state: &AppState, token: &str) -> Result<bool, StoreUna
         .any(|room| room.is_host_token(token))
     {
         return Ok(true);
+    }
+    // While the results database is known to be away, a lookup would only
+    // wait for a connection to fail: answer at once.
+    if state.store().is_some_and(|store| !*store.health().borrow()) {
+        crate::metrics::store_error();
+        return Err(StoreUnavailable);
     }
     let mut failed = false;
     let mut failure = |what: &str, error: &dyn std::fmt::Display| {
@@ -411,7 +417,7 @@ pub fn adopt_room(state: &AppState, room: Room) -> Option<RoomHandle> {
         tracing::warn!(room = %handle.code, "restored room code already live; skipped");
         return None;
     }
-    spawn_owner(state, room, handle.clone(), rx);
+    spawn_owner(state, room, handle.clone(), rx, None);
     tracing::info!(room = %handle.code, "room restored");
     Some(handle)
 }
@@ -459,7 +465,13 @@ pub fn answer_from_ended(
     true
 }
 
-fn spawn_owner(state: &AppState, room: Room, handle: RoomHandle, rx: mpsc::Receiver<ToRoom>) {
+fn spawn_owner(
+    state: &AppState,
+    room: Room,
+    handle: RoomHandle,
+    rx: mpsc::Receiver<ToRoom>,
+    first: Option<crate::storage::persist::QueuedCheckpoint>,
+) {
     let span = tracing::info_span!("room", room = %handle.code);
     let owner = Owner {
         _guard: TaskGuard::enter(state, AppState::room_tasks),
@@ -475,7 +487,11 @@ fn spawn_owner(state: &AppState, room: Room, handle: RoomHandle, rx: mpsc::Recei
         ended: false,
         yielded: false,
         ack: AckCache::default(),
-        durable: Durability::default(),
+        durable: Durability {
+            checkpoints: first.into_iter().collect(),
+            ..Durability::default()
+        },
+        ending: None,
         store_health: state.store().map(|s| s.health()),
         effects: Vec::new(),
         rest: Vec::new(),
@@ -509,6 +525,8 @@ struct Owner {
     ack: AckCache,
     /// Sends held until the answers queued before them are committed.
     durable: Durability,
+    /// The room ended and its final state is not stored yet.
+    ending: Option<Ending>,
     /// Whether the results database can be written, as it changes.
     store_health: Option<tokio::sync::watch::Receiver<bool>>,
     /// The room's effects for the command being carried out (kept between
@@ -569,6 +587,34 @@ fn is_ack(effect: &Effect) -> bool {
 /// Whether `effect` sends a `tally`.
 fn is_tally(effect: &Effect) -> bool {
     matches!(effect, Effect::Send { msg, .. } if matches!(**msg, ServerMsg::Tally { .. }))
+}
+
+/// How long the sends of a room's end (its podium) wait for the final
+/// checkpoint before they go out anyway: with the database up it commits in
+/// milliseconds and the end is stored before anyone sees it, as every
+/// boundary is; with the database away the host still gets the podium
+/// promptly, and the final results are written once the database is back.
+const ENDING_SHOW_AFTER: Duration = Duration::from_secs(1);
+
+/// How long `POST /api/rooms` waits for the new room's first checkpoint:
+/// long enough that with the database up a room survives a crash right
+/// after it was created, short enough that an outage does not hold the
+/// host up (the room runs meanwhile; it is written once the database is
+/// back). Not waited at all while the database is known to be away.
+pub const CREATE_COMMIT_WAIT: Duration = Duration::from_secs(1);
+
+/// An ended room whose final checkpoint and results are on their way to
+/// the store. Its task stays (the room answers late hellos with its final
+/// view and keeps its cluster lease, so no other node restores it) until
+/// they are committed; it never blocks a thread meanwhile.
+struct Ending {
+    /// The final checkpoint, queued.
+    checkpoint: Option<crate::storage::persist::QueuedCheckpoint>,
+    /// When the held sends other than acks go out even if not stored yet
+    /// (`None` once they did).
+    show_at: Option<Instant>,
+    /// The final results are committed.
+    written: bool,
 }
 
 /// Waits for the store's health to change: `false` once it never will.
@@ -647,7 +693,7 @@ impl Owner {
         tokio::pin!(stopping);
         let grace = Duration::from_secs(self.state.config().host_grace_secs);
         let stop = loop {
-            if self.ended {
+            if self.ended && self.ending.as_ref().is_none_or(|e| e.written) {
                 break Stop::Ended;
             }
             if self.yielded {
@@ -662,11 +708,16 @@ impl Owner {
                 self.apply(Command::Tick);
                 continue;
             }
-            let abandon_at = self.host_away_since.map(|since| since + grace);
+            let abandon_at = self
+                .host_away_since
+                .filter(|_| !self.ended)
+                .map(|since| since + grace);
+            let show_at = self.ending.as_ref().and_then(|e| e.show_at);
             tokio::select! {
                 biased;
                 _ = &mut stopping => break Stop::Shutdown,
                 _ = commit_of(&mut self.durable.in_flight) => self.committed(),
+                _ = sleep_until_opt(show_at) => self.show_ending(),
                 changed = health_change(&mut self.store_health) => match changed {
                     true => self.store_health_changed(),
                     false => self.store_health = None,
@@ -859,6 +910,21 @@ impl Owner {
                         recorded = true;
                     }
                 }
+                // The end too: its final checkpoint is queued, what it sends
+                // waits for the commit (at most [`ENDING_SHOW_AFTER`]), and
+                // the final results follow once it is in.
+                Effect::Ended if self.state.store().is_some() && self.ending.is_none() => {
+                    self.ended = true;
+                    self.ending = Some(Ending {
+                        checkpoint: crate::storage::persist::checkpoint_queued(
+                            &self.state,
+                            &self.room,
+                        ),
+                        show_at: Some(Instant::now() + ENDING_SHOW_AFTER),
+                        written: false,
+                    });
+                    recorded = true;
+                }
                 other => {
                     if matches!(other, Effect::Ended) {
                         self.ended = true;
@@ -908,6 +974,24 @@ impl Owner {
     /// behind answers queued since wait for the next commit.
     fn committed(&mut self) {
         self.confirm_checkpoints();
+        if let Some(ending) = self.ending.as_mut().filter(|e| !e.written) {
+            // Once the final checkpoint is in, the database is there: the
+            // final results go now (a later commit, requested for the sends
+            // still held, comes back here if it is not in yet).
+            let in_now = match ending.checkpoint.as_mut().map(|q| q.done.try_recv()) {
+                Some(Err(oneshot::error::TryRecvError::Empty)) => false,
+                Some(Ok(Err(e))) => {
+                    crate::metrics::store_error();
+                    tracing::error!(error = %e, "final checkpoint failed");
+                    true
+                }
+                _ => true,
+            };
+            if in_now {
+                ending.written = true;
+                crate::storage::persist::write_end(&self.state, &self.room);
+            }
+        }
         let mut slow = Vec::new();
         let covered = self.durable.in_flight.take().map_or(0, |(_, n)| n);
         let release = if self.durable.dirty {
@@ -917,7 +1001,9 @@ impl Owner {
         };
         let ready = self.durable.take(release);
         self.deliver(ready, &mut slow);
-        if !self.durable.held.is_empty() {
+        // An end not written yet waits for the next commit too.
+        let ending = self.ending.as_ref().is_some_and(|e| !e.written);
+        if !self.durable.held.is_empty() || ending {
             self.request_commit(&mut slow);
         }
         for conn in slow {
@@ -962,9 +1048,46 @@ impl Owner {
         }
     }
 
+    /// The end was not stored within [`ENDING_SHOW_AFTER`] (the database
+    /// is away): what the room sent at its end (podium, `ended`) goes out
+    /// now; acks stay held until their answers are committed, since an ack
+    /// promises that.
+    fn show_ending(&mut self) {
+        let Some(ending) = self.ending.as_mut() else {
+            return;
+        };
+        ending.show_at = None;
+        let covered = self.durable.in_flight.as_ref().map_or(0, |(_, n)| *n);
+        let mut acks = VecDeque::new();
+        let mut now = Vec::new();
+        let mut acks_covered = 0;
+        for (i, effect) in self.durable.held.drain(..).enumerate() {
+            if is_ack(&effect) {
+                acks_covered += usize::from(i < covered);
+                acks.push_back(effect);
+            } else {
+                now.push(effect);
+            }
+        }
+        self.durable.held = acks;
+        self.durable.held_other = 0;
+        if let Some((_, n)) = self.durable.in_flight.as_mut() {
+            *n = acks_covered;
+        }
+        tracing::warn!(
+            "the results database is away; the room's end is shown and written once it is back"
+        );
+        let mut slow = Vec::new();
+        self.deliver(now, &mut slow);
+        for conn in slow {
+            self.apply(Command::Disconnected { conn });
+        }
+    }
+
     /// Sends everything still held once the store has committed it all
     /// (the room is stopping).
     fn release_all(&mut self) {
+        self.confirm_checkpoints();
         if self.durable.held.is_empty() && self.durable.checkpoints.is_empty() {
             return;
         }
@@ -1115,6 +1238,16 @@ impl Owner {
                 tracing::info!("no host for the grace period; room closed");
                 crate::storage::persist::on_effect(&self.state, &mut self.room, &Effect::Ended);
                 (CLOSE_ROOM_GONE, "room closed")
+            }
+            Stop::Shutdown if self.ending.as_ref().is_some_and(|e| !e.written) => {
+                // Ended while the database was away: one more try (within
+                // the shutdown budget) to store the end.
+                crate::storage::persist::on_effect(&self.state, &mut self.room, &Effect::Ended);
+                self.state.rooms().remove(&self.handle);
+                if let Some(cluster) = self.state.cluster() {
+                    cluster.release(self.handle.code());
+                }
+                return;
             }
             Stop::Shutdown => {
                 // Close an open question so its answers are kept, then save.

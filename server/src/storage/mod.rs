@@ -4,7 +4,8 @@
 //! effects into store writes and restores rooms after a restart
 //! ([`persist`]), the hosts' libraries ([`library`], on SQLite or, with
 //! the results, on PostgreSQL in [`library_pg`]), and uploaded bank files
-//! kept on disk ([`uploads`]).
+//! (kept on disk by [`uploads`], or in the shared PostgreSQL database by
+//! [`uploads_pg`] when there is one).
 //!
 //! Nothing here depends on the server's shared state: what the glue needs
 //! from it is the [`Persistence`] trait, so `live` uses `storage` and never
@@ -17,6 +18,7 @@ pub mod postgres;
 pub mod queue;
 pub mod store;
 pub mod uploads;
+pub mod uploads_pg;
 
 use std::sync::Arc;
 
@@ -164,4 +166,11 @@ pub trait Persistence {
 
     /// The current catalog snapshot.
     fn catalog(&self) -> Arc<Catalog>;
+
+    /// The catalog with every bank uploaded anywhere so far: what a room
+    /// restored from storage asks from, since the node it ran on may have
+    /// taken an upload this node has not looked at yet.
+    fn fresh_catalog(&self) -> Arc<Catalog> {
+        self.catalog()
+    }
 }

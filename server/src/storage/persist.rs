@@ -150,6 +150,23 @@ pub fn on_effect(state: &impl Persistence, room: &mut Room, effect: &Effect) {
     }
 }
 
+/// Marks an ended room ended in the store with its final results and
+/// returns once committed: the second half of [`Effect::Ended`], for an
+/// owner task that queued the final checkpoint itself (see
+/// [`checkpoint_queued`]) and waited for it without blocking.
+pub fn write_end(state: &impl Persistence, room: &Room) {
+    let Some(store) = state.store() else { return };
+    logged(
+        "ending a room",
+        room.code(),
+        store.end_room(
+            room.code(),
+            now_ms(),
+            Some(final_results(store.as_ref(), room)),
+        ),
+    );
+}
+
 /// The stable storage name of a record kind (part of the answers key).
 fn record_kind(kind: RecordKind) -> &'static str {
     match kind {
@@ -322,7 +339,7 @@ pub fn restore_rooms(state: &impl Persistence) -> Vec<Room> {
 /// restored; its stored results stay available.
 pub fn restore_room(state: &impl Persistence, stored: RunningRoom) -> Option<Room> {
     let store = state.store()?;
-    match Room::restore(stored.snapshot, state.catalog()) {
+    match Room::restore(stored.snapshot, state.fresh_catalog()) {
         Ok(mut room) => {
             let replayed = replay_open_question(store.as_ref(), &mut room);
             tracing::info!(

@@ -1,0 +1,326 @@
+//! Uploaded banks on PostgreSQL (`--database-url`): the database every
+//! node of a cluster shares, so a bank uploaded through one node is listed
+//! and asked on every other, and a room taken over from a dead node still
+//! finds the bank it asks from.
+//!
+//! Each upload is its file's bytes as sent, keyed by file name (a second
+//! upload of a name replaces the first), in `uploaded_banks`; every upload
+//! also bumps `uploaded_banks_revision`, one counter in the same
+//! transaction. Nodes learn of each other's uploads by reading that counter
+//! every [`POLL`] (a one-row primary-key read, negligible next to the rest
+//! of the traffic) and, when it moved, reading the files again. Polling the
+//! database the library already polls keeps the database the only thing a
+//! node must reach to see an upload: it needs no LISTEN connection kept
+//! open beside the pooled ones, and a message missed while Redis was away
+//! cannot leave a node with an old catalog.
+//!
+//! The blocking `postgres` client runs a runtime of its own, which must not
+//! start on a thread of the server's, so one thread owns the connection and
+//! runs each call in turn; a caller waits for its answer off the runtime.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use postgres::{Client, NoTls};
+
+use super::queue::off_the_runtime;
+use super::store::{now_ms, StoreError};
+use crate::bank::catalog::Catalog;
+use crate::bank::{Bank, BankError};
+
+/// How often a node looks whether another node took an upload.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// Key of the advisory lock that serializes creating the tables when the
+/// nodes of a cluster start together.
+const SCHEMA_LOCK: i64 = 0x7172_7570_6c6f_6164; // "qrupload"
+
+/// How long connecting may take before a call fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS uploaded_banks (
+    name        TEXT PRIMARY KEY,
+    body        BYTEA NOT NULL,
+    uploaded_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uploaded_banks_revision (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    rev BIGINT NOT NULL
+);
+INSERT INTO uploaded_banks_revision (id, rev) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+";
+
+/// One stored upload: its file name and bytes.
+pub type StoredFile = (String, Vec<u8>);
+
+/// A call run on the connection's thread.
+type Job = Box<dyn FnOnce(&mut Conn) + Send>;
+
+/// A connection that opens itself again after it broke.
+struct Conn {
+    config: postgres::Config,
+    client: Option<Client>,
+}
+
+impl Conn {
+    fn client(&mut self) -> Result<&mut Client, StoreError> {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            self.client = None;
+            self.client = Some(self.config.connect(NoTls)?);
+        }
+        self.client.as_mut().ok_or(StoreError::Closed)
+    }
+}
+
+/// The uploaded bank files on a PostgreSQL database.
+pub struct PgUploads {
+    jobs: Mutex<Option<SyncSender<Job>>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl PgUploads {
+    /// Connects to `url`, creates the tables if needed and starts the
+    /// connection's thread.
+    pub fn open(url: &str) -> Result<PgUploads, StoreError> {
+        let mut config: postgres::Config = url.parse()?;
+        config.connect_timeout(CONNECT_TIMEOUT);
+        config.application_name("quizroom-uploads");
+        let (jobs, queue) = mpsc::sync_channel::<Job>(64);
+        let mut conn = Conn {
+            config,
+            client: None,
+        };
+        let worker = std::thread::Builder::new()
+            .name("quizroom-pg-uploads".into())
+            .spawn(move || {
+                for job in queue {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|_| StoreError::Closed)?;
+        let uploads = PgUploads {
+            jobs: Mutex::new(Some(jobs)),
+            worker: Mutex::new(Some(worker)),
+        };
+        uploads.run(|client| {
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+            tx.batch_execute(SCHEMA)?;
+            tx.commit()?;
+            Ok(())
+        })?;
+        Ok(uploads)
+    }
+
+    /// Runs `f` on the connection's thread and waits for its answer off the
+    /// async runtime. A connection found broken (the database restarted
+    /// since the last call) is opened again and `f` runs once more: every
+    /// call here is a read or a write that gives the same rows when
+    /// repeated.
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl Fn(&mut Client) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (done, answer) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move |conn: &mut Conn| {
+            let mut result = conn.client().and_then(&f);
+            if broken(&result) {
+                conn.client = None;
+                result = conn.client().and_then(&f);
+                if broken(&result) {
+                    conn.client = None;
+                }
+            }
+            let _ = done.send(result);
+        });
+        let jobs = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(StoreError::Closed)?;
+        off_the_runtime(|| jobs.send(job)).map_err(|_| StoreError::Closed)?;
+        off_the_runtime(|| answer.recv()).map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stores `bytes` as the upload named `name` (replacing an earlier one)
+    /// and returns once committed.
+    pub fn save(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let (name, bytes) = (name.to_string(), bytes.to_vec());
+        self.run(move |client| {
+            let mut tx = client.transaction()?;
+            tx.execute(
+                "INSERT INTO uploaded_banks (name, body, uploaded_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET body = excluded.body,
+                     uploaded_ms = excluded.uploaded_ms",
+                &[&name, &bytes, &super::store::to_sql(now_ms())],
+            )?;
+            tx.execute(
+                "UPDATE uploaded_banks_revision SET rev = rev + 1 WHERE id = 1",
+                &[],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// The change counter: moves on every upload through any node.
+    pub fn revision(&self) -> Result<i64, StoreError> {
+        self.run(|client| {
+            let row =
+                client.query_one("SELECT rev FROM uploaded_banks_revision WHERE id = 1", &[])?;
+            Ok(row.try_get(0)?)
+        })
+    }
+
+    /// Every upload with the revision it belongs to, in file name order
+    /// (the order a node loads them in, as from the upload folder).
+    pub fn all(&self) -> Result<(i64, Vec<StoredFile>), StoreError> {
+        self.run(|client| {
+            let mut tx = client.build_transaction().read_only(true).start()?;
+            let rev: i64 = tx
+                .query_one("SELECT rev FROM uploaded_banks_revision WHERE id = 1", &[])?
+                .try_get(0)?;
+            let rows = tx.query(
+                "SELECT name, body FROM uploaded_banks ORDER BY name COLLATE \"C\"",
+                &[],
+            )?;
+            let mut files = Vec::with_capacity(rows.len());
+            for row in rows {
+                files.push((row.try_get(0)?, row.try_get(1)?));
+            }
+            tx.commit()?;
+            Ok((rev, files))
+        })
+    }
+}
+
+impl Drop for PgUploads {
+    fn drop(&mut self) {
+        drop(self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take());
+        let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(worker) = worker {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// Whether a call failed for the connection (not for what it asked).
+fn broken<T>(result: &Result<T, StoreError>) -> bool {
+    matches!(result, Err(StoreError::Postgres(e)) if e.as_db_error().is_none())
+}
+
+/// The catalog of a node whose uploads live in the shared database: the
+/// seed banks it started with, with the database's uploads on top, kept up
+/// to date by [`SharedBanks::refresh`].
+pub struct SharedBanks {
+    seeds: Vec<Bank>,
+    store: PgUploads,
+    /// Revision of the uploads the current catalog was built from (-1:
+    /// none yet).
+    seen: AtomicI64,
+    /// One rebuild at a time, so an older read never replaces a newer one.
+    rebuild: Mutex<()>,
+}
+
+/// Why an upload could not be kept in the shared database.
+#[derive(Debug, thiserror::Error)]
+#[error("the shared database did not take the upload: {0}")]
+pub struct NotSaved(#[from] StoreError);
+
+impl SharedBanks {
+    /// Connects to the shared database at `url`; `seeds` are this node's
+    /// seed banks (every node of a cluster runs with the same seeds).
+    pub fn open(url: &str, seeds: &Catalog) -> Result<Arc<SharedBanks>, StoreError> {
+        Ok(Arc::new(SharedBanks {
+            seeds: seeds.banks().to_vec(),
+            store: PgUploads::open(url)?,
+            seen: AtomicI64::new(-1),
+            rebuild: Mutex::new(()),
+        }))
+    }
+
+    /// Stores an upload already parsed (so only a bank that reads is
+    /// stored) and returns once committed, after handing `apply` the
+    /// catalog that includes it and every other node's uploads so far.
+    pub fn save(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        apply: impl FnOnce(Catalog),
+    ) -> Result<(), NotSaved> {
+        self.store.save(name, bytes)?;
+        self.refresh(apply)?;
+        Ok(())
+    }
+
+    /// When the uploads changed since the last look (or there was no look
+    /// yet), hands `apply` the catalog rebuilt from the seeds and the
+    /// database's uploads (under a lock, so an older rebuild never lands
+    /// after a newer one). Returns the stored files that no longer parse
+    /// (reported and skipped, like a bad seed).
+    pub fn refresh(&self, apply: impl FnOnce(Catalog)) -> Result<Vec<BankError>, StoreError> {
+        let _one = self.rebuild.lock().unwrap_or_else(|e| e.into_inner());
+        let revision = self.store.revision()?;
+        if revision == self.seen.load(Ordering::Acquire) {
+            return Ok(Vec::new());
+        }
+        let (revision, files) = self.store.all()?;
+        let mut errors = Vec::new();
+        let uploads = files
+            .iter()
+            .filter_map(|(name, body)| match crate::bank::parse(name, body) {
+                Ok(bank) => Some(bank),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            })
+            .collect();
+        apply(merge(&self.seeds, uploads));
+        self.seen.store(revision, Ordering::Release);
+        Ok(errors)
+    }
+}
+
+/// `seeds` with `uploads` added in order, each replacing a bank of the same
+/// file name or id, as [`Catalog::with_bank`] does for one upload.
+fn merge(seeds: &[Bank], uploads: Vec<Bank>) -> Catalog {
+    let mut banks = seeds.to_vec();
+    for upload in uploads {
+        banks.retain(|b| b.file != upload.file && b.id != upload.id);
+        banks.push(upload);
+    }
+    Catalog::from_banks(banks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploads_replace_seeds_and_each_other_by_file_name() {
+        let bank = |file: &str, text: &str| crate::bank::parse(file, text.as_bytes()).unwrap();
+        let seeds = vec![bank("astro.gift", "$CATEGORY: Old\n\n::q:: Old? {T}\n")];
+        let catalog = merge(
+            &seeds,
+            vec![
+                bank("astro.gift", "$CATEGORY: Astronomy\n\n::q:: New? {T}\n"),
+                bank("extra.gift", "$CATEGORY: Extra\n\n::q:: Extra? {T}\n"),
+            ],
+        );
+        let paths: Vec<_> = catalog
+            .banks()
+            .iter()
+            .map(|b| b.topics[0].path.clone())
+            .collect();
+        assert_eq!(
+            paths,
+            vec![vec!["Astronomy".to_string()], vec!["Extra".to_string()]]
+        );
+    }
+}
