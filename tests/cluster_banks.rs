@@ -210,3 +210,27 @@ async fn an_upload_reaches_every_node_and_outlives_the_node_that_took_it() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn banks_uploaded_to_a_node_before_it_used_the_database_move_into_it() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let db = pg.new_database();
+    let data = tempfile::tempdir().unwrap();
+    let folder = data.path().join("banks");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("old.gift"), RELAY).unwrap();
+    std::fs::write(folder.join("broken.md"), "").unwrap();
+    let (first_db, first_dir) = (db.clone(), data.path().to_path_buf());
+    let first = common::Server::start_with(move |c| {
+        c.database_url = Some(first_db);
+        c.data_dir = first_dir;
+    })
+    .await;
+    let (index, _) = index_until(&first, |i| bank_of(i, "old.gift").is_some()).await;
+    assert_eq!(bank_of(&index, "old.gift").unwrap()["questions"], 3);
+    // Another node with nothing on its disk lists it from the database;
+    // the file that does not parse stayed out.
+    let second = common::Server::start_with(move |c| c.database_url = Some(db)).await;
+    let (index, _) = index_until(&second, |i| bank_of(i, "old.gift").is_some()).await;
+    assert!(bank_of(&index, "broken.md").is_none(), "{index}");
+}

@@ -109,11 +109,18 @@ pub async fn run(
     }
     let state = AppState::with_store(config, catalog, Some(store));
     if let Some(banks) = shared_banks {
-        state.set_shared_banks(banks);
+        state.set_shared_banks(banks.clone());
         let refreshing = state.clone();
-        tokio::task::spawn_blocking(move || refreshing.refresh_shared_banks())
-            .await
-            .context("loading the uploaded banks")?;
+        tokio::task::spawn_blocking(move || {
+            // Banks uploaded to this node before it used the database.
+            let dir = crate::storage::uploads::dir(refreshing.config());
+            banks.import_dir(&dir)?;
+            refreshing.refresh_shared_banks();
+            Ok::<_, crate::storage::store::StoreError>(())
+        })
+        .await
+        .context("loading the uploaded banks")?
+        .context("moving uploaded banks into the PostgreSQL database")?;
         // Other nodes take uploads too: look for them until shutdown.
         let polling = state.clone();
         tokio::spawn(async move {

@@ -131,12 +131,19 @@ impl AppState {
         };
         match banks.refresh(|catalog| self.set_catalog(catalog)) {
             Ok(bad) => {
+                if banks.note_failing(false) {
+                    tracing::info!("the uploaded banks can be read again");
+                }
                 for e in bad {
                     crate::metrics::bank_import_error();
                     tracing::warn!(error = %e, "a stored upload no longer reads; skipped");
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "reading the uploaded banks failed"),
+            Err(e) => {
+                if banks.note_failing(true) {
+                    tracing::warn!(error = %e, "reading the uploaded banks failed; the catalog stays as it is");
+                }
+            }
         }
     }
 

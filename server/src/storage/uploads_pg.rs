@@ -168,6 +168,28 @@ impl PgUploads {
         })
     }
 
+    /// Stores `bytes` as the upload named `name` unless one of that name is
+    /// stored already; returns whether it was added.
+    pub fn add_missing(&self, name: &str, bytes: &[u8]) -> Result<bool, StoreError> {
+        let (name, bytes) = (name.to_string(), bytes.to_vec());
+        self.run(move |client| {
+            let mut tx = client.transaction()?;
+            let added = tx.execute(
+                "INSERT INTO uploaded_banks (name, body, uploaded_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&name, &bytes, &super::store::to_sql(now_ms())],
+            )?;
+            if added > 0 {
+                tx.execute(
+                    "UPDATE uploaded_banks_revision SET rev = rev + 1 WHERE id = 1",
+                    &[],
+                )?;
+            }
+            tx.commit()?;
+            Ok(added > 0)
+        })
+    }
+
     /// The change counter: moves on every upload through any node.
     pub fn revision(&self) -> Result<i64, StoreError> {
         self.run(|client| {
@@ -225,6 +247,9 @@ pub struct SharedBanks {
     seen: AtomicI64,
     /// One rebuild at a time, so an older read never replaces a newer one.
     rebuild: Mutex<()>,
+    /// The last look failed (the database is away): logged once, not at
+    /// every look.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 /// Why an upload could not be kept in the shared database.
@@ -241,6 +266,7 @@ impl SharedBanks {
             store: PgUploads::open(url)?,
             seen: AtomicI64::new(-1),
             rebuild: Mutex::new(()),
+            failing: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -256,6 +282,45 @@ impl SharedBanks {
         self.store.save(name, bytes)?;
         self.refresh(apply)?;
         Ok(())
+    }
+
+    /// Records whether the last look failed; returns whether that changed
+    /// (so an outage is logged when it starts and when it ends).
+    pub fn note_failing(&self, failing: bool) -> bool {
+        self.failing.swap(failing, Ordering::AcqRel) != failing
+    }
+
+    /// Moves the banks uploaded to this node's folder before it used the
+    /// shared database (`DATA_DIR/banks/`, see [`super::uploads`]) into
+    /// it, so they stay listed: each file that parses and whose name the
+    /// database does not hold yet is added (an upload made since through
+    /// any node wins). The files are left where they are. Returns how many
+    /// were added.
+    pub fn import_dir(&self, dir: &std::path::Path) -> Result<usize, StoreError> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(0);
+        };
+        let mut names: Vec<(String, std::path::PathBuf)> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+            .filter(|(name, _)| !name.starts_with('.'))
+            .collect();
+        names.sort();
+        let mut added = 0;
+        for (name, path) in names {
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            if crate::bank::parse(&name, &bytes).is_err() {
+                continue;
+            }
+            if self.store.add_missing(&name, &bytes)? {
+                tracing::info!(file = %name, "uploaded bank moved into the shared database");
+                added += 1;
+            }
+        }
+        Ok(added)
     }
 
     /// When the uploads changed since the last look (or there was no look
