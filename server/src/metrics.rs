@@ -69,6 +69,7 @@ struct Metrics {
     store_errors: Counter,
     relay_dropped: Counter,
     relay_failed: Counter,
+    fenced_writes: Counter,
     /// Handles of `messages_in` / `messages_out` by position in
     /// [`CLIENT_TYPES`] / [`SERVER_TYPES`] (then "other"), made once: a
     /// per-message `get_or_create` would hash the label and take the
@@ -101,6 +102,7 @@ impl Metrics {
             store_errors: Counter::default(),
             relay_dropped: Counter::default(),
             relay_failed: Counter::default(),
+            fenced_writes: Counter::default(),
             messages_in_by_type: Vec::new(),
             messages_out_by_type: Vec::new(),
             registry: Registry::default(),
@@ -181,6 +183,11 @@ impl Metrics {
             "cluster_relay_failed",
             "Messages to other cluster nodes that Redis did not take",
             m.relay_failed.clone(),
+        );
+        registry.register(
+            "cluster_fenced_writes",
+            "Checkpoints and results of rooms another node took over, refused by the database",
+            m.fenced_writes.clone(),
         );
         // Every role shows up from the start, at zero.
         for role in ROLES {
@@ -318,6 +325,11 @@ pub fn relay_dropped_count() -> u64 {
 /// A message for another node could not be published.
 pub fn relay_failed() {
     METRICS.relay_failed.inc();
+}
+
+/// A room's checkpoint or results was refused: another node runs it now.
+pub fn fenced_write() {
+    METRICS.fenced_writes.inc();
 }
 
 /// Every metric in OpenMetrics text format, which Prometheus scrapes.

@@ -84,6 +84,18 @@ impl Node {
         }
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, ...) to the process: `STOP` freezes
+    /// it as a stalled machine would be, sockets open and timers still.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("a running node").id();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid} failed");
+    }
+
     /// Kills the process with SIGKILL: no shutdown, no last checkpoint.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -40,7 +40,9 @@ use crate::state::AppState;
 
 /// Version of the relay envelope below. Nodes with another version refuse
 /// to join (and a message of another version is dropped and counted).
-pub const RELAY_VERSION: u32 = 1;
+/// Version 2: a lease's value names the node's start too (see
+/// [`lease_node`]), which version-1 nodes would read as a node id.
+pub const RELAY_VERSION: u32 = 2;
 
 /// How long a room's lease lasts without renewal: the time a dead owner
 /// holds a room before another node may take it.
@@ -62,6 +64,15 @@ const RENEW_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
 /// Releases a lease only while this node holds it.
 const RELEASE_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
      return redis.call('DEL', KEYS[1]) else return 0 end";
+
+/// The node id in a lease's value `NODE#START`: leases name the node's
+/// start (a random id per process start) as well as the node, so a node
+/// restarted with the same `--node-id` neither renews nor releases what
+/// its earlier process held, and proxies see a restarted owner as a new
+/// one and seat their sockets again.
+pub fn lease_node(lease: &str) -> &str {
+    lease.rsplit_once('#').map_or(lease, |(node, _)| node)
+}
 
 fn lease_key(code: &str) -> String {
     format!("quizroom:lease:{code}")
@@ -158,19 +169,34 @@ pub enum ResultsAnswer {
     Unavailable,
 }
 
-/// A relay message with its version, as published.
-#[derive(Debug, Serialize, Deserialize)]
+/// A relay message with its version and its sender's lease value
+/// (`NODE#START`), as published: a proxy takes what an owner sends only
+/// from the process it seated its sockets with, so a stale owner (frozen
+/// past its lease, then woken) cannot close or feed sockets that moved.
+#[derive(Debug, Deserialize)]
 struct Envelope {
     v: u32,
+    #[serde(default)]
+    sender: String,
     #[serde(flatten)]
     body: Relay,
 }
 
-/// Decodes a published message; `None` (counted) when it is not one this
-/// node understands.
-pub fn decode(payload: &[u8]) -> Option<Relay> {
+/// [`Envelope`] for publishing, borrowing the message (no copy of a
+/// broadcast's text).
+#[derive(Serialize)]
+struct EnvelopeRef<'a> {
+    v: u32,
+    sender: &'a str,
+    #[serde(flatten)]
+    body: &'a Relay,
+}
+
+/// Decodes a published message into its sender's lease value and the
+/// message; `None` (counted) when it is not one this node understands.
+pub fn decode(payload: &[u8]) -> Option<(String, Relay)> {
     match serde_json::from_slice::<Envelope>(payload) {
-        Ok(env) if env.v == RELAY_VERSION => Some(env.body),
+        Ok(env) if env.v == RELAY_VERSION => Some((env.sender, env.body)),
         _ => {
             crate::metrics::relay_dropped();
             None
@@ -178,11 +204,13 @@ pub fn decode(payload: &[u8]) -> Option<Relay> {
     }
 }
 
-/// Encodes a relay message for publishing.
-pub fn encode(body: &Relay) -> Option<String> {
-    let env = Envelope {
+/// Encodes a relay message sent by the process whose lease value is
+/// `from`, for publishing.
+pub fn encode(from: &str, body: &Relay) -> Option<String> {
+    let env = EnvelopeRef {
         v: RELAY_VERSION,
-        body: body.clone(),
+        sender: from,
+        body,
     };
     serde_json::to_string(&env).ok()
 }
@@ -196,6 +224,8 @@ enum Outgoing {
 /// This node's part of the cluster. Shared behind an `Arc` in the state.
 pub struct Cluster {
     node_id: Arc<str>,
+    /// This process's lease value, `NODE#START`.
+    lease: Arc<str>,
     redis: ConnectionManager,
     outgoing: mpsc::UnboundedSender<Outgoing>,
     /// Proxies of rooms owned elsewhere that local sockets are in.
@@ -204,7 +234,7 @@ pub struct Cluster {
     up: AtomicBool,
     /// Rooms this node holds the lease of and is restoring: what other
     /// nodes relay for them waits here until the room runs.
-    arriving: DashMap<String, Vec<Relay>>,
+    arriving: DashMap<String, Vec<(String, Relay)>>,
     /// Results queries sent to other nodes, waiting for their answer.
     queries: DashMap<u64, oneshot::Sender<ResultsAnswer>>,
     next_query: std::sync::atomic::AtomicU64,
@@ -214,7 +244,7 @@ pub struct Cluster {
 #[derive(Clone)]
 struct Proxy {
     handle: RoomHandle,
-    inbound: mpsc::UnboundedSender<Relay>,
+    inbound: mpsc::UnboundedSender<(String, Relay)>,
 }
 
 /// Why the cluster could not be joined.
@@ -279,8 +309,10 @@ impl Cluster {
             });
         }
         let (outgoing, queue) = mpsc::unbounded_channel();
+        let start: u64 = rand::random();
         let cluster = Arc::new(Cluster {
             node_id: Arc::from(node_id),
+            lease: Arc::from(format!("{node_id}#{start:016x}").as_str()),
             redis: redis.clone(),
             outgoing,
             proxies: DashMap::new(),
@@ -330,7 +362,7 @@ impl Cluster {
         let mut redis = self.redis.clone();
         let set: Result<Option<String>, _> = redis::cmd("SET")
             .arg(lease_key(code))
-            .arg(&*self.node_id)
+            .arg(&*self.lease)
             .arg("NX")
             .arg("PX")
             .arg(LEASE_MS)
@@ -340,15 +372,41 @@ impl Cluster {
         Ok(set?.is_some())
     }
 
-    /// The node holding room `code`'s lease, if any.
+    /// The node holding room `code`'s lease, if any. A lease of an
+    /// earlier start of this node names this node but is not this
+    /// process's: the room is about to be taken over.
     pub async fn owner_of(&self, code: &str) -> Result<Option<String>, redis::RedisError> {
+        Ok(self
+            .lease_of(code)
+            .await?
+            .map(|lease| lease_node(&lease).to_string()))
+    }
+
+    /// The value of room `code`'s lease (`NODE#START`), if any.
+    pub async fn lease_of(&self, code: &str) -> Result<Option<String>, redis::RedisError> {
         let mut redis = self.redis.clone();
-        let owner: Result<Option<String>, _> = redis::cmd("GET")
+        let lease: Result<Option<String>, _> = redis::cmd("GET")
             .arg(lease_key(code))
             .query_async(&mut redis)
             .await;
-        self.mark(owner.is_ok());
-        owner
+        self.mark(lease.is_ok());
+        lease
+    }
+
+    /// A proxy for room `code` when another node's process holds its
+    /// lease; `None` when nobody does, or an earlier start of this node
+    /// still does (the room is moving).
+    pub async fn proxy_for(
+        self: &Arc<Self>,
+        state: &AppState,
+        code: &str,
+    ) -> Result<Option<RoomHandle>, redis::RedisError> {
+        Ok(match self.lease_of(code).await? {
+            Some(lease) if lease_node(&lease) != &*self.node_id => {
+                Some(self.proxy(state, code, &lease))
+            }
+            _ => None,
+        })
     }
 
     /// Whether node `node` is subscribed to its channel (so what is
@@ -402,7 +460,7 @@ impl Cluster {
     /// Queues `body` for node `node`'s channel. Never waits: an owner task
     /// calls this while it carries out effects.
     pub fn send_to(&self, node: &Arc<str>, body: &Relay) {
-        if let Some(payload) = encode(body) {
+        if let Some(payload) = encode(&self.lease, body) {
             let _ = self.outgoing.send(Outgoing::Publish {
                 node: node.clone(),
                 payload,
@@ -410,9 +468,9 @@ impl Cluster {
         }
     }
 
-    /// A handle for room `code`, owned by `owner`, that local sockets can
-    /// attach to as if the room ran here.
-    pub fn proxy(self: &Arc<Self>, state: &AppState, code: &str, owner: &str) -> RoomHandle {
+    /// A handle for room `code`, whose lease is `lease` (another node's),
+    /// that local sockets can attach to as if the room ran here.
+    fn proxy(self: &Arc<Self>, state: &AppState, code: &str, lease: &str) -> RoomHandle {
         if let Some(p) = self.proxies.get(code) {
             if !p.handle.is_closed() {
                 return p.handle.clone();
@@ -432,7 +490,8 @@ impl Cluster {
             cluster: self.clone(),
             state: state.clone(),
             code: code.to_string(),
-            owner: Arc::from(owner),
+            owner: Arc::from(lease_node(lease)),
+            lease: lease.to_string(),
             conns: HashMap::new(),
             waiting: HashMap::new(),
             local: None,
@@ -470,7 +529,7 @@ async fn publish_loop(cluster: Arc<Cluster>, mut queue: mpsc::UnboundedReceiver<
                         .arg(RELEASE_SCRIPT)
                         .arg(1)
                         .arg(lease_key(&code))
-                        .arg(&*cluster.node_id)
+                        .arg(&*cluster.lease)
                         .ignore();
                 }
             }
@@ -504,8 +563,8 @@ async fn listen_loop(
                     }
                     let mut stream = pubsub.on_message();
                     while let Some(msg) = stream.next().await {
-                        if let Some(relay) = decode(msg.get_payload_bytes()) {
-                            dispatch(&cluster, &state, relay).await;
+                        if let Some((from, relay)) = decode(msg.get_payload_bytes()) {
+                            dispatch(&cluster, &state, from, relay).await;
                         }
                     }
                 }
@@ -523,11 +582,11 @@ async fn listen_loop(
 
 /// Hands a relayed message to the local room (owner side) or to the
 /// room's proxy (socket side).
-async fn dispatch(cluster: &Arc<Cluster>, state: &AppState, relay: Relay) {
+async fn dispatch(cluster: &Arc<Cluster>, state: &AppState, from: String, relay: Relay) {
     if let Relay::Hello { room, .. } | Relay::Msg { room, .. } | Relay::Bye { room, .. } = &relay {
         if state.rooms().get(room).is_none() {
             if let Some(mut held) = cluster.arriving.get_mut(room) {
-                held.push(relay);
+                held.push((from, relay));
                 return;
             }
         }
@@ -597,7 +656,7 @@ async fn dispatch(cluster: &Arc<Cluster>, state: &AppState, relay: Relay) {
                 _ => return,
             };
             if let Some(proxy) = cluster.proxies.get(&room) {
-                let _ = proxy.inbound.send(other);
+                let _ = proxy.inbound.send((from, other));
             }
         }
     }
@@ -674,10 +733,19 @@ async fn renew_loop(cluster: Arc<Cluster>, state: AppState) {
             return;
         }
         failed = false;
+        // Rooms whose writes the database refused: a newer owner runs them.
+        if let Some(store) = crate::storage::Persistence::store(&state) {
+            for code in store.fenced_rooms() {
+                if let Some(handle) = state.rooms().get(&code) {
+                    tracing::warn!(room = %code, "the room was taken over; handing it over");
+                    let _ = handle.send(ToRoom::Yield).await;
+                }
+            }
+        }
         for handle in state.rooms().handles() {
             let renewed: Result<i64, _> = script
                 .key(lease_key(handle.code()))
-                .arg(&*cluster.node_id)
+                .arg(&*cluster.lease)
                 .arg(LEASE_MS)
                 .invoke_async(&mut redis)
                 .await;
@@ -820,31 +888,44 @@ async fn take_over_once(cluster: &Arc<Cluster>, state: &AppState) {
             Ok(false) => continue,
             Err(_) => return,
         }
+        // Other nodes see the lease at once and seat their sockets here:
+        // what they send waits until the room runs.
+        cluster.arriving.insert(code.clone(), Vec::new());
+        // The room's epoch is raised before it is read: from now on the
+        // database refuses the checkpoints and results of whoever ran it
+        // before (should it still be running it, cut off from Redis).
         let stored = {
             let (state, code) = (state.clone(), code.clone());
             tokio::task::spawn_blocking(move || {
+                let store = crate::storage::Persistence::store(&state)?;
+                match store.take_epoch(&code) {
+                    Ok(Some(epoch)) => {
+                        tracing::info!(room = %code, epoch, "room's fencing epoch taken");
+                    }
+                    Ok(None) => return None,
+                    Err(e) => {
+                        tracing::warn!(room = %code, error = %e, "cannot take the room's epoch");
+                        return None;
+                    }
+                }
                 crate::storage::persist::running_room(&state, &code)
             })
             .await
             .ok()
             .flatten()
         };
-        let Some(stored) = stored else {
+        let restored = match stored {
             // Ended meanwhile (its owner was alive after all) or unreadable.
-            cluster.release(&code);
-            continue;
-        };
-        // Other nodes see the lease at once and seat their sockets here:
-        // what they send waits until the room runs.
-        cluster.arriving.insert(code.clone(), Vec::new());
-        let restored = {
-            let state = state.clone();
-            tokio::task::spawn_blocking(move || {
-                crate::storage::persist::restore_room(&state, stored)
-            })
-            .await
-            .ok()
-            .flatten()
+            None => None,
+            Some(stored) => {
+                let state = state.clone();
+                tokio::task::spawn_blocking(move || {
+                    crate::storage::persist::restore_room(&state, stored)
+                })
+                .await
+                .ok()
+                .flatten()
+            }
         };
         match restored {
             Some(room) => {
@@ -862,8 +943,8 @@ async fn take_over_once(cluster: &Arc<Cluster>, state: &AppState) {
             .remove(&code)
             .map(|(_, held)| held)
             .unwrap_or_default();
-        for relay in held {
-            dispatch(cluster, state, relay).await;
+        for (from, relay) in held {
+            dispatch(cluster, state, from, relay).await;
         }
     }
 }
@@ -873,7 +954,11 @@ struct ProxyTask {
     cluster: Arc<Cluster>,
     state: AppState,
     code: String,
+    /// The owner's node id: its channel.
     owner: Arc<str>,
+    /// The owner's lease value: another value (even of the same node, a
+    /// restarted process) is a new owner.
+    lease: String,
     /// Local sockets in the room.
     conns: HashMap<ConnId, ProxyConn>,
     /// First messages waiting for the owner's answer.
@@ -905,7 +990,7 @@ impl ProxyTask {
     async fn run(
         mut self,
         mut from_sockets: mpsc::Receiver<ToRoom>,
-        mut from_owner: mpsc::UnboundedReceiver<Relay>,
+        mut from_owner: mpsc::UnboundedReceiver<(String, Relay)>,
         handle: RoomHandle,
     ) {
         let mut sweep = tokio::time::interval(Duration::from_millis(500));
@@ -916,7 +1001,7 @@ impl ProxyTask {
                     None => break,
                 },
                 relay = from_owner.recv() => match relay {
-                    Some(relay) => self.on_owner(relay),
+                    Some((from, relay)) => self.on_owner(&from, relay),
                     None => break,
                 },
                 _ = sweep.tick() => {
@@ -945,7 +1030,7 @@ impl ProxyTask {
     /// after that seats them again with the same owner, since what it sent
     /// meanwhile was lost.
     async fn check_owner(&mut self) {
-        match self.cluster.owner_of(&self.code).await {
+        match self.cluster.lease_of(&self.code).await {
             Err(_) => {
                 if !self.outage {
                     self.outage = true;
@@ -954,9 +1039,16 @@ impl ProxyTask {
                     }
                 }
             }
-            Ok(Some(owner)) if *owner != *self.owner => {
+            // An earlier start of this node still holds the lease (it died
+            // and came back): the room is not running; wait for whoever
+            // takes it over.
+            Ok(Some(lease))
+                if lease != self.lease
+                    && lease_node(&lease) == &*self.cluster.node_id
+                    && lease != *self.cluster.lease => {}
+            Ok(Some(lease)) if lease != self.lease => {
                 self.outage = false;
-                self.rehome(owner).await;
+                self.rehome(lease).await;
             }
             Ok(_) => {
                 // Redis is back; once the owner listens again, what it sent
@@ -973,8 +1065,8 @@ impl ProxyTask {
     /// The owner died and `owner` restored the room: every socket is
     /// seated there with the message its old owner gave it, and gets the
     /// restored room's `welcome`, without reconnecting.
-    async fn rehome(&mut self, owner: String) {
-        if owner == *self.cluster.node_id {
+    async fn rehome(&mut self, lease: String) {
+        if lease == *self.cluster.lease {
             // Restored here: hand the sockets to the room itself (once it
             // is registered; the next sweep looks again).
             let Some(room) = self.state.rooms().get(&self.code) else {
@@ -1003,8 +1095,11 @@ impl ProxyTask {
             self.local = Some(room);
             return;
         }
-        tracing::info!(room = %self.code, owner = %owner, "room moved to another node; sockets follow");
-        self.owner = Arc::from(owner.as_str());
+        tracing::info!(room = %self.code, owner = %lease, "room moved to another node; sockets follow");
+        // The same node restarted knows nothing of these sockets: no
+        // goodbye for their old places either.
+        self.owner = Arc::from(lease_node(&lease));
+        self.lease = lease;
         self.seat_again(false);
     }
 
@@ -1128,7 +1223,26 @@ impl ProxyTask {
         }
     }
 
-    fn on_owner(&mut self, relay: Relay) {
+    fn on_owner(&mut self, from: &str, relay: Relay) {
+        if self.local.is_some() {
+            // The room runs here now: whatever its old owner still sends
+            // is stale.
+            return;
+        }
+        if from != self.lease {
+            // Another process than the one the sockets are seated with: a
+            // stale owner, or a node refusing a first message for a room
+            // it does not run (taken as such: the socket is told at once).
+            if let Relay::Role {
+                conn, role: None, ..
+            } = relay
+            {
+                if lease_node(from) == &*self.owner {
+                    self.refused(conn);
+                }
+            }
+            return;
+        }
         match relay {
             Relay::Role {
                 conn, role, again, ..
@@ -1163,6 +1277,24 @@ impl ProxyTask {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A node that does not run the room refused socket `conn`'s first
+    /// message: a joining socket is told the cluster is unavailable, one
+    /// being seated again is closed with 1012 and reconnects.
+    fn refused(&mut self, conn: ConnId) {
+        match self.waiting.remove(&conn) {
+            Some(Waiting {
+                reply: Some(reply), ..
+            }) => {
+                if let Some(c) = self.conns.remove(&conn) {
+                    send_cluster_unavailable(&c.outbox);
+                }
+                let _ = reply.send(None);
+            }
+            Some(Waiting { reply: None, .. }) => self.drop_unseated(&[conn]),
+            None => {}
         }
     }
 
@@ -1276,12 +1408,15 @@ mod tests {
             },
             timing: Some(timing),
         };
-        assert_eq!(decode(encode(&buzz).unwrap().as_bytes()), Some(buzz));
+        assert_eq!(
+            decode(encode("node-a#1", &buzz).unwrap().as_bytes()),
+            Some(("node-a#1".to_string(), buzz))
+        );
         // Other messages carry none, and an envelope without it still decodes.
-        let plain = r#"{"v":1,"t":"msg","room":"ABCDEF","conn":9,"msg":{"type":"ping"}}"#;
+        let plain = r#"{"v":2,"t":"msg","room":"ABCDEF","conn":9,"msg":{"type":"ping"}}"#;
         assert!(matches!(
             decode(plain.as_bytes()),
-            Some(Relay::Msg { timing: None, .. })
+            Some((_, Relay::Msg { timing: None, .. }))
         ));
     }
 
@@ -1292,8 +1427,8 @@ mod tests {
             to: Target::Roles(vec![Role::Player]),
             text: "{\"type\":\"tally\"}".into(),
         };
-        let wire = encode(&msg).unwrap();
-        assert_eq!(decode(wire.as_bytes()), Some(msg));
+        let wire = encode("node-a#1", &msg).unwrap();
+        assert_eq!(decode(wire.as_bytes()), Some(("node-a#1".to_string(), msg)));
         let hello = Relay::Hello {
             room: "ABCDEF".into(),
             from: "node-b".into(),
@@ -1302,10 +1437,13 @@ mod tests {
                 room: "ABCDEF".into(),
             },
         };
-        assert_eq!(decode(encode(&hello).unwrap().as_bytes()), Some(hello));
+        assert_eq!(
+            decode(encode("node-b#2", &hello).unwrap().as_bytes()),
+            Some(("node-b#2".to_string(), hello))
+        );
         let before = crate::metrics::relay_dropped_count();
         assert_eq!(decode(b"not json"), None);
-        let newer = wire.replacen("\"v\":1", "\"v\":99", 1);
+        let newer = wire.replacen("\"v\":2", "\"v\":99", 1);
         assert_eq!(decode(newer.as_bytes()), None);
         assert!(crate::metrics::relay_dropped_count() >= before + 2);
     }

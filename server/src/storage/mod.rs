@@ -155,6 +155,23 @@ pub trait Store: Send + Sync {
 
     /// Results of finished questions of `code`, by qid.
     fn question_results(&self, code: &str) -> Result<Vec<(u32, serde_json::Value)>, StoreError>;
+
+    /// Cluster take-over: raises running room `code`'s fencing epoch in
+    /// the database (at once, not queued) and makes this store write the
+    /// room's checkpoints and results with it, so the node that ran the
+    /// room before, with its older epoch, can no longer overwrite them.
+    /// `None` when the room is not running in the database; stores that
+    /// only one node writes have no fencing and answer `Some(0)`.
+    fn take_epoch(&self, _code: &str) -> Result<Option<u64>, StoreError> {
+        Ok(Some(0))
+    }
+
+    /// Rooms whose checkpoint or results the database refused since the
+    /// last call because a newer owner holds them (see
+    /// [`Store::take_epoch`]): they must stop running on this node.
+    fn fenced_rooms(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// What the persistence glue ([`persist`]) needs from the running server:

@@ -12,8 +12,9 @@
 //! A connection that breaks is opened again on the next use, so the store
 //! comes back by itself after the database restarts.
 
+use std::collections::HashMap;
 use std::sync::mpsc::{self, SyncSender};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -77,6 +78,7 @@ CREATE TABLE IF NOT EXISTS question_results (
     payload TEXT NOT NULL,
     PRIMARY KEY (room, qid)
 );
+ALTER TABLE rooms ADD COLUMN IF NOT EXISTS epoch BIGINT NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS expired_rooms (
     code      TEXT PRIMARY KEY,
     ended_ms  BIGINT NOT NULL,
@@ -92,6 +94,52 @@ const UPSERT_ANSWER: &str = "INSERT INTO answers (room, qid, player, kind, paylo
 const UPSERT_ROOM: &str = "INSERT INTO rooms (code, host_token, title, created_ms, updated_ms)
      VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (code) DO UPDATE SET title = excluded.title, updated_ms = excluded.updated_ms";
+
+/// Fencing of a cluster's rooms: each room row holds an `epoch`, raised
+/// by every node that takes the room over ([`Store::take_epoch`]). A node
+/// writes a room's checkpoints and results with the epoch it took it
+/// with (0 for a room it created), and the database refuses a write whose
+/// epoch is older than the stored one (`UPDATE ... WHERE epoch <= $n`), so
+/// an owner that lost its room without knowing it (cut off from Redis,
+/// paused past its lease) can never overwrite the new owner's state.
+#[derive(Default)]
+struct Fences {
+    /// The epoch this node took each room over with.
+    epochs: Mutex<HashMap<String, i64>>,
+    /// Rooms a write was refused for, not yet reported.
+    refused: Mutex<Vec<String>>,
+}
+
+impl Fences {
+    fn epoch(&self, code: &str) -> i64 {
+        let epochs = self.epochs.lock().unwrap_or_else(|e| e.into_inner());
+        epochs.get(code).copied().unwrap_or(0)
+    }
+
+    fn set(&self, code: &str, epoch: i64) {
+        let mut epochs = self.epochs.lock().unwrap_or_else(|e| e.into_inner());
+        epochs.insert(code.to_string(), epoch);
+    }
+
+    fn refuse(&self, code: &str) {
+        crate::metrics::fenced_write();
+        tracing::warn!(room = %code, "another node runs this room now; its write from here refused");
+        let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        if !refused.iter().any(|c| c == code) {
+            refused.push(code.to_string());
+        }
+    }
+}
+
+/// `Err(Fenced)` when an update guarded by the room's epoch touched no row.
+fn fenced(updated: u64, code: &str) -> Result<(), StoreError> {
+    if updated == 0 {
+        return Err(StoreError::Fenced {
+            code: code.to_string(),
+        });
+    }
+    Ok(())
+}
 
 /// A connection that opens itself again after it broke.
 struct Conn {
@@ -157,6 +205,7 @@ type ReadJob = Box<dyn FnOnce(&mut Conn) + Send>;
 /// The results store on a PostgreSQL database. Share it behind an `Arc`.
 pub struct PgStore {
     queue: WriteQueue,
+    fences: Arc<Fences>,
     reads: Mutex<Option<SyncSender<ReadJob>>>,
     reader: Mutex<Option<JoinHandle<()>>>,
     describe: String,
@@ -195,8 +244,12 @@ impl PgStore {
             path: describe.clone().into(),
             source,
         };
-        let queue =
-            WriteQueue::start("quizroom-pg-store", PgWriter { conn }, retention_ms).map_err(io)?;
+        let fences = Arc::new(Fences::default());
+        let writer = PgWriter {
+            conn,
+            fences: fences.clone(),
+        };
+        let queue = WriteQueue::start("quizroom-pg-store", writer, retention_ms).map_err(io)?;
         let (reads, jobs) = mpsc::sync_channel::<ReadJob>(1024);
         let mut reader_conn = Conn::new(config);
         let reader = std::thread::Builder::new()
@@ -209,6 +262,7 @@ impl PgStore {
             .map_err(io)?;
         Ok(PgStore {
             queue,
+            fences,
             reads: Mutex::new(Some(reads)),
             reader: Mutex::new(Some(reader)),
             describe,
@@ -308,11 +362,12 @@ fn create_schema(client: &mut Client) -> Result<i64, StoreError> {
 /// Owns the writer thread's connection.
 struct PgWriter {
     conn: Conn,
+    fences: Arc<Fences>,
 }
 
 impl Backend for PgWriter {
     fn write_batch(&mut self, batch: &[Op]) -> Result<Vec<bool>, StoreError> {
-        let result = write_batch(&mut self.conn, batch);
+        let result = write_batch(&mut self.conn, &self.fences, batch);
         if result.is_err() {
             self.conn.forget_if_broken();
         }
@@ -350,13 +405,13 @@ impl Backend for PgWriter {
 /// aborts its transaction, so when a row is refused the batch is written
 /// again with each op in a savepoint of its own: the refused row is
 /// reported, the rest is committed.
-fn write_batch(conn: &mut Conn, batch: &[Op]) -> Result<Vec<bool>, StoreError> {
+fn write_batch(conn: &mut Conn, fences: &Fences, batch: &[Op]) -> Result<Vec<bool>, StoreError> {
     let now = now_ms();
     let (client, prepared) = conn.writer()?;
     let all = (|| -> Result<(), StoreError> {
         let mut tx = client.transaction()?;
         for op in batch {
-            apply(&mut tx, prepared, op, now)?;
+            apply(&mut tx, prepared, fences, op, now)?;
         }
         tx.commit()?;
         Ok(())
@@ -370,10 +425,15 @@ fn write_batch(conn: &mut Conn, batch: &[Op]) -> Result<Vec<bool>, StoreError> {
     let mut applied = Vec::with_capacity(batch.len());
     for op in batch {
         let mut savepoint = tx.transaction()?;
-        match apply(&mut savepoint, prepared, op, now) {
+        match apply(&mut savepoint, prepared, fences, op, now) {
             Ok(()) => {
                 savepoint.commit()?;
                 applied.push(true);
+            }
+            Err(StoreError::Fenced { code }) => {
+                drop(savepoint);
+                fences.refuse(&code);
+                applied.push(false);
             }
             Err(e) => {
                 drop(savepoint);
@@ -435,6 +495,7 @@ fn upsert_answer(
 fn apply(
     tx: &mut Transaction<'_>,
     prepared: &Prepared,
+    fences: &Fences,
     op: &Op,
     now: Millis,
 ) -> Result<(), StoreError> {
@@ -476,6 +537,18 @@ fn apply(
         }
         Op::Checkpoint(cp, _) => {
             upsert_room(tx, prepared, &cp.room, now)?;
+            let updated = tx.execute(
+                "UPDATE rooms SET snapshot = $2, boundary_qid = $3, updated_ms = $4
+                 WHERE code = $1 AND epoch <= $5",
+                &[
+                    &cp.room.code,
+                    &cp.snapshot,
+                    &qid_sql(cp.boundary_qid),
+                    &to_sql(now),
+                    &fences.epoch(&cp.room.code),
+                ],
+            )?;
+            fenced(updated, &cp.room.code)?;
             for q in &cp.frozen {
                 tx.execute(
                     "INSERT INTO snapshot_questions (room, idx, json) VALUES ($1, $2, $3)
@@ -483,16 +556,6 @@ fn apply(
                     &[&cp.room.code, &i64::from(q.index), &q.json],
                 )?;
             }
-            tx.execute(
-                "UPDATE rooms SET snapshot = $2, boundary_qid = $3, updated_ms = $4
-                 WHERE code = $1",
-                &[
-                    &cp.room.code,
-                    &cp.snapshot,
-                    &qid_sql(cp.boundary_qid),
-                    &to_sql(now),
-                ],
-            )?;
             Ok(())
         }
         Op::Ended {
@@ -500,10 +563,11 @@ fn apply(
             ended_ms,
             results,
         } => {
-            tx.execute(
-                "UPDATE rooms SET ended_ms = $2, updated_ms = $3 WHERE code = $1",
-                &[code, &to_sql(*ended_ms), &to_sql(now)],
+            let updated = tx.execute(
+                "UPDATE rooms SET ended_ms = $2, updated_ms = $3 WHERE code = $1 AND epoch <= $4",
+                &[code, &to_sql(*ended_ms), &to_sql(now), &fences.epoch(code)],
             )?;
+            fenced(updated, code)?;
             if let Some(results) = results {
                 tx.execute(
                     "UPDATE rooms SET results_json = $2, results_csv = $3 WHERE code = $1",
@@ -854,6 +918,36 @@ impl Store for PgStore {
             }
             Ok(out)
         })
+    }
+
+    fn take_epoch(&self, code: &str) -> Result<Option<u64>, StoreError> {
+        let key = code.to_string();
+        let epoch = self.read(move |c| {
+            let row = c.query_opt(
+                "UPDATE rooms SET epoch = epoch + 1
+                 WHERE code = $1 AND ended_ms IS NULL AND snapshot IS NOT NULL
+                 RETURNING epoch",
+                &[&key],
+            )?;
+            Ok(match row {
+                Some(row) => Some(row.try_get::<_, i64>(0)?),
+                None => None,
+            })
+        })?;
+        Ok(epoch.map(|epoch| {
+            self.fences.set(code, epoch);
+            u64::try_from(epoch).unwrap_or(0)
+        }))
+    }
+
+    fn fenced_rooms(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .fences
+                .refused
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
     }
 
     fn question_results(&self, code: &str) -> Result<Vec<(u32, serde_json::Value)>, StoreError> {

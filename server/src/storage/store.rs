@@ -118,6 +118,10 @@ pub enum StoreError {
     /// The writer thread has stopped; nothing more can be written.
     #[error("results database writer has stopped")]
     Closed,
+    /// Another node took the room over (its fencing epoch in the
+    /// database is newer than this node's): this node's write is refused.
+    #[error("room {code} is run by another node now; write refused")]
+    Fenced { code: String },
     /// The database was written by a newer server.
     #[error("results database schema {found} is newer than this server's {SCHEMA_VERSION}")]
     NewerSchema { found: i64 },

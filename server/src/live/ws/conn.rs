@@ -643,11 +643,8 @@ impl Socket {
         }
         let mut room = code.as_ref().and_then(|code| self.state.rooms().get(code));
         if let (None, Some(cluster), Some(code)) = (&room, self.state.cluster(), &code) {
-            match cluster.owner_of(code).await {
-                Ok(Some(owner)) if owner != cluster.node_id() => {
-                    room = Some(cluster.proxy(&self.state, code, &owner));
-                }
-                Ok(_) => {}
+            match cluster.proxy_for(&self.state, code).await {
+                Ok(proxy) => room = proxy,
                 Err(_) => {
                     self.send_error(
                         "cluster_unavailable",
