@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS rooms (
     snapshot     TEXT,
     boundary_qid BIGINT NOT NULL DEFAULT 0,
     results_json TEXT,
-    results_csv  TEXT
+    results_csv  TEXT,
+    epoch        BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS rooms_by_host ON rooms(host_token, created_ms);
 CREATE INDEX IF NOT EXISTS rooms_running ON rooms(code)
@@ -78,7 +79,6 @@ CREATE TABLE IF NOT EXISTS question_results (
     payload TEXT NOT NULL,
     PRIMARY KEY (room, qid)
 );
-ALTER TABLE rooms ADD COLUMN IF NOT EXISTS epoch BIGINT NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS expired_rooms (
     code      TEXT PRIMARY KEY,
     ended_ms  BIGINT NOT NULL,
@@ -331,6 +331,20 @@ fn create_schema(client: &mut Client) -> Result<i64, StoreError> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
     tx.batch_execute(SCHEMA)?;
+    // A database made before rooms had a fencing epoch gets the column.
+    // Only then: `ALTER TABLE` locks the whole table, and nodes starting
+    // together while others already write would deadlock on it.
+    let has_epoch = tx
+        .query_opt(
+            "SELECT 1 FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = 'rooms'
+               AND column_name = 'epoch'",
+            &[],
+        )?
+        .is_some();
+    if !has_epoch {
+        tx.batch_execute("ALTER TABLE rooms ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0")?;
+    }
     let found: Option<i64> = match tx.query_opt("SELECT max(version) FROM quizroom_schema", &[])? {
         Some(row) => row.try_get(0)?,
         None => None,
