@@ -148,7 +148,7 @@ async fn rounds(p: &Params, spec: &ClusterSpec, out: &mut Outcome) -> anyhow::Re
             // old process's leases are another node's now).
             nodes[0] = NodeProc::start(spec, &format!("n1-r{}", r + 1)).await?;
         }
-        let got = round(p, &mut nodes, r)
+        let got = round(p, spec, &mut nodes, r)
             .await
             .with_context(|| format!("round {}", r + 1))?;
         for d in &got.restored {
@@ -212,6 +212,17 @@ struct RoundResult {
     unacked_at_end: usize,
     /// What went wrong, if something did without ending the round.
     note: Option<String>,
+    /// The room's lease time left at the kill (Redis `PTTL`), if read.
+    lease_left: Option<Duration>,
+}
+
+impl RoundResult {
+    /// The last survivor's restore time beyond the lease's run-out: the
+    /// take-over's own cost (its look interval, the restore, the welcomes).
+    fn after_lease(&self) -> Option<f64> {
+        let lease = self.lease_left?.as_secs_f64();
+        Some(summary_s(&self.restored).2 - lease)
+    }
 }
 
 impl RoundResult {
@@ -250,6 +261,10 @@ impl RoundResult {
             &format!("r{r}_open_question_acks_before_kill"),
             self.acked_before_q2 as f64,
         );
+        if let (Some(l), Some(a)) = (self.lease_left, self.after_lease()) {
+            out.metric(&format!("r{r}_lease_left_at_kill_s"), l.as_secs_f64());
+            out.metric(&format!("r{r}_restored_last_after_lease_s"), a);
+        }
         if let Some(t) = self.restored_tally {
             out.metric(&format!("r{r}_restored_tally_answered"), t as f64);
         }
@@ -300,6 +315,15 @@ fn summarize(out: &mut Outcome, all: &[RoundResult]) {
     out.metric("seated_p50_s_median", per(&|r| summary_s(&r.resumed).0));
     out.metric("seated_p99_s_median", per(&|r| summary_s(&r.resumed).1));
     out.metric("seated_last_s_median", per(&|r| summary_s(&r.resumed).2));
+    let leases: Vec<f64> = all
+        .iter()
+        .filter_map(|r| Some(r.lease_left?.as_secs_f64()))
+        .collect();
+    let beyond: Vec<f64> = all.iter().filter_map(RoundResult::after_lease).collect();
+    if !beyond.is_empty() {
+        out.metric("lease_left_at_kill_s_median", median(leases));
+        out.metric("restored_last_after_lease_s_median", median(beyond));
+    }
     let sum = |f: &dyn Fn(&RoundResult) -> usize| all.iter().map(f).sum::<usize>();
     let survivors = sum(&|r| r.survivors);
     let within = all
@@ -411,7 +435,12 @@ struct Shared {
 }
 
 /// One kill cycle on `nodes` (node 0 owns the room and dies).
-async fn round(p: &Params, nodes: &mut [NodeProc], r: u32) -> anyhow::Result<RoundResult> {
+async fn round(
+    p: &Params,
+    spec: &ClusterSpec,
+    nodes: &mut [NodeProc],
+    r: u32,
+) -> anyhow::Result<RoundResult> {
     let n = nodes.len();
     let owner = Target::attach(nodes[0].addr, nodes[0].pid());
     let topics = owner.upload_bank().await?;
@@ -494,6 +523,8 @@ async fn round(p: &Params, nodes: &mut [NodeProc], r: u32) -> anyhow::Result<Rou
     let q2 = q2["qid"].as_u64().context("question without qid")?;
     let kill_at = asked + shared.spread / 2;
     events.drain_until(kill_at).await?;
+    // What is left of the owner's lease: the wait no take-over can beat.
+    events.res.lease_left = lease_left(&spec.redis_url, &room.code).await;
     let killed = Instant::now();
     let _ = shared.kill.set(killed);
     nodes[0].kill9().await;
@@ -998,6 +1029,35 @@ async fn first_json(ws: &mut Ws) -> Option<Value> {
         }
     }
     None
+}
+
+/// The time left on `code`'s lease, by one `PTTL` to the Redis at `url`
+/// (`redis://HOST:PORT[/DB]` without credentials; None otherwise or on
+/// any failure: the number is extra, the run does not need it).
+async fn lease_left(url: &str, code: &str) -> Option<Duration> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("redis://")?;
+    let host = rest.split('/').next()?;
+    if host.contains('@') {
+        return None;
+    }
+    let key = format!("quizroom:lease:{code}");
+    let cmd = format!("*2\r\n$4\r\nPTTL\r\n${}\r\n{key}\r\n", key.len());
+    let ask = async {
+        let mut stream = tokio::net::TcpStream::connect(host).await.ok()?;
+        stream.write_all(cmd.as_bytes()).await.ok()?;
+        let mut line = String::new();
+        tokio::io::BufReader::new(stream)
+            .read_line(&mut line)
+            .await
+            .ok()?;
+        let ms: i64 = line.trim().strip_prefix(':')?.parse().ok()?;
+        u64::try_from(ms).ok().map(Duration::from_millis)
+    };
+    tokio::time::timeout(Duration::from_secs(1), ask)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// The ended room's results from `node` (retried until they say ended).

@@ -417,6 +417,10 @@ async fn failover_run_loses_no_acknowledged_vote() {
     let last = metric(o, "restored_last_s_median");
     assert!(last > 1.0 && last <= 10.0, "{o}");
     assert_eq!(count(o, "survivor_restored"), 9, "{o}");
+    // The lease left at the kill (read from Redis) is the 6 s lease less
+    // the time since its last renewal (every 2 s).
+    let lease = metric(o, "lease_left_at_kill_s_median");
+    assert!(lease > 3.0 && lease <= 6.0, "{o}");
     for c in o["checks"].as_array().unwrap() {
         assert_eq!(c["pass"], true, "{c}: {o}");
     }
