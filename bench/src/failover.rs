@@ -415,7 +415,10 @@ enum Ev {
     Error {
         code: String,
     },
-    Dropped,
+    /// A surviving socket was closed by its node (why: the close frame).
+    Dropped {
+        why: String,
+    },
     Failed {
         p: usize,
         why: String,
@@ -550,7 +553,28 @@ async fn round(
         }
         tokio::select! {
             m = host.rx.recv() => {
-                let Some((at, m)) = m else { bail!("the host's socket closed after the kill") };
+                let Some((mut at, mut m)) = m else { bail!("the host's reader ended") };
+                if m["type"] == CLOSED {
+                    // Its node closed it: a browser would reconnect with
+                    // the host token, so the host does (counted as dropped).
+                    let why = m["why"].as_str().unwrap_or("?").to_string();
+                    events.res.survivor_drops += 1;
+                    *events.res.errors.entry(format!("host_closed:{why}")).or_default() += 1;
+                    let new = loop {
+                        if Instant::now() >= deadline {
+                            bail!("the host could not connect again after {why}");
+                        }
+                        match Host::connect(nodes[1].addr, sources[0], &room.code, &room.host_token).await {
+                            Ok(h) => break h,
+                            Err(e) => {
+                                *events.res.errors.entry(format!("host_reconnect:{e:#}")).or_default() += 1;
+                                tokio::time::sleep(RESUME_PAUSE).await;
+                            }
+                        }
+                    };
+                    host = new;
+                    (at, m) = host.welcome.take().unwrap_or((Instant::now(), Value::Null));
+                }
                 if m["type"] == "welcome" {
                     host_restored = true;
                     let ok = m["state"]["question"]["qid"].as_u64() == Some(q2);
@@ -646,7 +670,14 @@ impl Events<'_> {
                 }
             }
             Ev::Error { code } => *self.res.errors.entry(code).or_default() += 1,
-            Ev::Dropped => self.res.survivor_drops += 1,
+            Ev::Dropped { why } => {
+                self.res.survivor_drops += 1;
+                *self
+                    .res
+                    .errors
+                    .entry(format!("survivor_closed:{why}"))
+                    .or_default() += 1;
+            }
             Ev::Failed { p, why } => bail!("player {p} failed: {why}"),
         }
         Ok(())
@@ -687,7 +718,12 @@ impl Events<'_> {
 struct Host {
     sink: futures_util::stream::SplitSink<Ws, Message>,
     rx: mpsc::UnboundedReceiver<(Instant, Value)>,
+    /// The welcome this socket got, and when.
+    welcome: Option<(Instant, Value)>,
 }
+
+/// The `type` of the marker the host's reader queues when its socket ends.
+const CLOSED: &str = "_closed";
 
 impl Host {
     async fn connect(
@@ -702,19 +738,36 @@ impl Host {
         let (sink, mut stream) = ws.split();
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
-            while let Some(Ok(m)) = stream.next().await {
-                if let Message::Text(t) = m {
-                    if let Ok(v) = serde_json::from_str::<Value>(t.as_str()) {
-                        if tx.send((Instant::now(), v)).is_err() {
-                            return;
+            // How the socket ended is queued last, as a `_closed` message.
+            let why = loop {
+                match stream.next().await {
+                    Some(Ok(Message::Text(t))) => {
+                        if let Ok(v) = serde_json::from_str::<Value>(t.as_str()) {
+                            if tx.send((Instant::now(), v)).is_err() {
+                                return;
+                            }
                         }
                     }
+                    Some(Ok(Message::Close(f))) => break close_text(f),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => break format!("error {e}"),
+                    None => break "eof".into(),
                 }
-            }
+            };
+            let _ = tx.send((
+                Instant::now(),
+                serde_json::json!({"type": CLOSED, "why": why}),
+            ));
         });
-        let mut host = Host { sink, rx };
-        host.until("the host's welcome", |m| m["type"] == "welcome")
+        let mut host = Host {
+            sink,
+            rx,
+            welcome: None,
+        };
+        let welcome = host
+            .until_at("the host's welcome", |m| m["type"] == "welcome")
             .await?;
+        host.welcome = Some(welcome);
         Ok(host)
     }
 
@@ -728,11 +781,22 @@ impl Host {
     /// The first message matching `pred` (others are skipped); an error
     /// to the host fails the run.
     async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+        Ok(self.until_at(what, pred).await?.1)
+    }
+
+    /// [`Host::until`] with the message's arrival instant.
+    async fn until_at(
+        &mut self,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<(Instant, Value)> {
         let deadline = Instant::now() + STEP_LIMIT;
         loop {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some((_, m))) if pred(&m) => return Ok(m),
-                Ok(Some((_, m))) if m["type"] == "error" => bail!("{what}: the host got {m}"),
+                Ok(Some((at, m))) if pred(&m) => return Ok((at, m)),
+                Ok(Some((_, m))) if m["type"] == "error" || m["type"] == CLOSED => {
+                    bail!("{what}: the host got {m}")
+                }
                 Ok(Some(_)) => {}
                 Ok(None) => bail!("{what}: the host's socket closed"),
                 Err(_) => bail!("{what}: not within {STEP_LIMIT:?}"),
@@ -806,15 +870,15 @@ async fn player(spec: PlayerSpec, shared: Arc<Shared>, tx: mpsc::UnboundedSender
     }
     let mut seated_once = false;
     loop {
-        let ended = play(&spec, &shared, &tx, &mut ws, &mut seat, &mut seated_once).await;
-        if ended {
+        let closed = play(&spec, &shared, &tx, &mut ws, &mut seat, &mut seated_once).await;
+        let Some(why) = closed else {
             return;
-        }
+        };
         let Some(killed) = shared.kill.get().copied() else {
-            return fail("socket closed before the kill".into());
+            return fail(format!("socket closed before the kill ({why})"));
         };
         if !spec.on_owner {
-            let _ = tx.send(Ev::Dropped);
+            let _ = tx.send(Ev::Dropped { why });
         }
         match resume(&spec, &shared, &tx, &mut seat, killed).await {
             Some(new) => ws = new,
@@ -833,7 +897,8 @@ async fn player(spec: PlayerSpec, shared: Arc<Shared>, tx: mpsc::UnboundedSender
     }
 }
 
-/// Reads one socket until it closes (false) or the room ended (true).
+/// Reads one socket until the room ended (None) or the socket closed
+/// (Some: how).
 async fn play(
     spec: &PlayerSpec,
     shared: &Shared,
@@ -841,7 +906,7 @@ async fn play(
     ws: &mut Ws,
     seat: &mut Seat,
     seated_once: &mut bool,
-) -> bool {
+) -> Option<String> {
     loop {
         let due = seat.due;
         let frame = tokio::select! {
@@ -851,7 +916,7 @@ async fn play(
                 if let Some(q) = seat.owed() {
                     let choice = seat.choice(spec.p, spec.seed, q);
                     if ws.send(Message::Text(msg::vote(q as u32, choice).into())).await.is_err() {
-                        return false;
+                        return Some("send failed".into());
                     }
                 }
                 continue;
@@ -859,7 +924,9 @@ async fn play(
         };
         let text = match frame {
             Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return false,
+            Some(Ok(Message::Close(f))) => return Some(close_text(f)),
+            Some(Err(e)) => return Some(format!("error {e}")),
+            None => return Some("eof".into()),
             Some(Ok(_)) => continue,
         };
         let Ok(m) = serde_json::from_str::<Value>(text.as_str()) else {
@@ -893,7 +960,7 @@ async fn play(
                         .await
                         .is_err()
                     {
-                        return false;
+                        return Some("send failed".into());
                     }
                 }
             }
@@ -913,7 +980,7 @@ async fn play(
                         .await
                         .is_err()
                     {
-                        return false;
+                        return Some("send failed".into());
                     }
                 } else {
                     // Spread over the window, players of all nodes mixed.
@@ -944,9 +1011,17 @@ async fn play(
                 let code = m["code"].as_str().unwrap_or("?").to_string();
                 let _ = tx.send(Ev::Error { code });
             }
-            "ended" => return true,
+            "ended" => return None,
             _ => {}
         }
+    }
+}
+
+/// A close frame as `close CODE REASON`.
+fn close_text(f: Option<tokio_tungstenite::tungstenite::protocol::CloseFrame>) -> String {
+    match f {
+        Some(f) => format!("close {} {}", u16::from(f.code), f.reason),
+        None => "close without code".into(),
     }
 }
 
