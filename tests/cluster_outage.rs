@@ -203,3 +203,95 @@ async fn rooms_are_created_and_ended_promptly_while_postgres_is_away() {
     let rooms = history(b, &played.host_token).await;
     assert_eq!(rooms["rooms"].as_array().unwrap().len(), 1, "{rooms}");
 }
+
+/// A TCP proxy to `target` that can stop passing bytes, as a network that
+/// drops packets does: connections through it neither fail nor answer.
+async fn freezing_proxy(target: u16) -> (u16, std::sync::Arc<tokio::sync::watch::Sender<bool>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let frozen = std::sync::Arc::new(tokio::sync::watch::Sender::new(false));
+    let switch = frozen.clone();
+    async fn pump(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        mut frozen: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n @ 1..) = from.read(&mut buf).await {
+            if frozen.wait_for(|f| !*f).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    }
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let frozen = switch.subscribe();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
+                    return;
+                };
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::join!(pump(cr, sw, frozen.clone()), pump(sr, cw, frozen));
+            });
+        }
+    });
+    (port, frozen)
+}
+
+/// A database that stops answering without refusing (packets dropped):
+/// a host token to reuse still gets `503 store_unavailable` within the
+/// bound, and a room without one opens within the create wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_that_stops_answering_does_not_hold_up_creating_rooms() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let db = pg.new_database();
+    let (port, frozen) = freezing_proxy(pg.port).await;
+    let url = db.replace(&format!(":{}/", pg.port), &format!(":{port}/"));
+    let server = Server::start_with(move |c| c.database_url = Some(url)).await;
+    // A room that ended, so its token is known only to the database.
+    let first = server.create_room().await;
+    let mut host = common::game::host(&server, &first).await;
+    end(&mut host).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while history(&server, &first.host_token).await["rooms"][0]["status"] != "ended" {
+        assert!(tokio::time::Instant::now() < deadline, "never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    frozen.send_replace(true);
+    let (status, body, took) = post_room(
+        &server,
+        json!({"title": "Reuse", "host_token": first.host_token}),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable", "{body}");
+    assert!(took <= Duration::from_secs(3), "refusing took {took:?}");
+    let (status, body, took) = post_room(&server, json!({"title": "Fresh"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(took <= PROMPT, "creating took {took:?}");
+
+    // The database answers again: the token is reused.
+    frozen.send_replace(false);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body, _) = post_room(
+            &server,
+            json!({"title": "Reuse", "host_token": first.host_token}),
+        )
+        .await;
+        if status == 201 {
+            assert_eq!(body["host_token"], json!(first.host_token), "{body}");
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never reused: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -63,7 +63,7 @@ async fn claim_code(
 ) -> Result<String, ApiError> {
     for _ in 0..100 {
         let code = rooms::new_code();
-        if crate::storage::persist::code_taken(state, &code) {
+        if !code_free(state, &code).await {
             continue;
         }
         match cluster.claim(&code).await {
@@ -137,14 +137,24 @@ async fn create_room(
         })?,
     };
     let title = clean_title(request.title.as_deref().unwrap_or(""));
+    // Checked before a code is claimed: a token that cannot be checked
+    // fails the request without holding a lease.
+    let (host_token, host_token_checked) = match request
+        .host_token
+        .filter(|token| rooms::is_valid_host_token(token))
+    {
+        Some(token) => (known_host_token(&state, token).await?, true),
+        None => (None, false),
+    };
     let code = match state.cluster() {
         Some(cluster) => Some(claim_code(&state, cluster).await?),
-        None => None,
+        None => Some(free_code(&state).await?),
     };
     let new = NewRoom {
         title,
         private: request.private.unwrap_or(false),
-        host_token: request.host_token,
+        host_token,
+        host_token_checked,
         buzz_window_ms,
         score_scale,
         shuffle_options,
@@ -185,6 +195,69 @@ async fn create_room(
         "join_url": join_url,
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Longest the look whether a fresh code belongs to a stored room may take;
+/// past it the code is taken as free, as when the database refuses the
+/// look (6 characters of 31 make a clash with a stored room rare), so a
+/// database that does not answer does not hold up creating a room.
+const CODE_CHECK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Whether `code` is neither live here nor a stored room's (as far as the
+/// database tells within [`CODE_CHECK_WAIT`]).
+async fn code_free(state: &AppState, code: &str) -> bool {
+    if state.rooms().get(code).is_some() {
+        return false;
+    }
+    let (looking, code) = (state.clone(), code.to_string());
+    let lookup =
+        tokio::task::spawn_blocking(move || !crate::storage::persist::code_taken(&looking, &code));
+    match tokio::time::timeout(CODE_CHECK_WAIT, lookup).await {
+        Ok(free) => free.unwrap_or(true),
+        Err(_) => {
+            crate::metrics::store_error();
+            tracing::warn!("looking up a room code did not finish in time; taken as free");
+            true
+        }
+    }
+}
+
+/// A fresh code for a room on this node alone (no cluster).
+async fn free_code(state: &AppState) -> Result<String, ApiError> {
+    for _ in 0..100 {
+        let code = rooms::new_code();
+        if code_free(state, &code).await {
+            return Ok(code);
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no_free_code",
+        "no free room code; try again",
+    ))
+}
+
+/// Longest a host token lookup may take before `POST /api/rooms` answers
+/// `503 store_unavailable`: a database that does not answer (unreachable,
+/// not refusing) would otherwise hold the host up for connection timeouts.
+const TOKEN_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `token` if a live or stored room has it, `None` if no store knows it (a
+/// fresh token is minted), `503 store_unavailable` if it cannot be checked
+/// within [`TOKEN_CHECK_WAIT`].
+async fn known_host_token(state: &AppState, token: String) -> Result<Option<String>, ApiError> {
+    let (looking, asked) = (state.clone(), token.clone());
+    let lookup = tokio::task::spawn_blocking(move || rooms::host_token_exists(&looking, &asked));
+    match tokio::time::timeout(TOKEN_CHECK_WAIT, lookup).await {
+        Ok(Ok(Ok(true))) => Ok(Some(token)),
+        Ok(Ok(Ok(false))) => Ok(None),
+        Ok(Ok(Err(e))) => Err(e.api_error()),
+        Ok(Err(_)) | Err(_) => {
+            crate::metrics::store_error();
+            tracing::warn!("a host token lookup did not finish in time");
+            Err(rooms::StoreUnavailable.api_error())
+        }
+    }
 }
 
 /// Trims the title, drops control characters and bounds its length.

@@ -230,6 +230,9 @@ pub struct NewRoom {
     pub private: bool,
     /// Reuse this host token if it already owns a room, else mint a fresh one.
     pub host_token: Option<String>,
+    /// The caller already found `host_token` known ([`host_token_exists`]),
+    /// so it is not looked up again.
+    pub host_token_checked: bool,
     /// Buzz collection window in ms (0: arrival order).
     pub buzz_window_ms: u64,
     /// Interview panel score scale (0 to this).
@@ -288,7 +291,7 @@ pub fn create_room(state: &AppState, new: NewRoom) -> Result<RoomHandle, CreateE
         return Err(CreateError::TooManyRooms);
     }
     let host_token = match new.host_token.filter(|token| is_valid_host_token(token)) {
-        Some(token) if host_token_exists(state, &token)? => token,
+        Some(token) if new.host_token_checked || host_token_exists(state, &token)? => token,
         _ => new_host_token(),
     };
     let options = RoomOptions {
