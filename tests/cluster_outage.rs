@@ -295,3 +295,133 @@ async fn a_database_that_stops_answering_does_not_hold_up_creating_rooms() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A room its host leaves while the database is away: once the grace
+/// period runs out its sockets close at once and the node goes on (another
+/// room keeps playing, `/healthz` answers); its final results are written
+/// once the database is back, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_room_abandoned_while_postgres_is_away_ends_once_it_is_back() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let db = pg.new_database();
+    let server = Server::start_with(move |c| {
+        c.database_url = Some(db);
+        c.host_grace_secs = 2;
+    })
+    .await;
+
+    // The room to be left plays one question to its reveal, a second one
+    // is open when the database goes.
+    let left = server.create_room_with(json!({"title": "Left"})).await;
+    let mut host = common::game::host(&server, &left).await;
+    let mut player = common::game::join(&server, &left, "p").await;
+    let q = common::game::ask(&mut host, "vote", json!({}), &mut [&mut player.client]).await;
+    player
+        .client
+        .send_json(json!({"type": "vote", "qid": q["qid"], "choice": 1}))
+        .await;
+    player.client.recv_until("ack").await;
+    host.send_json(json!({"type": "close"})).await;
+    host.recv_until("closed").await;
+    host.send_json(json!({"type": "reveal"})).await;
+    host.recv_until("reveal").await;
+    let q2 = common::game::ask(&mut host, "vote", json!({}), &mut [&mut player.client]).await;
+    // Another room whose host stays.
+    let kept = server.create_room_with(json!({"title": "Kept"})).await;
+    let mut kept_host = common::game::host(&server, &kept).await;
+    let mut kept_player = common::game::join(&server, &kept, "k").await;
+
+    tokio::task::block_in_place(|| pg.stop());
+    player
+        .client
+        .send_json(json!({"type": "vote", "qid": q2["qid"], "choice": 0}))
+        .await;
+    player.client.ping().await;
+    // The host leaves; the grace period (2 s) runs out with the database
+    // still away. The player's socket is closed promptly.
+    let left_at = Instant::now();
+    host.drop_connection().await;
+    assert_eq!(player.client.expect_close().await, Some(4004));
+    let took = left_at.elapsed();
+    assert!(
+        took <= Duration::from_secs(2) + PROMPT,
+        "closing the abandoned room took {took:?}"
+    );
+
+    // The node goes on: the other room's task answers (its host gets the
+    // outage banner, its sockets are served), /healthz answers at once.
+    let banner = kept_host
+        .recv_matching("store_unavailable", |m| {
+            m["type"] == "warning" && m["code"] == "store_unavailable"
+        })
+        .await;
+    assert_eq!(banner["active"], json!(true), "{banner}");
+    kept_player.client.ping().await;
+    let started = Instant::now();
+    let health = reqwest::Client::new()
+        .get(server.url("/healthz"))
+        .timeout(PROMPT)
+        .send()
+        .await
+        .expect("healthz answers during the outage");
+    assert!(started.elapsed() <= PROMPT);
+    drop(health);
+    // A late hello to the abandoned room gets no seat.
+    let mut late = common::Client::connect(&server.ws_url()).await;
+    late.send_json(json!({"type": "join", "room": left.code, "name": "late"}))
+        .await;
+    assert_eq!(late.expect_close().await, Some(4004));
+    assert!(
+        !late.log.iter().any(|m| m["type"] == "welcome"),
+        "{:?}",
+        late.log
+    );
+
+    // The database comes back: the abandoned room is written as ended,
+    // once, with both questions and one vote each.
+    tokio::task::block_in_place(|| pg.restart());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let rooms = history(&server, &left.host_token).await;
+        let listed: Vec<&Value> = rooms["rooms"]
+            .as_array()
+            .map(|r| r.iter().filter(|r| r["code"] == json!(left.code)).collect())
+            .unwrap_or_default();
+        assert!(listed.len() <= 1, "{rooms}");
+        if listed.first().is_some_and(|r| r["status"] == "ended") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never stored as ended: {rooms}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, stored) = results(&server, &left.code, &left.host_token).await;
+    assert_eq!(status, 200, "{stored}");
+    let questions = stored["questions"].as_array().expect("questions");
+    let qids: Vec<&Value> = questions.iter().map(|q| &q["qid"]).collect();
+    assert_eq!(qids, vec![&q["qid"], &q2["qid"]], "{stored}");
+    for question in questions {
+        let counted: u64 = question["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_u64)
+            .sum();
+        assert_eq!(counted, 1, "one vote each, stored once: {stored}");
+    }
+    // The kept room plays on.
+    let q3 = common::game::ask(
+        &mut kept_host,
+        "vote",
+        json!({}),
+        &mut [&mut kept_player.client],
+    )
+    .await;
+    kept_player
+        .client
+        .send_json(json!({"type": "vote", "qid": q3["qid"], "choice": 0}))
+        .await;
+    kept_player.client.recv_until("ack").await;
+}

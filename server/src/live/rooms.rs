@@ -495,6 +495,7 @@ fn spawn_owner(
             ..Durability::default()
         },
         ending: None,
+        abandoned: false,
         store_health: state.store().map(|s| s.health()),
         effects: Vec::new(),
         rest: Vec::new(),
@@ -530,6 +531,9 @@ struct Owner {
     durable: Durability,
     /// The room ended and its final state is not stored yet.
     ending: Option<Ending>,
+    /// No host came back within the grace period: the sockets are closed
+    /// and the room stays only until its end is stored.
+    abandoned: bool,
     /// Whether the results database can be written, as it changes.
     store_health: Option<tokio::sync::watch::Receiver<bool>>,
     /// The room's effects for the command being carried out (kept between
@@ -697,7 +701,11 @@ impl Owner {
         let grace = Duration::from_secs(self.state.config().host_grace_secs);
         let stop = loop {
             if self.ended && self.ending.as_ref().is_none_or(|e| e.written) {
-                break Stop::Ended;
+                break if self.abandoned {
+                    Stop::Abandoned
+                } else {
+                    Stop::Ended
+                };
             }
             if self.yielded {
                 break Stop::Yielded;
@@ -736,7 +744,11 @@ impl Owner {
                     self.last_tick = Some(Instant::now());
                     self.apply(Command::Tick);
                 }
-                _ = sleep_until_opt(abandon_at) => break Stop::Abandoned,
+                _ = sleep_until_opt(abandon_at) => {
+                    if !self.abandon_deferred() {
+                        break Stop::Abandoned;
+                    }
+                }
             }
         };
         self.finish(stop);
@@ -777,6 +789,11 @@ impl Owner {
                 outbox,
                 reply,
             } => {
+                if self.abandoned {
+                    outbox.close(CLOSE_ROOM_GONE, "room closed");
+                    let _ = reply.send(None);
+                    return;
+                }
                 self.conns.insert(conn, outbox);
                 self.apply(Command::Hello { conn, msg });
                 let role = self.room.role_of(conn);
@@ -798,6 +815,10 @@ impl Owner {
             }
             ToRoom::Inspect(query) => query(&self.room),
             ToRoom::RemoteHello { node, conn, msg } => {
+                if self.abandoned {
+                    self.relay_close(&node, conn, CLOSE_ROOM_GONE, "room closed");
+                    return;
+                }
                 self.remote.insert(conn, node.clone());
                 self.apply(Command::Hello { conn, msg });
                 let role = self.room.role_of(conn);
@@ -1051,6 +1072,52 @@ impl Owner {
         }
     }
 
+    /// No host came back within the grace period and the room has a store:
+    /// the room closes its sockets at once and, as an ended room does,
+    /// queues its final checkpoint and stays (with its cluster lease, so no
+    /// other node restores it) until that and its final results are
+    /// written, without blocking a thread while the database is away.
+    /// Returns `false` without a store (the room simply stops).
+    fn abandon_deferred(&mut self) -> bool {
+        if self.state.store().is_none() {
+            return false;
+        }
+        tracing::info!("no host for the grace period; room closed");
+        // An open question is closed as the host's `close` would, so its
+        // answers are part of the final results.
+        let mut effects = self.room.close_for_shutdown(epoch_ms());
+        self.carry_out(&mut effects);
+        self.abandoned = true;
+        self.ended = true;
+        self.ending = Some(Ending {
+            checkpoint: crate::storage::persist::checkpoint_queued(&self.state, &self.room),
+            show_at: None,
+            written: false,
+        });
+        // Nothing held goes out any more: the sockets close now. Their
+        // answers are in the store's queue and are written all the same.
+        self.durable.held.clear();
+        self.durable.held_other = 0;
+        for (_, outbox) in self.conns.drain() {
+            outbox.close(CLOSE_ROOM_GONE, "room closed");
+        }
+        for (conn, node) in std::mem::take(&mut self.remote) {
+            self.relay_close(&node, conn, CLOSE_ROOM_GONE, "room closed");
+        }
+        self.state.refresh_gauges();
+        if self.durable.in_flight.is_none() {
+            let mut slow = Vec::new();
+            self.request_commit(&mut slow);
+        }
+        // A store that cannot be asked any more (it stopped) never answers.
+        if self.durable.in_flight.is_none() {
+            if let Some(ending) = self.ending.as_mut() {
+                ending.written = true;
+            }
+        }
+        true
+    }
+
     /// The end was not stored within [`ENDING_SHOW_AFTER`] (the database
     /// is away): what the room sent at its end (podium, `ended`) goes out
     /// now; acks stay held until their answers are committed, since an ack
@@ -1237,6 +1304,8 @@ impl Owner {
         self.release_all();
         let (code, reason) = match stop {
             Stop::Ended => (CLOSE_NORMAL, "room ended"),
+            // Stored already (see `abandon_deferred`).
+            Stop::Abandoned if self.abandoned => (CLOSE_ROOM_GONE, "room closed"),
             Stop::Abandoned => {
                 tracing::info!("no host for the grace period; room closed");
                 crate::storage::persist::on_effect(&self.state, &mut self.room, &Effect::Ended);
