@@ -425,6 +425,16 @@ pub fn adopt_room(state: &AppState, room: Room) -> Option<RoomHandle> {
     Some(handle)
 }
 
+/// The refusal a socket gets for a code no live room has.
+fn no_room_text() -> Option<Utf8Bytes> {
+    let error = ServerMsg::Error {
+        code: "no_room".into(),
+        message: "no live room has this code".into(),
+        you: None,
+    };
+    serde_json::to_string(&error).ok().map(Utf8Bytes::from)
+}
+
 /// Answers a first message for a room no longer in memory from its stored
 /// final state: a room that ended within the retention period still gives
 /// the host its summary, a screen its podium and a known seat its final
@@ -790,7 +800,11 @@ impl Owner {
                 reply,
             } => {
                 if self.abandoned {
-                    outbox.close(CLOSE_ROOM_GONE, "room closed");
+                    // As for a room already gone: the socket stays open and
+                    // may try another code.
+                    if let Some(text) = no_room_text() {
+                        let _ = outbox.try_push_text(text);
+                    }
                     let _ = reply.send(None);
                     return;
                 }
@@ -816,7 +830,7 @@ impl Owner {
             ToRoom::Inspect(query) => query(&self.room),
             ToRoom::RemoteHello { node, conn, msg } => {
                 if self.abandoned {
-                    self.relay_close(&node, conn, CLOSE_ROOM_GONE, "room closed");
+                    self.refuse_remote(&node, conn);
                     return;
                 }
                 self.remote.insert(conn, node.clone());
@@ -1264,6 +1278,33 @@ impl Owner {
                 },
             );
         }
+    }
+
+    /// Answers a first message relayed from another node for a room that
+    /// is closing as `no_room`, as a gone room would, and tells that node
+    /// the socket has no seat here.
+    fn refuse_remote(&self, node: &Arc<str>, conn: ConnId) {
+        let (Some(cluster), Some(text)) = (self.state.cluster(), no_room_text()) else {
+            return;
+        };
+        let room = self.handle.code().to_string();
+        cluster.send_to(
+            node,
+            &crate::live::cluster::Relay::Out {
+                room: room.clone(),
+                to: crate::live::cluster::Target::Conns(vec![conn]),
+                text: text.as_str().to_string(),
+            },
+        );
+        cluster.send_to(
+            node,
+            &crate::live::cluster::Relay::Role {
+                room,
+                conn,
+                role: None,
+                again: None,
+            },
+        );
     }
 
     /// Closes a socket held by another node.
