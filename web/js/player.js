@@ -180,8 +180,11 @@ class PlayerApp {
       return;
     }
     if (msg.type === 'ack') {
+      // An ack may come late (held until the answer is stored, e.g. while
+      // the results database is away): it is for its own question only.
       const key = this.mineKey();
-      if (key) {
+      const q = this.model.question;
+      if (key && (msg.qid == null || (q && q.qid === msg.qid))) {
         this.mine[key] = { ...(this.mine[key] || {}), acked: true, sending: false };
         this.saveMine();
       }

@@ -563,12 +563,22 @@ struct Owner {
 /// A `tally` promises nothing: it shows what the room counted, so one held
 /// behind acks alone goes out at once (the acks keep waiting); one held
 /// behind anything else (a boundary, a `question`) keeps its place.
+///
+/// Nothing but an ack waits long, though: the room keeps running for its
+/// sockets while the database is away. The held sends other than acks (a
+/// `welcome`, the next `question`, a `reveal`, the podium) go out, in
+/// their order, once they waited [`SHOW_HELD_AFTER`] (at once while the
+/// store is known to be away); the acks stay held until their answers are
+/// committed.
 #[derive(Default)]
 struct Durability {
     /// Sends and closes waiting, in order.
     held: VecDeque<Effect>,
     /// How many of `held` are not acks (a tally may pass only acks).
     held_other: usize,
+    /// When the held sends other than acks go out even if not committed
+    /// (`None` while only acks are held).
+    show_at: Option<Instant>,
     /// The commit being waited for, and how many of `held` it covers.
     in_flight: Option<(oneshot::Receiver<Result<(), String>>, usize)>,
     /// Records were queued after `in_flight` was requested.
@@ -578,10 +588,14 @@ struct Durability {
 }
 
 impl Durability {
-    /// Holds `effect` behind those already held.
-    fn hold(&mut self, effect: Effect) {
+    /// Holds `effect` behind those already held; the first send other than
+    /// an ack held arms [`Durability::show_at`] from `now`.
+    fn hold(&mut self, effect: Effect, now: impl FnOnce() -> Instant) {
         if !is_ack(&effect) {
             self.held_other += 1;
+            if self.show_at.is_none() {
+                self.show_at = Some(now() + SHOW_HELD_AFTER);
+            }
         }
         self.held.push_back(effect);
     }
@@ -592,7 +606,45 @@ impl Durability {
         let taken: Vec<Effect> = self.held.drain(..n).collect();
         let others = taken.iter().filter(|e| !is_ack(e)).count();
         self.held_other = self.held_other.saturating_sub(others);
+        if self.held_other == 0 {
+            self.show_at = None;
+        }
         taken
+    }
+
+    /// Takes every held send other than an ack, in order, for sending
+    /// before its commit; the acks stay held, and the commit in flight
+    /// still covers those of them it covered.
+    fn take_shown(&mut self) -> Vec<Effect> {
+        self.show_at = None;
+        if self.held_other == 0 {
+            return Vec::new();
+        }
+        let covered = self.in_flight.as_ref().map_or(0, |(_, n)| *n);
+        let mut acks = VecDeque::with_capacity(self.held.len().saturating_sub(self.held_other));
+        let mut shown = Vec::with_capacity(self.held_other);
+        let mut acks_covered = 0;
+        for (i, effect) in self.held.drain(..).enumerate() {
+            if is_ack(&effect) {
+                acks_covered += usize::from(i < covered);
+                acks.push_back(effect);
+            } else {
+                shown.push(effect);
+            }
+        }
+        self.held = acks;
+        self.held_other = 0;
+        if let Some((_, n)) = self.in_flight.as_mut() {
+            *n = acks_covered;
+        }
+        shown
+    }
+
+    /// Forgets everything held (the room's sockets are closing).
+    fn drop_held(&mut self) {
+        self.held.clear();
+        self.held_other = 0;
+        self.show_at = None;
     }
 }
 
@@ -606,12 +658,15 @@ fn is_tally(effect: &Effect) -> bool {
     matches!(effect, Effect::Send { msg, .. } if matches!(**msg, ServerMsg::Tally { .. }))
 }
 
-/// How long the sends of a room's end (its podium) wait for the final
-/// checkpoint before they go out anyway: with the database up it commits in
-/// milliseconds and the end is stored before anyone sees it, as every
-/// boundary is; with the database away the host still gets the podium
-/// promptly, and the final results are written once the database is back.
-const ENDING_SHOW_AFTER: Duration = Duration::from_secs(1);
+/// How long held sends other than acks (a `welcome`, a `question`, a
+/// `reveal`, the podium at the end) wait for their commit before they go
+/// out anyway: with the database up it commits in milliseconds and a
+/// boundary is stored before anyone sees it; with the database away the
+/// room still runs for its sockets (a new player is welcomed, the host's
+/// next question reaches everyone), and what they saw is written once the
+/// database is back. Acks never go out early: an ack promises the answer
+/// is stored.
+const SHOW_HELD_AFTER: Duration = Duration::from_secs(1);
 
 /// How long `POST /api/rooms` waits for the new room's first checkpoint:
 /// long enough that with the database up a room survives a crash right
@@ -627,9 +682,6 @@ pub const CREATE_COMMIT_WAIT: Duration = Duration::from_secs(1);
 struct Ending {
     /// The final checkpoint, queued.
     checkpoint: Option<crate::storage::persist::QueuedCheckpoint>,
-    /// When the held sends other than acks go out even if not stored yet
-    /// (`None` once they did).
-    show_at: Option<Instant>,
     /// The final results are committed.
     written: bool,
 }
@@ -733,12 +785,12 @@ impl Owner {
                 .host_away_since
                 .filter(|_| !self.ended)
                 .map(|since| since + grace);
-            let show_at = self.ending.as_ref().and_then(|e| e.show_at);
+            let show_at = self.durable.show_at;
             tokio::select! {
                 biased;
                 _ = &mut stopping => break Stop::Shutdown,
                 _ = commit_of(&mut self.durable.in_flight) => self.committed(),
-                _ = sleep_until_opt(show_at) => self.show_ending(),
+                _ = sleep_until_opt(show_at) => self.show_held(),
                 changed = health_change(&mut self.store_health) => match changed {
                     true => self.store_health_changed(),
                     false => self.store_health = None,
@@ -949,7 +1001,7 @@ impl Owner {
                     }
                 }
                 // The end too: its final checkpoint is queued, what it sends
-                // waits for the commit (at most [`ENDING_SHOW_AFTER`]), and
+                // waits for the commit (at most [`SHOW_HELD_AFTER`]), and
                 // the final results follow once it is in.
                 Effect::Ended if self.state.store().is_some() && self.ending.is_none() => {
                     self.ended = true;
@@ -958,7 +1010,6 @@ impl Owner {
                             &self.state,
                             &self.room,
                         ),
-                        show_at: Some(Instant::now() + ENDING_SHOW_AFTER),
                         written: false,
                     });
                     recorded = true;
@@ -983,7 +1034,7 @@ impl Owner {
             if self.durable.held_other == 0 && is_tally(&effect) {
                 self.deliver(std::iter::once(effect), &mut slow);
             } else {
-                self.durable.hold(effect);
+                self.durable.hold(effect, Instant::now);
             }
         }
         self.rest = rest;
@@ -991,7 +1042,18 @@ impl Owner {
         if self.durable.in_flight.is_none() {
             self.request_commit(&mut slow);
         }
+        // While the database is known to be away no commit is coming soon:
+        // what is not an ack goes now rather than in a second.
+        if self.durable.held_other > 0 && self.store_down() {
+            let shown = self.durable.take_shown();
+            self.deliver(shown, &mut slow);
+        }
         slow
+    }
+
+    /// Whether the results database is known to be away right now.
+    fn store_down(&self) -> bool {
+        self.store_health.as_ref().is_some_and(|rx| !*rx.borrow())
     }
 
     /// Asks the store to report when what is queued now is committed; the
@@ -1081,6 +1143,11 @@ impl Owner {
         };
         let mut slow = Vec::new();
         self.send(&Audience::Host, &store_warning(!up), &mut slow);
+        if !up {
+            // Held sends other than acks need not wait out their second.
+            let shown = self.durable.take_shown();
+            self.deliver(shown, &mut slow);
+        }
         for conn in slow {
             self.apply(Command::Disconnected { conn });
         }
@@ -1097,21 +1164,20 @@ impl Owner {
             return false;
         }
         tracing::info!("no host for the grace period; room closed");
-        // An open question is closed as the host's `close` would, so its
-        // answers are part of the final results.
-        let mut effects = self.room.close_for_shutdown(epoch_ms());
+        // The room ends as the host's `end` would (an open question closed
+        // and scored), so its answers are part of the final results and
+        // those read as an ended room's.
+        let mut effects = self.room.abandon(epoch_ms());
         self.carry_out(&mut effects);
         self.abandoned = true;
         self.ended = true;
         self.ending = Some(Ending {
             checkpoint: crate::storage::persist::checkpoint_queued(&self.state, &self.room),
-            show_at: None,
             written: false,
         });
         // Nothing held goes out any more: the sockets close now. Their
         // answers are in the store's queue and are written all the same.
-        self.durable.held.clear();
-        self.durable.held_other = 0;
+        self.durable.drop_held();
         for (_, outbox) in self.conns.drain() {
             outbox.close(CLOSE_ROOM_GONE, "room closed");
         }
@@ -1132,37 +1198,27 @@ impl Owner {
         true
     }
 
-    /// The end was not stored within [`ENDING_SHOW_AFTER`] (the database
-    /// is away): what the room sent at its end (podium, `ended`) goes out
-    /// now; acks stay held until their answers are committed, since an ack
+    /// Held sends other than acks waited [`SHOW_HELD_AFTER`] for their
+    /// commit (the database is away, or slow): they go out now, in order;
+    /// acks stay held until their answers are committed, since an ack
     /// promises that.
-    fn show_ending(&mut self) {
-        let Some(ending) = self.ending.as_mut() else {
+    fn show_held(&mut self) {
+        let shown = self.durable.take_shown();
+        if shown.is_empty() {
             return;
-        };
-        ending.show_at = None;
-        let covered = self.durable.in_flight.as_ref().map_or(0, |(_, n)| *n);
-        let mut acks = VecDeque::new();
-        let mut now = Vec::new();
-        let mut acks_covered = 0;
-        for (i, effect) in self.durable.held.drain(..).enumerate() {
-            if is_ack(&effect) {
-                acks_covered += usize::from(i < covered);
-                acks.push_back(effect);
-            } else {
-                now.push(effect);
-            }
         }
-        self.durable.held = acks;
-        self.durable.held_other = 0;
-        if let Some((_, n)) = self.durable.in_flight.as_mut() {
-            *n = acks_covered;
+        if self.ending.is_some() {
+            tracing::warn!(
+                "the results database is away; the room's end is shown and written once it is back"
+            );
+        } else {
+            tracing::debug!(
+                sends = shown.len(),
+                "sent before their commit; the database is slow or away"
+            );
         }
-        tracing::warn!(
-            "the results database is away; the room's end is shown and written once it is back"
-        );
         let mut slow = Vec::new();
-        self.deliver(now, &mut slow);
+        self.deliver(shown, &mut slow);
         for conn in slow {
             self.apply(Command::Disconnected { conn });
         }
@@ -1325,8 +1381,7 @@ impl Owner {
     /// A host or interviewer arriving while the results database is away
     /// gets the banner too.
     fn warn_new_host(&mut self, conn: ConnId, role: Option<Role>) {
-        let down = self.store_health.as_ref().is_some_and(|rx| !*rx.borrow());
-        if down && matches!(role, Some(Role::Host | Role::Interviewer)) {
+        if self.store_down() && matches!(role, Some(Role::Host | Role::Interviewer)) {
             let mut slow = Vec::new();
             self.send(&Audience::Conn(conn), &store_warning(true), &mut slow);
         }
@@ -1486,6 +1541,106 @@ mod tests {
         };
         assert_eq!(parse(&cache.text(&pong).unwrap()), pong);
         assert_eq!(parse(&cache.text(&ack("vote", 3)).unwrap()), ack("vote", 3));
+    }
+
+    fn ack_to(conn: ConnId) -> Effect {
+        Effect::Send {
+            to: Audience::Conn(conn),
+            msg: Arc::new(ServerMsg::Ack {
+                reference: "vote".into(),
+                qid: 1,
+            }),
+        }
+    }
+
+    fn closed(qid: crate::protocol::Qid) -> Effect {
+        Effect::Send {
+            to: Audience::All,
+            msg: Arc::new(ServerMsg::Closed { qid }),
+        }
+    }
+
+    fn kinds(effects: &[Effect]) -> Vec<String> {
+        effects
+            .iter()
+            .map(|e| match e {
+                Effect::Send { msg, .. } => match &**msg {
+                    ServerMsg::Closed { qid } => format!("closed {qid}"),
+                    other => server_msg_kind(other).to_string(),
+                },
+                Effect::Close { conn, .. } => format!("close {conn}"),
+                _ => "other".to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_acks_held_arm_no_deadline() {
+        let now = Instant::now();
+        let mut durable = Durability::default();
+        durable.hold(ack_to(1), || now);
+        durable.hold(ack_to(2), || now);
+        assert_eq!(durable.show_at, None);
+        assert!(durable.take_shown().is_empty());
+        assert_eq!(durable.held.len(), 2, "acks wait for their commit");
+    }
+
+    #[test]
+    fn the_first_send_held_that_is_no_ack_arms_the_deadline_once() {
+        let now = Instant::now();
+        let mut durable = Durability::default();
+        durable.hold(ack_to(1), || now);
+        durable.hold(closed(1), || now);
+        let later = now + Duration::from_millis(700);
+        durable.hold(closed(2), || later);
+        assert_eq!(durable.show_at, Some(now + SHOW_HELD_AFTER));
+        // The commit releases them all: nothing is left to show.
+        assert_eq!(
+            kinds(&durable.take(usize::MAX)),
+            ["ack", "closed 1", "closed 2"]
+        );
+        assert_eq!(durable.show_at, None);
+    }
+
+    #[test]
+    fn shown_sends_keep_their_order_and_acks_wait_for_their_commit() {
+        let now = Instant::now();
+        let mut durable = Durability::default();
+        durable.hold(ack_to(1), || now);
+        durable.hold(closed(1), || now);
+        durable.hold(ack_to(2), || now);
+        // The commit in flight covers the first three.
+        let (_tx, rx) = oneshot::channel();
+        durable.in_flight = Some((rx, 3));
+        durable.hold(
+            Effect::Close {
+                conn: 7,
+                code: 4001,
+                reason: "kicked".into(),
+            },
+            || now,
+        );
+        durable.hold(ack_to(3), || now);
+        durable.hold(closed(2), || now);
+        let shown = durable.take_shown();
+        assert_eq!(kinds(&shown), ["closed 1", "close 7", "closed 2"]);
+        assert_eq!(durable.show_at, None);
+        assert_eq!(durable.held_other, 0);
+        assert_eq!(
+            kinds(&Vec::from(durable.held.clone())),
+            ["ack", "ack", "ack"]
+        );
+        // The commit still covers the two acks it covered, not the third.
+        assert_eq!(durable.in_flight.as_ref().map(|(_, n)| *n), Some(2));
+        assert_eq!(kinds(&durable.take(2)), ["ack", "ack"]);
+        assert_eq!(durable.held.len(), 1);
+        // A send held after the show arms a fresh deadline.
+        let later = now + Duration::from_secs(5);
+        durable.hold(closed(3), || later);
+        assert_eq!(durable.show_at, Some(later + SHOW_HELD_AFTER));
+        durable.drop_held();
+        assert!(durable.held.is_empty());
+        assert_eq!((durable.held_other, durable.show_at), (0, None));
     }
 
     #[test]

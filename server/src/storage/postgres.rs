@@ -190,12 +190,15 @@ impl Conn {
         }
     }
 
-    /// Drops a connection that failed so the next use opens a fresh one.
-    fn forget_if_broken(&mut self) {
+    /// Drops a connection that failed so the next use opens a fresh one;
+    /// `true` if it was dropped.
+    fn forget_if_broken(&mut self) -> bool {
         if self.client.as_ref().is_some_and(Client::is_closed) {
             self.client = None;
             self.prepared = None;
+            return true;
         }
+        false
     }
 }
 
@@ -271,15 +274,24 @@ impl PgStore {
 
     /// Runs `f` on the reader thread's connection and waits for its answer
     /// off the async runtime.
+    ///
+    /// A connection opened before an outage is found broken only by the
+    /// first query after it (the database restarted meanwhile): that query
+    /// is run once more on a fresh connection, so the first read after an
+    /// outage (an end's released questions, say) does not fail for it.
     fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(&mut Client) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (done, answer) = mpsc::sync_channel(1);
         let job: ReadJob = Box::new(move |conn: &mut Conn| {
-            let result = conn.client().and_then(f);
-            if result.is_err() {
-                conn.forget_if_broken();
+            let had_client = conn.client.is_some();
+            let mut result = conn.client().and_then(&f);
+            if result.is_err() && conn.forget_if_broken() && had_client {
+                result = conn.client().and_then(&f);
+                if result.is_err() {
+                    conn.forget_if_broken();
+                }
             }
             let _ = done.send(result);
         });

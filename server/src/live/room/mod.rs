@@ -514,6 +514,21 @@ impl Room {
         out.0
     }
 
+    /// No host came back within the grace period: the room ends as the
+    /// host's `end` would (an open question is closed and scored, the room
+    /// is marked ended), so its stored results and final view read as an
+    /// ended room's. Nothing is sent (its sockets are being closed); the
+    /// records of the closing are returned, and the caller stores the
+    /// final checkpoint.
+    pub fn abandon(&mut self, now: Millis) -> Vec<Effect> {
+        let mut out = Out::default();
+        self.close_current(now, &mut out);
+        self.finalize_current();
+        self.d.ended = true;
+        out.0.retain(|e| !matches!(e, Effect::Send { .. }));
+        out.0
+    }
+
     /// When the owner task must send the next `Tick` (deadline or throttled flush).
     pub fn next_wakeup(&self) -> Option<Millis> {
         let deadline = self

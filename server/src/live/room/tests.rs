@@ -1367,6 +1367,52 @@ fn end_finalizes_and_refuses_further_commands() {
 }
 
 #[test]
+fn an_abandoned_room_ends_as_the_host_s_end_would_without_sending() {
+    let mut h = Harness::public();
+    let (c1, a, t1) = h.join("a");
+    h.ask(choice_q("q"), Mode::Vote, None);
+    h.vote(c1, 1);
+    let host = h.host;
+    h.room.apply(Command::Disconnected { conn: host }, h.now);
+    let fx = h.room.abandon(h.now);
+    assert!(
+        fx.iter().all(|e| !matches!(e, Effect::Send { .. })),
+        "{fx:?}"
+    );
+    assert!(h.room.is_ended());
+    assert_eq!(h.score(a), 1000, "the open question is closed and scored");
+    let results = serde_json::to_value(h.room.results()).unwrap();
+    assert_eq!(results["ended"], true, "{results}");
+    assert_eq!(results["questions"].as_array().unwrap().len(), 1);
+    // Its final snapshot reads as an ended room's: a known seat gets its
+    // final place, a new join `room_ended`.
+    let mut restored =
+        Room::restore(h.room.snapshot(), Arc::new(Catalog::default())).expect("restore");
+    assert!(restored.is_ended());
+    let fx = restored.apply(
+        Command::Hello {
+            conn: 99,
+            msg: resume_msg(&t1),
+        },
+        h.now,
+    );
+    assert_eq!(welcome_state(&fx)["ended"], true);
+    let fx = restored.apply(
+        Command::Hello {
+            conn: 100,
+            msg: join_msg("late"),
+        },
+        h.now,
+    );
+    assert!(matches!(
+        sent_to(&fx, &Audience::Conn(100)).first(),
+        Some(ServerMsg::Error { code, .. }) if code == "room_ended"
+    ));
+    // Nothing is open any more: a second call changes nothing.
+    assert!(h.room.abandon(h.now).is_empty());
+}
+
+#[test]
 fn after_the_end_a_known_seat_learns_its_final_place_however_late() {
     let mut h = Harness::public();
     let (c1, _, t1) = h.join("ann");
