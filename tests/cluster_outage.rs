@@ -598,3 +598,100 @@ async fn a_game_plays_on_for_its_sockets_while_postgres_is_away() {
         assert_eq!(ids, voters, "{stored}");
     }
 }
+
+/// A database that stops answering without refusing (packets dropped): the
+/// store does not know it is away, so what is held behind a commit that
+/// does not come goes out after its second all the same: a new player is
+/// welcomed and the next question reaches everyone; the acks arrive once
+/// the database answers again, and the results hold each vote once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_that_stops_answering_does_not_hold_up_the_game() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let db = pg.new_database();
+    let (port, frozen) = freezing_proxy(pg.port).await;
+    let url = db.replace(&format!(":{}/", pg.port), &format!(":{port}/"));
+    let server = Server::start_with(move |c| c.database_url = Some(url)).await;
+    let room = server.create_room_with(json!({"title": "Frozen"})).await;
+    let mut host = common::game::host(&server, &room).await;
+    let mut p1 = common::game::join(&server, &room, "p1").await;
+    let q1 = common::game::ask(&mut host, "vote", json!({}), &mut [&mut p1.client]).await;
+
+    frozen.send_replace(true);
+    p1.client
+        .send_json(json!({"type": "vote", "qid": q1["qid"], "choice": 0}))
+        .await;
+    host.recv_matching("a tally counting the vote", |m| {
+        m["type"] == "tally" && m["qid"] == q1["qid"] && m["answered"] == 1
+    })
+    .await;
+    let started = Instant::now();
+    let mut p2 = common::game::join(&server, &room, "p2").await;
+    let took = started.elapsed();
+    assert!(
+        took <= PROMPT,
+        "welcome took {took:?} with the database hung"
+    );
+    host.send_json(json!({"type": "close"})).await;
+    host.recv_until("closed").await;
+    let started = Instant::now();
+    let q2 = common::game::ask(
+        &mut host,
+        "vote",
+        json!({}),
+        &mut [&mut p1.client, &mut p2.client],
+    )
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took <= PROMPT,
+        "the question took {took:?} to reach everyone"
+    );
+    for player in [&mut p1, &mut p2] {
+        player
+            .client
+            .send_json(json!({"type": "vote", "qid": q2["qid"], "choice": 1}))
+            .await;
+    }
+    host.recv_matching("a tally counting both votes", |m| {
+        m["type"] == "tally" && m["qid"] == q2["qid"] && m["answered"] == 2
+    })
+    .await;
+    for player in [&mut p1, &mut p2] {
+        player.client.ping().await;
+        assert!(
+            !player.client.log.iter().any(|m| m["type"] == "ack"),
+            "{} acknowledged before it was stored: {:?}",
+            player.name,
+            player.client.log
+        );
+    }
+
+    // The database answers again: every ack arrives, the results hold
+    // each vote once.
+    frozen.send_replace(false);
+    p1.client
+        .recv_matching("q1's ack", |m| m["type"] == "ack" && m["qid"] == q1["qid"])
+        .await;
+    for player in [&mut p1, &mut p2] {
+        player
+            .client
+            .recv_matching("q2's ack", |m| m["type"] == "ack" && m["qid"] == q2["qid"])
+            .await;
+    }
+    end(&mut host).await;
+    let stored = ended_results(&server, &room.code, &room.host_token).await;
+    let counts: Vec<u64> = stored["questions"]
+        .as_array()
+        .expect("questions")
+        .iter()
+        .map(|q| {
+            q["counts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_u64)
+                .sum()
+        })
+        .collect();
+    assert_eq!(counts, vec![1, 2], "{stored}");
+}
