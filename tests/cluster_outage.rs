@@ -2,8 +2,10 @@
 //! an end answers at once (the podium shows, the results are written once
 //! the database is back, exactly once), a room without a token to reuse is
 //! created at once, and a host token that cannot be checked fails fast with
-//! `store_unavailable`. Real redis-server, real PostgreSQL stopped and
-//! started by the test, two nodes.
+//! `store_unavailable`; a database that stops answering without refusing
+//! (packets dropped, through a proxy that stops passing bytes) degrades
+//! health and reads within seconds and recovers by itself. Real
+//! redis-server, real PostgreSQL stopped and started by the test.
 
 mod common;
 
@@ -599,8 +601,8 @@ async fn a_game_plays_on_for_its_sockets_while_postgres_is_away() {
     }
 }
 
-/// A database that stops answering without refusing (packets dropped): the
-/// store does not know it is away, so what is held behind a commit that
+/// A database that stops answering without refusing (packets dropped):
+/// before the store notices it is away, what is held behind a commit that
 /// does not come goes out after its second all the same: a new player is
 /// welcomed and the next question reaches everyone; the acks arrive once
 /// the database answers again, and the results hold each vote once.
@@ -694,4 +696,170 @@ async fn a_database_that_stops_answering_does_not_hold_up_the_game() {
         })
         .collect();
     assert_eq!(counts, vec![1, 2], "{stored}");
+}
+
+/// `GET /healthz` until `pred` holds of it; returns it and how long that
+/// took (fails after `within`).
+async fn health_within(
+    server: &Server,
+    within: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> (Value, Duration) {
+    let started = Instant::now();
+    loop {
+        let health: Value = reqwest::Client::new()
+            .get(server.url("/healthz"))
+            .timeout(PROMPT)
+            .send()
+            .await
+            .expect("healthz answers")
+            .json()
+            .await
+            .unwrap();
+        if pred(&health) {
+            return (health, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < within,
+            "not within {within:?}: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How long after the database stops answering `/healthz` may still say
+/// ok: an idle writer asks every 2 s and gives up on an answer after 2 s.
+const DEGRADED_WITHIN: Duration = Duration::from_secs(6);
+
+/// How long a results or history read may take to answer `503` while the
+/// database does not answer (the store's read wait is 2.5 s).
+const READ_WITHIN: Duration = Duration::from_millis(3_500);
+
+/// A database that stops answering mid-game (packets dropped, so queries
+/// on open connections hang): within seconds `/healthz` says degraded and
+/// the host gets the banner, stored results and history answer `503
+/// store_unavailable` within the read bound instead of hanging, a vote made
+/// meanwhile is counted but not acknowledged; once bytes pass again
+/// everything comes back by itself (health, the held ack, reads), and the
+/// results hold the vote acknowledged before the hang and the one made
+/// during it, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_that_stops_answering_mid_game_degrades_and_recovers() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let db = pg.new_database();
+    let (port, frozen) = freezing_proxy(pg.port).await;
+    let url = db.replace(&format!(":{}/", pg.port), &format!(":{port}/"));
+    let server = Server::start_with(move |c| c.database_url = Some(url)).await;
+
+    // A room that ended: its results are read from the database.
+    let done = server.create_room_with(json!({"title": "Done"})).await;
+    let mut done_host = common::game::host(&server, &done).await;
+    end(&mut done_host).await;
+    ended_results(&server, &done.code, &done.host_token).await;
+
+    // The room that plays on: one vote acknowledged before the hang.
+    let room = server.create_room_with(json!({"title": "Live"})).await;
+    let mut host = common::game::host(&server, &room).await;
+    let mut early = common::game::join(&server, &room, "early").await;
+    let mut late = common::game::join(&server, &room, "late").await;
+    let q = common::game::ask(
+        &mut host,
+        "vote",
+        json!({}),
+        &mut [&mut early.client, &mut late.client],
+    )
+    .await;
+    early
+        .client
+        .send_json(json!({"type": "vote", "qid": q["qid"], "choice": 1}))
+        .await;
+    early.client.recv_until("ack").await;
+    health_within(&server, PROMPT, |h| h["status"] == "ok").await;
+
+    // The database stops answering.
+    frozen.send_replace(true);
+    let (health, took) =
+        health_within(&server, DEGRADED_WITHIN, |h| h["status"] == "degraded").await;
+    assert_eq!(health["store"], "unavailable", "{health}");
+    eprintln!("degraded {took:?} after the database stopped answering");
+    let banner = host
+        .recv_matching("store_unavailable", |m| {
+            m["type"] == "warning" && m["code"] == "store_unavailable"
+        })
+        .await;
+    assert_eq!(banner["active"], json!(true), "{banner}");
+
+    // Reads answer the typed 503 within the bound.
+    let started = Instant::now();
+    let (status, body) = results(&server, &done.code, &done.host_token).await;
+    let took = started.elapsed();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable", "{body}");
+    assert!(took <= READ_WITHIN, "results answered after {took:?}");
+    eprintln!("results answered 503 after {took:?}");
+    let started = Instant::now();
+    let resp = reqwest::Client::new()
+        .get(server.url("/api/rooms"))
+        .bearer_auth(&done.host_token)
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert!(took <= READ_WITHIN, "history answered after {took:?}");
+
+    // A vote during the hang is counted, its ack waits for the database.
+    late.client
+        .send_json(json!({"type": "vote", "qid": q["qid"], "choice": 0}))
+        .await;
+    late.client.ping().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    late.client.ping().await;
+    assert!(
+        !late.client.log.iter().any(|m| m["type"] == "ack"),
+        "acknowledged before it was stored: {:?}",
+        late.client.log
+    );
+
+    // Bytes pass again: the ack arrives, health and reads come back.
+    frozen.send_replace(false);
+    let ack = late.client.recv_until("ack").await;
+    assert_eq!(ack["qid"], q["qid"]);
+    health_within(&server, Duration::from_secs(10), |h| h["status"] == "ok").await;
+    let banner = host
+        .recv_matching("the banner's end", |m| {
+            m["type"] == "warning" && m["code"] == "store_unavailable" && m["active"] == false
+        })
+        .await;
+    assert_eq!(banner["active"], json!(false));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = results(&server, &done.code, &done.host_token).await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reads never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The game ends; its results hold both votes, once each.
+    host.send_json(json!({"type": "close"})).await;
+    host.recv_until("closed").await;
+    end(&mut host).await;
+    let stored = ended_results(&server, &room.code, &room.host_token).await;
+    let questions = stored["questions"].as_array().expect("questions");
+    assert_eq!(questions.len(), 1, "{stored}");
+    assert_eq!(questions[0]["counts"][0], 1, "{stored}");
+    assert_eq!(questions[0]["counts"][1], 1, "{stored}");
+    let counted: u64 = questions[0]["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(counted, 2, "each vote once: {stored}");
 }

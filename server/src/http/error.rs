@@ -39,3 +39,16 @@ impl IntoResponse for ApiError {
         (self.status, Json(body)).into_response()
     }
 }
+
+/// `503 store_unavailable` for a results or history read the database did
+/// not answer (it is away, or stopped answering within the store's read
+/// wait): the client tries again once it is back. The details are logged.
+pub fn store_unavailable(what: &str, e: &crate::storage::store::StoreError) -> ApiError {
+    crate::metrics::store_error();
+    tracing::warn!(error = %e, "{what} failed: the results database is unavailable");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        "the results database cannot be reached right now; try again",
+    )
+}

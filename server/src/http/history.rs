@@ -93,7 +93,7 @@ async fn list_rooms(
     let rooms = tokio::task::spawn_blocking(move || store.rooms_of_host(&token))
         .await
         .map_err(|e| internal(&e))?
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| crate::http::error::store_unavailable("room history lookup", &e))?;
     let retention = super::report::retention_ms(&state);
     let now = crate::storage::store::now_ms();
     let rooms: Vec<HistoryEntry> = rooms

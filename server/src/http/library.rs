@@ -157,6 +157,16 @@ impl IntoResponse for Refused {
                 ("fields", serde_json::json!(fields)),
             ),
             Refused::Lib(LibError::NotFound) => return ApiError::not_found("quiz").into_response(),
+            Refused::Lib(LibError::Store(e)) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "library database unavailable");
+                crate::metrics::store_error();
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the library database cannot be reached right now; nothing was changed; try again",
+                )
+                .into_response();
+            }
             Refused::Lib(LibError::Store(e)) => {
                 tracing::error!(error = %e, "library database failed");
                 crate::metrics::store_error();

@@ -222,7 +222,9 @@ async fn results_of(state: &AppState, code: &str, token: &str) -> Result<Value, 
             Err(_) => {}
         }
     }
-    match crate::storage::persist::stored_results_for_panel(state, code, token) {
+    let stored = crate::storage::persist::stored_results_for_panel(state, code, token)
+        .map_err(|e| crate::http::error::store_unavailable("reading stored results", &e))?;
+    match stored {
         Some((results, ended_ms)) => {
             let retention = retention_ms(state);
             match ended_ms {

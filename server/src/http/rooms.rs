@@ -353,19 +353,24 @@ async fn results(
         return export.for_format(xlsx).map(|e| e.into_response_for(&code));
     }
     // Not live (ended, cleaned up, or never existed): ask storage. Past
-    // retention the results are as gone as after the purge.
-    if crate::storage::persist::stored_end(&state, &code, token).is_some_and(|ended| {
+    // retention the results are as gone as after the purge. A database
+    // that cannot be read answers `503 store_unavailable`, not `404`.
+    let stored = crate::storage::persist::stored_room_results(&state, &code, token)
+        .map_err(|e| crate::http::error::store_unavailable("reading stored results", &e))?;
+    let Some(stored) = stored else {
+        return Err(super::report::gone_or_not_found(&state, &code));
+    };
+    if stored.ended_ms.is_some_and(|ended| {
         ended.saturating_add(super::report::retention_ms(&state)) <= crate::storage::store::now_ms()
     }) {
         return Err(super::report::expired(&state, &code));
     }
     let export = if csv {
-        crate::storage::persist::stored_results_csv(&state, &code, token).map(Export::Csv)
+        Export::Csv(stored.csv)
     } else {
-        crate::storage::persist::stored_results(&state, &code, token).map(Export::Json)
+        Export::Json(stored.json)
     };
     export
-        .ok_or_else(|| super::report::gone_or_not_found(&state, &code))?
         .for_format(xlsx)
         .map(|export| export.into_response_for(&code))
 }

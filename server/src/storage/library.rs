@@ -56,6 +56,10 @@ pub enum LibraryError {
     /// PostgreSQL refused an operation or could not be reached.
     #[error("library database: {0}")]
     Postgres(#[from] postgres::Error),
+    /// PostgreSQL did not answer in time: the connection was dropped, the
+    /// next call opens a new one.
+    #[error("library database did not answer within {} ms", .0.as_millis())]
+    TimedOut(std::time::Duration),
     /// The PostgreSQL library's connection thread is gone.
     #[error("library database: closed")]
     Closed,
@@ -68,6 +72,42 @@ pub enum LibraryError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+impl From<crate::storage::pg_client::PgError> for LibraryError {
+    fn from(e: crate::storage::pg_client::PgError) -> LibraryError {
+        use crate::storage::pg_client::PgError;
+        match e {
+            PgError::Db(e) => LibraryError::Postgres(e),
+            PgError::TimedOut(after) => LibraryError::TimedOut(after),
+            PgError::Runtime(source) => LibraryError::Io {
+                path: "PostgreSQL connection runtime".into(),
+                source,
+            },
+        }
+    }
+}
+
+impl LibraryError {
+    /// Whether the database could not be reached or did not answer in
+    /// time (worth trying again later), rather than refusing the call.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            LibraryError::TimedOut(_) | LibraryError::Closed => true,
+            LibraryError::Postgres(e) => e.as_db_error().is_none(),
+            _ => false,
+        }
+    }
+}
+
+impl crate::storage::pg_client::CallError for LibraryError {
+    fn timed_out(after: std::time::Duration) -> LibraryError {
+        LibraryError::TimedOut(after)
+    }
+
+    fn closed() -> LibraryError {
+        LibraryError::Closed
+    }
 }
 
 /// Where libraries are kept. Every call is short and synchronous (a

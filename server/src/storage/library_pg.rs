@@ -7,10 +7,13 @@
 //! plus `library_revision`, one counter every write bumps in its own
 //! transaction: nodes poll it to learn that a library changed elsewhere.
 //!
-//! The blocking `postgres` client runs a runtime of its own, which must not
-//! start on a thread of the server's, so one thread owns the connection and
-//! runs each call in turn; a caller waits for its answer off the runtime.
-//! A connection that broke is opened again on the next call. Commits are
+//! The connection runs a runtime of its own, which must not start on a
+//! thread of the server's, so one thread owns the connection and runs each
+//! call in turn; a caller waits for its answer off the runtime, at most
+//! [`CALL_WAIT`], and every round trip has a deadline
+//! ([`super::pg_client`]), so a database that stops answering fails a call
+//! within seconds instead of hanging it. A connection that broke or timed
+//! out is opened again on the next call. Commits are
 //! synchronous (`synchronous_commit` as the server has it, on by default),
 //! so a save that returned survives a kill -9 of the node.
 
@@ -19,18 +22,22 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
-
 use super::library::{now_ms, LibraryError, LibraryStore};
-use super::queue::off_the_runtime;
+use super::pg_client::{self, Job as PgJob, PgClient as Client, PgTransaction, SLOW_TIMEOUT};
 use crate::library::model::{LibQuestion, Quiz};
 
 /// Key of the advisory lock that serializes creating the library tables
 /// when the nodes of a cluster start together.
 const SCHEMA_LOCK: i64 = 0x7172_6c69_6272_6172; // "qrlibrar"
 
-/// How long connecting may take before a call fails.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// TCP connect part of opening a connection (the whole of it is bounded
+/// by [`pg_client::CONNECT_TIMEOUT`]).
+const TCP_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Longest a caller waits for a call, its turn included; past it the call
+/// fails (HTTP answers `503`) rather than waiting on a database that
+/// stopped answering.
+pub const CALL_WAIT: Duration = Duration::from_millis(2_500);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS library_hosts (
@@ -64,11 +71,11 @@ INSERT INTO library_revision (id, rev) VALUES (1, 0) ON CONFLICT (id) DO NOTHING
 const BUMP: &str = "UPDATE library_revision SET rev = rev + 1 WHERE id = 1";
 
 /// A call run on the connection's thread.
-type Job = Box<dyn FnOnce(&mut Conn) + Send>;
+type Job = PgJob<Conn>;
 
 /// A connection that opens itself again after it broke.
 struct Conn {
-    config: postgres::Config,
+    config: tokio_postgres::Config,
     client: Option<Client>,
 }
 
@@ -76,7 +83,7 @@ impl Conn {
     fn client(&mut self) -> Result<&mut Client, LibraryError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.client = None;
-            self.client = Some(self.config.connect(NoTls)?);
+            self.client = Some(Client::connect(&self.config)?);
         }
         self.client.as_mut().ok_or(LibraryError::Closed)
     }
@@ -93,8 +100,8 @@ impl PgLibrary {
     /// Connects to `url`, creates the library tables if needed and starts
     /// the connection's thread.
     pub fn open(url: &str) -> Result<PgLibrary, LibraryError> {
-        let mut config: postgres::Config = url.parse()?;
-        config.connect_timeout(CONNECT_TIMEOUT);
+        let mut config: tokio_postgres::Config = url.parse()?;
+        config.connect_timeout(TCP_CONNECT_TIMEOUT);
         config.application_name("quizroom-library");
         let describe = format!("{} (library)", super::postgres::describe(&config));
         let (jobs, queue) = mpsc::sync_channel::<Job>(256);
@@ -115,12 +122,14 @@ impl PgLibrary {
             worker: Mutex::new(Some(worker)),
             describe,
         };
-        library.run(|client| {
-            let mut tx = client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
-            tx.batch_execute(SCHEMA)?;
-            tx.commit()?;
-            Ok(())
+        library.run_within(SLOW_TIMEOUT, |client| {
+            client.with_timeout(SLOW_TIMEOUT, |client| {
+                let mut tx = client.transaction()?;
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+                tx.batch_execute(SCHEMA)?;
+                tx.commit()?;
+                Ok(())
+            })
         })?;
         Ok(library)
     }
@@ -130,37 +139,45 @@ impl PgLibrary {
     /// database restarted since the last call), `f` runs once more on a
     /// fresh one: every call here is a read or an idempotent write, so a
     /// second run never applies anything twice. A connection still broken
-    /// is dropped, so the next call connects again.
+    /// is dropped, so the next call connects again. A call that timed out
+    /// is not run again (it would only wait as long once more); the caller
+    /// waits at most [`CALL_WAIT`] in all.
     fn run<T: Send + 'static>(
         &self,
         f: impl Fn(&mut Client) -> Result<T, LibraryError> + Send + 'static,
     ) -> Result<T, LibraryError> {
-        let (done, answer) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |conn: &mut Conn| {
-            let mut result = conn.client().and_then(&f);
-            if broken(&result) {
-                conn.client = None;
-                result = conn.client().and_then(&f);
-                if broken(&result) {
-                    conn.client = None;
-                }
-            }
-            let _ = done.send(result);
-        });
+        self.run_within(CALL_WAIT, f)
+    }
+
+    /// [`PgLibrary::run`] with a wait of `wait`.
+    fn run_within<T: Send + 'static>(
+        &self,
+        wait: Duration,
+        f: impl Fn(&mut Client) -> Result<T, LibraryError> + Send + 'static,
+    ) -> Result<T, LibraryError> {
         let jobs = self
             .jobs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or(LibraryError::Closed)?;
-        off_the_runtime(|| jobs.send(job)).map_err(|_| LibraryError::Closed)?;
-        off_the_runtime(|| answer.recv()).map_err(|_| LibraryError::Closed)?
+        pg_client::call(&jobs, wait, move |conn: &mut Conn| {
+            let mut result = conn.client().and_then(&f);
+            if broken(&result) {
+                conn.client = None;
+                result = conn.client().and_then(&f);
+            }
+            if result.is_err() && conn.client.as_ref().is_none_or(Client::is_closed) {
+                conn.client = None;
+            }
+            result
+        })
     }
 
     /// Runs a write in one transaction that also bumps the revision.
     fn write<T: Send + 'static>(
         &self,
-        f: impl Fn(&mut postgres::Transaction<'_>) -> Result<T, LibraryError> + Send + 'static,
+        f: impl Fn(&mut PgTransaction<'_>) -> Result<T, LibraryError> + Send + 'static,
     ) -> Result<T, LibraryError> {
         self.run(move |client| {
             let mut tx = client.transaction()?;
@@ -189,7 +206,9 @@ fn broken<T>(result: &Result<T, LibraryError>) -> bool {
         || matches!(result, Err(LibraryError::Closed))
 }
 
-fn docs<T: serde::de::DeserializeOwned>(rows: &[postgres::Row]) -> Result<Vec<T>, LibraryError> {
+fn docs<T: serde::de::DeserializeOwned>(
+    rows: &[tokio_postgres::Row],
+) -> Result<Vec<T>, LibraryError> {
     rows.iter()
         .map(|r| {
             let doc: String = r.try_get(0)?;

@@ -14,6 +14,7 @@
 pub mod library;
 pub mod library_pg;
 pub mod persist;
+pub mod pg_client;
 pub mod postgres;
 pub mod queue;
 pub mod store;

@@ -450,46 +450,48 @@ pub fn stored_results(
     .map(|r| r.json)
 }
 
+/// The stored results of a room that is no longer live, if `host_token`
+/// owns it; `Err` when the store cannot be read, so the results API
+/// answers `503 store_unavailable` rather than `404`.
+pub fn stored_room_results(
+    state: &impl Persistence,
+    code: &str,
+    host_token: &str,
+) -> Result<Option<crate::storage::store::StoredResults>, crate::storage::store::StoreError> {
+    match state.store() {
+        Some(store) => store.results(code, host_token),
+        None => Ok(None),
+    }
+}
+
 /// Results JSON of a room that is no longer live and when it ended, if
 /// `token` is its host token or the token of one of its interviewers who
 /// was not revoked (the panel is read from the room's final snapshot).
+/// `Err` when the store cannot be read (the API answers `503`).
 pub fn stored_results_for_panel(
     state: &impl Persistence,
     code: &str,
     token: &str,
-) -> Option<(serde_json::Value, Option<Millis>)> {
-    let store = state.store()?;
-    let read = |host_token: &str| {
-        logged(
-            "reading stored results",
-            code,
-            store.results(code, host_token),
-        )
-        .flatten()
+) -> Result<Option<(serde_json::Value, Option<Millis>)>, crate::storage::store::StoreError> {
+    let Some(store) = state.store() else {
+        return Ok(None);
     };
-    let stored = match read(token) {
+    let stored = match store.results(code, token)? {
         Some(stored) => stored,
         None => {
-            let room = ended_room(state, code)?;
+            let Some(room) = ended_room(state, code) else {
+                return Ok(None);
+            };
             if !room.is_interviewer_token(token) {
-                return None;
+                return Ok(None);
             }
-            read(room.host_token())?
+            let Some(stored) = store.results(code, room.host_token())? else {
+                return Ok(None);
+            };
+            stored
         }
     };
-    Some((stored.json, stored.ended_ms))
-}
-
-/// When stored room `code` ended, if `host_token` owns it and it ended.
-pub fn stored_end(state: &impl Persistence, code: &str, host_token: &str) -> Option<Millis> {
-    let store = state.store()?;
-    logged(
-        "reading stored results",
-        code,
-        store.results(code, host_token),
-    )
-    .flatten()?
-    .ended_ms
+    Ok(Some((stored.json, stored.ended_ms)))
 }
 
 /// When room `code` ended, if it was purged past retention (its tombstone).

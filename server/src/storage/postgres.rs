@@ -4,13 +4,16 @@
 //!
 //! It keeps the embedded store's threading: one writer thread owns a
 //! connection and commits queued writes in batches ([`WriteQueue`]), and a
-//! reader thread owns another connection for queries. The blocking
-//! `postgres` client fits that model exactly (a connection per thread, no
-//! pool, no tasks on the server's runtime competing with sockets); it runs
-//! the wire protocol of `tokio-postgres` on a small runtime of its own.
+//! reader thread owns another connection for queries. A blocking
+//! connection fits that model exactly (a connection per thread, no pool, no
+//! tasks on the server's runtime competing with sockets): each is a
+//! [`PgClient`](crate::storage::pg_client::PgClient), `tokio-postgres` on a
+//! small runtime of its own with a deadline on every round trip.
 //!
-//! A connection that breaks is opened again on the next use, so the store
-//! comes back by itself after the database restarts.
+//! A connection that breaks, or does not answer in time, is opened again on
+//! the next use, so the store comes back by itself after the database
+//! restarts or a network partition heals; a read never waits longer than
+//! [`READ_WAIT`].
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, SyncSender};
@@ -18,9 +21,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use postgres::{Client, NoTls, Statement, Transaction};
+use tokio_postgres::Statement;
 
 use crate::protocol::Millis;
+use crate::storage::pg_client::{
+    self, PgClient as Client, PgTransaction as Transaction, SLOW_TIMEOUT,
+};
 use crate::storage::queue::{off_the_runtime, Backend, Op, WriteQueue};
 use crate::storage::store::{
     checked_rows, from_sql, now_ms, to_sql, with_frozen_rows, AnswerRow, CheckpointRow,
@@ -36,9 +42,18 @@ pub const SCHEMA_VERSION: i64 = 2;
 /// cluster starting together do not race on `CREATE TABLE`.
 const SCHEMA_LOCK: i64 = 0x7175_697a_726f_6f6d; // "quizroom"
 
-/// How long connecting may take before a write or read fails (and is
-/// retried by whoever asked).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a caller waits for a read (results, history, a room to
+/// restore), its turn on the reader thread included: past it the caller
+/// gets [`StoreError::TimedOut`] (HTTP answers `503 store_unavailable`)
+/// rather than waiting on a database that stopped answering. Each round
+/// trip on the reader's connection is bounded too
+/// ([`crate::storage::pg_client::QUERY_TIMEOUT`]), so a hung connection is
+/// dropped and the next read opens a fresh one.
+pub const READ_WAIT: Duration = Duration::from_millis(2_500);
+
+/// TCP connect part of opening a connection (the whole of it, startup
+/// included, is bounded by [`crate::storage::pg_client::CONNECT_TIMEOUT`]).
+const TCP_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS quizroom_schema (version BIGINT NOT NULL);
@@ -143,7 +158,7 @@ fn fenced(updated: u64, code: &str) -> Result<(), StoreError> {
 
 /// A connection that opens itself again after it broke.
 struct Conn {
-    config: postgres::Config,
+    config: tokio_postgres::Config,
     client: Option<Client>,
     /// Statements of the hot write paths, prepared once per connection.
     prepared: Option<Prepared>,
@@ -155,7 +170,7 @@ struct Prepared {
 }
 
 impl Conn {
-    fn new(config: postgres::Config) -> Conn {
+    fn new(config: tokio_postgres::Config) -> Conn {
         Conn {
             config,
             client: None,
@@ -168,7 +183,7 @@ impl Conn {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.client = None;
             self.prepared = None;
-            self.client = Some(self.config.connect(NoTls)?);
+            self.client = Some(Client::connect(&self.config)?);
         }
         self.client.as_mut().ok_or(StoreError::Closed)
     }
@@ -203,7 +218,7 @@ impl Conn {
 }
 
 /// A query run on the reader thread.
-type ReadJob = Box<dyn FnOnce(&mut Conn) + Send>;
+type ReadJob = pg_client::Job<Conn>;
 
 /// The results store on a PostgreSQL database. Share it behind an `Arc`.
 pub struct PgStore {
@@ -219,8 +234,8 @@ impl PgStore {
     /// newer than this server's), purges rooms that ended more than
     /// `retention` ago, and starts the writer and reader threads.
     pub fn open(url: &str, retention: Duration) -> Result<PgStore, StoreError> {
-        let mut config: postgres::Config = url.parse()?;
-        config.connect_timeout(CONNECT_TIMEOUT);
+        let mut config: tokio_postgres::Config = url.parse()?;
+        config.connect_timeout(TCP_CONNECT_TIMEOUT);
         config.application_name("quizroom");
         let describe = describe(&config);
         let retention_ms = u64::try_from(retention.as_millis()).unwrap_or(u64::MAX);
@@ -230,7 +245,7 @@ impl PgStore {
         let conn = off_the_runtime(move || {
             std::thread::spawn(move || -> Result<Conn, StoreError> {
                 let mut conn = Conn::new(setup);
-                let found = create_schema(conn.client()?)?;
+                let found = conn.client()?.with_timeout(SLOW_TIMEOUT, create_schema)?;
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::NewerSchema { found });
                 }
@@ -273,36 +288,36 @@ impl PgStore {
     }
 
     /// Runs `f` on the reader thread's connection and waits for its answer
-    /// off the async runtime.
+    /// off the async runtime, at most [`READ_WAIT`] (its turn included).
     ///
     /// A connection opened before an outage is found broken only by the
     /// first query after it (the database restarted meanwhile): that query
     /// is run once more on a fresh connection, so the first read after an
-    /// outage (an end's released questions, say) does not fail for it.
+    /// outage (an end's released questions, say) does not fail for it. A
+    /// query that timed out is not run again: it would only wait as long
+    /// once more, past the caller's wait.
     fn read<T: Send + 'static>(
         &self,
         f: impl Fn(&mut Client) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (done, answer) = mpsc::sync_channel(1);
-        let job: ReadJob = Box::new(move |conn: &mut Conn| {
-            let had_client = conn.client.is_some();
-            let mut result = conn.client().and_then(&f);
-            if result.is_err() && conn.forget_if_broken() && had_client {
-                result = conn.client().and_then(&f);
-                if result.is_err() {
-                    conn.forget_if_broken();
-                }
-            }
-            let _ = done.send(result);
-        });
         let reads = self
             .reads
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or(StoreError::Closed)?;
-        off_the_runtime(|| reads.send(job)).map_err(|_| StoreError::Closed)?;
-        off_the_runtime(|| answer.recv()).map_err(|_| StoreError::Closed)?
+        pg_client::call(&reads, READ_WAIT, move |conn: &mut Conn| {
+            let had_client = conn.client.is_some();
+            let mut result = conn.client().and_then(&f);
+            let timed_out = matches!(result, Err(StoreError::TimedOut(_)));
+            if result.is_err() && conn.forget_if_broken() && had_client && !timed_out {
+                result = conn.client().and_then(&f);
+                if result.is_err() {
+                    conn.forget_if_broken();
+                }
+            }
+            result
+        })
     }
 }
 
@@ -318,13 +333,13 @@ impl Drop for PgStore {
 }
 
 /// `postgres://user@host:port/db` without the password, for logs.
-pub(crate) fn describe(config: &postgres::Config) -> String {
+pub(crate) fn describe(config: &tokio_postgres::Config) -> String {
     let hosts: Vec<String> = config
         .get_hosts()
         .iter()
         .map(|h| match h {
-            postgres::config::Host::Tcp(name) => name.clone(),
-            postgres::config::Host::Unix(path) => path.display().to_string(),
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
         })
         .collect();
     let port = config.get_ports().first().copied().unwrap_or(5432);
@@ -628,7 +643,12 @@ fn apply(
 }
 
 fn purge(conn: &mut Conn, cutoff_ms: Millis) -> Result<usize, StoreError> {
-    let mut tx = conn.client()?.transaction()?;
+    conn.client()?
+        .with_timeout(SLOW_TIMEOUT, |c| purge_on(c, cutoff_ms))
+}
+
+fn purge_on(client: &mut Client, cutoff_ms: Millis) -> Result<usize, StoreError> {
+    let mut tx = client.transaction()?;
     let cutoff = to_sql(cutoff_ms);
     let old = "SELECT code FROM rooms WHERE COALESCE(ended_ms, updated_ms) < $1";
     // A tombstone per purged room, so its links answer `expired` rather
@@ -676,7 +696,7 @@ fn frozen_rows(c: &mut Client, code: &str, n: u64) -> Result<Vec<(i64, String)>,
 /// and left out.
 fn running_from_rows(
     c: &mut Client,
-    rows: Vec<postgres::Row>,
+    rows: Vec<tokio_postgres::Row>,
 ) -> Result<Vec<RunningRoom>, StoreError> {
     let mut out = Vec::new();
     for row in rows {

@@ -112,6 +112,10 @@ pub enum StoreError {
     /// Stored JSON could not be read back.
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// PostgreSQL did not answer in time (packets dropped, a frozen
+    /// server): the connection was dropped, the next use opens a new one.
+    #[error("results database (PostgreSQL) did not answer within {} ms", .0.as_millis())]
+    TimedOut(std::time::Duration),
     /// A queued write failed; the writer thread logged the details.
     #[error("results database write failed: {0}")]
     Write(String),
@@ -125,6 +129,27 @@ pub enum StoreError {
     /// The database was written by a newer server.
     #[error("results database schema {found} is newer than this server's {SCHEMA_VERSION}")]
     NewerSchema { found: i64 },
+}
+
+impl From<crate::storage::pg_client::PgError> for StoreError {
+    fn from(e: crate::storage::pg_client::PgError) -> StoreError {
+        use crate::storage::pg_client::PgError;
+        match e {
+            PgError::Db(e) => StoreError::Postgres(e),
+            PgError::TimedOut(after) => StoreError::TimedOut(after),
+            PgError::Runtime(e) => StoreError::Write(e.to_string()),
+        }
+    }
+}
+
+impl crate::storage::pg_client::CallError for StoreError {
+    fn timed_out(after: std::time::Duration) -> StoreError {
+        StoreError::TimedOut(after)
+    }
+
+    fn closed() -> StoreError {
+        StoreError::Closed
+    }
 }
 
 /// A PostgreSQL error with the server's own message (its `Display` alone

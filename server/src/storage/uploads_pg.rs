@@ -14,9 +14,12 @@
 //! open beside the pooled ones, and a message missed while Redis was away
 //! cannot leave a node with an old catalog.
 //!
-//! The blocking `postgres` client runs a runtime of its own, which must not
-//! start on a thread of the server's, so one thread owns the connection and
-//! runs each call in turn; a caller waits for its answer off the runtime.
+//! The connection runs a runtime of its own, which must not start on a
+//! thread of the server's, so one thread owns the connection and runs each
+//! call in turn; a caller waits for its answer off the runtime, at most
+//! [`CALL_WAIT`], and every round trip has a deadline
+//! ([`super::pg_client`]), so a database that stops answering fails the
+//! poll and the upload instead of hanging them.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{self, SyncSender};
@@ -24,9 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
-
-use super::queue::off_the_runtime;
+use super::pg_client::{self, Job as PgJob, PgClient as Client, SLOW_TIMEOUT};
 use super::store::{now_ms, StoreError};
 use crate::bank::catalog::Catalog;
 use crate::bank::{Bank, BankError};
@@ -38,8 +39,15 @@ pub const POLL: Duration = Duration::from_secs(1);
 /// nodes of a cluster start together.
 const SCHEMA_LOCK: i64 = 0x7172_7570_6c6f_6164; // "qrupload"
 
-/// How long connecting may take before a call fails.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// TCP connect part of opening a connection (the whole of it is bounded
+/// by [`pg_client::CONNECT_TIMEOUT`]).
+const TCP_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Longest a caller waits for a call, its turn included: a revision poll
+/// or an upload fails after this rather than waiting on a database that
+/// stopped answering. Longer than the results' reads: a call here may
+/// carry every uploaded file.
+pub const CALL_WAIT: Duration = Duration::from_secs(5);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS uploaded_banks (
@@ -58,11 +66,11 @@ INSERT INTO uploaded_banks_revision (id, rev) VALUES (1, 0) ON CONFLICT (id) DO 
 pub type StoredFile = (String, Vec<u8>);
 
 /// A call run on the connection's thread.
-type Job = Box<dyn FnOnce(&mut Conn) + Send>;
+type Job = PgJob<Conn>;
 
 /// A connection that opens itself again after it broke.
 struct Conn {
-    config: postgres::Config,
+    config: tokio_postgres::Config,
     client: Option<Client>,
 }
 
@@ -70,7 +78,7 @@ impl Conn {
     fn client(&mut self) -> Result<&mut Client, StoreError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.client = None;
-            self.client = Some(self.config.connect(NoTls)?);
+            self.client = Some(Client::connect(&self.config)?);
         }
         self.client.as_mut().ok_or(StoreError::Closed)
     }
@@ -86,8 +94,8 @@ impl PgUploads {
     /// Connects to `url`, creates the tables if needed and starts the
     /// connection's thread.
     pub fn open(url: &str) -> Result<PgUploads, StoreError> {
-        let mut config: postgres::Config = url.parse()?;
-        config.connect_timeout(CONNECT_TIMEOUT);
+        let mut config: tokio_postgres::Config = url.parse()?;
+        config.connect_timeout(TCP_CONNECT_TIMEOUT);
         config.application_name("quizroom-uploads");
         let (jobs, queue) = mpsc::sync_channel::<Job>(64);
         let mut conn = Conn {
@@ -106,45 +114,55 @@ impl PgUploads {
             jobs: Mutex::new(Some(jobs)),
             worker: Mutex::new(Some(worker)),
         };
-        uploads.run(|client| {
-            let mut tx = client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
-            tx.batch_execute(SCHEMA)?;
-            tx.commit()?;
-            Ok(())
+        uploads.run_within(SLOW_TIMEOUT, |client| {
+            client.with_timeout(SLOW_TIMEOUT, |client| {
+                let mut tx = client.transaction()?;
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+                tx.batch_execute(SCHEMA)?;
+                tx.commit()?;
+                Ok(())
+            })
         })?;
         Ok(uploads)
     }
 
     /// Runs `f` on the connection's thread and waits for its answer off the
-    /// async runtime. A connection found broken (the database restarted
-    /// since the last call) is opened again and `f` runs once more: every
-    /// call here is a read or a write that gives the same rows when
-    /// repeated.
+    /// async runtime, at most [`CALL_WAIT`]. A connection found broken (the
+    /// database restarted since the last call) is opened again and `f`
+    /// runs once more: every call here is a read or a write that gives the
+    /// same rows when repeated. A call that timed out is not run again (it
+    /// would only wait as long once more); its connection is gone, so the
+    /// next call opens a fresh one.
     fn run<T: Send + 'static>(
         &self,
         f: impl Fn(&mut Client) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (done, answer) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |conn: &mut Conn| {
-            let mut result = conn.client().and_then(&f);
-            if broken(&result) {
-                conn.client = None;
-                result = conn.client().and_then(&f);
-                if broken(&result) {
-                    conn.client = None;
-                }
-            }
-            let _ = done.send(result);
-        });
+        self.run_within(CALL_WAIT, f)
+    }
+
+    /// [`PgUploads::run`] with a wait of `wait`.
+    fn run_within<T: Send + 'static>(
+        &self,
+        wait: Duration,
+        f: impl Fn(&mut Client) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let jobs = self
             .jobs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or(StoreError::Closed)?;
-        off_the_runtime(|| jobs.send(job)).map_err(|_| StoreError::Closed)?;
-        off_the_runtime(|| answer.recv()).map_err(|_| StoreError::Closed)?
+        pg_client::call(&jobs, wait, move |conn: &mut Conn| {
+            let mut result = conn.client().and_then(&f);
+            if broken(&result) {
+                conn.client = None;
+                result = conn.client().and_then(&f);
+            }
+            if result.is_err() && conn.client.as_ref().is_none_or(Client::is_closed) {
+                conn.client = None;
+            }
+            result
+        })
     }
 
     /// Stores `bytes` as the upload named `name` (replacing an earlier one)
@@ -203,7 +221,7 @@ impl PgUploads {
     /// (the order a node loads them in, as from the upload folder).
     pub fn all(&self) -> Result<(i64, Vec<StoredFile>), StoreError> {
         self.run(|client| {
-            let mut tx = client.build_transaction().read_only(true).start()?;
+            let mut tx = client.read_only_transaction()?;
             let rev: i64 = tx
                 .query_one("SELECT rev FROM uploaded_banks_revision WHERE id = 1", &[])?
                 .try_get(0)?;
