@@ -786,3 +786,59 @@ async fn shutdown_ends_in_its_budget_while_postgres_is_down() {
         "shutdown took {took:?} with the database away"
     );
 }
+
+/// A socket whose hello is relayed to an owner that never answers (it
+/// died, a failover is under way) hears `cluster_unavailable` before its
+/// own identify timeout would close it, and its socket is still open then:
+/// the relay's wait is shorter than the identify timeout. The owner here
+/// is a lease in Redis naming a node that is not running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hello_the_owner_never_answers_gets_cluster_unavailable_before_the_identify_timeout() {
+    let (pg, redis) = tokio::task::spawn_blocking(|| (Postgres::start(), Redis::start()))
+        .await
+        .unwrap();
+    let db = pg.new_database();
+    let identify = Duration::from_millis(1_500);
+    let redis_url = redis.url();
+    let node = Server::start_with(move |c| {
+        c.database_url = Some(db);
+        c.redis_url = Some(redis_url);
+        c.node_id = Some("node-a".into());
+        c.identify_timeout_ms = identify.as_millis() as u64;
+    })
+    .await;
+    let mut redis_conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let code = "GHQSTR";
+    let _: () = redis::cmd("SET")
+        .arg(format!("quizroom:lease:{code}"))
+        .arg("node-gone#0000000000000000")
+        .arg("PX")
+        .arg(60_000)
+        .query_async(&mut redis_conn)
+        .await
+        .unwrap();
+
+    let mut socket = common::Client::connect(&node.ws_url()).await;
+    let connected = std::time::Instant::now();
+    socket
+        .send_json(json!({"type": "join", "room": code, "name": "late"}))
+        .await;
+    match socket.next_event(identify * 2).await {
+        Some(common::client::Event::Json(error)) => {
+            assert_eq!(error["type"], "error", "{error}");
+            assert_eq!(error["code"], "cluster_unavailable", "{error}");
+        }
+        other => panic!("expected cluster_unavailable, got {other:?}"),
+    }
+    let took = connected.elapsed();
+    assert!(
+        took < identify,
+        "the error came after the identify timeout: {took:?}"
+    );
+    // Still open: it may try again.
+    socket.ping().await;
+}

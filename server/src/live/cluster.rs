@@ -51,8 +51,38 @@ pub const LEASE_MS: u64 = 6_000;
 /// How often an owner renews the leases of its rooms.
 const RENEW_EVERY: Duration = Duration::from_millis(2_000);
 
-/// How long a relayed first message may wait for the owner's answer.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long this node waits for another node's answer to a question that
+/// is not a socket's first message (the channel subscribed at start, a
+/// results query).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How much sooner than the socket's identify timeout a relayed first
+/// message gives up waiting for the owner's answer: the socket must hear
+/// `cluster_unavailable` (and may try again) before its own deadline closes
+/// it with 4003 "identify timeout". It covers the time between the socket's
+/// connect and its first message, and the socket's own timer.
+const HELLO_MARGIN: Duration = Duration::from_millis(1_000);
+
+/// The shortest wait for the owner's answer to a relayed first message
+/// when the identify timeout leaves room for it: an owner busy restoring a
+/// room gets at least this long.
+const HELLO_FLOOR: Duration = Duration::from_millis(1_000);
+
+/// How long a relayed first message waits for the owner's answer, from the
+/// socket's identify timeout (`identify_timeout_ms`): that timeout less
+/// [`HELLO_MARGIN`], at least [`HELLO_FLOOR`], and always strictly shorter
+/// than the identify timeout (half of it when it is too short for both), so
+/// a socket whose hello the owner never answers (it died, a failover is
+/// under way) gets the typed `cluster_unavailable` error, not a close.
+pub fn hello_wait(identify_timeout_ms: u64) -> Duration {
+    let identify = Duration::from_millis(identify_timeout_ms);
+    let wait = identify.saturating_sub(HELLO_MARGIN).max(HELLO_FLOOR);
+    if wait < identify {
+        wait
+    } else {
+        identify / 2
+    }
+}
 
 /// Most socket ids a broadcast names before it names roles instead.
 const MAX_LISTED: usize = 64;
@@ -333,7 +363,7 @@ impl Cluster {
         let (ready, subscribed) = oneshot::channel();
         tokio::spawn(listen_loop(self.clone(), state.clone(), client, ready));
         tokio::spawn(renew_loop(self.clone(), state.clone()));
-        if tokio::time::timeout(HELLO_TIMEOUT, subscribed)
+        if tokio::time::timeout(ANSWER_TIMEOUT, subscribed)
             .await
             .is_err()
         {
@@ -445,7 +475,7 @@ impl Cluster {
                 csv,
             },
         );
-        let answer = tokio::time::timeout(HELLO_TIMEOUT, rx).await;
+        let answer = tokio::time::timeout(ANSWER_TIMEOUT, rx).await;
         self.queries.remove(&id);
         answer.ok().and_then(Result::ok)
     }
@@ -1004,6 +1034,12 @@ impl ProxyTask {
                     Some((from, relay)) => self.on_owner(&from, relay),
                     None => break,
                 },
+                // A first message's wait runs out on time, not at the
+                // next sweep: it must end before the socket's identify
+                // timeout (see [`hello_wait`]).
+                _ = tokio::time::sleep_until(self.next_expiry()), if !self.waiting.is_empty() => {
+                    self.expire_waiting();
+                }
                 _ = sweep.tick() => {
                     self.expire_waiting();
                     if self.conns.is_empty() && self.waiting.is_empty() {
@@ -1106,7 +1142,7 @@ impl ProxyTask {
     /// Sends every attached socket's seating message to the owner (after
     /// a goodbye for its old place when the owner is the same one).
     fn seat_again(&mut self, same_owner: bool) {
-        let until = tokio::time::Instant::now() + HELLO_TIMEOUT;
+        let until = tokio::time::Instant::now() + self.hello_wait();
         let mut unseated = Vec::new();
         let mut hellos = Vec::new();
         for (conn, c) in &self.conns {
@@ -1182,7 +1218,7 @@ impl ProxyTask {
                     conn,
                     Waiting {
                         reply: Some(reply),
-                        until: tokio::time::Instant::now() + HELLO_TIMEOUT,
+                        until: tokio::time::Instant::now() + self.hello_wait(),
                     },
                 );
                 self.relay(Relay::Hello {
@@ -1328,6 +1364,21 @@ impl ProxyTask {
         }
     }
 
+    /// See [`hello_wait`]: from this node's identify timeout.
+    fn hello_wait(&self) -> Duration {
+        hello_wait(self.state.config().identify_timeout_ms)
+    }
+
+    /// When the first waiting first message runs out (far off when none
+    /// waits).
+    fn next_expiry(&self) -> tokio::time::Instant {
+        self.waiting
+            .values()
+            .map(|w| w.until)
+            .min()
+            .unwrap_or_else(|| tokio::time::Instant::now() + ANSWER_TIMEOUT)
+    }
+
     /// First messages the owner never answered (it died, or Redis is
     /// away): a joining socket learns the cluster is unavailable; one the
     /// proxy was seating again is closed with 1012 and reconnects.
@@ -1390,6 +1441,20 @@ pub fn target_for(to: &crate::live::room::Audience, conns: Vec<ConnId>) -> Targe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relayed_hello_gives_up_before_the_socket_identify_timeout() {
+        assert_eq!(hello_wait(5_000), Duration::from_millis(4_000));
+        assert_eq!(hello_wait(30_000), Duration::from_millis(29_000));
+        // Too short for the margin: the floor, still under the timeout.
+        assert_eq!(hello_wait(1_500), Duration::from_millis(1_000));
+        // Too short for the floor too: half of it.
+        assert_eq!(hello_wait(800), Duration::from_millis(400));
+        assert_eq!(hello_wait(0), Duration::ZERO);
+        for ms in [1, 999, 1_000, 1_001, 1_999, 2_000, 2_001, 5_000, 60_000] {
+            assert!(hello_wait(ms) < Duration::from_millis(ms), "{ms}");
+        }
+    }
 
     #[test]
     fn a_relayed_buzz_keeps_the_timing_its_node_measured() {
