@@ -1351,7 +1351,7 @@ impl ProxyTask {
             let Some(c) = self.conns.get(&conn) else {
                 continue;
             };
-            if let Err(PushError::Full) = c.outbox.try_push(frame.clone()) {
+            if let Err(PushError::Full) = c.outbox.try_push_ref(&frame) {
                 if let Some(c) = self.conns.remove(&conn) {
                     c.outbox.abort(CLOSE_SLOW, "slow");
                     crate::metrics::slow_client_evicted();

@@ -22,9 +22,8 @@ use tracing::Instrument;
 
 use crate::bank::catalog::Catalog;
 use crate::live::room::{Audience, Command, ConnId, Effect, Room, RoomOptions};
-use crate::live::ws::outbox::{
-    Outbox, PushError, CLOSE_NORMAL, CLOSE_RESTART, CLOSE_ROOM_GONE, CLOSE_SLOW,
-};
+use crate::live::ws::fanout;
+use crate::live::ws::outbox::{Outbox, CLOSE_NORMAL, CLOSE_RESTART, CLOSE_ROOM_GONE, CLOSE_SLOW};
 use crate::protocol::{ClientMsg, Millis, Role, ServerMsg};
 use crate::state::{AppState, TaskGuard};
 
@@ -1286,22 +1285,14 @@ impl Owner {
             self.relay_out(to, recipients, &text);
         }
         let frame = Message::Text(text);
-        let mut delivered = 0;
-        for &conn in recipients {
-            let Some(outbox) = self.conns.get(&conn) else {
-                continue;
-            };
-            match outbox.try_push(frame.clone()) {
-                Ok(()) => delivered += 1,
-                Err(PushError::Closed) => {}
-                Err(PushError::Full) => {
-                    if let Some(outbox) = self.conns.remove(&conn) {
-                        outbox.abort(CLOSE_SLOW, "slow");
-                        crate::metrics::slow_client_evicted();
-                        tracing::info!(conn, "socket dropped as slow");
-                        slow.push(conn);
-                    }
-                }
+        let pushed = fanout::push_all(&self.conns, recipients, &frame);
+        let delivered = pushed.delivered;
+        for conn in pushed.full {
+            if let Some(outbox) = self.conns.remove(&conn) {
+                outbox.abort(CLOSE_SLOW, "slow");
+                crate::metrics::slow_client_evicted();
+                tracing::info!(conn, "socket dropped as slow");
+                slow.push(conn);
             }
         }
         crate::metrics::message_out(server_msg_kind(msg), delivered);

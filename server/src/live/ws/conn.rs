@@ -82,7 +82,7 @@ pub fn serve(
     let span = tracing::debug_span!("ws", conn, %peer);
     let ping_every = Duration::from_secs(state.config().ping_secs.max(1));
     let identify_within = Duration::from_millis(state.config().identify_timeout_ms);
-    let (outbox, rx) = Outbox::new(state.config().outbound_queue);
+    let (outbox, rx) = Outbox::with_socket(state.config().outbound_queue, &stream);
     let now = Instant::now();
     let mut socket = Socket {
         _guard: TaskGuard::enter(&state, AppState::connections),
@@ -95,7 +95,6 @@ pub fn serve(
         peer,
         room: None,
         clock: None,
-        front_written: 0,
         identify_by: now + identify_within,
         ping_every,
         next_ping: now + ping_every,
@@ -158,8 +157,6 @@ struct Socket {
     /// Clock sync with a player that asked for it (boxed: most sockets
     /// never sync, and an idle socket's task must stay small).
     clock: Option<Box<Clock>>,
-    /// Bytes of the queue's first frame already written.
-    front_written: usize,
     identify_by: Instant,
     ping_every: Duration,
     next_ping: Instant,
@@ -175,6 +172,14 @@ struct Socket {
     stop_seen: bool,
     messages: TokenBucket,
     strikes: TokenBucket,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // Before the stream's descriptor closes (the fields drop after
+        // this): no push may write to it once it is closed or reused.
+        self.rx.detach();
+    }
 }
 
 impl Socket {
@@ -251,7 +256,7 @@ impl Socket {
             // An immediate close: finish the frame being written (the
             // stream must stay valid), then the close frame; drop the rest.
             self.abort_started = true;
-            self.rx.start_abort(self.front_written > 0);
+            self.rx.start_abort();
         }
         if let Poll::Ready(Err(err)) = self.poll_write(cx) {
             tracing::debug!(%err, "write failed");
@@ -289,25 +294,24 @@ impl Socket {
         cx: &mut Context<'_>,
         batch: &mut Vec<Message>,
     ) -> Poll<io::Result<()>> {
-        // Frames written but not yet taken off the queue: taken with the
-        // next look at it, under the same lock.
-        let mut written = 0;
+        // How far the last write got (frames done, bytes of the next), not
+        // yet taken off the queue: taken with the next look at it, under
+        // the same lock.
+        let mut written = None;
         for _ in 0..WRITES_PER_WAKE {
             batch.clear();
             let max = if self.sent_close { 0 } else { WRITE_BATCH };
-            self.rx.consume_and_peek(written, max, batch);
-            written = 0;
+            let front_written = self.rx.consume_and_peek(written.take(), max, batch);
             if batch.is_empty() {
                 return Poll::Ready(Ok(()));
             }
             ready!(self.stream.poll_write_ready(cx))?;
             let stream = &self.stream;
-            match frame::write_batch(batch, self.front_written, |slices| {
+            match frame::write_batch(batch, front_written, |slices| {
                 stream.try_write_vectored(slices)
             }) {
                 Ok(progress) => {
-                    written = progress.frames;
-                    self.front_written = progress.offset;
+                    written = Some((progress.frames, progress.offset));
                     self.sent_close |= progress.closed;
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
@@ -315,7 +319,9 @@ impl Socket {
                 Err(err) => return Poll::Ready(Err(err)),
             }
         }
-        self.rx.consume(written);
+        if let Some((frames, offset)) = written {
+            self.rx.consume(frames, offset);
+        }
         // More to write: let other tasks run, then come back.
         cx.waker().wake_by_ref();
         Poll::Pending

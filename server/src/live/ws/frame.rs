@@ -441,6 +441,52 @@ fn truncate(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// The frame and payload of one message, as [`write_batch`] writes them.
+fn out_frame<'a>(
+    msg: &'a Message,
+    close_payload: &'a mut [u8; MAX_CONTROL_PAYLOAD],
+) -> OutFrame<'a> {
+    match msg {
+        Message::Close(frame) => {
+            let len = close_payload_into(frame.as_ref(), close_payload);
+            OutFrame::new(OpCode::Control(Control::Close), &close_payload[..len])
+        }
+        other => {
+            open_frame(other).unwrap_or_else(|| unreachable!("only a close has no frame here"))
+        }
+    }
+}
+
+/// The frame of any message but a close (whose payload needs a buffer).
+fn open_frame(msg: &Message) -> Option<OutFrame<'_>> {
+    let (opcode, payload): (OpCode, &[u8]) = match msg {
+        Message::Text(text) => (OpCode::Data(Data::Text), text.as_str().as_bytes()),
+        Message::Binary(bytes) => (OpCode::Data(Data::Binary), bytes),
+        Message::Ping(bytes) => (OpCode::Control(Control::Ping), control(bytes)),
+        Message::Pong(bytes) => (OpCode::Control(Control::Pong), control(bytes)),
+        Message::Close(_) => return None,
+    };
+    Some(OutFrame::new(opcode, payload))
+}
+
+/// Writes one whole message as a frame with one vectored `write` (header
+/// and payload, nothing copied or allocated): the direct write of a message
+/// pushed to an empty outbox. Returns the bytes written and the frame's
+/// length; the rest, if any, is for [`write_batch`] with that offset.
+pub fn write_one(
+    msg: &Message,
+    write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
+) -> io::Result<(usize, usize)> {
+    let mut close_payload = [0u8; MAX_CONTROL_PAYLOAD];
+    let frame = out_frame(msg, &mut close_payload);
+    let slices = [
+        IoSlice::new(&frame.header[..frame.header_len]),
+        IoSlice::new(frame.payload),
+    ];
+    let written = write(&slices)?;
+    Ok((written, frame.len()))
+}
+
 /// Most frames gathered into one vectored write.
 pub const WRITE_BATCH: usize = 16;
 
@@ -454,35 +500,37 @@ pub fn write_batch(
     write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
 ) -> io::Result<Progress> {
     let mut close_payload = [0u8; MAX_CONTROL_PAYLOAD];
-    let mut frames: Vec<OutFrame<'_>> = Vec::with_capacity(queue.len().min(WRITE_BATCH));
+    // On the stack: a write allocates nothing.
+    let mut frames: [Option<OutFrame<'_>>; WRITE_BATCH] = [const { None }; WRITE_BATCH];
+    let mut count = 0;
     for msg in queue.iter().take(WRITE_BATCH) {
-        let (opcode, payload): (OpCode, &[u8]) = match msg {
-            Message::Text(text) => (OpCode::Data(Data::Text), text.as_str().as_bytes()),
-            Message::Binary(bytes) => (OpCode::Data(Data::Binary), bytes),
-            Message::Ping(bytes) => (OpCode::Control(Control::Ping), control(bytes)),
-            Message::Pong(bytes) => (OpCode::Control(Control::Pong), control(bytes)),
-            Message::Close(frame) => {
-                let len = close_payload_into(frame.as_ref(), &mut close_payload);
-                let payload = &close_payload[..len];
-                frames.push(OutFrame::new(OpCode::Control(Control::Close), payload));
-                break;
-            }
-        };
-        frames.push(OutFrame::new(opcode, payload));
+        if let Message::Close(frame) = msg {
+            let len = close_payload_into(frame.as_ref(), &mut close_payload);
+            let payload = &close_payload[..len];
+            frames[count] = Some(OutFrame::new(OpCode::Control(Control::Close), payload));
+            count += 1;
+            break;
+        }
+        frames[count] = open_frame(msg);
+        count += 1;
     }
-    let mut slices = Vec::with_capacity(frames.len() * 2);
+    let frames = frames[..count].iter().flatten();
+    let mut slices = [IoSlice::new(&[]); 2 * WRITE_BATCH];
+    let mut used = 0;
     let mut skip = offset;
-    for frame in &frames {
+    for frame in frames.clone() {
         let header = &frame.header[..frame.header_len];
         for part in [header, frame.payload] {
             if skip >= part.len() {
                 skip -= part.len();
             } else {
-                slices.push(IoSlice::new(&part[skip..]));
+                slices[used] = IoSlice::new(&part[skip..]);
+                used += 1;
                 skip = 0;
             }
         }
     }
+    let slices = &slices[..used];
     if slices.is_empty() {
         return Ok(Progress {
             frames: 0,
@@ -490,13 +538,13 @@ pub fn write_batch(
             closed: false,
         });
     }
-    let mut written = write(&slices)? + offset;
+    let mut written = write(slices)? + offset;
     let mut progress = Progress {
         frames: 0,
         offset: 0,
         closed: false,
     };
-    for frame in &frames {
+    for frame in frames {
         if written < frame.len() {
             progress.offset = written;
             break;

@@ -10,6 +10,7 @@
 pub mod clock_sync;
 pub mod conformance;
 pub mod conn;
+pub mod fanout;
 pub mod frame;
 pub mod limits;
 pub mod outbox;
