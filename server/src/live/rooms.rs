@@ -555,9 +555,13 @@ struct Owner {
 /// An `ack` is a promise that the answer survives a crash, so the sends of
 /// a command that queued an answer record (its ack among them), and every
 /// send after them (order is kept), wait until the store reports the
-/// record committed. One commit wait is in flight per room at a time; the
-/// answers queued meanwhile ride on the next one, so a vote storm costs a
-/// handful of commits, not one per vote, and the room never blocks on it.
+/// record committed. After each pass over its commands a room that queued
+/// records queues a numbered mark behind them (group commit, see
+/// [`crate::storage::commit`]); a held send waits for the mark after the
+/// last record before it. The store raises the room's signal once per
+/// commit, and marks queued while a commit is in flight are in the next
+/// batch, so an ack waits for at most the commit in flight and its own, a
+/// vote storm costs a handful of commits, and the room never blocks.
 ///
 /// A `tally` promises nothing: it shows what the room counted, so one held
 /// behind acks alone goes out at once (the acks keep waiting); one held
@@ -569,26 +573,50 @@ struct Owner {
 /// their order, once they waited [`SHOW_HELD_AFTER`] (at once while the
 /// store is known to be away); the acks stay held until their answers are
 /// committed.
-#[derive(Default)]
 struct Durability {
-    /// Sends and closes waiting, in order.
-    held: VecDeque<Effect>,
+    /// Sends and closes waiting, in order, each with the mark it waits for.
+    held: VecDeque<(u64, Effect)>,
     /// How many of `held` are not acks (a tally may pass only acks).
     held_other: usize,
     /// When the held sends other than acks go out even if not committed
     /// (`None` while only acks are held).
     show_at: Option<Instant>,
-    /// The commit being waited for, and how many of `held` it covers.
-    in_flight: Option<(oneshot::Receiver<Result<(), String>>, usize)>,
-    /// Records were queued after `in_flight` was requested.
+    /// The last mark queued to the store.
+    marked: u64,
+    /// Records were queued since `marked`: the next mark covers them.
     dirty: bool,
+    /// Where the store says how far the room's marks are committed.
+    signal: Arc<crate::storage::commit::CommitSignal>,
+    /// How far the room has acted on `signal` (released what it covers).
+    seen: u64,
     /// Boundaries queued and not yet confirmed, oldest first.
     checkpoints: VecDeque<crate::storage::persist::QueuedCheckpoint>,
 }
 
+impl Default for Durability {
+    fn default() -> Durability {
+        Durability {
+            held: VecDeque::new(),
+            held_other: 0,
+            show_at: None,
+            marked: 0,
+            dirty: false,
+            signal: crate::storage::commit::CommitSignal::new(),
+            seen: 0,
+            checkpoints: VecDeque::new(),
+        }
+    }
+}
+
 impl Durability {
-    /// Holds `effect` behind those already held; the first send other than
-    /// an ack held arms [`Durability::show_at`] from `now`.
+    /// The mark that covers every record queued so far.
+    fn covering(&self) -> u64 {
+        self.marked + u64::from(self.dirty)
+    }
+
+    /// Holds `effect` behind those already held, until the mark covering
+    /// what is queued now is committed; the first send other than an ack
+    /// held arms [`Durability::show_at`] from `now`.
     fn hold(&mut self, effect: Effect, now: impl FnOnce() -> Instant) {
         if !is_ack(&effect) {
             self.held_other += 1;
@@ -596,13 +624,20 @@ impl Durability {
                 self.show_at = Some(now() + SHOW_HELD_AFTER);
             }
         }
-        self.held.push_back(effect);
+        self.held.push_back((self.covering(), effect));
+    }
+
+    /// Takes the held effects whose mark is at most `mark`, in order (a
+    /// later one never passes an earlier one).
+    fn take_upto(&mut self, mark: u64) -> Vec<Effect> {
+        let n = self.held.iter().take_while(|(m, _)| *m <= mark).count();
+        self.take(n)
     }
 
     /// Takes the first `n` held effects (all of them if fewer), in order.
     fn take(&mut self, n: usize) -> Vec<Effect> {
         let n = n.min(self.held.len());
-        let taken: Vec<Effect> = self.held.drain(..n).collect();
+        let taken: Vec<Effect> = self.held.drain(..n).map(|(_, e)| e).collect();
         let others = taken.iter().filter(|e| !is_ack(e)).count();
         self.held_other = self.held_other.saturating_sub(others);
         if self.held_other == 0 {
@@ -612,31 +647,41 @@ impl Durability {
     }
 
     /// Takes every held send other than an ack, in order, for sending
-    /// before its commit; the acks stay held, and the commit in flight
-    /// still covers those of them it covered.
+    /// before its commit; the acks stay held, each for its own mark.
     fn take_shown(&mut self) -> Vec<Effect> {
         self.show_at = None;
         if self.held_other == 0 {
             return Vec::new();
         }
-        let covered = self.in_flight.as_ref().map_or(0, |(_, n)| *n);
         let mut acks = VecDeque::with_capacity(self.held.len().saturating_sub(self.held_other));
         let mut shown = Vec::with_capacity(self.held_other);
-        let mut acks_covered = 0;
-        for (i, effect) in self.held.drain(..).enumerate() {
+        for (mark, effect) in self.held.drain(..) {
             if is_ack(&effect) {
-                acks_covered += usize::from(i < covered);
-                acks.push_back(effect);
+                acks.push_back((mark, effect));
             } else {
                 shown.push(effect);
             }
         }
         self.held = acks;
         self.held_other = 0;
-        if let Some((_, n)) = self.in_flight.as_mut() {
-            *n = acks_covered;
-        }
         shown
+    }
+
+    /// Whether a mark is queued that the store has not committed yet.
+    fn waiting(&self) -> bool {
+        self.marked > self.signal.committed()
+    }
+
+    /// Resolves once the store committed a mark the room has not acted on
+    /// (at once if that happened while the room was busy); never if no
+    /// mark is outstanding.
+    async fn advanced(&self) {
+        if self.marked <= self.seen {
+            return std::future::pending().await;
+        }
+        while self.signal.committed() <= self.seen {
+            self.signal.advanced().await;
+        }
     }
 
     /// Forgets everything held (the room's sockets are closing).
@@ -708,20 +753,6 @@ fn store_warning(active: bool) -> ServerMsg {
     }
 }
 
-/// Waits for the in-flight commit, forever if there is none.
-async fn commit_of(in_flight: &mut Option<(oneshot::Receiver<Result<(), String>>, usize)>) {
-    match in_flight {
-        Some((rx, _)) => {
-            let result = rx.await;
-            if !matches!(result, Ok(Ok(()))) {
-                crate::metrics::store_error();
-                tracing::error!("answers were not committed; their acks go out anyway");
-            }
-        }
-        None => std::future::pending().await,
-    }
-}
-
 /// The serialized form of the latest `ack`, reused while its `ref` and
 /// `qid` stay the same, so a storm of votes costs one serialization.
 #[derive(Default)]
@@ -761,6 +792,8 @@ impl Owner {
         tokio::pin!(stopping);
         let grace = Duration::from_secs(self.state.config().host_grace_secs);
         let stop = loop {
+            // Whatever the last pass queued gets its mark, one per pass.
+            self.mark_queued();
             if self.ended && self.ending.as_ref().is_none_or(|e| e.written) {
                 break if self.abandoned {
                     Stop::Abandoned
@@ -788,7 +821,7 @@ impl Owner {
             tokio::select! {
                 biased;
                 _ = &mut stopping => break Stop::Shutdown,
-                _ = commit_of(&mut self.durable.in_flight) => self.committed(),
+                _ = self.durable.advanced() => self.committed(),
                 _ = sleep_until_opt(show_at) => self.show_held(),
                 changed = health_change(&mut self.store_health) => match changed {
                     true => self.store_health_changed(),
@@ -1022,6 +1055,7 @@ impl Owner {
             }
         }
         let durable = recorded && self.state.store().is_some();
+        self.durable.dirty |= durable;
         if !durable && self.durable.held.is_empty() {
             self.deliver(rest.drain(..), &mut slow);
             self.rest = rest;
@@ -1037,10 +1071,6 @@ impl Owner {
             }
         }
         self.rest = rest;
-        self.durable.dirty |= durable;
-        if self.durable.in_flight.is_none() {
-            self.request_commit(&mut slow);
-        }
         // While the database is known to be away no commit is coming soon:
         // what is not an ack goes now rather than in a second.
         if self.durable.held_other > 0 && self.store_down() {
@@ -1055,23 +1085,39 @@ impl Owner {
         self.store_health.as_ref().is_some_and(|rx| !*rx.borrow())
     }
 
-    /// Asks the store to report when what is queued now is committed; the
-    /// sends held so far go out then. Without a store to ask, they go now.
-    fn request_commit(&mut self, slow: &mut Vec<ConnId>) {
-        self.durable.dirty = false;
-        let covered = self.durable.held.len();
-        match self.state.store().map(|store| store.committed()) {
-            Some(Ok(rx)) => self.durable.in_flight = Some((rx, covered)),
-            _ => {
-                let held = self.durable.take(usize::MAX);
-                self.deliver(held, slow);
-            }
+    /// Queues a mark behind the records queued since the last one; the
+    /// sends held behind them go out once it is committed. Without a store
+    /// to take it (none, or stopped), everything held goes now. Returns
+    /// whether a mark is outstanding.
+    fn mark_queued(&mut self) -> bool {
+        if !self.durable.dirty {
+            return self.durable.waiting();
         }
+        self.durable.dirty = false;
+        let mark = self.durable.marked + 1;
+        let queued = self
+            .state
+            .store()
+            .map(|store| store.mark(&self.durable.signal, mark));
+        if let Some(Ok(())) = queued {
+            self.durable.marked = mark;
+            return true;
+        }
+        let held = self.durable.take(usize::MAX);
+        let mut slow = Vec::new();
+        self.deliver(held, &mut slow);
+        for conn in slow {
+            self.apply(Command::Disconnected { conn });
+        }
+        false
     }
 
-    /// The awaited commit happened: its held sends go out; sends held
-    /// behind answers queued since wait for the next commit.
+    /// The store committed more of the room's marks: the held sends they
+    /// cover go out; sends held behind later marks wait for theirs.
     fn committed(&mut self) {
+        // Read first: whatever that mark covers (boundaries included) has
+        // been answered before the signal rose.
+        self.durable.seen = self.durable.signal.committed();
         self.confirm_checkpoints();
         if let Some(ending) = self.ending.as_mut().filter(|e| !e.written) {
             // Once the final checkpoint is in, the database is there: the
@@ -1092,18 +1138,14 @@ impl Owner {
             }
         }
         let mut slow = Vec::new();
-        let covered = self.durable.in_flight.take().map_or(0, |(_, n)| n);
-        let release = if self.durable.dirty {
-            covered.min(self.durable.held.len())
-        } else {
-            self.durable.held.len()
-        };
-        let ready = self.durable.take(release);
+        let ready = self.durable.take_upto(self.durable.seen);
         self.deliver(ready, &mut slow);
-        // An end not written yet waits for the next commit too.
+        // An end not written yet waits for a later commit: its final
+        // checkpoint is covered by a mark still outstanding (or, should
+        // none be, by one more).
         let ending = self.ending.as_ref().is_some_and(|e| !e.written);
-        if !self.durable.held.is_empty() || ending {
-            self.request_commit(&mut slow);
+        if ending && !self.durable.waiting() {
+            self.durable.dirty = true;
         }
         for conn in slow {
             self.apply(Command::Disconnected { conn });
@@ -1177,6 +1219,7 @@ impl Owner {
         // Nothing held goes out any more: the sockets close now. Their
         // answers are in the store's queue and are written all the same.
         self.durable.drop_held();
+        self.durable.dirty = true;
         for (_, outbox) in self.conns.drain() {
             outbox.close(CLOSE_ROOM_GONE, "room closed");
         }
@@ -1184,12 +1227,8 @@ impl Owner {
             self.relay_close(&node, conn, CLOSE_ROOM_GONE, "room closed");
         }
         self.state.refresh_gauges();
-        if self.durable.in_flight.is_none() {
-            let mut slow = Vec::new();
-            self.request_commit(&mut slow);
-        }
         // A store that cannot be asked any more (it stopped) never answers.
-        if self.durable.in_flight.is_none() {
+        if !self.mark_queued() {
             if let Some(ending) = self.ending.as_mut() {
                 ending.written = true;
             }
@@ -1232,7 +1271,6 @@ impl Owner {
         }
         crate::storage::persist::flush_all(&self.state);
         self.confirm_checkpoints();
-        self.durable.in_flight = None;
         let held = self.durable.take(usize::MAX);
         let mut slow = Vec::new();
         self.deliver(held, &mut slow);
@@ -1596,13 +1634,16 @@ mod tests {
     #[test]
     fn shown_sends_keep_their_order_and_acks_wait_for_their_commit() {
         let now = Instant::now();
-        let mut durable = Durability::default();
+        // Records queued: the first three wait for mark 1.
+        let mut durable = Durability {
+            dirty: true,
+            ..Durability::default()
+        };
         durable.hold(ack_to(1), || now);
         durable.hold(closed(1), || now);
         durable.hold(ack_to(2), || now);
-        // The commit in flight covers the first three.
-        let (_tx, rx) = oneshot::channel();
-        durable.in_flight = Some((rx, 3));
+        // Mark 1 is queued; more records follow, covered by mark 2.
+        durable.marked = 1;
         durable.hold(
             Effect::Close {
                 conn: 7,
@@ -1617,18 +1658,25 @@ mod tests {
         assert_eq!(kinds(&shown), ["closed 1", "close 7", "closed 2"]);
         assert_eq!(durable.show_at, None);
         assert_eq!(durable.held_other, 0);
-        assert_eq!(
-            kinds(&Vec::from(durable.held.clone())),
-            ["ack", "ack", "ack"]
-        );
-        // The commit still covers the two acks it covered, not the third.
-        assert_eq!(durable.in_flight.as_ref().map(|(_, n)| *n), Some(2));
-        assert_eq!(kinds(&durable.take(2)), ["ack", "ack"]);
+        let marks: Vec<u64> = durable.held.iter().map(|(m, _)| *m).collect();
+        assert_eq!(marks, [1, 1, 2], "each ack keeps its own mark");
+        // Mark 1 committed: the two acks it covers go, not the third.
+        assert_eq!(kinds(&durable.take_upto(1)), ["ack", "ack"]);
         assert_eq!(durable.held.len(), 1);
+        assert!(durable.take_upto(1).is_empty());
         // A send held after the show arms a fresh deadline.
         let later = now + Duration::from_secs(5);
         durable.hold(closed(3), || later);
         assert_eq!(durable.show_at, Some(later + SHOW_HELD_AFTER));
+        // It waits behind the ack for mark 2, though nothing of its own.
+        durable.dirty = false;
+        durable.marked = 2;
+        durable.hold(closed(4), || later);
+        assert_eq!(
+            kinds(&durable.take_upto(2)),
+            ["ack", "closed 3", "closed 4"]
+        );
+        durable.hold(closed(5), || later);
         durable.drop_held();
         assert!(durable.held.is_empty());
         assert_eq!((durable.held_other, durable.show_at), (0, None));

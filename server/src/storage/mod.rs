@@ -1,6 +1,7 @@
 //! Durable storage: the results store ([`Store`], embedded SQLite in
 //! [`store`] by default, PostgreSQL in [`postgres`] for a cluster), the
-//! queue both write through ([`queue`]), the glue that turns a room's
+//! queue both write through ([`queue`]), how a room hears that its writes
+//! are committed ([`commit`]), the glue that turns a room's
 //! effects into store writes and restores rooms after a restart
 //! ([`persist`]), the hosts' libraries ([`library`], on SQLite or, with
 //! the results, on PostgreSQL in [`library_pg`]), and uploaded bank files
@@ -11,6 +12,7 @@
 //! from it is the [`Persistence`] trait, so `live` uses `storage` and never
 //! the other way round.
 
+pub mod commit;
 pub mod library;
 pub mod library_pg;
 pub mod persist;
@@ -108,6 +110,13 @@ pub trait Store: Send + Sync {
     /// the caller: a room holds the acks of answers it queued until then, so
     /// an acknowledged answer survives a crash.
     fn committed(&self) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError>;
+
+    /// Queues `mark` for a room: once everything queued before it is
+    /// committed, `signal` reaches it. A room queues one behind the
+    /// answers of each pass over its commands and holds their acks until
+    /// then; the writer raises each room's signal once per commit, and
+    /// what a room queues while a commit is in flight rides on the next.
+    fn mark(&self, signal: &Arc<commit::CommitSignal>, mark: u64) -> Result<(), StoreError>;
 
     /// Deletes rooms (with their answers and results) that ended, or were
     /// last written, before `cutoff_ms`. Returns how many rooms went.

@@ -638,7 +638,7 @@ fn apply(
             )?;
             Ok(())
         }
-        Op::Flush(_) | Op::Committed(_) | Op::Purge { .. } | Op::Stop => Ok(()),
+        Op::Flush(_) | Op::Committed(_) | Op::Mark(..) | Op::Purge { .. } | Op::Stop => Ok(()),
     }
 }
 
@@ -784,6 +784,14 @@ impl Store for PgStore {
 
     fn committed(&self) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError> {
         self.queue.committed()
+    }
+
+    fn mark(
+        &self,
+        signal: &std::sync::Arc<crate::storage::commit::CommitSignal>,
+        mark: u64,
+    ) -> Result<(), StoreError> {
+        self.queue.mark(signal, mark)
     }
 
     fn purge_before(&self, cutoff_ms: Millis) -> Result<usize, StoreError> {

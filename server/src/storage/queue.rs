@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::protocol::Millis;
+use crate::storage::commit::{CommitSignal, Gathered, Pace, Step};
 use crate::storage::store::{
     now_ms, AnswerRow, CheckpointRow, FinalResults, QueuedAnswer, RoomRow, StoreError,
 };
@@ -24,18 +25,6 @@ const QUEUE: usize = 65_536;
 
 /// Most operations committed in one transaction.
 const BATCH: usize = 1024;
-
-/// How long the writer thread waits for more answers before committing a
-/// batch nobody waits on. Every commit appends each page it touched to the
-/// WAL, so a vote storm committed a few rows at a time writes the same
-/// pages over and over; gathering for a few milliseconds makes it one
-/// commit per few hundred votes.
-const LINGER: Duration = Duration::from_millis(5);
-
-/// While lingering the thread sleeps in slices of this length rather than
-/// waiting on the queue, so a storm does not wake it once per answer, and a
-/// checkpoint or flush that arrives meanwhile waits at most one slice.
-const LINGER_SLICE: Duration = Duration::from_millis(1);
 
 /// How often the writer thread purges rooms past retention.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
@@ -101,6 +90,9 @@ pub(crate) enum Op {
     Flush(Done<()>),
     /// Like `Flush`, answered to an async waiter that does not block.
     Committed(tokio::sync::oneshot::Sender<Result<(), String>>),
+    /// A room's mark: once committed, the room's signal reaches it (see
+    /// [`crate::storage::commit`]).
+    Mark(std::sync::Arc<CommitSignal>, u64),
     Purge {
         cutoff_ms: Millis,
         done: Option<Done<usize>>,
@@ -109,10 +101,15 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    /// Whether a caller is blocked until this op is committed (or it must
-    /// not wait: stopping, purging).
-    pub(crate) fn has_waiter(&self) -> bool {
-        !matches!(self, Op::Created(_) | Op::Answer(_) | Op::Queued(_))
+    /// Adds this op to what decides a batch's timing: a row, a room's
+    /// mark, or anything else (a caller blocked on it, a boundary, a stop),
+    /// which makes the batch commit without waiting for company.
+    fn count_in(&self, batch: &mut Gathered) {
+        match self {
+            Op::Created(_) | Op::Answer(_) | Op::Queued(_) => batch.writes += 1,
+            Op::Mark(..) => batch.marks += 1,
+            _ => batch.urgent = true,
+        }
     }
 }
 
@@ -280,6 +277,15 @@ impl WriteQueue {
         Ok(rx)
     }
 
+    /// See [`crate::storage::Store::mark`].
+    pub(crate) fn mark(
+        &self,
+        signal: &std::sync::Arc<CommitSignal>,
+        mark: u64,
+    ) -> Result<(), StoreError> {
+        self.send(Op::Mark(signal.clone(), mark))
+    }
+
     /// See [`crate::storage::Store::purge_before`].
     pub(crate) fn purge_before(&self, cutoff_ms: Millis) -> Result<usize, StoreError> {
         let (done, rx) = mpsc::sync_channel(1);
@@ -315,7 +321,10 @@ impl Drop for WriteQueue {
 }
 
 /// Owns the write connection: takes one op, then whatever else is queued
-/// (up to [`BATCH`]), commits them as one transaction, then answers waiters.
+/// (up to [`BATCH`]), waits for company as [`Pace::step`] says, commits
+/// them as one transaction, then answers waiters and raises each room's
+/// signal once. What arrives during a commit is the next batch, taken the
+/// moment the commit returns (group commit).
 fn write_loop(
     mut backend: impl Backend,
     rx: Receiver<Op>,
@@ -328,6 +337,9 @@ fn write_loop(
     let set_health = |up: bool| {
         health.send_if_modified(|now| std::mem::replace(now, up) != up);
     };
+    let mut pace = Pace::default();
+    let mut batch: Vec<Op> = Vec::with_capacity(BATCH);
+    let mut marks: Vec<(std::sync::Arc<CommitSignal>, u64)> = Vec::new();
     loop {
         let first = match rx.recv_timeout(IDLE_PING) {
             Ok(op) => op,
@@ -347,26 +359,11 @@ fn write_loop(
             }
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        let mut batch = vec![first];
-        let linger_until = Instant::now() + LINGER;
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(mpsc::TryRecvError::Disconnected) => break,
-                Err(mpsc::TryRecvError::Empty) => {
-                    // Only answers (and room rows) may wait for company;
-                    // anyone blocked on this batch gets it now.
-                    if batch.iter().any(Op::has_waiter) {
-                        break;
-                    }
-                    let left = linger_until.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    std::thread::sleep(left.min(LINGER_SLICE));
-                }
-            }
-        }
+        let started = Instant::now();
+        let mut gathered = Gathered::default();
+        first.count_in(&mut gathered);
+        batch.push(first);
+        gather(&rx, &mut batch, &mut gathered, &pace, started);
         let stop = batch.iter().any(|op| matches!(op, Op::Stop));
         let started = Instant::now();
         let mut applied = backend.write_batch(&batch);
@@ -406,8 +403,9 @@ fn write_loop(
                 tracing::error!(error = %e, ops = batch.len(), "results database write failed");
             }
         }
+        pace.committed(gathered.writes, Instant::now());
         let result = applied.as_ref().map(|_| ());
-        for (i, op) in batch.into_iter().enumerate() {
+        for (i, op) in batch.drain(..).enumerate() {
             match op {
                 Op::Checkpoint(_, done) => {
                     let own = match &applied {
@@ -423,6 +421,7 @@ fn write_loop(
                 Op::Committed(done) => {
                     let _ = done.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
                 }
+                Op::Mark(signal, mark) => marks.push((signal, mark)),
                 Op::Purge { cutoff_ms, done } => {
                     let purged = backend.purge(cutoff_ms).map_err(|e| e.to_string());
                     if let Err(e) = &purged {
@@ -437,6 +436,13 @@ fn write_loop(
                 _ => {}
             }
         }
+        // Last to first: a room's last mark in the batch is its highest, so
+        // it raises the signal and wakes the room; its earlier ones change
+        // nothing. One wake-up per room and batch. A batch that failed
+        // (logged above) releases its acks all the same, as it always did.
+        for (signal, mark) in marks.drain(..).rev() {
+            signal.reach(mark);
+        }
         if last_purge.elapsed() >= PURGE_EVERY {
             last_purge = Instant::now();
             if let Err(e) = backend.purge(now_ms().saturating_sub(retention_ms)) {
@@ -447,6 +453,42 @@ fn write_loop(
         if stop {
             return;
         }
+    }
+}
+
+/// Takes what is queued behind the batch's first op, up to [`BATCH`], and
+/// waits for more as [`Pace::step`] says: never when idle, on the queue
+/// for a mark that is about to come, asleep in slices during a burst.
+fn gather(
+    rx: &Receiver<Op>,
+    batch: &mut Vec<Op>,
+    gathered: &mut Gathered,
+    pace: &Pace,
+    started: Instant,
+) {
+    while batch.len() < BATCH {
+        let op = match rx.try_recv() {
+            Ok(op) => op,
+            Err(mpsc::TryRecvError::Disconnected) => return,
+            Err(mpsc::TryRecvError::Empty) => {
+                let now = Instant::now();
+                match pace.step(started, *gathered, now) {
+                    Step::Commit => return,
+                    Step::Await(until) => {
+                        match rx.recv_timeout(until.saturating_duration_since(now)) {
+                            Ok(op) => op,
+                            Err(_) => return,
+                        }
+                    }
+                    Step::Linger(until) => {
+                        std::thread::sleep(until.saturating_duration_since(now));
+                        continue;
+                    }
+                }
+            }
+        };
+        op.count_in(gathered);
+        batch.push(op);
     }
 }
 
@@ -467,6 +509,82 @@ pub(crate) fn off_the_runtime<R>(wait: impl FnOnce() -> R) -> R {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A backend that reports each batch it is handed and commits it only
+    /// when the test says so, so a test can queue writes while a commit is
+    /// in flight.
+    struct Gate {
+        batches: mpsc::Sender<Vec<String>>,
+        go: Receiver<()>,
+    }
+
+    impl Backend for Gate {
+        fn write_batch(&mut self, batch: &[Op]) -> Result<Vec<bool>, StoreError> {
+            let names = batch
+                .iter()
+                .map(|op| match op {
+                    Op::Created(room) => room.code.clone(),
+                    Op::Mark(_, mark) => format!("mark {mark}"),
+                    Op::Flush(_) => "flush".into(),
+                    Op::Stop => "stop".into(),
+                    _ => "other".into(),
+                })
+                .collect();
+            let _ = self.batches.send(names);
+            let _ = self.go.recv();
+            Ok(vec![true; batch.len()])
+        }
+
+        fn purge(&mut self, _cutoff_ms: Millis) -> Result<usize, StoreError> {
+            Ok(0)
+        }
+    }
+
+    fn room(code: &str) -> RoomRow {
+        RoomRow {
+            code: code.into(),
+            host_token: "t".into(),
+            title: String::new(),
+            created_ms: 0,
+        }
+    }
+
+    #[test]
+    fn what_is_queued_during_a_commit_is_the_next_batch_not_a_chain() {
+        let (batches_tx, batches) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel();
+        let gate = Gate {
+            batches: batches_tx,
+            go: go_rx,
+        };
+        let queue = WriteQueue::start("qr-store-test", gate, u64::MAX).unwrap();
+        let a = CommitSignal::new();
+        let b = CommitSignal::new();
+        // A lone mark commits at once, and the writer holds it in flight.
+        queue.mark(&a, 1).unwrap();
+        assert_eq!(batches.recv().unwrap(), ["mark 1"]);
+        // Two rooms queue answers and marks while that commit runs.
+        for op in [("A1", &a, 2), ("B1", &b, 1), ("A2", &a, 3)] {
+            queue.room_created(room(op.0)).unwrap();
+            queue.mark(op.1, op.2).unwrap();
+        }
+        go.send(()).unwrap();
+        // All of it is the very next batch, taken as the first commit
+        // returned: each ack waits for the commit in flight and one more.
+        assert_eq!(
+            batches.recv().unwrap(),
+            ["A1", "mark 2", "B1", "mark 1", "A2", "mark 3"]
+        );
+        assert_eq!((a.committed(), b.committed()), (1, 0));
+        go.send(()).unwrap();
+        go.send(()).unwrap();
+        queue.flush().unwrap();
+        assert_eq!(batches.recv().unwrap(), ["flush"]);
+        // Each room's signal is at its last mark of that batch.
+        assert_eq!((a.committed(), b.committed()), (3, 1));
+        drop(go);
+        drop(queue);
+    }
 
     #[test]
     fn waits_run_on_every_kind_of_runtime() {

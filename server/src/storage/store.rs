@@ -465,6 +465,14 @@ impl Store for SqliteStore {
         self.queue.committed()
     }
 
+    fn mark(
+        &self,
+        signal: &std::sync::Arc<crate::storage::commit::CommitSignal>,
+        mark: u64,
+    ) -> Result<(), StoreError> {
+        self.queue.mark(signal, mark)
+    }
+
     fn purge_before(&self, cutoff_ms: Millis) -> Result<usize, StoreError> {
         self.queue.purge_before(cutoff_ms)
     }
@@ -968,7 +976,7 @@ fn apply(tx: &Transaction<'_>, op: &Op, now: Millis) -> rusqlite::Result<()> {
             .execute([to_sql(*ended_ms)])?;
             Ok(())
         }
-        Op::Flush(_) | Op::Committed(_) | Op::Purge { .. } | Op::Stop => Ok(()),
+        Op::Flush(_) | Op::Committed(_) | Op::Mark(..) | Op::Purge { .. } | Op::Stop => Ok(()),
     }
 }
 
