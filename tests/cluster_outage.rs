@@ -368,12 +368,12 @@ async fn a_room_abandoned_while_postgres_is_away_ends_once_it_is_back() {
         .expect("healthz answers during the outage");
     assert!(started.elapsed() <= PROMPT);
     drop(health);
-    // A late hello to the abandoned room gets no seat: `no_room`, as for a
-    // room already gone, on a socket left open to try another code.
+    // A late join to the abandoned room gets no seat: `room_ended`, as once
+    // the room is stored, on a socket left open to try another code.
     let mut late = common::Client::connect(&server.ws_url()).await;
     late.send_json(json!({"type": "join", "room": left.code, "name": "late"}))
         .await;
-    late.expect_error("no_room").await;
+    late.expect_error("room_ended").await;
     assert!(
         !late.log.iter().any(|m| m["type"] == "welcome"),
         "{:?}",

@@ -424,16 +424,6 @@ pub fn adopt_room(state: &AppState, room: Room) -> Option<RoomHandle> {
     Some(handle)
 }
 
-/// The refusal a socket gets for a code no live room has.
-fn no_room_text() -> Option<Utf8Bytes> {
-    let error = ServerMsg::Error {
-        code: "no_room".into(),
-        message: "no live room has this code".into(),
-        you: None,
-    };
-    serde_json::to_string(&error).ok().map(Utf8Bytes::from)
-}
-
 /// Answers a first message for a room no longer in memory from its stored
 /// final state: a room that ended within the retention period still gives
 /// the host its summary, a screen its podium and a known seat its final
@@ -450,6 +440,37 @@ pub fn answer_from_ended(
     let Some(mut room) = crate::storage::persist::ended_room(state, code) else {
         return false;
     };
+    final_answer(&mut room, conn, msg).deliver(outbox);
+    true
+}
+
+/// What an ended room answers one socket's first message: the texts for
+/// that socket only, then the close it gets (`None`: no seat, the socket
+/// stays open, as after `room_ended`).
+struct FinalAnswer {
+    texts: Vec<String>,
+    close: Option<(u16, String)>,
+}
+
+impl FinalAnswer {
+    fn deliver(self, outbox: &Outbox) {
+        for text in self.texts {
+            let _ = outbox.try_push_text(Utf8Bytes::from(text));
+        }
+        if let Some((code, reason)) = self.close {
+            outbox.close(code, &reason);
+        }
+    }
+}
+
+/// Applies a first message to an ended room (stored, or closing in
+/// memory) and keeps what concerns that socket alone, so a room that ended
+/// answers the same whether it is still closing or already gone.
+fn final_answer(room: &mut Room, conn: ConnId, msg: ClientMsg) -> FinalAnswer {
+    let mut answer = FinalAnswer {
+        texts: Vec::new(),
+        close: None,
+    };
     let effects = room.apply(Command::Hello { conn, msg }, epoch_ms());
     for effect in effects {
         match effect {
@@ -457,9 +478,7 @@ pub fn answer_from_ended(
                 if room.recipients(&to).contains(&conn) || to == Audience::Conn(conn) =>
             {
                 match serde_json::to_string(msg.as_ref()) {
-                    Ok(text) => {
-                        let _ = outbox.try_push_text(Utf8Bytes::from(text));
-                    }
+                    Ok(text) => answer.texts.push(text),
                     Err(err) => tracing::error!(%err, "could not serialize a server message"),
                 }
             }
@@ -467,14 +486,14 @@ pub fn answer_from_ended(
                 conn: c,
                 code,
                 reason,
-            } if c == conn => outbox.close(code, &reason),
+            } if c == conn => answer.close = Some((code, reason.to_string())),
             _ => {}
         }
     }
-    if room.role_of(conn).is_some() {
-        outbox.close(CLOSE_NORMAL, "room ended");
+    if answer.close.is_none() && room.role_of(conn).is_some() {
+        answer.close = Some((CLOSE_NORMAL, "room ended".to_string()));
     }
-    true
+    answer
 }
 
 fn spawn_owner(
@@ -884,11 +903,8 @@ impl Owner {
                 reply,
             } => {
                 if self.abandoned {
-                    // As for a room already gone: the socket stays open and
-                    // may try another code.
-                    if let Some(text) = no_room_text() {
-                        let _ = outbox.try_push_text(text);
-                    }
+                    // Answered from its final state, as once it is stored.
+                    final_answer(&mut self.room, conn, msg).deliver(&outbox);
                     let _ = reply.send(None);
                     return;
                 }
@@ -914,7 +930,8 @@ impl Owner {
             ToRoom::Inspect(query) => query(&self.room),
             ToRoom::RemoteHello { node, conn, msg } => {
                 if self.abandoned {
-                    self.refuse_remote(&node, conn);
+                    let answer = final_answer(&mut self.room, conn, msg);
+                    self.answer_remote(&node, conn, answer);
                     return;
                 }
                 self.remote.insert(conn, node.clone());
@@ -1365,22 +1382,28 @@ impl Owner {
         }
     }
 
-    /// Answers a first message relayed from another node for a room that
-    /// is closing as `no_room`, as a gone room would, and tells that node
-    /// the socket has no seat here.
-    fn refuse_remote(&self, node: &Arc<str>, conn: ConnId) {
-        let (Some(cluster), Some(text)) = (self.state.cluster(), no_room_text()) else {
+    /// Relays an ended room's answer to a socket another node holds, closes
+    /// it there if the answer says so, and ends that node's wait for a seat.
+    fn answer_remote(&self, node: &Arc<str>, conn: ConnId, answer: FinalAnswer) {
+        let Some(cluster) = self.state.cluster() else {
             return;
         };
         let room = self.handle.code().to_string();
-        cluster.send_to(
-            node,
-            &crate::live::cluster::Relay::Out {
-                room: room.clone(),
-                to: crate::live::cluster::Target::Conns(vec![conn]),
-                text: text.as_str().to_string(),
-            },
-        );
+        for text in answer.texts {
+            cluster.send_to(
+                node,
+                &crate::live::cluster::Relay::Out {
+                    room: room.clone(),
+                    to: crate::live::cluster::Target::Conns(vec![conn]),
+                    text,
+                },
+            );
+        }
+        if let Some((code, reason)) = answer.close {
+            self.relay_close(node, conn, code, &reason);
+        }
+        // The node's wait for a seat ends either way (after the close, so
+        // the close still finds the socket).
         cluster.send_to(
             node,
             &crate::live::cluster::Relay::Role {
